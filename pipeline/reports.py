@@ -1,0 +1,198 @@
+"""The one registry of Bulk API reports and the lake tables they land in.
+
+Everything that needs a report's API path, its lake tables, their Arrow schemas, required fields
+or sort order reads it from here, so the emulator, the client, the landing code and the Dagster
+assets cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+# Lineage and drift columns every lake table carries (besides the Hive columns licensor and date).
+LINEAGE_FIELDS: tuple[pa.Field, ...] = (
+    pa.field("_extra", pa.string()),  # JSON object of fields the schema does not declare, or null
+    pa.field("_source_file", pa.string()),  # archive path of the file the row came from
+    pa.field("_loaded_at", UTC_MICROS),
+)
+
+_STREAM_FIELDS = [
+    pa.field("timestamp", UTC_MICROS),
+    pa.field("user_id", pa.string()),
+    pa.field("track_id", pa.string()),
+    pa.field("isrc", pa.string()),
+    pa.field("country", pa.string()),
+    pa.field("region_code", pa.string()),
+    pa.field("source", pa.string()),
+    pa.field("source_uri", pa.string()),
+    pa.field("stream_length", pa.int64()),
+    pa.field("device_type", pa.string()),
+    pa.field("os", pa.string()),
+    pa.field("access", pa.string()),
+    pa.field("cached", pa.bool_()),
+    pa.field("shuffle", pa.bool_()),
+    pa.field("offline", pa.bool_()),
+    pa.field("completion", pa.bool_()),
+    pa.field("discovery", pa.bool_()),
+]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A lake table: its declared record schema, required fields and sort order."""
+
+    name: str
+    fields: tuple[pa.Field, ...]
+    required: tuple[str, ...]
+    sort_by: tuple[str, ...]
+
+    @property
+    def record_schema(self) -> pa.Schema:
+        """The declared fields of one record, without lineage columns."""
+        return pa.schema(list(self.fields))
+
+    @property
+    def schema(self) -> pa.Schema:
+        """The full Parquet schema: declared fields, then `_extra`, `_source_file`, `_loaded_at`."""
+        return pa.schema([*self.fields, *LINEAGE_FIELDS])
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """A Bulk API report: where it lives on the API and which lake tables it lands in."""
+
+    name: str  # our name, used in the CLI, the archive and asset keys
+    api_name: str  # the path segment under /{licensor}/enhanced/
+    per_country: bool  # one file per country under the day listing
+    tables: tuple[TableSpec, ...]
+
+
+STREAMS = TableSpec(
+    name="streams",
+    fields=tuple(_STREAM_FIELDS),
+    required=("timestamp", "user_id", "track_id", "country", "stream_length"),
+    sort_by=("country", "track_id", "timestamp"),
+)
+SUB30_STREAMS = TableSpec(
+    name="sub30_streams",
+    fields=tuple(_STREAM_FIELDS),
+    required=STREAMS.required,
+    sort_by=STREAMS.sort_by,
+)
+USERS = TableSpec(
+    name="users",
+    fields=(
+        pa.field("user_id", pa.string()),
+        pa.field("birth_year", pa.int32()),
+        pa.field("gender", pa.string()),
+        pa.field("country", pa.string()),
+        pa.field("region_code", pa.string()),
+        pa.field("product", pa.string()),
+        pa.field("account_age_days", pa.int32()),
+    ),
+    required=("user_id",),
+    sort_by=("country", "user_id"),
+)
+TRACKS = TableSpec(
+    name="tracks",
+    fields=(
+        pa.field("track_id", pa.string()),
+        pa.field("track_uri", pa.string()),
+        pa.field("isrc", pa.string()),
+        pa.field("track_name", pa.string()),
+        pa.field("artist_names", pa.list_(pa.string())),
+        pa.field("album_name", pa.string()),
+        pa.field("album_uri", pa.string()),
+        pa.field("upc", pa.string()),
+        pa.field("label", pa.string()),
+        pa.field("duration_ms", pa.int64()),
+        pa.field("release_date", pa.string()),  # YYYY-MM-DD, YYYY-MM or YYYY: kept as given
+        pa.field("explicit", pa.bool_()),
+    ),
+    required=("track_id",),
+    sort_by=("track_id",),
+)
+
+# Aggregated streams arrive nested; these are the four flat tables they land in.
+_TRACK_KEY = (pa.field("track_uri", pa.string()), pa.field("track_id", pa.string()))
+AGGREGATED_SUMMARY = TableSpec(
+    name="aggregated_summary",
+    fields=(
+        *_TRACK_KEY,
+        pa.field("track_name", pa.string()),
+        pa.field("isrc", pa.string()),
+        pa.field("album_name", pa.string()),
+        pa.field("album_uri", pa.string()),
+        pa.field("upc", pa.string()),
+        pa.field("artist_names", pa.list_(pa.string())),
+        pa.field("artist_uris", pa.list_(pa.string())),
+        pa.field("listeners", pa.int64()),
+        pa.field("streams", pa.int64()),
+        pa.field("skips", pa.int64()),
+        pa.field("saves", pa.int64()),
+        pa.field("female_streams", pa.int64()),
+        pa.field("male_streams", pa.int64()),
+        pa.field("non_binary_streams", pa.int64()),
+        pa.field("unknown_gender_streams", pa.int64()),
+    ),
+    required=("track_uri",),
+    sort_by=("track_uri",),
+)
+AGGREGATED_COUNT = TableSpec(
+    name="aggregated_count",
+    fields=(
+        *_TRACK_KEY,
+        pa.field("country", pa.string()),
+        pa.field("gender", pa.string()),
+        pa.field("age_group", pa.string()),
+        pa.field("streams", pa.int64()),
+    ),
+    required=("track_uri", "country", "gender", "age_group", "streams"),
+    sort_by=("country", "track_uri", "gender", "age_group"),
+)
+AGGREGATED_SKIPS = TableSpec(
+    name="aggregated_skips",
+    fields=(*_TRACK_KEY, pa.field("country", pa.string()), pa.field("skips", pa.int64())),
+    required=("track_uri", "country", "skips"),
+    sort_by=("country", "track_uri"),
+)
+AGGREGATED_SAVES = TableSpec(
+    name="aggregated_saves",
+    fields=(
+        *_TRACK_KEY,
+        pa.field("country", pa.string()),
+        pa.field("product", pa.string()),
+        pa.field("saves", pa.int64()),
+    ),
+    required=("track_uri", "country", "product", "saves"),
+    sort_by=("country", "track_uri", "product"),
+)
+
+REPORTS: tuple[ReportSpec, ...] = (
+    ReportSpec("streams", "streams", per_country=True, tables=(STREAMS,)),
+    ReportSpec("sub30_streams", "sub_30_sec_streams", per_country=True, tables=(SUB30_STREAMS,)),
+    ReportSpec("users", "users", per_country=False, tables=(USERS,)),
+    ReportSpec("tracks", "tracks", per_country=False, tables=(TRACKS,)),
+    ReportSpec(
+        "aggregated_streams",
+        "aggregatedstreams",
+        per_country=False,
+        tables=(AGGREGATED_SUMMARY, AGGREGATED_COUNT, AGGREGATED_SKIPS, AGGREGATED_SAVES),
+    ),
+)
+REPORTS_BY_NAME: dict[str, ReportSpec] = {r.name: r for r in REPORTS}
+TABLES_BY_NAME: dict[str, TableSpec] = {t.name: t for r in REPORTS for t in r.tables}
+
+
+def report_by_name(name: str) -> ReportSpec:
+    """Look a report up by our name or the API's (`sub_30_sec_streams`, `aggregatedstreams`)."""
+    key = name.strip().lower()
+    for report in REPORTS:
+        if key in (report.name, report.api_name):
+            return report
+    known = ", ".join(r.name for r in REPORTS)
+    raise ValueError(f"unknown report {name!r}: expected one of {known}")
