@@ -49,6 +49,7 @@ class TableSpec:
     fields: tuple[pa.Field, ...]
     required: tuple[str, ...]
     sort_by: tuple[str, ...]
+    description: str = ""
 
     @property
     def record_schema(self) -> pa.Schema:
@@ -76,12 +77,14 @@ STREAMS = TableSpec(
     fields=tuple(_STREAM_FIELDS),
     required=("timestamp", "user_id", "track_id", "country", "stream_length"),
     sort_by=("country", "track_id", "timestamp"),
+    description="One row per stream of 30 seconds or more (Bulk API streams report).",
 )
 SUB30_STREAMS = TableSpec(
     name="sub30_streams",
     fields=tuple(_STREAM_FIELDS),
     required=STREAMS.required,
     sort_by=STREAMS.sort_by,
+    description="One row per stream shorter than 30 seconds (Bulk API sub_30_sec_streams report).",
 )
 USERS = TableSpec(
     name="users",
@@ -96,6 +99,7 @@ USERS = TableSpec(
     ),
     required=("user_id",),
     sort_by=("country", "user_id"),
+    description="One row per user who streamed that day: demographics and product.",
 )
 TRACKS = TableSpec(
     name="tracks",
@@ -115,6 +119,7 @@ TRACKS = TableSpec(
     ),
     required=("track_id",),
     sort_by=("track_id",),
+    description="One row per track streamed that day: catalog metadata as the Bulk API reports it.",
 )
 
 # Aggregated streams arrive nested; these are the four flat tables they land in.
@@ -141,6 +146,7 @@ AGGREGATED_SUMMARY = TableSpec(
     ),
     required=("track_uri",),
     sort_by=("track_uri",),
+    description="One row per track and day: totals, listeners and streams by gender (aggregated streams).",
 )
 AGGREGATED_COUNT = TableSpec(
     name="aggregated_count",
@@ -153,12 +159,14 @@ AGGREGATED_COUNT = TableSpec(
     ),
     required=("track_uri", "country", "gender", "age_group", "streams"),
     sort_by=("country", "track_uri", "gender", "age_group"),
+    description="One row per track, country, gender and age group: streams (aggregated streams).",
 )
 AGGREGATED_SKIPS = TableSpec(
     name="aggregated_skips",
     fields=(*_TRACK_KEY, pa.field("country", pa.string()), pa.field("skips", pa.int64())),
     required=("track_uri", "country", "skips"),
     sort_by=("country", "track_uri"),
+    description="One row per track and country: skips (aggregated streams).",
 )
 AGGREGATED_SAVES = TableSpec(
     name="aggregated_saves",
@@ -170,6 +178,7 @@ AGGREGATED_SAVES = TableSpec(
     ),
     required=("track_uri", "country", "product", "saves"),
     sort_by=("country", "track_uri", "product"),
+    description="One row per track, country and user plan: saves (aggregated streams).",
 )
 
 REPORTS: tuple[ReportSpec, ...] = (

@@ -1,0 +1,56 @@
+"""The daily load: the latest partition plus a look-back window for late-arriving data.
+
+`build_schedule_from_partitioned_job` would request only the newest day; the Bulk API re-publishes
+days late, so this schedule also re-pulls the `SPOTIFY_BULK_LOOKBACK_DAYS` (default 3) days before it.
+"""
+
+import os
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import dagster as dg
+
+from assets.bulk_reports import GROUP
+from pipeline.partitions import configured_licensors, partition_key, partition_start_date
+
+DEFAULT_LOOKBACK_DAYS = 3
+
+bulk_reports_job = dg.define_asset_job(
+    name="bulk_reports_job",
+    selection=dg.AssetSelection.groups(GROUP),
+    description="Loads every Bulk API report for one date x licensor partition.",
+)
+
+
+def lookback_days() -> int:
+    return int(os.environ.get("SPOTIFY_BULK_LOOKBACK_DAYS") or DEFAULT_LOOKBACK_DAYS)
+
+
+def daily_run_requests(
+    tick_day: date, licensors: tuple[str, ...], lookback: int, first_day: date
+) -> Iterator[dg.RunRequest]:
+    """Run requests for yesterday and the `lookback` days before it, per licensor, newest first."""
+    for back in range(1, lookback + 2):
+        day = tick_day - timedelta(days=back)
+        if day < first_day:
+            break
+        for licensor in licensors:
+            key = partition_key(licensor, day)
+            yield dg.RunRequest(
+                run_key=f"{tick_day:%Y-%m-%d}:{key}",
+                partition_key=key,
+                tags={"spotify/lookback_day": str(back - 1)},
+            )
+
+
+@dg.schedule(
+    job=bulk_reports_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone="UTC",
+    description="Daily at 06:00 UTC: load yesterday and re-pull the look-back window.",
+)
+def daily_bulk_reports(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+    tick_day = context.scheduled_execution_time.date()
+    yield from daily_run_requests(
+        tick_day, configured_licensors(), lookback_days(), date.fromisoformat(partition_start_date())
+    )

@@ -1,0 +1,356 @@
+"""Async client for Spotify's Bulk API: browse the listings to a day's files and download them.
+
+Listings are followed by the `uri`s they contain (month and day may or may not be zero-padded), each
+listed uri is validated before it is used, and a download is streamed to disk while its sha256, size
+and gzip integrity are checked, so a truncated or hostile file never reaches the archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.message
+import hashlib
+import logging
+import os
+import re
+import uuid
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import httpx
+
+from pipeline.auth import AuthError, ClientCredentials, Credentials, TokenRejected, bearer, with_token
+from pipeline.http import (
+    ApiError,
+    ApiStatusError,
+    RetryableError,
+    RetryingClient,
+    RetryPolicy,
+    Sleep,
+    Uniform,
+    new_async_client,
+    url_path,
+)
+from pipeline.layout import safe_name
+from pipeline.reports import ReportSpec
+
+log = logging.getLogger(__name__)
+
+GIB = 1 << 30
+DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * GIB
+CHUNK_BYTES = 256 * 1024
+_INFLATE_STEP = 1 << 20  # decompressed bytes produced per step, so a bomb never fills memory
+_NUMBER = re.compile(r"^[0-9]{1,4}$")
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "BulkApiClient",
+    "DownloadTooLarge",
+    "DownloadedFile",
+    "InvalidListing",
+    "LicensorForbidden",
+    "NotAvailable",
+    "RemoteFile",
+    "UnsafeFileName",
+]
+
+
+class NotAvailable(Exception):
+    """The day (or file) is not published yet: an expected state, so deliberately not an ApiError."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not available yet")
+
+
+class LicensorForbidden(ApiError):
+    """The API answered 403: these credentials may not read this licensor."""
+
+
+class InvalidListing(ApiError):
+    """A listing was not a JSON array of `{"uri": ...}` or held a uri we refuse to follow."""
+
+
+class UnsafeFileName(ApiError):
+    """The server suggested a file name that tries to leave the target directory."""
+
+
+class DownloadTooLarge(ApiError):
+    """The file decompresses past the configured cap (a gzip bomb or a misconfigured cap)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a report-day on the API; `name` is the file name used if the server gives none."""
+
+    uri: str
+    country: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """A file written to disk, with the size and sha256 of exactly the bytes written."""
+
+    remote: RemoteFile
+    path: Path
+    name: str
+    bytes: int
+    sha256: str
+
+
+class _GzipCheck:
+    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded."""
+
+    def __init__(self, method: str, url: str, cap: int) -> None:
+        self.method, self.url, self.cap = method, url, cap
+        self.decompressed = 0
+        self.fed = False
+        self._inflater = zlib.decompressobj(wbits=47)
+
+    def feed(self, data: bytes) -> None:
+        self.fed = self.fed or bool(data)
+        while data:
+            if self._inflater.eof:  # another gzip member follows (concatenated gzip is valid)
+                self._inflater = zlib.decompressobj(wbits=47)
+            try:
+                self._count(self._inflater.decompress(data, _INFLATE_STEP))
+                while self._inflater.unconsumed_tail and not self._inflater.eof:
+                    self._count(self._inflater.decompress(self._inflater.unconsumed_tail, _INFLATE_STEP))
+            except zlib.error as exc:
+                raise RetryableError(f"corrupt gzip stream ({exc})") from None
+            data = self._inflater.unused_data if self._inflater.eof else b""
+
+    def _count(self, out: bytes) -> None:
+        self.decompressed += len(out)
+        if self.decompressed > self.cap:
+            raise DownloadTooLarge(
+                f"{self.method} {url_path(self.url)}: the file decompresses to more than "
+                f"{self.cap:,} bytes (possible gzip bomb); raise max_decompressed_bytes if it is genuine"
+            )
+
+    def finish(self) -> None:
+        if self.fed and not self._inflater.eof:
+            raise RetryableError("incomplete gzip stream (the body ended before the end of the gzip data)")
+
+
+class BulkApiClient:
+    """Lists and downloads Bulk API report files; use as `async with BulkApiClient(...) as client`."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        accounts_url: str,
+        client_id: str,
+        client_secret: str,
+        timeout: float | httpx.Timeout = 60.0,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 8,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: Uniform | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.max_concurrency = max_concurrency
+        self.max_decompressed_bytes = max_decompressed_bytes
+        client = new_async_client(timeout=timeout, max_connections=max_concurrency + 2, transport=transport)
+        self.http = RetryingClient(client, policy=retry, sleep=sleep, rng=rng)
+        self.tokens = ClientCredentials(
+            self.http, accounts_url=accounts_url, credentials=Credentials(client_id, client_secret)
+        )
+
+    def __repr__(self) -> str:
+        return f"BulkApiClient(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
+
+    async def __aenter__(self) -> BulkApiClient:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def list_files(self, report: ReportSpec, licensor: str, day: date) -> list[RemoteFile]:
+        """The files of `report` for `licensor` on `day`, found by following the listings' uris.
+
+        Raises `NotAvailable` when the day is not published (404 or absent from a listing); an empty
+        day listing is a day without data and gives an empty list.
+        """
+        safe_name(licensor, what="licensor")
+        root = f"/{licensor}/enhanced/{report.api_name}"
+        wanted = (day.year, day.month, day.day)
+        what = f"{report.name} for {licensor} on {day:%Y-%m-%d}"
+        uri = root
+        for depth in range(3):  # year, month, day
+            children = await self._listing(root, uri, depth, wanted, what)
+            matches = [c for c, segments in children if _number(segments[depth]) == wanted[depth]]
+            if not matches:
+                raise NotAvailable(what)
+            uri = matches[0]
+        if not report.per_country:
+            return [RemoteFile(uri=uri, country=None, name=_default_name(report, day, None))]
+        children = await self._listing(root, uri, 3, wanted, what)
+        files = [
+            RemoteFile(uri=c, country=segments[3], name=_default_name(report, day, segments[3]))
+            for c, segments in children
+        ]
+        return sorted(files, key=lambda f: f.country or "")
+
+    async def download(self, file: RemoteFile, dest: Path) -> DownloadedFile:
+        """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch."""
+        url = self._url(file.uri)
+
+        async def receive(response: httpx.Response) -> DownloadedFile:
+            _raise_for_status(response, "GET", url, f"file {file.uri}")
+            name = _file_name(response.headers.get("content-disposition"), file.name, url)
+            return await self._write(response, file, dest, name, url)
+
+        async def call(token: str) -> DownloadedFile:
+            headers = {**bearer(token), "Accept-Encoding": "identity"}
+            return await self.http.stream("GET", url, receive, headers=headers)
+
+        return await with_token(self.tokens, call)
+
+    async def _write(
+        self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str
+    ) -> DownloadedFile:
+        tmp = dest / f".{uuid.uuid4().hex}.part"
+        digest, size = hashlib.sha256(), 0
+        check = _GzipCheck("GET", url, self.max_decompressed_bytes)
+        try:
+            with open(tmp, "wb") as fh:
+                # Raw bytes: with `Content-Encoding: gzip` they are still the .gz file we keep.
+                async for chunk in response.aiter_raw(CHUNK_BYTES):
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+                    check.feed(chunk)
+                check.finish()
+                fh.flush()
+                os.fsync(fh.fileno())
+            final = _place(tmp, dest, name, file.name, url)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        log.info("downloaded %s (%s bytes)", url_path(url), f"{size:,}")
+        return DownloadedFile(remote=file, path=final, name=final.name, bytes=size, sha256=digest.hexdigest())
+
+    async def _listing(
+        self, root: str, uri: str, depth: int, wanted: tuple[int, int, int], what: str
+    ) -> list[tuple[str, list[str]]]:
+        """GET a listing; returns each child uri with its validated segments below `root`."""
+        url = self._url(uri)
+
+        async def call(token: str) -> httpx.Response:
+            response = await self.http.request("GET", url, headers=bearer(token))
+            _raise_for_status(response, "GET", url, what)
+            return response
+
+        response = await with_token(self.tokens, call)
+        where = f"listing GET {url_path(url)}"
+        try:
+            payload = response.json()
+        except ValueError:
+            raise InvalidListing(f"{where} is not JSON") from None
+        if not isinstance(payload, list):
+            raise InvalidListing(f"{where} is not a JSON array")
+        children = []
+        for entry in payload:
+            child = entry.get("uri") if isinstance(entry, dict) else None
+            if not isinstance(child, str):
+                raise InvalidListing(f"{where} has an entry without a string 'uri'")
+            segments = _segments(child, root, where)
+            if len(segments) != depth + 1 or tuple(map(_number, segments[:depth])) != wanted[:depth]:
+                raise InvalidListing(f"{where} lists {child[:200]!r}, which is not a child of {uri!r}")
+            children.append((child.rstrip("/"), segments))
+        return list({c: (c, s) for c, s in children}.values())  # a uri listed twice is one child
+
+    def _url(self, uri: str) -> str:
+        return f"{self.base_url}{uri}"
+
+
+def _segments(uri: str, root: str, where: str) -> list[str]:
+    """The path segments of a listed uri below `root`, each a safe name, or `InvalidListing`."""
+    if not uri.startswith(root + "/"):
+        raise InvalidListing(f"{where} lists {uri[:200]!r}, which is outside {root + '/'!r}")
+    segments = uri[len(root) + 1 :].removesuffix("/").split("/")
+    for segment in segments:
+        try:
+            safe_name(segment, what="uri segment")
+        except ValueError:
+            raise InvalidListing(
+                f"{where} lists {uri[:200]!r} with an unsafe segment {segment[:64]!r} (path traversal?)"
+            ) from None
+    return segments
+
+
+def _number(segment: str) -> int | None:
+    return int(segment) if _NUMBER.fullmatch(segment) else None
+
+
+def _default_name(report: ReportSpec, day: date, country: str | None) -> str:
+    suffix = f"_{country}" if country else ""
+    return f"{report.name}_{day:%Y-%m-%d}{suffix}.json.gz"
+
+
+def _raise_for_status(response: httpx.Response, method: str, url: str, what: str) -> None:
+    """Map the statuses that mean something to the Bulk API client's exceptions."""
+    status = response.status_code
+    if status == 200:
+        return
+    if status == 401:
+        raise TokenRejected(method, url)
+    if status == 403:
+        raise LicensorForbidden(
+            f"the client is not allowed to read {what} (403 on {method} {url_path(url)}): "
+            "check the licensor name and that these credentials are granted access to it"
+        )
+    if status == 404:
+        raise NotAvailable(what)
+    raise ApiStatusError(method, url, status)
+
+
+def _disposition_filename(value: str | None) -> str | None:
+    if not value:
+        return None
+    message = email.message.Message()
+    message["content-disposition"] = value
+    name = message.get_filename()
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def _file_name(disposition: str | None, fallback: str, url: str) -> str:
+    """The archive file name: the server's (sanitized) when it gives one, always ending in `.gz`."""
+    raw = _disposition_filename(disposition)
+    if raw is None:
+        return fallback
+    if any(bad in raw for bad in ("/", "\\", "..", "\0")):
+        raise UnsafeFileName(
+            f"GET {url_path(url)}: the server suggested the file name {raw[:100]!r}, "
+            "which tries to leave the archive directory"
+        )
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", raw.strip()).lstrip("._-")
+    if not name:
+        return fallback
+    if not name.endswith(".gz"):
+        name += ".gz"
+    if len(name) > 128:
+        name = name[:125] + ".gz"
+    return safe_name(name, what="file name")
+
+
+def _place(tmp: Path, dest: Path, name: str, fallback: str, url: str) -> Path:
+    """Rename the finished download to its name, never over another file of the same partition."""
+    for candidate in dict.fromkeys((name, fallback)):
+        final = dest / candidate
+        if not final.exists():
+            os.replace(tmp, final)
+            return final
+    raise UnsafeFileName(f"GET {url_path(url)}: another file of this partition is already named {name!r}")

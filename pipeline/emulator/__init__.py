@@ -1,0 +1,15 @@
+"""A faithful Spotify emulator: Accounts and the Bulk API over real HTTP on loopback.
+
+    with start_emulator(EmulatorConfig(today=date(2026, 11, 23))) as emu:
+        httpx.post(emu.accounts_url, auth=(cfg.client_id, cfg.client_secret), ...)
+
+Data is synthetic and deterministic (same seed, licensor and date give byte-identical files),
+internally consistent (aggregated counts reconcile with the stream rows), generated on first request,
+cached on disk and streamed. Faults are injected per run (see `pipeline.emulator.faults`).
+"""
+
+from pipeline.emulator.config import EmulatorConfig
+from pipeline.emulator.faults import Fault, FaultPlan
+from pipeline.emulator.running import RunningEmulator, serve_forever, start_emulator
+
+__all__ = ["EmulatorConfig", "Fault", "FaultPlan", "RunningEmulator", "serve_forever", "start_emulator"]

@@ -1,0 +1,215 @@
+"""Fault injection for the emulator, chosen per run.
+
+A fault is written `kind[:option=value[,option=value...]]`; the CLI takes one per `--fault`:
+
+    spotify-bulk emulator --fault rate_limit:count=3,retry_after=1 --fault truncate:count=1
+
+Transport faults hit the first `count` matching requests (after letting `skip` through), so a client
+that retries recovers; `count=0` means every matching request. They only replace responses that
+would have succeeded (200). Several transport faults compose in plan order: a request gets the first
+fault that still has requests to hit, so `rate_limit:count=2 server_error:count=3` fails the first
+five matching requests (two 429s, then three 5xx).
+
+| kind           | effect                                                   | options (default)          |
+|----------------|----------------------------------------------------------|----------------------------|
+| `rate_limit`   | 429 with `Retry-After: N` (seconds)                      | count=2, retry_after=1     |
+| `server_error` | a burst of 5xx, statuses cycled                          | count=3, status=500/502/503|
+| `reset`        | headers and part of the body, then the connection is reset | count=1, fraction=0.5    |
+| `slow`         | sleeps before answering (to exceed a client timeout)     | count=1, delay=2.0         |
+| `truncate`     | a cut gzip body whose Content-Length matches the cut     | count=1, fraction=0.5      |
+| `token_expiry` | tokens die after N seconds (401), though `expires_in` says 3600 | ttl=2.0             |
+| `malformed`    | `lines` lines of each file cut in half (invalid JSON)    | lines=2                    |
+| `drift_extra`  | an unknown field added to every record                   | field=new_metric           |
+| `drift_missing`| an optional field removed from every record              | field=per report           |
+| `drift_type`   | a field given a value of the wrong type on `lines` lines | lines=3, field=per report  |
+| `empty`        | the day has an empty listing (per-country reports) or an empty file | -               |
+
+Options every fault takes: `scope` (`any`, `bulk` = listings and files, `files`, `listings`, `token`;
+transport faults default to `bulk`, `reset` and `truncate` to `files`), `licensor`, `report` (our name
+or the API's) and `date` (YYYY-MM-DD) to narrow it down; `skip` (transport faults). Content faults
+change the served bytes deterministically and are part of the cache key, so they never leak into
+the clean cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, replace
+from datetime import date
+from typing import Any
+
+from pipeline.reports import report_by_name
+
+TRANSPORT = ("rate_limit", "server_error", "reset", "slow", "truncate")
+CONTENT = ("malformed", "drift_extra", "drift_missing", "drift_type")
+KINDS = (*TRANSPORT, *CONTENT, "token_expiry", "empty")
+SCOPES = ("any", "bulk", "files", "listings", "token")
+_DEFAULT_COUNT = {"rate_limit": 2, "server_error": 3}
+_DEFAULT_SCOPE = {"reset": "files", "truncate": "files"}
+_DEFAULT_LINES = {"drift_type": 3}
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a fault can be narrowed to: the kind of request and the licensor, report and day it is for."""
+
+    scope: str  # token, listings, files or other
+    licensor: str | None = None
+    report: str | None = None  # the API's report name
+    day: date | None = None
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One fault of a plan. Options that do not apply to its kind are ignored."""
+
+    kind: str
+    count: int = 1
+    skip: int = 0
+    scope: str = "bulk"
+    licensor: str | None = None
+    report: str | None = None
+    date: date | None = None
+    retry_after: int = 1
+    status: tuple[int, ...] = (500, 502, 503)
+    delay: float = 2.0
+    fraction: float = 0.5
+    ttl: float = 2.0
+    lines: int = 2
+    field: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """Parse `kind[:option=value,...]`; raise ValueError naming what is wrong."""
+        kind, _, rest = text.strip().partition(":")
+        kind = kind.strip().replace("-", "_")
+        if kind not in KINDS:
+            raise ValueError(f"unknown fault {kind!r}: expected one of {', '.join(KINDS)}")
+        values: dict[str, Any] = {
+            "kind": kind,
+            "count": _DEFAULT_COUNT.get(kind, 1),
+            "scope": _DEFAULT_SCOPE.get(kind, "bulk"),
+            "lines": _DEFAULT_LINES.get(kind, 2),
+        }
+        names = {f.name for f in fields(cls)} - {"kind"}
+        for item in filter(None, (part.strip() for part in rest.split(","))):
+            key, sep, raw = item.partition("=")
+            key, raw = key.strip(), raw.strip()
+            if not sep or key not in names:
+                raise ValueError(f"fault {kind}: bad option {item!r}; options are {', '.join(sorted(names))}")
+            values[key] = _convert(kind, key, raw)
+        return cls(**values)
+
+    def spec(self) -> str:
+        """The canonical text of this fault (only options that differ from a bare `kind`)."""
+        base = Fault.parse(self.kind)
+        opts = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name != "kind" and value != getattr(base, f.name):
+                text = "/".join(map(str, value)) if isinstance(value, tuple) else str(value)
+                opts.append(f"{f.name}={text}")
+        return self.kind + (":" + ",".join(opts) if opts else "")
+
+    def narrows_to(self, licensor: str | None, report: str | None, day: date | None) -> bool:
+        """Whether the licensor/report/date filters of this fault admit the given values."""
+        return (
+            (self.licensor is None or self.licensor == licensor)
+            and (self.report is None or self.report == report)
+            and (self.date is None or self.date == day)
+        )
+
+    def matches(self, info: RequestInfo) -> bool:
+        if self.scope == "bulk":
+            in_scope = info.scope in ("listings", "files")
+        else:
+            in_scope = self.scope in ("any", info.scope)
+        return in_scope and self.narrows_to(info.licensor, info.report, info.day)
+
+
+def _convert(kind: str, key: str, raw: str) -> Any:
+    try:
+        if key in ("count", "skip", "retry_after", "lines"):
+            value: Any = int(raw)
+            if value < 0:
+                raise ValueError("must not be negative")
+            return value
+        if key in ("delay", "fraction", "ttl"):
+            number = float(raw)
+            if number < 0 or (key == "fraction" and number > 1):
+                raise ValueError("out of range")
+            return number
+        if key == "status":
+            return tuple(int(s) for s in raw.split("/") if s)
+        if key == "date":
+            return date.fromisoformat(raw)
+        if key == "scope":
+            if raw not in SCOPES:
+                raise ValueError(f"expected one of {', '.join(SCOPES)}")
+            return raw
+        if key == "report":
+            return report_by_name(raw).api_name
+        return raw or None
+    except ValueError as exc:
+        raise ValueError(f"fault {kind}: bad value for {key}: {raw!r} ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """The faults of a run. Empty by default: a clean emulator."""
+
+    faults: tuple[Fault, ...] = ()
+
+    @classmethod
+    def parse(cls, specs: Iterable[str] | None) -> FaultPlan:
+        """Parse CLI-style fault strings (one per `--fault`); None or nothing is a clean plan."""
+        return cls(tuple(Fault.parse(s) for s in specs or () if s.strip()))
+
+    def __str__(self) -> str:
+        return " ".join(f.spec() for f in self.faults) or "none"
+
+    @property
+    def transport(self) -> tuple[Fault, ...]:
+        return tuple(f for f in self.faults if f.kind in TRANSPORT)
+
+    def token_ttl(self, default: float) -> float:
+        ttls = [f.ttl for f in self.faults if f.kind == "token_expiry"]
+        return min(ttls) if ttls else default
+
+    def content(self, licensor: str, day: date) -> tuple[Fault, ...]:
+        """The content faults that change this licensor-day's files."""
+        return tuple(
+            replace(f, licensor=None, date=None)  # normalised, so the cache key ignores the filters
+            for f in self.faults
+            if f.kind in CONTENT and f.narrows_to(licensor, f.report, day)
+        )
+
+    def is_empty(self, licensor: str, report: str, day: date) -> bool:
+        return any(f.kind == "empty" and f.narrows_to(licensor, report, day) for f in self.faults)
+
+
+@dataclass
+class FaultState:
+    """Counts matching requests per transport fault, so each fires for exactly `count` requests."""
+
+    plan: FaultPlan
+    _seen: list[int] = field(default_factory=list)
+    _fired: list[int] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._seen = [0] * len(self.plan.faults)
+        self._fired = [0] * len(self.plan.faults)
+
+    def pick(self, info: RequestInfo) -> tuple[Fault, int] | None:
+        """The transport fault to apply to this request, with how many times it fired before."""
+        with self._lock:
+            for i, fault in enumerate(self.plan.faults):
+                if fault.kind not in TRANSPORT or not fault.matches(info):
+                    continue
+                self._seen[i] += 1
+                if self._seen[i] > fault.skip and (fault.count == 0 or self._fired[i] < fault.count):
+                    self._fired[i] += 1
+                    return fault, self._fired[i] - 1
+        return None

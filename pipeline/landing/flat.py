@@ -1,0 +1,166 @@
+"""Flat reports (streams, sub30_streams, users, tracks): NDJSON line blocks -> typed Arrow tables.
+
+Fast path: Arrow's multi-threaded JSON reader parses a whole block against the declared schema,
+with no Python per row. It is lax in ways that would hide bad lines (blank or `null` lines, two
+objects on one line, invalid UTF-8), so a block is only trusted when every line starts with `{`,
+no line holds a second value after its object (both checked with one RE2 scan, far cheaper
+than counting lines in Python) and its strings are valid UTF-8. Any doubt sends that one block to
+the slow path: `json.loads` per line with lossless per-field casts and precise rejects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from pipeline.landing.coerce import coercer_for, show
+from pipeline.landing.drift import EXTRA, extra_json
+from pipeline.landing.lines import BadLine, load_object, split_block
+from pipeline.landing.parsing import Parsed
+from pipeline.landing.rejects import Reject
+from pipeline.reports import TableSpec
+
+_MIN_ARROW_BLOCK = 64 << 10
+# A line not starting with "{" (blank, whitespace-led, `null`, which also crashes Arrow's reader
+# when it opens one of its chunks), or an object followed on its line by another object or null.
+# Separate patterns: RE2 scans each at memchr speed, an alternation of them 30 times slower.
+_SUSPECT_LINES = (r"\n[^{]", r"\}[ \t\r]*[{n]")
+_SURROGATE_ESCAPE = r"\\u[dD][89abcdefABCDEF]"
+
+
+def _as_binary(data: bytes) -> pa.Array:
+    """A zero-copy one-element binary array over `data`, for Arrow's fast regex kernels."""
+    offsets = pa.array([0, len(data)], pa.int64()).buffers()[1]
+    return pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, pa.py_buffer(data)])
+
+
+def _matches(view: pa.Array, pattern: str) -> bool:
+    return pc.find_substring_regex(view, pattern)[0].as_py() >= 0
+
+
+class FlatParser:
+    """Parses line blocks of one flat table, counting unknown fields as it goes."""
+
+    def __init__(self, spec: TableSpec, *, max_line_bytes: int) -> None:
+        self.spec = spec
+        self.record_schema = spec.record_schema
+        self.out_schema = pa.schema([*spec.fields, pa.field(EXTRA, pa.string())])
+        self.max_line_bytes = max_line_bytes
+        self.unknown_fields: Counter[str] = Counter()
+        self._declared = frozenset(self.record_schema.names)
+        self._required = frozenset(spec.required)
+        self._coercers = [(f.name, coercer_for(f.type)) for f in spec.fields]
+        self._parse_options = pj.ParseOptions(
+            explicit_schema=self.record_schema,
+            unexpected_field_behavior="infer",
+            newlines_in_values=False,
+        )
+        # Arrow fails on any line longer than twice its block size, so with a block of half the
+        # limit every overlong line drops to the slow path, which rejects it.
+        arrow_block = max(max_line_bytes // 2, _MIN_ARROW_BLOCK)
+        self._read_options = pj.ReadOptions(
+            block_size=arrow_block, use_threads=False
+        )  # blocks run in parallel
+        self._check_lengths = 2 * arrow_block > max_line_bytes
+
+    def prepare(self, data: bytes) -> pa.Table | None:
+        """Arrow's parse of the block, or None when it needs the line-by-line path.
+
+        Thread-safe and independent of line numbers, so several blocks can be prepared at once.
+        """
+        if not data.startswith(b"{"):
+            return None
+        view = _as_binary(data)
+        if any(_matches(view, pattern) for pattern in _SUSPECT_LINES):
+            return None
+        if self._check_lengths and max(map(len, data.split(b"\n"))) > self.max_line_bytes:
+            return None
+        try:
+            table = pj.read_json(
+                pa.BufferReader(data), read_options=self._read_options, parse_options=self._parse_options
+            )
+            if not data.isascii() or _matches(view, _SURROGATE_ESCAPE):
+                table.validate(full=True)  # invalid UTF-8, or a lone surrogate from a \ud800 escape
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            return None
+        return table
+
+    def parse(self, data: bytes, prepared: pa.Table | None, first_line: int, source: str) -> Parsed:
+        """Rows of a block of whole lines whose first line is number `first_line` of `source`."""
+        if prepared is None:
+            return self._slow(data, first_line, source)
+        return self._accept_fast(prepared, data, first_line, source)
+
+    # -- fast path -------------------------------------------------------------------------
+    def _accept_fast(self, table: pa.Table, data: bytes, first_line: int, source: str) -> Parsed:
+        lines = table.num_rows  # one row per line: checked in _fast
+        rejects: list[Reject] = []
+        missing = [pc.is_null(table[name]) for name in self.spec.required]
+        if missing:
+            mask = missing[0]
+            for other in missing[1:]:
+                mask = pc.or_(mask, other)
+            if pc.any(mask).as_py():
+                raw_lines = data.split(b"\n")
+                for row in pc.indices_nonzero(mask).to_pylist():
+                    field = next(
+                        n for n, m in zip(self.spec.required, missing, strict=True) if m[row].as_py()
+                    )
+                    reason = f"missing required field {field!r}"
+                    rejects.append(Reject.of(source, first_line + row, reason, raw_lines[row]))
+                table = table.filter(pc.invert(mask))
+        extra_names = [n for n in table.column_names if n not in self._declared]
+        if extra_names and table.num_rows:
+            for name in extra_names:
+                present = table.num_rows - table[name].null_count
+                if present:
+                    self.unknown_fields[name] += present
+            extra = extra_json(table.select(extra_names))
+        else:
+            extra = pa.nulls(table.num_rows, pa.string())
+        columns = [table[n] for n in self.record_schema.names] + [extra]
+        out = pa.Table.from_arrays(columns, schema=self.out_schema)
+        return Parsed({self.spec.name: out}, rejects, lines, lines)
+
+    # -- slow path -------------------------------------------------------------------------
+    def _slow(self, data: bytes, first_line: int, source: str) -> Parsed:
+        columns: dict[str, list[Any]] = {name: [] for name in self.out_schema.names}
+        rejects: list[Reject] = []
+        records = 0
+        lines, numbered = split_block(data, first_line)
+        for line, raw in numbered:
+            records += 1
+            try:
+                self._append(load_object(raw, self.max_line_bytes), columns)
+            except BadLine as exc:
+                rejects.append(Reject.of(source, line, str(exc), raw))
+        table = pa.Table.from_pydict(columns, schema=self.out_schema)
+        return Parsed({self.spec.name: table}, rejects, lines, records)
+
+    def _append(self, record: dict[str, Any], columns: dict[str, list[Any]]) -> None:
+        """Append one record's cast values to `columns`, or raise BadLine (leaving them as they were)."""
+        values: list[Any] = []
+        for name, cast in self._coercers:
+            value = record.get(name)
+            if value is not None:
+                try:
+                    value = cast(value)
+                except (ValueError, OverflowError):
+                    dtype = self.record_schema.field(name).type
+                    raise BadLine(f"field {name!r}: cannot cast {show(value)} to {dtype}") from None
+            elif name in self._required:
+                raise BadLine(f"missing required field {name!r}")
+            values.append(value)
+        extra = {k: v for k, v in record.items() if k not in self._declared and v is not None}
+        for (name, _), value in zip(self._coercers, values, strict=True):
+            columns[name].append(value)
+        if extra:
+            self.unknown_fields.update(extra.keys())
+            columns[EXTRA].append(json.dumps(extra, ensure_ascii=False, separators=(",", ":")))
+        else:
+            columns[EXTRA].append(None)

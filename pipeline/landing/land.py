@@ -1,0 +1,183 @@
+"""Land one report for one licensor-day: archived gzip NDJSON -> published lake partitions.
+
+Everything is built in a staging directory; the rejects file and the tables are published only
+at the end, under the partition's lock, and only when the reject share is within bounds, so a
+failed or crashed run leaves the previous partition exactly as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.atomic import exclusive_lock, publish_dir, staging_dir
+from pipeline.landing.aggregated import AggregatedParser
+from pipeline.landing.errors import TooManyRejectsError
+from pipeline.landing.flat import FlatParser
+from pipeline.landing.parsing import Parser, prepare_ahead
+from pipeline.landing.reader import OverlongLine, read_blocks
+from pipeline.landing.rejects import REJECTS_FILE, Reject, RejectLog
+from pipeline.landing.results import LandingResult, TableResult
+from pipeline.landing.sink import SinkSettings, TableSink
+from pipeline.layout import Layout
+from pipeline.reports import AGGREGATED_SUMMARY, ReportSpec
+
+PART_FILE = "part-0.parquet"
+
+
+@dataclass(frozen=True)
+class LandingOptions:
+    """Limits and memory knobs; the defaults suit days from empty to tens of millions of rows."""
+
+    block_bytes: int = 8 << 20  # decompressed bytes parsed at a time
+    max_line_bytes: int = 1 << 20  # longer lines are rejected without being held in memory
+    max_decompressed_bytes: int = 64 << 30  # per file; a guard against zip bombs
+    parse_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    sink: SinkSettings = field(default_factory=SinkSettings)
+
+
+def land_partition(
+    layout: Layout,
+    report: ReportSpec,
+    licensor: str,
+    day: date,
+    files: Sequence[Path],
+    *,
+    max_reject_share: float = 0.01,
+    loaded_at: datetime | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    options: LandingOptions | None = None,
+) -> LandingResult:
+    """Parse, type, sort and publish `files` as the report's lake partitions for `licensor`/`day`.
+
+    Raises CorruptArchiveError (truncated/corrupt gzip), ArchiveTooLargeError (decompression cap)
+    or TooManyRejectsError (after writing the rejects file); in every case nothing is published.
+    """
+    if not 0.0 <= max_reject_share <= 1.0:
+        raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
+    opts = options or LandingOptions()
+    say = on_progress or (lambda _message: None)
+    stamp = _loaded_at(loaded_at)
+    rejects_final = layout.rejects_partition(report.name, licensor, day) / REJECTS_FILE
+    lock = layout.lock_path(f"lake-{report.name}", licensor, day)
+    with staging_dir(layout.staging_root) as work:
+        share = replace(opts.sink, spill_bytes=max(opts.sink.spill_bytes // len(report.tables), 1))
+        sinks = {t.name: TableSink(t, work / "spill" / t.name, share) for t in report.tables}
+        rejects = RejectLog(work / REJECTS_FILE)
+        ordered = sorted({path.resolve(): path for path in files}.values(), key=str)  # each file once
+        sources = [source_name(layout, path) for path in ordered]
+        try:
+            lines_total, unknown_fields = _parse_files(report, ordered, sources, sinks, rejects, opts, say)
+        finally:
+            rejects.close()
+        if lines_total and rejects.count / lines_total > max_reject_share:
+            with exclusive_lock(lock):
+                written = rejects.publish(rejects_final)
+            raise TooManyRejectsError(
+                report=report.name,
+                licensor=licensor,
+                day=f"{day:%Y-%m-%d}",
+                rejected=rejects.count,
+                lines=lines_total,
+                threshold=max_reject_share,
+                rejects_path=written or rejects_final,
+            )
+        built = {}
+        for name, sink in sinks.items():
+            out_dir = work / "out" / name
+            out_dir.mkdir(parents=True)
+            result = sink.finish(out_dir / PART_FILE, sources, stamp)
+            spilled = f" after {result.spilled_runs} spilled run(s)" if result.spilled_runs else ""
+            say(f"sorted and wrote {name}: {result.rows:,} rows{spilled}")
+            built[name] = (out_dir, result)
+        tables = []
+        with exclusive_lock(lock):
+            rejects_path = rejects.publish(rejects_final)
+            for name, (out_dir, result) in built.items():
+                staged = out_dir / PART_FILE
+                size, schema = staged.stat().st_size, pq.read_schema(staged)
+                final = layout.lake_partition(name, licensor, day)
+                publish_dir(out_dir, final, staging_root=layout.staging_root)
+                tables.append(
+                    TableResult(name, result.rows, final / PART_FILE, size, schema, result.null_counts)
+                )
+    say(f"landed {report.name} {licensor} {day:%Y-%m-%d}: {lines_total:,} lines, {rejects.count:,} rejected")
+    return LandingResult(
+        report=report.name,
+        licensor=licensor,
+        day=day,
+        tables=tuple(tables),
+        lines_total=lines_total,
+        rejected=rejects.count,
+        rejects_path=rejects_path,
+        unknown_fields=dict(sorted(unknown_fields.items())),
+    )
+
+
+def _parse_files(
+    report: ReportSpec,
+    files: list[Path],
+    sources: list[str],
+    sinks: dict[str, TableSink],
+    rejects: RejectLog,
+    opts: LandingOptions,
+    say: Callable[[str], None],
+) -> tuple[int, Counter[str]]:
+    """Feed every line of every file to the report's parser; return (lines, unknown field counts).
+
+    Blocks are prepared (Arrow-parsed) by a small thread pool a few blocks ahead, then taken in
+    file order, so line numbers stay exact while parsing uses every core.
+    """
+    parser: Parser = (
+        AggregatedParser(max_line_bytes=opts.max_line_bytes)
+        if report.tables[0].name == AGGREGATED_SUMMARY.name
+        else FlatParser(report.tables[0], max_line_bytes=opts.max_line_bytes)
+    )
+    lines_total = 0
+    with ThreadPoolExecutor(max_workers=opts.parse_threads, thread_name_prefix="landing-parse") as pool:
+        for number, (path, source) in enumerate(zip(files, sources, strict=True)):
+            line, records, rejected = 1, 0, rejects.count
+            items = read_blocks(
+                path,
+                block_bytes=opts.block_bytes,
+                max_line_bytes=opts.max_line_bytes,
+                max_decompressed_bytes=opts.max_decompressed_bytes,
+            )
+            for block, prepared in prepare_ahead(items, parser, pool, opts.parse_threads):
+                if isinstance(block, OverlongLine):
+                    reason = f"line longer than {opts.max_line_bytes:,} bytes ({block.length:,}+)"
+                    rejects.add([Reject.of(source, line, reason, block.head)])
+                    line, records = line + 1, records + 1
+                    continue
+                result = parser.parse(block, prepared, line, source)
+                for name, rows in result.tables.items():
+                    sinks[name].add(rows, number)
+                rejects.add(result.rejects)
+                line, records = line + result.lines, records + result.records
+            lines_total += records
+            say(f"parsed {source}: {records:,} lines, {rejects.count - rejected:,} rejected")
+    return lines_total, parser.unknown_fields
+
+
+def source_name(layout: Layout, path: Path) -> str:
+    """The archive file's path relative to the data directory (POSIX), as `_source_file` holds it."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(layout.data_dir.resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def _loaded_at(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if value.tzinfo is None:
+        raise ValueError("loaded_at must be timezone-aware")
+    return value.astimezone(UTC)

@@ -1,0 +1,46 @@
+"""What a landing wrote, for Dagster metadata, checks and the CLI summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline.reports import TableSpec
+
+
+@dataclass(frozen=True)
+class TableResult:
+    """One published lake partition: its Parquet file, size, schema and null counts."""
+
+    table: str
+    rows: int
+    path: Path
+    bytes: int
+    schema: pa.Schema
+    null_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LandingResult:
+    """One report landed for a licensor-day: tables written, lines read and rejected, drift seen."""
+
+    report: str
+    licensor: str
+    day: date
+    tables: tuple[TableResult, ...]
+    lines_total: int
+    rejected: int
+    rejects_path: Path | None
+    unknown_fields: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def reject_share(self) -> float:
+        return self.rejected / self.lines_total if self.lines_total else 0.0
+
+
+def table_column_schema(spec: TableSpec) -> list[tuple[str, str]]:
+    """(column, Arrow type) pairs of the Parquet file, for `dagster/column_schema` metadata."""
+    return [(f.name, str(f.type)) for f in spec.schema]

@@ -1,0 +1,171 @@
+"""Build the warehouse: lake snapshot, blocking lake checks, marts in order, key checks, publish.
+
+One build at a time per data directory (an exclusive lock). Each date-partitioned mart recomputes
+only its window (plus, for rolling models, the days whose rolling sums the window feeds); reads
+are pruned to the window by Hive partition filters, so a daily build does not grow with history.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+from pipeline.atomic import exclusive_lock, remove_dir
+from pipeline.dates import DateWindow
+from pipeline.layout import Layout
+from pipeline.warehouse.catalog import publish_catalog
+from pipeline.warehouse.checks import CheckOutcome, lake_checks, unique_key_check
+from pipeline.warehouse.materialize import (
+    ModelBuild,
+    build_partitioned,
+    build_whole,
+    mart_dates,
+)
+from pipeline.warehouse.models import SQL_ROOT, Model, discover_models
+from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.session import Session
+from pipeline.warehouse.snapshot import create_lake_snapshot, find_snapshot, gc_snapshots
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did, what its checks found and whether the catalog was published."""
+
+    window: DateWindow | None
+    models: tuple[ModelBuild, ...]
+    checks: tuple[CheckOutcome, ...]
+    catalog: Path | None
+    snapshot: Path | None
+    seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def failed_checks(self) -> tuple[CheckOutcome, ...]:
+        return tuple(c for c in self.checks if not c.passed)
+
+
+def _span(days: set) -> DateWindow | None:
+    return DateWindow(min(days), max(days)) if days else None
+
+
+def model_window(
+    session: Session, model: Model, target: DateWindow | None, *, full: bool
+) -> DateWindow | None:
+    """The dates a partitioned model must recompute for a build of `target`."""
+    if full or model.name in session.stale:
+        return _span(session.lake_dates | mart_dates(session, model))
+    if target is None:
+        return None
+    end = target.end
+    if model.rolling_days > 1 and session.lake_dates:
+        # Later days' rolling sums include the window: recompute them too (up to the newest lake day).
+        end = max(end, min(target.end + timedelta(days=model.rolling_days - 1), max(session.lake_dates)))
+    return DateWindow(target.start, end)
+
+
+def build_model(
+    session: Session, model: Model, target: DateWindow | None, *, full: bool = False
+) -> tuple[ModelBuild | None, CheckOutcome]:
+    """Build one mart (whole or for its window) and check its key."""
+    if not model.partitioned:
+        return build_whole(session, model), unique_key_check(session.con, model, None)
+    window = model_window(session, model, target, full=full)
+    if window is None:
+        return None, unique_key_check(session.con, model, None)
+    return build_partitioned(session, model, window), unique_key_check(session.con, model, window)
+
+
+def _remove_orphans(paths: WarehousePaths, models: Sequence[Model]) -> None:
+    names = {m.name for m in models if m.materialized}
+    if paths.marts_root.is_dir():
+        for directory in paths.marts_root.iterdir():
+            if directory.is_dir() and directory.name not in names:
+                remove_dir(directory, staging_root=paths.staging_root)
+
+
+def _build_marts(
+    session: Session, models: Sequence[Model], target: DateWindow | None, *, full: bool, say: Log
+) -> tuple[list[ModelBuild], list[CheckOutcome]]:
+    """Build marts in dependency order, stopping at the first failed key check (it blocks)."""
+    builds: list[ModelBuild] = []
+    checks: list[CheckOutcome] = []
+    for model in (m for m in models if m.materialized):
+        build, check = build_model(session, model, target, full=full)
+        checks.append(check)
+        if build is not None:
+            builds.append(build)
+            say(f"{model.name}: {build.rows:,} rows, {build.partitions_written} partitions written, "
+                f"{build.partitions_removed} removed ({build.seconds:.2f} s)")  # fmt: skip
+        if not check.passed:
+            break
+    return builds, checks
+
+
+def build_warehouse(
+    layout: Layout,
+    window: DateWindow | None = None,
+    *,
+    full_refresh: bool = False,
+    sql_root: Path = SQL_ROOT,
+    log: Log | None = None,
+) -> BuildResult:
+    """Build every mart for `window` (default: every lake date), check, and publish the catalog."""
+    if full_refresh and window is not None:
+        raise ValueError("a full refresh rebuilds every date: give no window")
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    paths = WarehousePaths(layout)
+    models = discover_models(sql_root)
+    builds: list[ModelBuild] = []
+    checks: list[CheckOutcome] = []
+    catalog_snapshot = None
+    with exclusive_lock(paths.lock_path):
+        mark = time.monotonic()
+        lake_snapshot = create_lake_snapshot(paths)
+        timings["snapshot"] = time.monotonic() - mark
+        try:
+            with Session(paths, models, lake_snapshot / "lake", sql_root) as session:
+                target = window or _span(session.lake_dates)
+                if full_refresh:
+                    _remove_orphans(paths, models)
+                mark = time.monotonic()
+                if target is not None:
+                    checks.extend(lake_checks(session.con, target.start, target.end))
+                timings["lake_checks"] = time.monotonic() - mark
+                if all(c.passed for c in checks):
+                    builds, mart_checks = _build_marts(
+                        session, models, target, full=full_refresh, say=log or (lambda _msg: None)
+                    )
+                    checks.extend(mart_checks)
+                timings["models"] = sum(b.seconds for b in builds)
+                if all(c.passed for c in checks):
+                    mark = time.monotonic()
+                    catalog_snapshot = publish_catalog(session, target, lake_snapshot=lake_snapshot)
+                    timings["catalog"] = time.monotonic() - mark
+        finally:
+            if catalog_snapshot is None:  # not published: nobody will ever read it
+                remove_dir(lake_snapshot, staging_root=paths.staging_root)
+        gc_snapshots(paths, keep=set())
+    return BuildResult(
+        window=target,
+        models=tuple(builds),
+        checks=tuple(checks),
+        catalog=paths.catalog_path if catalog_snapshot else None,
+        snapshot=catalog_snapshot,
+        seconds=time.monotonic() - started,
+        timings=timings,
+    )
+
+
+def run_snapshot(paths: WarehousePaths, tag: str) -> Path:
+    """The lake snapshot of one Dagster run, created by its first warehouse step."""
+    return find_snapshot(paths, tag) or create_lake_snapshot(paths, tag=tag)

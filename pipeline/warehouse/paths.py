@@ -1,0 +1,71 @@
+"""Where the warehouse lives under the data directory (beside the lake, same filesystem).
+
+`marts/` is public (Hive-partitioned Parquet any engine can read); `.warehouse/` is internal: the
+immutable snapshots the published catalog points at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pipeline.layout import Layout, safe_name
+
+
+@dataclass(frozen=True)
+class WarehousePaths:
+    """Paths of marts, snapshots, the catalog and the build lock for one data directory."""
+
+    layout: Layout
+
+    @property
+    def marts_root(self) -> Path:
+        return self.layout.data_dir / "marts"
+
+    @property
+    def snapshots_root(self) -> Path:
+        return self.layout.data_dir / ".warehouse" / "snapshots"
+
+    @property
+    def current_pointer(self) -> Path:
+        """A small file naming the snapshot the published catalog reads (garbage collection spares it)."""
+        return self.layout.data_dir / ".warehouse" / "CURRENT"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.layout.warehouse_path
+
+    @property
+    def lock_path(self) -> Path:
+        return self.layout.locks_root / "warehouse.lock"
+
+    @property
+    def staging_root(self) -> Path:
+        return self.layout.staging_root
+
+    def mart_dir(self, model: str) -> Path:
+        return self.marts_root / safe_name(model, what="model")
+
+    def mart_partition(self, model: str, licensor: str, day: date) -> Path:
+        return (
+            self.mart_dir(model) / f"licensor={safe_name(licensor, what='licensor')}" / f"date={day:%Y-%m-%d}"
+        )
+
+
+def hive_value(path: Path) -> str:
+    """The value of a `key=value` directory name."""
+    return path.name.split("=", 1)[1]
+
+
+def partition_dirs(table_root: Path) -> list[tuple[str, date, Path]]:
+    """(licensor, date, directory) of every `licensor=*/date=*` partition under `table_root`."""
+    found = []
+    for licensor_dir in sorted(table_root.glob("licensor=*")):
+        for date_dir in sorted(licensor_dir.glob("date=*")):
+            try:
+                day = date.fromisoformat(hive_value(date_dir))
+            except ValueError:
+                continue
+            found.append((hive_value(licensor_dir), day, date_dir))
+    return found

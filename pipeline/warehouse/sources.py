@@ -1,0 +1,75 @@
+"""SQL text for reading Parquet (lake tables, marts) and seeds as views, empty-safe.
+
+A view over a glob that matches no file would fail in DuckDB; these helpers fall back to a typed
+empty SELECT so every view exists, with the right columns, before any data has landed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline.reports import TABLES_BY_NAME
+from pipeline.warehouse.quoting import quote_identifier, quote_literal
+
+Columns = tuple[tuple[str, str], ...]
+HIVE_COLUMNS: Columns = (("licensor", "VARCHAR"), ("date", "DATE"))
+_HIVE_OPTIONS = "hive_partitioning = true, hive_types = {'licensor': 'VARCHAR', 'date': 'DATE'}"
+
+_SCALARS = {
+    pa.string(): "VARCHAR",
+    pa.large_string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.int16(): "SMALLINT",
+    pa.float64(): "DOUBLE",
+    pa.float32(): "FLOAT",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+}
+
+
+def duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type a Parquet column of `arrow_type` reads as."""
+    if arrow_type in _SCALARS:
+        return _SCALARS[arrow_type]
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP WITH TIME ZONE" if arrow_type.tz else "TIMESTAMP"
+    if pa.types.is_list(arrow_type) or pa.types.is_large_list(arrow_type):
+        return f"{duckdb_type(arrow_type.value_type)}[]"
+    raise TypeError(f"no DuckDB mapping for Arrow type {arrow_type}")
+
+
+def lake_columns(table: str) -> Columns:
+    """Declared and lineage columns of a lake table, then the Hive partition columns."""
+    schema = TABLES_BY_NAME[table].schema
+    return tuple((f.name, duckdb_type(f.type)) for f in schema) + HIVE_COLUMNS
+
+
+def empty_select(columns: Columns) -> str:
+    """A SELECT with `columns` and no rows."""
+    items = ", ".join(f"CAST(NULL AS {kind}) AS {quote_identifier(name)}" for name, kind in columns)
+    return f"SELECT {items} WHERE false"
+
+
+def has_parquet(root: Path, *, partitioned: bool) -> bool:
+    pattern = "licensor=*/date=*/*.parquet" if partitioned else "*.parquet"
+    return next(root.glob(pattern), None) is not None
+
+
+def parquet_select(root: Path, columns: Columns, *, partitioned: bool) -> str:
+    """SELECT `columns` from the Parquet under `root` (Hive `licensor=/date=` when partitioned)."""
+    if not has_parquet(root, partitioned=partitioned):
+        return empty_select(columns)
+    names = ", ".join(quote_identifier(name) for name, _ in columns)
+    if partitioned:
+        source = f"read_parquet({quote_literal(root / '*' / '*' / '*.parquet')}, {_HIVE_OPTIONS})"
+    else:
+        source = f"read_parquet({quote_literal(root / '*.parquet')})"
+    return f"SELECT {names} FROM {source}"
+
+
+def seed_select(path: Path) -> str:
+    """A seed CSV (header row, all text) as a SELECT."""
+    return f"SELECT * FROM read_csv({quote_literal(path)}, header = true, all_varchar = true)"

@@ -1,0 +1,97 @@
+"""One model (or the catalog) at a time, for Dagster: one asset per model, one run-wide snapshot.
+
+Every step of a run reads the same lake snapshot (tagged with the run id), so all marts of a run
+agree with each other even while loads land new partitions; steps take the warehouse lock.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.atomic import exclusive_lock
+from pipeline.dates import DateWindow
+from pipeline.layout import Layout
+from pipeline.warehouse.build import build_model, run_snapshot
+from pipeline.warehouse.catalog import publish_catalog
+from pipeline.warehouse.checks import LAKE_CHECK_MODELS, CheckOutcome, lake_checks
+from pipeline.warehouse.materialize import ModelBuild
+from pipeline.warehouse.models import SQL_ROOT, Model, discover_models
+from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.session import Session
+from pipeline.warehouse.snapshot import gc_snapshots
+from pipeline.warehouse.sources import Columns
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one model's step produced: rows in its window, columns, checks, and any write."""
+
+    model: str
+    rows: int
+    columns: Columns
+    checks: tuple[CheckOutcome, ...]
+    build: ModelBuild | None
+    path: Path | None
+
+
+def run_tag(run_id: str) -> str:
+    """A snapshot tag for a Dagster run (only characters safe in a file name)."""
+    return "run" + re.sub(r"[^A-Za-z0-9]", "", run_id)[:32]
+
+
+def upstream(models: Sequence[Model], name: str) -> set[str]:
+    """`name` and every model it reads, directly or not: all a step's session needs to define."""
+    by_name = {m.name: m for m in models}
+    found, todo = set(), [name]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(by_name[current].depends_on)
+    return found
+
+
+def materialize_model(
+    layout: Layout, name: str, window: DateWindow | None, *, tag: str, sql_root: Path = SQL_ROOT
+) -> StepResult:
+    """Build one mart for `window`, or count and check one staging view; checks included."""
+    paths = WarehousePaths(layout)
+    models = discover_models(sql_root)
+    model = {m.name: m for m in models}[name]
+    needed = upstream(models, name) | set(LAKE_CHECK_MODELS if not model.materialized else ())
+    with exclusive_lock(paths.lock_path):
+        snapshot = run_snapshot(paths, tag)
+        session_models = [m for m in models if m.name in needed]
+        with Session(paths, session_models, snapshot / "lake", sql_root) as session:
+            if model.materialized:
+                build, check = build_model(session, model, window)
+                rows = build.rows if build else 0
+                return StepResult(name, rows, session.columns[name], (check,), build, paths.mart_dir(name))
+            where, params = "", {}
+            if window is not None:
+                where, params = (
+                    "WHERE date BETWEEN $start AND $end",
+                    {"start": window.start, "end": window.end},
+                )
+            count = session.con.execute(f'SELECT count(*) FROM "{name}" {where}', params).fetchone()
+            checks = lake_checks(session.con, window.start, window.end, only_model=name) if window else []
+            return StepResult(
+                name, int(count[0]) if count else 0, session.columns[name], tuple(checks), None, None
+            )
+
+
+def publish_warehouse(
+    layout: Layout, window: DateWindow | None, *, tag: str, sql_root: Path = SQL_ROOT
+) -> Path:
+    """Publish the catalog over the run's lake snapshot and the current marts; returns the snapshot."""
+    paths = WarehousePaths(layout)
+    models = discover_models(sql_root)
+    with exclusive_lock(paths.lock_path):
+        snapshot = run_snapshot(paths, tag)
+        with Session(paths, models, snapshot / "lake", sql_root) as session:
+            published = publish_catalog(session, window)
+        gc_snapshots(paths, keep={snapshot.name})
+    return published

@@ -1,0 +1,70 @@
+-- fct_track_performance: the analyst's daily track scorecard: reach, engagement, trend.
+-- grain: one licensor x day x track with at least one stream of any length
+-- key: licensor, date, track_id
+-- partitioned_by: date
+-- rolling_days: 28
+WITH daily AS (
+    -- 27 days before the window feed the rolling sums; only the window is written.
+    SELECT licensor, date, track_id, streams, sub30_streams, sub30_share
+    FROM fct_track_sub30_share
+    WHERE date BETWEEN CAST($start AS DATE) - 27 AND $end
+),
+rolling AS (
+    SELECT
+        *,
+        CAST(sum(streams) OVER (
+            PARTITION BY licensor, track_id ORDER BY date
+            RANGE BETWEEN INTERVAL 6 DAYS PRECEDING AND CURRENT ROW
+        ) AS BIGINT) AS streams_7d,
+        CAST(sum(streams) OVER (
+            PARTITION BY licensor, track_id ORDER BY date
+            RANGE BETWEEN INTERVAL 27 DAYS PRECEDING AND CURRENT ROW
+        ) AS BIGINT) AS streams_28d,
+        CAST(coalesce(sum(streams) OVER (
+            PARTITION BY licensor, track_id ORDER BY date
+            RANGE BETWEEN INTERVAL 1 DAYS PRECEDING AND INTERVAL 1 DAYS PRECEDING
+        ), 0) AS BIGINT) AS streams_prev_day
+    FROM daily
+),
+listeners AS (
+    SELECT licensor, date, track_id, count(DISTINCT user_id) AS listeners
+    FROM stg_streams
+    WHERE date BETWEEN $start AND $end
+    GROUP BY licensor, date, track_id
+),
+engagement AS (
+    SELECT licensor, date, track_id, CAST(sum(skips) AS BIGINT) AS skips, CAST(sum(saves) AS BIGINT) AS saves
+    FROM stg_aggregated_summary
+    WHERE date BETWEEN $start AND $end
+    GROUP BY licensor, date, track_id
+),
+names AS (
+    SELECT licensor, date, track_id, any_value(track_name) AS track_name, any_value(artists) AS artists
+    FROM stg_tracks
+    WHERE date BETWEEN $start AND $end
+    GROUP BY licensor, date, track_id
+)
+SELECT
+    r.licensor,
+    r.date,
+    r.track_id,
+    n.track_name,
+    n.artists,
+    r.streams,
+    coalesce(l.listeners, 0) AS listeners,
+    r.sub30_streams,
+    r.sub30_share,
+    coalesce(e.skips, 0) AS skips,
+    coalesce(e.saves, 0) AS saves,
+    coalesce(e.skips, 0) / nullif(r.streams, 0) AS skip_rate,
+    coalesce(e.saves, 0) / nullif(r.streams, 0) AS save_rate,
+    r.streams_7d,
+    r.streams_28d,
+    r.streams_prev_day,
+    r.streams - r.streams_prev_day AS streams_dod_change,
+    (r.streams - r.streams_prev_day) / nullif(r.streams_prev_day, 0) AS streams_dod_change_pct
+FROM rolling AS r
+LEFT JOIN listeners AS l USING (licensor, date, track_id)
+LEFT JOIN engagement AS e USING (licensor, date, track_id)
+LEFT JOIN names AS n USING (licensor, date, track_id)
+WHERE r.date BETWEEN $start AND $end

@@ -1,0 +1,13 @@
+-- stg_aggregated_saves: saves per track, country and user plan (Aggregated Streams).
+-- grain: one track x country x plan per licensor and day
+-- key: licensor, date, track_uri, country, product
+-- partitioned_by: date
+SELECT
+    licensor,
+    date,
+    coalesce(track_id, split_part(track_uri, ':', 3)) AS track_id,
+    track_uri,
+    upper(country) AS country,
+    lower(product) AS product,
+    saves
+FROM lake.aggregated_saves

@@ -1,0 +1,59 @@
+"""Shared fixtures: an isolated environment and the Spotify emulator over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
+
+# The emulator's fixed "today": tests never depend on the real clock.
+EMULATOR_TODAY = date(2026, 6, 15)
+LOADED_DAY = date(2026, 6, 12)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No developer `.env` or shell settings leak into tests; Dagster gets a throwaway home."""
+    saved = dict(os.environ)
+    for name in list(os.environ):
+        if name.startswith(("SPOTIFY_", "DAGSTER_")):
+            del os.environ[name]
+    os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
+    os.environ["DAGSTER_TELEMETRY_DISABLED"] = "1"
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def emulator_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("emulator_cache")
+
+
+@pytest.fixture(scope="session")
+def emulator(emulator_cache: Path) -> Iterator[RunningEmulator]:
+    """A clean (fault-free) emulator shared by the session; tests that inject faults start their own."""
+    config = EmulatorConfig(rows_per_day=600, today=EMULATOR_TODAY, cache_dir=emulator_cache)
+    with start_emulator(config) as running:
+        yield running
+
+
+@pytest.fixture
+def api_env(emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the pipeline's settings at the emulator and a fresh data directory; returns it."""
+    data_dir = tmp_path / "data"
+    for name, value in {
+        "SPOTIFY_BULK_API_URL": emulator.bulk_api_url,
+        "SPOTIFY_ACCOUNTS_URL": emulator.accounts_url,
+        "SPOTIFY_WEB_API_URL": emulator.web_api_url,
+        "SPOTIFY_CLIENT_ID": emulator.config.client_id,
+        "SPOTIFY_CLIENT_SECRET": emulator.config.client_secret,
+        "SPOTIFY_BULK_DATA_DIR": str(data_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+    return data_dir

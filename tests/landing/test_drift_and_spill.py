@@ -1,0 +1,130 @@
+"""Schema drift kept in `_extra`, and the spill path giving the same file as the in-memory one."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from pipeline.landing import LandingOptions, SinkSettings, land_partition
+from pipeline.landing.flat import FlatParser
+from pipeline.reports import report_by_name
+
+from .conftest import DAY, LICENSOR, LOADED_AT
+from .gen import dumps, stream_records
+
+
+def _land(layout, report, files, **kwargs):
+    return land_partition(layout, report_by_name(report), LICENSOR, DAY, files, loaded_at=LOADED_AT, **kwargs)
+
+
+def _extras_by_user(result):
+    rows = pq.read_table(result.tables[0].path, columns=["user_id", "_extra"]).to_pylist()
+    return {r["user_id"]: (json.loads(r["_extra"]) if r["_extra"] else None) for r in rows}
+
+
+def _drifted_records():
+    records = [{**r, "user_id": f"u{i}"} for i, r in enumerate(stream_records(6))]
+    records[1]["new_field"] = 7
+    records[2]["new_field"] = 8
+    records[2]["nested"] = {"a": [1, "x"], "b": None}
+    records[3]["when"] = "2026-11-20T10:00:00"
+    records[4]["note"] = 'quote " and ünïcode'
+    records[5]["gone"] = None  # an explicit null is not drift worth keeping
+    return records
+
+
+EXPECTED_EXTRAS = {
+    "u0": None,
+    "u1": {"new_field": 7},
+    "u2": {"new_field": 8, "nested": {"a": [1, "x"], "b": None}},
+    "u3": {"when": "2026-11-20T10:00:00"},
+    "u4": {"note": 'quote " and ünïcode'},
+    "u5": None,
+}
+
+
+def test_unknown_fields_go_to_extra_on_slow_path(layout, archive):
+    result = _land(layout, "streams", [archive("streams", "US.gz", _drifted_records())])
+    assert _extras_by_user(result) == EXPECTED_EXTRAS
+    assert result.unknown_fields == {"nested": 1, "new_field": 2, "note": 1, "when": 1}
+    assert result.tables[0].null_counts["_extra"] == 2
+
+
+def _count_paths(monkeypatch):
+    calls = {"fast": 0, "slow": 0}
+    fast, slow = FlatParser._accept_fast, FlatParser._slow
+
+    def counted_fast(self, *args):
+        calls["fast"] += 1
+        return fast(self, *args)
+
+    def counted_slow(self, *args):
+        calls["slow"] += 1
+        return slow(self, *args)
+
+    monkeypatch.setattr(FlatParser, "_accept_fast", counted_fast)
+    monkeypatch.setattr(FlatParser, "_slow", counted_slow)
+    return calls
+
+
+def test_unknown_fields_go_to_extra_on_fast_path(layout, archive, monkeypatch):
+    # Same drift, one type per field, so Arrow's reader takes the block whole (vectorized _extra).
+    calls = _count_paths(monkeypatch)
+    records = _drifted_records()
+    records[2]["nested"] = {"a": ["1", "x"], "b": None}
+    expected = {**EXPECTED_EXTRAS, "u2": {"new_field": 8, "nested": {"a": ["1", "x"], "b": None}}}
+    result = _land(layout, "streams", [archive("streams", "US.gz", records)])
+    assert _extras_by_user(result) == expected
+    assert result.unknown_fields == {"nested": 1, "new_field": 2, "note": 1, "when": 1}
+    assert calls == {"fast": 1, "slow": 0}
+
+
+def test_missing_optional_fields_are_null(layout, archive):
+    records = [{k: v for k, v in r.items() if k not in ("os", "discovery")} for r in stream_records(4)]
+    result = _land(layout, "streams", [archive("streams", "US.gz", records)])
+    table = pq.read_table(result.tables[0].path)
+    assert table.column("os").null_count == 4 and table.column("discovery").null_count == 4
+    assert result.tables[0].null_counts["os"] == 4 and result.tables[0].null_counts["track_id"] == 0
+    assert result.unknown_fields == {}
+
+
+def test_spill_path_matches_in_memory(layout, archive):
+    files = [
+        archive("streams", "US.gz", stream_records(3000, seed=3, country="US")),
+        archive("streams", "BR.gz", stream_records(2000, seed=4, country="BR")),
+    ]
+    in_memory = _land(layout, "streams", files)
+    expected = pq.read_table(in_memory.tables[0].path)
+    tiny = LandingOptions(block_bytes=64 << 10, sink=SinkSettings(spill_bytes=100 << 10, row_group_rows=1000))
+    messages = []
+    spilled = _land(layout, "streams", files, options=tiny, on_progress=messages.append)
+    assert any("spilled run(s)" in m for m in messages), messages
+    actual = pq.read_table(spilled.tables[0].path)
+    assert actual.schema.equals(expected.schema)
+    keys = ["country", "track_id", "timestamp", "user_id", "stream_length"]
+    assert actual.sort_by([(k, "ascending") for k in keys]).equals(
+        expected.sort_by([(k, "ascending") for k in keys])
+    )
+    sort_keys = list(
+        zip(*(actual.column(c).to_pylist() for c in ("country", "track_id", "timestamp")), strict=True)
+    )
+    assert sort_keys == sorted(sort_keys)
+    meta = pq.ParquetFile(spilled.tables[0].path).metadata
+    assert meta.num_row_groups == 5 and meta.row_group(0).num_rows == 1000
+    assert spilled.tables[0].null_counts == in_memory.tables[0].null_counts
+
+
+def test_mixed_fast_and_slow_blocks_agree(layout, archive, monkeypatch):
+    records = list(stream_records(400, seed=5))
+    clean = _land(layout, "streams", [archive("streams", "US.gz", records)])
+    expected = pq.read_table(clean.tables[0].path)
+    lines = [dumps(r) for r in records]
+    lines[200] = lines[200] + "   "  # harmless trailing spaces ...
+    lines.insert(300, "")  # ... and a blank line: that block goes line by line
+    small_blocks = LandingOptions(block_bytes=16 << 10)
+    calls = _count_paths(monkeypatch)
+    mixed = _land(layout, "streams", [archive("streams", "US.gz", lines, raw=True)], options=small_blocks)
+    assert mixed.rejected == 0 and mixed.lines_total == 400
+    assert calls["fast"] >= 3 and calls["slow"] == 1
+    assert pq.read_table(mixed.tables[0].path).equals(expected)

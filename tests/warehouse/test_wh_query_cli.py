@@ -1,0 +1,116 @@
+"""`spotify-bulk query` / `build`: read-only enforcement, formats, and the demo's top-tracks table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date
+
+import pytest
+
+from pipeline.errors import UsageError
+from pipeline.layout import Layout
+from pipeline.warehouse.build import BuildResult
+from pipeline.warehouse.cli import add_build_parser, add_query_parser, cmd_build, cmd_query
+from pipeline.warehouse.query import ReadOnlyError, check_read_only, run_query, top_tracks_table
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spotify-bulk")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_build_parser(sub)
+    add_query_parser(sub)
+    return parser
+
+
+@pytest.fixture
+def data_env(layout: Layout, monkeypatch: pytest.MonkeyPatch) -> Layout:
+    monkeypatch.setenv("SPOTIFY_BULK_DATA_DIR", str(layout.data_dir))
+    return layout
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DROP VIEW fct_daily_streams",
+        "CREATE TABLE x AS SELECT 1",
+        "INSERT INTO _warehouse_build VALUES (1, 2, 3, 4)",
+        "SELECT 1; DELETE FROM _warehouse_models",
+        "COPY (SELECT 1) TO '/tmp/out.csv'",
+        "ATTACH 'other.duckdb'",
+        "SET threads = 1",
+        "INSTALL httpfs",
+        "PRAGMA enable_profiling",
+    ],
+)
+def test_writes_and_side_effects_are_refused(sql: str):
+    with pytest.raises(ReadOnlyError, match="read-only"):
+        check_read_only(sql)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1",
+        "WITH a AS (SELECT 1) SELECT * FROM a",
+        "DESCRIBE dim_date",
+        "SHOW TABLES",
+        "EXPLAIN SELECT 1",
+    ],
+)
+def test_reads_are_allowed(sql: str):
+    check_read_only(sql)
+
+
+def test_query_command_formats(data_env: Layout, built: BuildResult, capsys: pytest.CaptureFixture[str]):
+    parser = _parser()
+    sql = "SELECT licensor, sum(streams) AS streams, 0.5 AS half FROM fct_daily_streams GROUP BY 1 ORDER BY 1"
+    assert cmd_query(parser.parse_args(["query", sql])) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["licensor", "streams", "half"]
+    assert table[2].split() == ["acme", "300", "0.5"] and table[-1] == "(2 rows)"
+    assert cmd_query(parser.parse_args(["query", sql, "--format", "csv"])) == 0
+    assert capsys.readouterr().out.splitlines() == ["licensor,streams,half", "acme,300,0.5", "globex,300,0.5"]
+    assert cmd_query(parser.parse_args(["query", sql, "--format", "json"])) == 0
+    assert json.loads(capsys.readouterr().out) == [
+        {"licensor": "acme", "streams": 300, "half": 0.5},
+        {"licensor": "globex", "streams": 300, "half": 0.5},
+    ]
+    big = run_query(data_env, "SELECT 1234567 AS n, DATE '2026-06-01' AS d")
+    from pipeline.warehouse.query import format_table
+
+    assert "1,234,567" in format_table(big) and "2026-06-01" in format_table(big)
+
+
+def test_query_errors_are_usage_errors(data_env: Layout, built: BuildResult):
+    parser = _parser()
+    with pytest.raises(UsageError, match="read-only"):
+        cmd_query(parser.parse_args(["query", "DELETE FROM dim_country"]))
+    with pytest.raises(UsageError, match=r"does not exist|not found"):
+        cmd_query(parser.parse_args(["query", "SELECT * FROM no_such_mart"]))
+
+
+def test_query_without_a_warehouse_says_to_build(data_env: Layout):
+    with pytest.raises(UsageError, match="spotify-bulk build"):
+        cmd_query(_parser().parse_args(["query", "SELECT 1"]))
+
+
+def test_build_command(data_env: Layout, lake_days: list[date], capsys: pytest.CaptureFixture[str]):
+    parser = _parser()
+    assert cmd_build(parser.parse_args(["build", "--start", "2026-06-02", "--end", "2026-06-03"])) == 0
+    out = capsys.readouterr().out
+    assert "2026-06-02..2026-06-03" in out and "fct_daily_streams" in out and "Published" in out
+    assert cmd_build(parser.parse_args(["build", "--full-refresh"])) == 0
+    with pytest.raises(UsageError, match="full-refresh"):
+        cmd_build(parser.parse_args(["build", "--full-refresh", "--start", "3"]))
+    with pytest.raises(UsageError, match="not understood"):
+        cmd_build(parser.parse_args(["build", "--start", "soon"]))
+
+
+def test_top_tracks_table(layout: Layout, built: BuildResult):
+    text = top_tracks_table(layout, limit=3)
+    lines = text.splitlines()
+    assert lines[0] == "Top 3 tracks by streams, 2026-06-01..2026-06-05 (fct_track_performance)"
+    assert lines[1].split()[:4] == ["rank", "licensor", "track", "artists"]
+    assert lines[3].split()[:2] == ["1", "globex"] and "Globex Song 0" in lines[3]
+    assert lines[-1] == "(3 rows)"

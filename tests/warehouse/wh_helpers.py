@@ -1,0 +1,41 @@
+"""Small helpers shared by warehouse tests."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+
+from pipeline.layout import Layout
+from pipeline.warehouse.models import discover_models
+
+MARTS = tuple(m for m in discover_models() if m.materialized)
+
+
+def file_states(root: Path) -> dict[str, tuple[int, int]]:
+    """(inode, mtime_ns) of every Parquet file under `root`, by relative path."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*.parquet"))
+    }
+
+
+def file_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*.parquet"))
+    }
+
+
+def mart_fingerprints(layout: Layout) -> dict[str, tuple[int, int]]:
+    """Row count and an order-independent content checksum of every mart, read through the catalog."""
+    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    try:
+        out = {}
+        for model in MARTS:
+            row = con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {model.name} AS t").fetchone()
+            out[model.name] = (int(row[0]), int(row[1]))
+        return out
+    finally:
+        con.close()
