@@ -1,4 +1,4 @@
-"""A faithful Spotify emulator: Accounts and the Bulk API over real HTTP on loopback.
+"""A faithful Spotify emulator: Accounts, the Bulk API and the Web API over real HTTP on loopback.
 
     with start_emulator(EmulatorConfig(today=date(2026, 11, 23))) as emu:
         httpx.post(emu.accounts_url, auth=(cfg.client_id, cfg.client_secret), ...)

@@ -23,12 +23,16 @@ five matching requests (two 429s, then three 5xx).
 | `drift_missing`| an optional field removed from every record              | field=per report           |
 | `drift_type`   | a field given a value of the wrong type on `lines` lines | lines=3, field=per report  |
 | `empty`        | the day has an empty listing (per-country reports) or an empty file | -               |
+| `unknown_ids`  | the Web API answers `null` for a deterministic share of ids | fraction=0.02           |
+| `forbidden`    | a Web API endpoint answers 403 (audio features, newer apps) | endpoint=audio-features |
 
-Options every fault takes: `scope` (`any`, `bulk` = listings and files, `files`, `listings`, `token`;
-transport faults default to `bulk`, `reset` and `truncate` to `files`), `licensor`, `report` (our name
-or the API's) and `date` (YYYY-MM-DD) to narrow it down; `skip` (transport faults). Content faults
-change the served bytes deterministically and are part of the cache key, so they never leak into
-the clean cache.
+Options every fault takes: `scope` (`any`, `bulk` = listings and files, `files`, `listings`, `token`,
+`webapi` = every Web API endpoint; transport faults default to `bulk`, `reset` and `truncate` to
+`files`), `licensor`, `report` (our name or the API's) and `date` (YYYY-MM-DD) to narrow it down,
+`endpoint` (a Web API endpoint: `tracks`, `albums`, `artists`, `audio-features`, `playlists`,
+`search`); `skip` (transport faults). Content faults change the served bytes deterministically and
+are part of the cache key, so they never leak into the clean cache. `unknown_ids` and `forbidden`
+are read by the Web API on every request, so `set_faults` switches them on and off at once.
 """
 
 from __future__ import annotations
@@ -43,21 +47,26 @@ from pipeline.reports import report_by_name
 
 TRANSPORT = ("rate_limit", "server_error", "reset", "slow", "truncate")
 CONTENT = ("malformed", "drift_extra", "drift_missing", "drift_type")
-KINDS = (*TRANSPORT, *CONTENT, "token_expiry", "empty")
-SCOPES = ("any", "bulk", "files", "listings", "token")
+WEB_API = ("unknown_ids", "forbidden")
+KINDS = (*TRANSPORT, *CONTENT, "token_expiry", "empty", *WEB_API)
+SCOPES = ("any", "bulk", "files", "listings", "token", "webapi")
+WEB_ENDPOINTS = ("tracks", "albums", "artists", "audio-features", "playlists", "search")
 _DEFAULT_COUNT = {"rate_limit": 2, "server_error": 3}
-_DEFAULT_SCOPE = {"reset": "files", "truncate": "files"}
+_DEFAULT_SCOPE = {"reset": "files", "truncate": "files", "unknown_ids": "webapi", "forbidden": "webapi"}
 _DEFAULT_LINES = {"drift_type": 3}
+_DEFAULT_FRACTION = {"unknown_ids": 0.02}
+_DEFAULT_ENDPOINT = {"forbidden": "audio-features"}
 
 
 @dataclass(frozen=True)
 class RequestInfo:
     """What a fault can be narrowed to: the kind of request and the licensor, report and day it is for."""
 
-    scope: str  # token, listings, files or other
+    scope: str  # token, listings, files, webapi or other
     licensor: str | None = None
     report: str | None = None  # the API's report name
     day: date | None = None
+    endpoint: str | None = None  # the Web API endpoint (scope webapi)
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class Fault:
     ttl: float = 2.0
     lines: int = 2
     field: str | None = None
+    endpoint: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> Fault:
@@ -91,6 +101,8 @@ class Fault:
             "count": _DEFAULT_COUNT.get(kind, 1),
             "scope": _DEFAULT_SCOPE.get(kind, "bulk"),
             "lines": _DEFAULT_LINES.get(kind, 2),
+            "fraction": _DEFAULT_FRACTION.get(kind, 0.5),
+            "endpoint": _DEFAULT_ENDPOINT.get(kind),
         }
         names = {f.name for f in fields(cls)} - {"kind"}
         for item in filter(None, (part.strip() for part in rest.split(","))):
@@ -125,7 +137,11 @@ class Fault:
             in_scope = info.scope in ("listings", "files")
         else:
             in_scope = self.scope in ("any", info.scope)
-        return in_scope and self.narrows_to(info.licensor, info.report, info.day)
+        return (
+            in_scope
+            and self.narrows_to(info.licensor, info.report, info.day)
+            and (self.endpoint is None or self.endpoint == info.endpoint)
+        )
 
 
 def _convert(kind: str, key: str, raw: str) -> Any:
@@ -150,6 +166,11 @@ def _convert(kind: str, key: str, raw: str) -> Any:
             return raw
         if key == "report":
             return report_by_name(raw).api_name
+        if key == "endpoint":
+            endpoint = raw.replace("_", "-")
+            if endpoint not in WEB_ENDPOINTS:
+                raise ValueError(f"expected one of {', '.join(WEB_ENDPOINTS)}")
+            return endpoint
         return raw or None
     except ValueError as exc:
         raise ValueError(f"fault {kind}: bad value for {key}: {raw!r} ({exc})") from exc
@@ -187,6 +208,15 @@ class FaultPlan:
 
     def is_empty(self, licensor: str, report: str, day: date) -> bool:
         return any(f.kind == "empty" and f.narrows_to(licensor, report, day) for f in self.faults)
+
+    def forbidden(self, endpoint: str) -> bool:
+        """Whether the Web API `endpoint` answers 403 (a `forbidden` fault names it)."""
+        return any(f.kind == "forbidden" and f.endpoint in (None, endpoint) for f in self.faults)
+
+    def unknown_share(self, endpoint: str) -> float:
+        """The share of ids the Web API `endpoint` pretends not to know (0 without `unknown_ids`)."""
+        faults = [f for f in self.faults if f.kind == "unknown_ids" and f.endpoint in (None, endpoint)]
+        return max((f.fraction for f in faults), default=0.0)
 
 
 @dataclass

@@ -18,9 +18,9 @@ from pipeline.emulator.config import EmulatorConfig
 from pipeline.emulator.faults import FaultPlan, FaultState
 from pipeline.emulator.router import Router
 from pipeline.emulator.server import EmulatorHTTPServer
+from pipeline.emulator.webapi import WEB_API_PATH, WebAPI
 
 ACCOUNTS_PATH = "/api/token"
-WEB_API_PATH = "/v1"
 
 
 class RunningEmulator:
@@ -49,6 +49,8 @@ class RunningEmulator:
             ),
         )
         self.router.add("GET", BASE_PATH + r"(?P<rest>/.*)?", self.bulk.handle)
+        self.web = WebAPI(config, self.tokens, lambda: self._plan)  # `web.calls` logs batch sizes
+        self.web.register(self.router)
         self._state = FaultState(self._plan)
         try:
             self._server = EmulatorHTTPServer((host, port), self.router, self._state, self._record)

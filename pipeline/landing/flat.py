@@ -1,11 +1,12 @@
 """Flat reports (streams, sub30_streams, users, tracks): NDJSON line blocks -> typed Arrow tables.
 
-Fast path: Arrow's multi-threaded JSON reader parses a whole block against the declared schema,
-with no Python per row. It is lax in ways that would hide bad lines (blank or `null` lines, two
-objects on one line, invalid UTF-8), so a block is only trusted when every line starts with `{`,
-no line holds a second value after its object (both checked with one RE2 scan, far cheaper
-than counting lines in Python) and its strings are valid UTF-8. Any doubt sends that one block to
-the slow path: `json.loads` per line with lossless per-field casts and precise rejects.
+Fast path: Arrow's JSON reader parses a whole block against the declared schema, with no Python
+per row (several blocks at once, in worker threads). It is lax in ways that would hide bad lines
+(blank or `null` lines, two objects on one line, invalid UTF-8), so a block is only trusted when
+every line starts with `{`, no line holds a second value after its object (checked with RE2
+scans, far cheaper than counting lines in Python) and its strings are valid UTF-8. Then rows and
+lines match one to one. Any doubt sends that one block to the slow path: `json.loads` per line
+with lossless per-field casts and precise rejects.
 """
 
 from __future__ import annotations

@@ -58,24 +58,31 @@ def _rows_at_most(batch: pa.Table, keys: tuple[str, ...], bound: tuple[tuple[int
 
 
 class _Run:
-    """A sorted run being consumed: the current batch and the rest of the file."""
+    """A sorted run being consumed: the current row group and the rest of the file.
 
-    def __init__(self, path: Path, batch_rows: int) -> None:
+    Row groups are read one by one (`iter_batches` buffers tens of MB per open file).
+    """
+
+    def __init__(self, path: Path) -> None:
         self._file = pq.ParquetFile(path)
-        self._batches = self._file.iter_batches(batch_size=batch_rows, use_threads=False)
+        self._next_group = 0
         self.head: pa.Table | None = None
         self.advance()
 
     def advance(self) -> None:
-        batch = next(self._batches, None)
-        self.head = None if batch is None else pa.Table.from_batches([batch])
+        self.head = None
+        while self.head is None and self._next_group < self._file.num_row_groups:
+            group = self._file.read_row_group(self._next_group, use_threads=False)
+            self._next_group += 1
+            self.head = group if group.num_rows else None
         if self.head is None:
             self._file.close()
 
 
-def merge_runs(paths: list[Path], keys: tuple[str, ...], batch_rows: int) -> Iterator[pa.Table]:
-    """The rows of sorted runs `paths`, in order, as a stream of sorted tables."""
-    runs = [run for run in (_Run(path, batch_rows) for path in paths) if run.head is not None]
+def merge_runs(paths: list[Path], keys: tuple[str, ...]) -> Iterator[pa.Table]:
+    """The rows of sorted runs `paths` (row groups of a few thousand rows), in order, as a stream
+    of sorted tables."""
+    runs = [run for run in (_Run(path) for path in paths) if run.head is not None]
     while runs:
         last_keys = []
         for run in runs:
@@ -106,7 +113,7 @@ def reduce_runs(
         group, paths = paths[:fan_in], paths[fan_in:]
         merged = new_path()
         with pq.ParquetWriter(merged, pq.read_schema(group[0]), compression=RUN_COMPRESSION) as writer:
-            for table in merge_runs(group, keys, batch_rows):
+            for table in merge_runs(group, keys):
                 writer.write_table(table, row_group_size=batch_rows)
         for path in group:
             path.unlink()

@@ -31,7 +31,7 @@ class SinkSettings:
 
     spill_bytes: int = 128 << 20  # Arrow bytes held (per landing) before a sorted run is spilled
     row_group_rows: int = 131_072
-    merge_batch_rows: int = 8_192  # rows read from each run at a time while merging
+    merge_batch_rows: int = 8_192  # rows per row group of a run: what merging reads at a time
     merge_fan_in: int = 32  # runs merged at once; more are first merged into longer runs
     zstd_level: int = 1  # Arrow's default; level 3 costs 25 % more time for ~the same size here
 
@@ -107,7 +107,6 @@ class TableSink:
         """Write every row, sorted, to `out_path`; `sources[n]` is the `_source_file` of file n."""
         loaded = pa.scalar(loaded_at, self.schema.field("_loaded_at").type)
         lineage = _Lineage(pa.array(sources, pa.string()), loaded)
-        spilled = len(self._runs)
         if self._runs:
             self._spill()
             settings = self.settings
@@ -118,14 +117,13 @@ class TableSink:
                 settings.merge_fan_in,
                 lambda: next(self._run_names),
             )
-            self._write(merge_runs(runs, self.spec.sort_by, settings.merge_batch_rows), lineage, out_path)
-            spilled = len(self._runs)
+            self._write(merge_runs(runs, self.spec.sort_by), lineage, out_path)
         else:
             ordered = sort_table(self._take_pending(), self.spec.sort_by)
             step = self.settings.row_group_rows
             slices = (ordered.slice(start, step) for start in range(0, ordered.num_rows, step))
             self._write(slices, lineage, out_path)
-        return SinkResult(self.rows, dict(self.null_counts), spilled)
+        return SinkResult(self.rows, dict(self.null_counts), len(self._runs))
 
     def _write(self, parts: Iterator[pa.Table], lineage: _Lineage, out_path: Path) -> None:
         """Write sorted parts as row groups of `row_group_rows`, with exactly the declared schema."""

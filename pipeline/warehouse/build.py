@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.atomic import exclusive_lock, remove_dir
@@ -53,7 +53,7 @@ class BuildResult:
         return tuple(c for c in self.checks if not c.passed)
 
 
-def _span(days: set) -> DateWindow | None:
+def _span(days: set[date]) -> DateWindow | None:
     return DateWindow(min(days), max(days)) if days else None
 
 

@@ -20,6 +20,7 @@ from pipeline.warehouse.checks import LAKE_CHECK_MODELS, CheckOutcome, lake_chec
 from pipeline.warehouse.materialize import ModelBuild
 from pipeline.warehouse.models import SQL_ROOT, Model, discover_models
 from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.quoting import quote_identifier
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import gc_snapshots
 from pipeline.warehouse.sources import Columns
@@ -76,7 +77,9 @@ def materialize_model(
                     "WHERE date BETWEEN $start AND $end",
                     {"start": window.start, "end": window.end},
                 )
-            count = session.con.execute(f'SELECT count(*) FROM "{name}" {where}', params).fetchone()
+            count = session.con.execute(
+                f"SELECT count(*) FROM {quote_identifier(name)} {where}", params
+            ).fetchone()
             checks = lake_checks(session.con, window.start, window.end, only_model=name) if window else []
             return StepResult(
                 name, int(count[0]) if count else 0, session.columns[name], tuple(checks), None, None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.landing import LandingOptions, SinkSettings, land_partition
 from pipeline.landing.flat import FlatParser
@@ -89,14 +90,18 @@ def test_missing_optional_fields_are_null(layout, archive):
     assert result.unknown_fields == {}
 
 
-def test_spill_path_matches_in_memory(layout, archive):
+@pytest.mark.parametrize(("fan_in", "batch_rows"), [(32, 8192), (2, 100)])
+def test_spill_path_matches_in_memory(layout, archive, fan_in, batch_rows):
     files = [
         archive("streams", "US.gz", stream_records(3000, seed=3, country="US")),
         archive("streams", "BR.gz", stream_records(2000, seed=4, country="BR")),
     ]
     in_memory = _land(layout, "streams", files)
     expected = pq.read_table(in_memory.tables[0].path)
-    tiny = LandingOptions(block_bytes=64 << 10, sink=SinkSettings(spill_bytes=100 << 10, row_group_rows=1000))
+    sink = SinkSettings(
+        spill_bytes=100 << 10, row_group_rows=1000, merge_fan_in=fan_in, merge_batch_rows=batch_rows
+    )
+    tiny = LandingOptions(block_bytes=64 << 10, sink=sink)
     messages = []
     spilled = _land(layout, "streams", files, options=tiny, on_progress=messages.append)
     assert any("spilled run(s)" in m for m in messages), messages
@@ -128,3 +133,27 @@ def test_mixed_fast_and_slow_blocks_agree(layout, archive, monkeypatch):
     assert mixed.rejected == 0 and mixed.lines_total == 400
     assert calls["fast"] >= 3 and calls["slow"] == 1
     assert pq.read_table(mixed.tables[0].path).equals(expected)
+
+
+def test_spilled_runs_keep_nulls_last(layout, archive):
+    users = [
+        {"user_id": f"u{i:04d}", "country": None if i % 7 == 0 else ["SE", "DE", "BR"][i % 3]}
+        for i in range(3000)
+    ]
+    files = [archive("users", "users.gz", users)]
+    sink = SinkSettings(spill_bytes=20 << 10, merge_fan_in=3, merge_batch_rows=50)
+    messages = []
+    options = LandingOptions(block_bytes=16 << 10, sink=sink)
+    result = _land(layout, "users", files, options=options, on_progress=messages.append)
+    runs = int(next(m for m in messages if "spilled" in m).split(" after ")[1].split()[0])
+    assert runs > 3  # more than fan_in: runs were merged into longer runs first
+    table = pq.read_table(result.tables[0].path)
+    countries = table.column("country").to_pylist()
+    nulls = countries.count(None)
+    assert nulls == len([u for u in users if u["country"] is None])
+    assert countries[-nulls:] == [None] * nulls
+    keys = list(zip(countries[:-nulls], table.column("user_id").to_pylist()[:-nulls], strict=True))
+    assert keys == sorted(keys) and table.num_rows == 3000
+    assert table.column("user_id").to_pylist()[-nulls:] == sorted(
+        u["user_id"] for u in users if u["country"] is None
+    )
