@@ -11,6 +11,7 @@ from datetime import date
 import dagster as dg
 
 from pipeline.dates import DateWindow
+from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.partitions import date_partitions
 from pipeline.resources import LakeResource
 from pipeline.warehouse.checks import LAKE_CHECKS, UNIQUE_KEY, CheckOutcome
@@ -33,7 +34,10 @@ def _window(context: dg.AssetExecutionContext) -> DateWindow | None:
 
 
 def _deps(model: Model) -> list[dg.AssetDep]:
-    deps = [dg.AssetDep(table, partition_mapping=_LAKE_MAPPING) for table in model.lake_tables]
+    deps = [
+        dg.AssetDep(table, partition_mapping=None if table in CATALOG_TABLES else _LAKE_MAPPING)
+        for table in model.lake_tables  # catalog tables (Web API enrichment) are not partitioned
+    ]
     for name in model.depends_on:
         mapping = None
         if model.rolling_days > 1 and model.partitioned and _BY_NAME[name].partitioned:

@@ -12,12 +12,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline.dates import DateWindow, DateWindowError, resolve_window
+from pipeline.cli_args import add_window_args, window_from_args
 from pipeline.errors import UsageError
 from pipeline.reports import REPORTS, ReportSpec, report_by_name
 from pipeline.settings import parse_licensors
+from pipeline.warehouse.cli import add_build_parser, add_query_parser, cmd_build, cmd_query
 
 EXIT_OK, EXIT_USAGE = 0, 2
+DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def _load_dotenv() -> None:
@@ -25,12 +27,6 @@ def _load_dotenv() -> None:
     from dotenv import load_dotenv
 
     load_dotenv(Path.cwd() / ".env", override=False)
-
-
-def _add_window_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--date", help="one day: YYYY-MM-DD, today, yesterday, N or today-N (days back)")
-    parser.add_argument("--start", help="first day of a range (specific or days back)")
-    parser.add_argument("--end", help="last day of a range, inclusive (default: today)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +44,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help=f"report (repeatable; default all): {', '.join(r.name for r in REPORTS)}",
     )
-    _add_window_args(load)
+    add_window_args(load)
     load.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+    load.add_argument(
+        "--workers",
+        type=int,
+        default=DEFAULT_WORKERS,
+        help=f"partition runs in parallel (default {DEFAULT_WORKERS})",
+    )
+
+    enrich = sub.add_parser("enrich", help="enrich the catalog from the Web API (new and stale ids only)")
+    enrich.add_argument(
+        "--ttl-days", type=float, default=7.0, help="refetch ids older than this many days (default 7)"
+    )
+    enrich.add_argument("--max-ids", type=int, default=0, help="most ids asked per kind (default: no cap)")
+    enrich.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
+
+    add_build_parser(sub)
+    add_query_parser(sub)
 
     emulator = sub.add_parser("emulator", help="run the Spotify emulator standalone")
     emulator.add_argument("--port", type=int, default=8765)
@@ -72,13 +84,6 @@ def _reports(names: Sequence[str] | None) -> list[ReportSpec]:
         raise UsageError(str(exc)) from None
 
 
-def _window(args: argparse.Namespace) -> DateWindow:
-    try:
-        return resolve_window(date_value=args.date, start=args.start, end=args.end)
-    except DateWindowError as exc:
-        raise UsageError(str(exc)) from None
-
-
 def _licensors(names: Sequence[str]) -> tuple[str, ...]:
     try:
         return parse_licensors(",".join(names))
@@ -92,9 +97,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     licensors = _licensors(args.licensor)
     return run_load(
         licensors=licensors,
-        window=_window(args),
+        window=window_from_args(args),
         reports=_reports(args.report),
         log_level="INFO" if args.verbose else "WARNING",
+        workers=max(1, args.workers),
     )
 
 
@@ -104,6 +110,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.days < 1 or args.rows_per_day < 10:
         raise UsageError("--days must be at least 1 and --rows-per-day at least 10")
     return run_demo(days=args.days, rows_per_day=args.rows_per_day)
+
+
+def cmd_enrich(args: argparse.Namespace) -> int:
+    from pipeline.enrich import enrich_command
+
+    if args.ttl_days < 0 or args.max_ids < 0:
+        raise UsageError("--ttl-days and --max-ids must not be negative")
+    return enrich_command(
+        ttl_days=args.ttl_days, max_ids=args.max_ids, log_level="INFO" if args.verbose else "WARNING"
+    )
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -120,7 +136,14 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"load": cmd_load, "demo": cmd_demo, "emulator": cmd_emulator}
+COMMANDS = {
+    "load": cmd_load,
+    "demo": cmd_demo,
+    "enrich": cmd_enrich,
+    "build": cmd_build,
+    "query": cmd_query,
+    "emulator": cmd_emulator,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dagster as dg
 
 import assets
+from assets.catalog import catalog_job, daily_catalog
 from assets.schedules import bulk_reports_job, daily_bulk_reports
 from pipeline.resources import default_resources
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_package_module(assets),
     asset_checks=dg.load_asset_checks_from_package_module(assets),
-    jobs=[bulk_reports_job],
-    schedules=[daily_bulk_reports],
+    jobs=[bulk_reports_job, catalog_job],
+    schedules=[daily_bulk_reports, daily_catalog],
     resources=default_resources(),
 )

@@ -30,6 +30,7 @@ def run_load(
     window: DateWindow,
     reports: Sequence[ReportSpec],
     log_level: str = "WARNING",
+    workers: int = 1,
 ) -> int:
     """Load every (day, licensor) of the window; exit code 1 if any partition failed."""
     configured = configured_licensors()
@@ -61,6 +62,7 @@ def run_load(
         reports=reports,
         on_result=on_result,
         log_level=log_level,
+        workers=workers,
     )
     failed = [r for r in runs if not r.success]
     missing = sum(1 for r in runs if r.not_available)

@@ -10,7 +10,14 @@ from pydantic import Field
 
 from pipeline.bulk_api import BulkApiClient
 from pipeline.layout import Layout
-from pipeline.settings import DEFAULT_ACCOUNTS_URL, DEFAULT_BULK_API_URL, DEFAULT_DATA_DIR
+from pipeline.settings import (
+    DEFAULT_ACCOUNTS_URL,
+    DEFAULT_BULK_API_URL,
+    DEFAULT_DATA_DIR,
+    DEFAULT_WEB_API_URL,
+)
+from pipeline.webapi import WebApiClient
+from pipeline.webapi.client import DEFAULT_RATE_LIMIT
 
 
 class BulkApiResource(dg.ConfigurableResource):
@@ -31,6 +38,33 @@ class BulkApiResource(dg.ConfigurableResource):
             client_secret=self.client_secret,
             timeout=self.timeout_seconds,
             max_concurrency=self.max_concurrency,
+        )
+
+
+class WebApiResource(dg.ConfigurableResource):
+    """Spotify Web API access for catalog enrichment, with a client-side rate budget."""
+
+    client_id: str
+    client_secret: str
+    web_api_url: str = DEFAULT_WEB_API_URL
+    accounts_url: str = DEFAULT_ACCOUNTS_URL
+    max_concurrency: int = Field(default=4, description="Web API requests in flight at once.")
+    rate_limit: int = Field(
+        default=DEFAULT_RATE_LIMIT, description="Most requests sent in any rolling window (Spotify: 30 s)."
+    )
+    rate_window_seconds: float = Field(default=30.0, description="Length of the rolling rate window.")
+    timeout_seconds: float = Field(default=30.0, description="Connect/read timeout per request.")
+
+    def client(self) -> WebApiClient:
+        return WebApiClient(
+            base_url=self.web_api_url,
+            accounts_url=self.accounts_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            timeout=self.timeout_seconds,
+            max_concurrency=self.max_concurrency,
+            rate_limit=self.rate_limit,
+            rate_window=self.rate_window_seconds,
         )
 
 
@@ -56,6 +90,13 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
             client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET"),
             bulk_api_url=env.get("SPOTIFY_BULK_API_URL") or DEFAULT_BULK_API_URL,
             accounts_url=env.get("SPOTIFY_ACCOUNTS_URL") or DEFAULT_ACCOUNTS_URL,
+        ),
+        "web_api": WebApiResource(
+            client_id=dg.EnvVar("SPOTIFY_CLIENT_ID"),
+            client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET"),
+            web_api_url=env.get("SPOTIFY_WEB_API_URL") or DEFAULT_WEB_API_URL,
+            accounts_url=env.get("SPOTIFY_ACCOUNTS_URL") or DEFAULT_ACCOUNTS_URL,
+            rate_limit=int(env.get("SPOTIFY_WEB_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT),
         ),
         "lake": LakeResource(
             data_dir=env.get("SPOTIFY_BULK_DATA_DIR") or DEFAULT_DATA_DIR,

@@ -36,7 +36,7 @@ PART_FILE = "part-0.parquet"
 class LandingOptions:
     """Limits and memory knobs; the defaults suit days from empty to tens of millions of rows."""
 
-    block_bytes: int = 8 << 20  # decompressed bytes parsed at a time
+    block_bytes: int = 4 << 20  # decompressed bytes parsed at a time (a few are in flight)
     max_line_bytes: int = 1 << 20  # longer lines are rejected without being held in memory
     max_decompressed_bytes: int = 64 << 30  # per file; a guard against zip bombs
     parse_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
@@ -71,7 +71,8 @@ def land_partition(
         share = replace(opts.sink, spill_bytes=max(opts.sink.spill_bytes // len(report.tables), 1))
         sinks = {t.name: TableSink(t, work / "spill" / t.name, share) for t in report.tables}
         rejects = RejectLog(work / REJECTS_FILE)
-        ordered = sorted({path.resolve(): path for path in files}.values(), key=str)  # each file once
+        unique = {Path(path).resolve(): Path(path) for path in files}  # each file once, even if listed twice
+        ordered = sorted(unique.values(), key=str)  # per-country files in name order
         sources = [source_name(layout, path) for path in ordered]
         try:
             lines_total, unknown_fields = _parse_files(report, ordered, sources, sinks, rejects, opts, say)

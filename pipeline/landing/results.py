@@ -31,10 +31,10 @@ class LandingResult:
     licensor: str
     day: date
     tables: tuple[TableResult, ...]
-    lines_total: int
-    rejected: int
-    rejects_path: Path | None
-    unknown_fields: dict[str, int] = field(default_factory=dict)
+    lines_total: int  # non-blank lines (records) read from all files
+    rejected: int  # of those, lines written to the rejects file instead of the lake
+    rejects_path: Path | None  # None when nothing was rejected (an old rejects file is removed)
+    unknown_fields: dict[str, int] = field(default_factory=dict)  # undeclared field -> rows having it
 
     @property
     def reject_share(self) -> float:

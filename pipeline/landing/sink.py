@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ _FILE = "__file"
 class SinkSettings:
     """Memory and file-shape knobs shared by the tables of one landing."""
 
-    spill_bytes: int = 128 << 20  # Arrow bytes held (per landing) before a sorted run is spilled
+    spill_bytes: int = 96 << 20  # Arrow bytes held (per landing) before a sorted run is spilled
     row_group_rows: int = 131_072
     merge_batch_rows: int = 8_192  # rows per row group of a run: what merging reads at a time
     merge_fan_in: int = 32  # runs merged at once; more are first merged into longer runs
@@ -125,26 +126,51 @@ class TableSink:
             self._write(slices, lineage, out_path)
         return SinkResult(self.rows, dict(self.null_counts), len(self._runs))
 
+    def _sorting_columns(self) -> tuple[pq.SortingColumn, ...]:
+        """The sort order, declared in the file's metadata for engines that can use it."""
+        index = {name: i for i, name in enumerate(self.schema.names)}
+        return tuple(
+            pq.SortingColumn(index[c], descending=False, nulls_first=False) for c in self.spec.sort_by
+        )
+
     def _write(self, parts: Iterator[pa.Table], lineage: _Lineage, out_path: Path) -> None:
-        """Write sorted parts as row groups of `row_group_rows`, with exactly the declared schema."""
+        """Write sorted parts as row groups of `row_group_rows`, with exactly the declared schema.
+
+        Encoding and compressing a row group (in a writer thread) overlaps with sorting or merging
+        the next one; at most one row group waits, so memory stays bounded.
+        """
         group_rows = self.settings.row_group_rows
         buffered: list[pa.Table] = []
         buffered_rows = 0
-        with pq.ParquetWriter(
-            out_path,
-            self.schema,
-            compression="zstd",
-            compression_level=self.settings.zstd_level,
-            write_statistics=True,
-        ) as writer:
+        with (
+            pq.ParquetWriter(
+                out_path,
+                self.schema,
+                compression="zstd",
+                compression_level=self.settings.zstd_level,
+                write_statistics=True,
+                sorting_columns=self._sorting_columns(),
+            ) as writer,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-write") as pool,
+        ):
+            pending: Future[None] | None = None
+
+            def write(table: pa.Table) -> None:
+                nonlocal pending
+                if pending is not None:
+                    pending.result()
+                pending = pool.submit(writer.write_table, table, row_group_size=group_rows)
+
             for part in parts:
                 buffered.append(lineage.apply(part, self.schema))
                 buffered_rows += part.num_rows
                 if buffered_rows >= group_rows:
                     table = pa.concat_tables(buffered)
                     while table.num_rows >= group_rows:
-                        writer.write_table(table.slice(0, group_rows), row_group_size=group_rows)
+                        write(table.slice(0, group_rows))
                         table = table.slice(group_rows)
                     buffered, buffered_rows = [table], table.num_rows
             if buffered_rows:
-                writer.write_table(pa.concat_tables(buffered), row_group_size=group_rows)
+                write(pa.concat_tables(buffered))
+            if pending is not None:
+                pending.result()

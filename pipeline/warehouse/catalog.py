@@ -19,6 +19,7 @@ import duckdb
 from pipeline.atomic import atomic_write_bytes, fsync_dir, staging_dir
 from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.warehouse.enriched import define_catalog_views, link_catalog
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import link_tree, new_snapshot_id
@@ -51,6 +52,7 @@ def _snapshot_for_catalog(session: Session, lake_snapshot: Path | None) -> Path:
     try:
         for table in TABLES_BY_NAME:
             link_tree(session.lake_root / table, building / "lake" / table, partitioned=True)
+        link_catalog(session.lake_root, building / "lake")
         _link_marts(session, building)
         building.mkdir(parents=True, exist_ok=True)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -68,6 +70,7 @@ def _write_catalog(path: Path, session: Session, snapshot: Path, window: DateWin
         for table in TABLES_BY_NAME:
             select = parquet_select(snapshot / "lake" / table, lake_columns(table), partitioned=True)
             con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {select}")
+        define_catalog_views(con, snapshot / "lake")
         con.execute(
             "CREATE TABLE _warehouse_models (name VARCHAR, layer VARCHAR, description VARCHAR, "
             "grain VARCHAR, key VARCHAR[], partitioned_by VARCHAR, columns JSON)"

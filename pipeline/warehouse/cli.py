@@ -10,7 +10,8 @@ import argparse
 import sys
 from typing import Any
 
-from pipeline.dates import DateWindow, DateWindowError, resolve_window
+from pipeline.cli_args import add_window_args, window_from_args, window_given
+from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.settings import Settings
@@ -27,9 +28,7 @@ def add_build_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         description="Recompute the marts for a date window (default: every date in the lake), run the "
         "blocking checks and publish warehouse.duckdb atomically.",
     )
-    parser.add_argument("--date", help="one day: YYYY-MM-DD, today, yesterday, N or today-N")
-    parser.add_argument("--start", help="first day of the window (specific or days back)")
-    parser.add_argument("--end", help="last day of the window, inclusive (default: today)")
+    add_window_args(parser)
     parser.add_argument("--full-refresh", action="store_true", help="rebuild every mart over every date")
     return parser
 
@@ -50,15 +49,10 @@ def _layout() -> Layout:
 
 
 def _window(args: argparse.Namespace) -> DateWindow | None:
-    given = any(getattr(args, name, None) is not None for name in ("date", "start", "end"))
+    given = window_given(args)
     if args.full_refresh and given:
         raise UsageError("--full-refresh rebuilds every date; drop --date/--start/--end")
-    if not given:
-        return None
-    try:
-        return resolve_window(date_value=args.date, start=args.start, end=args.end)
-    except DateWindowError as exc:
-        raise UsageError(str(exc)) from None
+    return window_from_args(args) if given else None
 
 
 def print_build(result: BuildResult) -> None:

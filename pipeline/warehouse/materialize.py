@@ -1,7 +1,7 @@
 """Write one mart for a date window: each (licensor, date) partition replaced atomically.
 
-Partitions are sliced from one sorted Arrow result per chunk (one scan, however many
-partitions). A partition the window no longer produces (the lake day was deleted or re-published smaller) is
+Partitions are sliced from one sorted Arrow result per chunk (one scan, however many partitions).
+A partition the window no longer produces (the lake day was deleted, or re-published smaller) is
 removed, so re-running is idempotent and late data never leaves stale rows behind. Rows are sorted
 by the key, so the same input gives byte-identical files.
 """

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.reports import TABLES_BY_NAME
 
 SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
@@ -98,7 +99,7 @@ def _load(path: Path, layer: str, model_names: set[str], sql_root: Path) -> Mode
     description, header = _parse_header(path, text)
     sql = text.strip().rstrip(";").strip()
     names, lake, seeds = _references(sql)
-    unknown = sorted(lake - set(TABLES_BY_NAME))
+    unknown = sorted(lake - set(TABLES_BY_NAME) - set(CATALOG_TABLES))
     if unknown:
         raise ModelError(f"{path}: unknown lake table(s) {', '.join(unknown)}")
     for seed in sorted(seeds):

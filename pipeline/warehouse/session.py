@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.warehouse.enriched import define_catalog_views
 from pipeline.warehouse.models import Model, ModelError
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
@@ -60,6 +61,7 @@ class Session:
         for table in TABLES_BY_NAME:
             select = parquet_select(self.lake_root / table, lake_columns(table), partitioned=True)
             self.con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {select}")
+        define_catalog_views(self.con, self.lake_root)  # lake.catalog_*: the Web API enrichment
         self.con.execute("CREATE SCHEMA seeds")
         for seed in sorted({s for m in self.models.values() for s in m.seeds}):
             path = sql_root / "seeds" / f"{seed}.csv"

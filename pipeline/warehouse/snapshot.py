@@ -87,10 +87,12 @@ def link_tree(source_root: Path, target_root: Path, *, partitioned: bool) -> int
 
 
 def snapshot_lake(paths: WarehousePaths, snapshot: Path) -> int:
-    """Link the current lake into `snapshot/lake`; returns the files linked."""
+    """Link the current lake (report and catalog tables) into `snapshot/lake`; returns the files linked."""
+    from pipeline.warehouse.enriched import link_catalog  # it builds on link_tree: imported late
+
     return sum(
         link_tree(paths.layout.lake_table(t), snapshot / "lake" / t, partitioned=True) for t in TABLES_BY_NAME
-    )
+    ) + link_catalog(paths.layout.lake_root, snapshot / "lake")
 
 
 def gc_snapshots(

@@ -281,7 +281,7 @@ class WebApiClient:
 
         await asyncio.gather(*(run(b) for b in batches))
         if errors:
-            log.warning("%d of %d Web API batches failed: %s", len(failed), len(batches), errors[0])
+            log.warning("%d ids not fetched after a failed Web API batch: %s", len(failed), errors[0])
         error = errors[0] if errors else None
         return BatchResult(tuple(found), tuple(missing), tuple(invalid), tuple(failed), error)
 

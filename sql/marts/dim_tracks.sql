@@ -1,27 +1,59 @@
--- dim_tracks: the latest known metadata of every track a licensor has streamed.
+-- dim_tracks: the latest known metadata of every track a licensor has streamed, with the Web API catalog.
 -- grain: one track per licensor
 -- key: licensor, track_id
 -- partitioned_by: none
 -- One pass of hash aggregation over the small tracks report (one row per track and day): each
--- attribute is taken from the latest day that reported it.
+-- attribute is taken from the latest day that reported it. The catalog (Web API enrichment) fills
+-- what the report lacks and adds artist ids, popularity and genres.
+WITH reported AS (
+    SELECT
+        licensor,
+        track_id,
+        arg_max(track_uri, date) AS track_uri,
+        arg_max(isrc, date) AS isrc,
+        arg_max(track_name, date) AS track_name,
+        arg_max(artist_names, date) AS artist_names,
+        arg_max(artists, date) AS artists,
+        arg_max(album_name, date) AS album_name,
+        arg_max(album_uri, date) AS album_uri,
+        arg_max(upc, date) AS upc,
+        arg_max(label, date) AS label,
+        arg_max(duration_ms, date) AS duration_ms,
+        arg_max(release_date, date) AS release_date,
+        arg_max(release_year, date) AS release_year,
+        arg_max(is_explicit, date) AS is_explicit,
+        min(date) AS first_seen_date,
+        max(date) AS last_seen_date,
+        count(*) AS days_streamed
+    FROM stg_tracks
+    GROUP BY licensor, track_id
+)
 SELECT
-    licensor,
-    track_id,
-    arg_max(track_uri, date) AS track_uri,
-    arg_max(isrc, date) AS isrc,
-    arg_max(track_name, date) AS track_name,
-    arg_max(artist_names, date) AS artist_names,
-    arg_max(artists, date) AS artists,
-    arg_max(album_name, date) AS album_name,
-    arg_max(album_uri, date) AS album_uri,
-    arg_max(upc, date) AS upc,
-    arg_max(label, date) AS label,
-    arg_max(duration_ms, date) AS duration_ms,
-    arg_max(release_date, date) AS release_date,
-    arg_max(release_year, date) AS release_year,
-    arg_max(is_explicit, date) AS is_explicit,
-    min(date) AS first_seen_date,
-    max(date) AS last_seen_date,
-    count(*) AS days_streamed
-FROM stg_tracks
-GROUP BY licensor, track_id
+    r.licensor,
+    r.track_id,
+    r.track_uri,
+    coalesce(r.isrc, c.isrc) AS isrc,
+    coalesce(r.track_name, c.track_name) AS track_name,
+    coalesce(r.artist_names, c.artist_names) AS artist_names,
+    coalesce(r.artists, c.artists) AS artists,
+    coalesce(r.album_name, c.album_name) AS album_name,
+    r.album_uri,
+    r.upc,
+    r.label,
+    coalesce(r.duration_ms, c.duration_ms) AS duration_ms,
+    coalesce(r.release_date, c.release_date) AS release_date,
+    coalesce(r.release_year, TRY_CAST(left(c.release_date, 4) AS INTEGER)) AS release_year,
+    coalesce(r.is_explicit, c.is_explicit) AS is_explicit,
+    r.first_seen_date,
+    r.last_seen_date,
+    r.days_streamed,
+    coalesce(
+        CASE WHEN r.album_uri LIKE 'spotify:album:%' THEN split_part(r.album_uri, ':', 3) END, c.album_id
+    ) AS album_id,
+    c.artist_ids,
+    c.popularity,
+    c.genres,
+    c.track_id IS NOT NULL AS in_catalog,
+    c.fetched_at AS catalog_fetched_at
+FROM reported AS r
+LEFT JOIN stg_catalog_tracks AS c USING (track_id)

@@ -3,6 +3,8 @@
 -- key: licensor, date, track_id
 -- partitioned_by: date
 -- rolling_days: 28
+-- Names come from that day's tracks report, else the Web API catalog; popularity is the catalog's
+-- snapshot as of the day (the latest one on or before it), else its current value.
 WITH daily AS (
     -- 27 days before the window feed the rolling sums; only the window is written.
     SELECT licensor, date, track_id, streams, sub30_streams, sub30_share
@@ -48,8 +50,10 @@ SELECT
     r.licensor,
     r.date,
     r.track_id,
-    n.track_name,
-    n.artists,
+    coalesce(n.track_name, c.track_name) AS track_name,
+    coalesce(n.artists, c.artists) AS artists,
+    coalesce(h.popularity, c.popularity) AS popularity,
+    c.genres,
     r.streams,
     coalesce(l.listeners, 0) AS listeners,
     r.sub30_streams,
@@ -67,4 +71,6 @@ FROM rolling AS r
 LEFT JOIN listeners AS l USING (licensor, date, track_id)
 LEFT JOIN engagement AS e USING (licensor, date, track_id)
 LEFT JOIN names AS n USING (licensor, date, track_id)
+LEFT JOIN stg_catalog_tracks AS c ON c.track_id = r.track_id
+ASOF LEFT JOIN stg_catalog_tracks_daily AS h ON h.track_id = r.track_id AND r.date >= h.snapshot_date
 WHERE r.date BETWEEN $start AND $end

@@ -139,3 +139,23 @@ def test_demo_lands_every_table_for_both_licensors(cli_env, tmp_path):
         partitions = list(layout.lake_table(table).glob("licensor=*/date=*/part-0.parquet"))
         assert len(partitions) == 4, table
     assert "Next steps" in proc.stdout
+    assert (layout.data_dir / "warehouse.duckdb").exists()
+    assert "Top 10 tracks by streams" in proc.stdout
+
+
+def test_build_then_query_the_warehouse_read_only(cli_env, api_env, tmp_path):
+    load = _run(["load", "--licensor", "acme", "--date", LOADED_DAY.isoformat()], cli_env, tmp_path)
+    assert load.returncode == 0, load.stderr
+    build = _run(["build", "--date", LOADED_DAY.isoformat()], cli_env, tmp_path)
+    assert build.returncode == 0, build.stdout + build.stderr
+    lake_rows = _rows(api_env, "streams", "acme", LOADED_DAY)
+    query = _run(
+        ["query", "SELECT sum(streams) AS s FROM fct_daily_streams WHERE licensor = 'acme'", "--format", "csv"],
+        cli_env,
+        tmp_path,
+    )
+    assert query.returncode == 0, query.stderr
+    assert query.stdout.split() == ["s", str(lake_rows)]
+    refused = _run(["query", "DROP VIEW fct_daily_streams"], cli_env, tmp_path)
+    assert refused.returncode == 2
+    assert "read-only" in refused.stderr.lower()

@@ -63,7 +63,7 @@ def test_unknown_or_forbidden_licensor_is_403_and_unknown_paths_404(bulk):
     assert bulk.get("/acme/enhanced/streams/2026/11/20/ZZ").status_code == 404  # no such country file
     assert bulk.get("/acme/enhanced/users/2026/11/20/US").status_code == 404  # users is not per country
     assert bulk.get("/acme/enhanced/streams/2026/2/30").status_code == 404
-    assert bulk.http.get(bulk.emu.base_url + "/v1/tracks").status_code == 404  # Web API: not yet
+    assert bulk.http.get(bulk.emu.base_url + "/v1/nosuchendpoint").status_code == 404
 
 
 def test_listings_follow_relative_uris_padded_for_one_licensor_and_not_the_other(bulk):

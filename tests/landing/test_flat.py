@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import duckdb
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.landing import land_partition, table_column_schema
 from pipeline.reports import STREAMS, TRACKS, USERS, report_by_name
@@ -122,6 +123,8 @@ def test_file_shape_schema_zstd_and_statistics(layout, archive):
     meta = pq.ParquetFile(table_result.path).metadata
     column = meta.row_group(0).column(0)
     assert column.compression == "ZSTD" and column.statistics.has_min_max
+    sorting = meta.row_group(0).sorting_columns
+    assert [schema.names[c.column_index] for c in sorting] == list(TRACKS.sort_by)
     assert table_column_schema(TRACKS)[-3:] == [
         ("_extra", "string"),
         ("_source_file", "string"),
@@ -159,3 +162,20 @@ def test_empty_inputs_write_empty_partitions(layout, archive):
         assert result.lines_total == 0 and result.tables[0].rows == 0
         table = pq.read_table(result.tables[0].path)
         assert table.num_rows == 0 and table.schema.remove_metadata().equals(TRACKS.schema)
+
+
+def test_same_file_listed_twice_lands_once(layout, archive):
+    path = archive("streams", "US.gz", stream_records(25))
+    result = _land(layout, "streams", [path, path.parent / ".." / path.parent.name / path.name])
+    assert result.tables[0].rows == 25 and result.lines_total == 25
+
+
+def test_bad_arguments_are_refused(layout, archive):
+    path = archive("streams", "US.gz", stream_records(2))
+    with pytest.raises(ValueError, match="max_reject_share"):
+        _land(layout, "streams", [path], max_reject_share=1.5)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        land_partition(
+            layout, report_by_name("streams"), LICENSOR, DAY, [path], loaded_at=datetime(2026, 1, 1)
+        )
+    assert not layout.lake_partition("streams", LICENSOR, DAY).exists()

@@ -8,7 +8,8 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.landing import LandingOptions, TooManyRejectsError, land_partition
+from pipeline.landing import LandingOptions, TooManyRejectsError, land_partition, reader
+from pipeline.landing.flat import FlatParser
 from pipeline.reports import report_by_name
 
 from .conftest import DAY, LICENSOR, LOADED_AT
@@ -113,7 +114,10 @@ def test_lines_arrow_would_misread_are_rejected(layout, archive, line, reason):
     assert all(r["reason"].startswith(reason) for r in rejects), rejects
 
 
-def test_overlong_lines_rejected_across_tiny_blocks(layout, archive):
+@pytest.mark.parametrize("where", ["in a block", "skipped while reading"])
+def test_overlong_lines_rejected_across_tiny_blocks(layout, archive, monkeypatch, where):
+    if where == "skipped while reading":  # small decompressed chunks: the reader drops the line
+        monkeypatch.setattr(reader, "_OUT_CHUNK", 512)
     records = [dumps(r) for r in stream_records(40)]
     long_line = '{"user_id": "' + "x" * 5000 + '"}'
     lines = [*records[:10], long_line, *records[10:30], long_line, *records[30:]]
@@ -124,6 +128,7 @@ def test_overlong_lines_rejected_across_tiny_blocks(layout, archive):
     rejects = _rejects(result.rejects_path)
     assert [r["line"] for r in rejects] == [11, 32]
     assert all(r["reason"].startswith("line longer than 2,048 bytes") for r in rejects)
+    assert all(r["reason"].endswith("+)") == (where == "skipped while reading") for r in rejects)
     assert len(rejects[0]["raw"]) == 500
 
 
@@ -165,3 +170,24 @@ def test_windows_line_endings_and_bom(layout, archive):
     path.write_bytes(gzip.compress(b"\xef\xbb\xbf" + "\n".join(lines).encode()))  # no final newline
     result = _land(layout, "streams", [path])
     assert result.tables[0].rows == 3 and result.rejected == 0 and result.lines_total == 3
+
+
+def test_fast_path_line_numbers_count_blank_lines_in_earlier_blocks(layout, archive, monkeypatch):
+    fast_blocks = []
+    original = FlatParser._accept_fast
+
+    def spy(self, table, data, first_line, source):
+        fast_blocks.append(first_line)
+        return original(self, table, data, first_line, source)
+
+    monkeypatch.setattr(FlatParser, "_accept_fast", spy)
+    records = list(stream_records(400, seed=11))
+    records[300]["track_id"] = None
+    lines = [dumps(r) for r in records]
+    lines[50:50] = ["", "  ", ""]  # three blank lines early on: that block goes line by line
+    path = archive("streams", "US.gz", lines, raw=True)
+    result = _land(layout, "streams", [path], options=LandingOptions(block_bytes=8 << 10))
+    [reject] = _rejects(result.rejects_path)
+    assert reject["line"] == 301 + 3 and reject["reason"] == "missing required field 'track_id'"
+    assert reject["raw"] == lines[303]
+    assert len(fast_blocks) > 3 and result.lines_total == 400

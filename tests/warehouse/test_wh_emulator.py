@@ -52,7 +52,7 @@ def _mart(layout: Layout, sql: str, params: dict | None = None) -> list[tuple]:
 
 def test_emulator_load_build_and_late_data(tmp_path: Path):
     layout = Layout(tmp_path / "data")
-    config = EmulatorConfig(rows_per_day=300, today=TODAY, cache_dir=tmp_path / "cache")
+    config = EmulatorConfig(rows_per_day=300, today=TODAY, licensors=("acme",), cache_dir=tmp_path / "cache")
     with start_emulator(config) as emulator:
         asyncio.run(_load(emulator, layout, config.licensors, DAYS))
         result = build_warehouse(layout)

@@ -29,20 +29,25 @@ def test_project_models_are_ordered_by_what_their_sql_reads():
     assert by_name["fct_track_performance"].depends_on == (
         "fct_track_sub30_share",
         "stg_aggregated_summary",
+        "stg_catalog_tracks",
+        "stg_catalog_tracks_daily",
         "stg_streams",
         "stg_tracks",
     )
     assert by_name["stg_streams"].lake_tables == ("streams",)
     assert by_name["dim_country"].seeds == ("countries",)
     assert by_name["fct_track_performance"].rolling_days == 28
-    assert all(m.layer == "staging" for m in models[:8])
+    assert all(m.layer == "staging" for m in models[:15])
     staging = {m.name for m in models if m.layer == "staging"}
     lake = {t for m in models for t in m.lake_tables}
     assert lake == {
         "streams", "sub30_streams", "users", "tracks",
         "aggregated_summary", "aggregated_count", "aggregated_skips", "aggregated_saves",
+        # the Web API catalog (catalog enrichment), with its daily history
+        "catalog_tracks", "catalog_albums", "catalog_artists", "catalog_playlists",
+        "catalog_tracks_daily", "catalog_artists_daily", "catalog_playlists_daily",
     }  # fmt: skip
-    assert len(staging) == 8
+    assert len(staging) == 15
 
 
 def test_dependencies_come_from_the_sql_not_a_list(tmp_path: Path):

@@ -1,0 +1,94 @@
+"""Which ids the catalog wants, read from what has landed in the lake (DuckDB over Parquet).
+
+- tracks and audio features: `track_id` of streams, sub-30 streams and the tracks report;
+- albums: the tracks report's `album_uri`, and the album of every track the Web API returned;
+- artists: the aggregated report's `artist_uris`, and the artists of catalog tracks and albums;
+- playlists: `source_uri`s of the form `spotify:playlist:<id>` in streams and sub-30 streams.
+Only well-formed base62 ids are returned, sorted, each once.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipeline.enrichment.tables import CATALOG_ALBUMS, CATALOG_TRACKS, CatalogTable
+from pipeline.layout import Layout
+
+_ID = "[0-9A-Za-z]{22}"
+_STREAM_TABLES = ("streams", "sub30_streams")
+
+
+def _lake_files(layout: Layout, table: str) -> list[str]:
+    """A glob for the table's partitions, or nothing when none has landed (DuckDB fails on no match)."""
+    root = layout.lake_table(table)
+    return [str(root / "*" / "*" / "*.parquet")] if next(root.glob("*/*/*.parquet"), None) else []
+
+
+def _catalog_files(layout: Layout, table: CatalogTable) -> list[str]:
+    path = table.path(layout)
+    return [str(path)] if path.is_file() else []
+
+
+def _distinct(sql: str, files: list[str]) -> set[str]:
+    """Run `SELECT ... FROM read_parquet(?)` (one id column) over `files`; ids as a set."""
+    if not files:
+        return set()
+    with duckdb.connect() as con:
+        rows = con.execute(sql, [files]).fetchall()
+    return {r[0] for r in rows if r[0] is not None}
+
+
+def _from_uris(column: str, kind: str, files: list[str], *, list_column: bool = False) -> set[str]:
+    """Ids out of `spotify:{kind}:<id>` uris in `column` (a list column is unnested first)."""
+    value = f"unnest({column})" if list_column else column
+    sql = (
+        f"SELECT DISTINCT regexp_extract(uri, '^spotify:{kind}:({_ID})$', 1) AS id "
+        f"FROM (SELECT {value} AS uri FROM read_parquet(?, union_by_name = true)) "
+        f"WHERE uri LIKE 'spotify:{kind}:%'"
+    )
+    return _distinct(sql, files) - {""}
+
+
+def _ids_in(column: str, files: list[str], *, list_column: bool = False) -> set[str]:
+    value = f"unnest({column})" if list_column else column
+    sql = (
+        f"SELECT DISTINCT id FROM (SELECT {value} AS id FROM read_parquet(?, union_by_name = true)) "
+        f"WHERE regexp_full_match(id, '{_ID}')"
+    )
+    return _distinct(sql, files)
+
+
+def track_ids(layout: Layout) -> list[str]:
+    files = [f for t in (*_STREAM_TABLES, "tracks") for f in _lake_files(layout, t)]
+    return sorted(_ids_in("track_id", files))
+
+
+def album_ids(layout: Layout) -> list[str]:
+    found = _from_uris("album_uri", "album", _lake_files(layout, "tracks"))
+    found |= _ids_in("album_id", _catalog_files(layout, CATALOG_TRACKS))
+    return sorted(found)
+
+
+def artist_ids(layout: Layout) -> list[str]:
+    found = _from_uris("artist_uris", "artist", _lake_files(layout, "aggregated_summary"), list_column=True)
+    catalog = _catalog_files(layout, CATALOG_TRACKS) + _catalog_files(layout, CATALOG_ALBUMS)
+    for path in catalog:
+        found |= _ids_in("artist_ids", [path], list_column=True)
+    return sorted(found)
+
+
+def playlist_ids(layout: Layout) -> list[str]:
+    files = [f for t in _STREAM_TABLES for f in _lake_files(layout, t)]
+    return sorted(_from_uris("source_uri", "playlist", files))
+
+
+def wanted_ids(kind: str, layout: Layout) -> list[str]:
+    """The ids of `kind` (`tracks`, `albums`, `artists`, `playlists`, `audio_features`) in the lake."""
+    readers = {
+        "tracks": track_ids,
+        "audio_features": track_ids,
+        "albums": album_ids,
+        "artists": artist_ids,
+        "playlists": playlist_ids,
+    }
+    return readers[kind](layout)

@@ -1,0 +1,186 @@
+"""One enrichment pass for one kind of catalog object: ids due -> Web API -> lake tables + state.
+
+Incremental: an id is asked only if it was never asked or was last asked longer than the TTL ago
+(default 7 days), found or not, so unknown ids are remembered rather than retried every run. What
+was fetched is written even when some batches failed; the failure is raised afterwards, so a retry
+continues where this pass stopped. Plain Python: the Dagster assets and tests call it alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.atomic import exclusive_lock
+from pipeline.auth import AuthError
+from pipeline.enrichment.ids import wanted_ids
+from pipeline.enrichment.store import due_ids, read_table, state_rows, upsert
+from pipeline.enrichment.tables import (
+    ARTISTS_DAILY,
+    CATALOG_ALBUMS,
+    CATALOG_ARTISTS,
+    CATALOG_AUDIO_FEATURES,
+    CATALOG_PLAYLISTS,
+    CATALOG_TRACKS,
+    PLAYLISTS_DAILY,
+    STATE_SCHEMA,
+    TRACKS_DAILY,
+    CatalogTable,
+    state_path,
+)
+from pipeline.http import ApiStatusError, RetriesExhausted
+from pipeline.layout import Layout
+from pipeline.webapi import BatchResult, Forbidden, InvalidAnswer, WebApiClient
+
+DEFAULT_TTL = timedelta(days=7)
+Fetch = Callable[[WebApiClient, list[str]], Awaitable[BatchResult[Any]]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of catalog object: where it lands, how it is fetched, whether it keeps daily history."""
+
+    name: str
+    table: CatalogTable
+    fetch: Fetch
+    daily: CatalogTable | None = None
+    optional: bool = False  # a 403 means "not available to this app", not a failure
+
+
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in (
+        Kind("tracks", CATALOG_TRACKS, lambda c, ids: c.tracks(ids), TRACKS_DAILY),
+        Kind("albums", CATALOG_ALBUMS, lambda c, ids: c.albums(ids)),
+        Kind("artists", CATALOG_ARTISTS, lambda c, ids: c.artists(ids), ARTISTS_DAILY),
+        Kind("playlists", CATALOG_PLAYLISTS, lambda c, ids: c.playlists(ids), PLAYLISTS_DAILY),
+        Kind("audio_features", CATALOG_AUDIO_FEATURES, lambda c, ids: c.audio_features(ids), optional=True),
+    )
+}
+# Albums and artists take ids from the catalog's tracks, so tracks go first.
+ORDER = ("tracks", "albums", "artists", "playlists", "audio_features")
+
+
+@dataclass(frozen=True)
+class EnrichResult:
+    """What one pass did: ids wanted, due and asked; what came back; requests; rows now in the table."""
+
+    kind: str
+    path: Path
+    wanted: int
+    requested: int
+    found: int
+    not_found: int
+    invalid: int
+    failed: int
+    requests: int  # HTTP requests to the Web API, retries included
+    rows: int  # rows in the current table after the pass
+    history_rows: int  # rows in today's daily partition after the pass (0 without history)
+    seconds: float
+    available: bool = True  # False when the endpoint answered 403 (optional kinds only)
+    history_path: Path | None = None  # today's daily partition, when this pass wrote to it
+
+
+class EnrichmentFailed(Exception):
+    """Some batches failed; what succeeded was kept. `permanent` says whether a retry can help."""
+
+    def __init__(self, message: str, result: EnrichResult, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.result = result
+        self.permanent = permanent
+
+
+def _permanent(error: BaseException) -> bool:
+    if isinstance(error, RetriesExhausted):
+        return False
+    return isinstance(error, AuthError | Forbidden | InvalidAnswer | ApiStatusError)
+
+
+def _rows(kind: Kind, records: tuple[Any, ...], at: datetime) -> pa.Table:
+    """Records as rows of the kind's table: `id` -> key, `name` -> `<entity>_name`, `extra` -> `_extra`."""
+    key = kind.table.key
+    rename = {"id": key, "name": key.removesuffix("_id") + "_name", "extra": "_extra"}
+    rows = [
+        {rename.get(k, k): v for k, v in dataclasses.asdict(r).items()} | {"fetched_at": at} for r in records
+    ]
+    return pa.Table.from_pylist(rows, schema=kind.table.schema)
+
+
+async def enrich(
+    kind_name: str,
+    client: WebApiClient,
+    layout: Layout,
+    *,
+    now: datetime | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    max_ids: int | None = None,
+) -> EnrichResult:
+    """Fetch the due ids of one kind and land them; `max_ids` caps the ids asked in this pass."""
+    kind = KINDS[kind_name]
+    now = now or datetime.now(UTC)
+    started, requests_before = time.monotonic(), client.requests_made
+    path = kind.table.path(layout)
+    with exclusive_lock(layout.locks_root / f"catalog-{kind.name}.lock"):
+        wanted = wanted_ids(kind.name, layout)
+        state_file = state_path(layout, kind.name)
+        due = due_ids(wanted, read_table(state_file, STATE_SCHEMA), now, ttl)[:max_ids]
+        available = True
+        try:
+            batch = await kind.fetch(client, due) if due else BatchResult()
+        except Forbidden:
+            if not kind.optional:
+                raise
+            batch, available = BatchResult(), False
+        rows = _rows(kind, batch.found, now)
+        current = upsert(path, kind.table.schema, kind.table.key, rows) if len(rows) else None
+        history, history_path = 0, None
+        if kind.daily is not None and len(rows):
+            daily, history_path = kind.daily, kind.daily.path(layout, now.date())
+            history = len(upsert(history_path, daily.schema, daily.key, rows))
+        state = pa.concat_tables(
+            [
+                state_rows([r.id for r in batch.found], True, now),
+                state_rows([*batch.not_found, *batch.invalid], False, now),
+            ]
+        )
+        if len(state):
+            upsert(state_file, STATE_SCHEMA, "id", state)
+    result = EnrichResult(
+        kind=kind.name,
+        path=path,
+        wanted=len(wanted),
+        requested=len(due) if available else 0,
+        found=len(batch.found),
+        not_found=len(batch.not_found),
+        invalid=len(batch.invalid),
+        failed=len(batch.failed),
+        requests=client.requests_made - requests_before,
+        rows=len(current) if current is not None else len(read_table(path, kind.table.schema)),
+        history_rows=history,
+        seconds=time.monotonic() - started,
+        available=available,
+        history_path=history_path,
+    )
+    if batch.error is not None:
+        message = f"catalog {kind.name}: {len(batch.failed)} of {len(due)} ids not fetched: {batch.error}"
+        raise EnrichmentFailed(message, result, permanent=_permanent(batch.error))
+    return result
+
+
+async def enrich_all(
+    client: WebApiClient,
+    layout: Layout,
+    *,
+    now: datetime | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    kinds: tuple[str, ...] = ORDER,
+) -> dict[str, EnrichResult]:
+    """Every kind in dependency order, with one client (so one token and one rate budget)."""
+    return {name: await enrich(name, client, layout, now=now, ttl=ttl) for name in kinds}

@@ -1,0 +1,178 @@
+"""The catalog tables in the lake: their schemas, keys and where their files live.
+
+```
+lake/catalog_{tracks|albums|artists|playlists|audio_features}/part-0.parquet   latest row per id
+lake/catalog_{tracks|artists|playlists}_daily/snapshot_date=YYYY-MM-DD/part-0.parquet
+lake/catalog_state/kind={kind}/part-0.parquet                          when each id was last asked
+```
+Current tables hold the latest answer per id (replaced on refetch); daily tables keep popularity and
+follower counts per day they were fetched, so history accumulates instead of being overwritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+
+from pipeline.layout import Layout
+from pipeline.reports import UTC_MICROS
+
+PART_FILE = "part-0.parquet"
+STATE_TABLE = "catalog_state"
+SNAPSHOT_COLUMN = "snapshot_date"
+
+_STRINGS = pa.list_(pa.string())
+_FETCHED = pa.field("fetched_at", UTC_MICROS)
+_EXTRA = pa.field("_extra", pa.string())  # JSON of answer fields we do not map, or null
+
+STATE_SCHEMA = pa.schema(
+    [pa.field("id", pa.string()), pa.field("found", pa.bool_()), pa.field("fetched_at", UTC_MICROS)]
+)
+
+
+@dataclass(frozen=True)
+class CatalogTable:
+    """A catalog table: its name in the lake, key column and schema."""
+
+    name: str
+    key: str
+    schema: pa.Schema
+    description: str
+    daily: bool = False  # partitioned by `snapshot_date=`
+
+    def path(self, layout: Layout, day: date | None = None) -> Path:
+        """The table's Parquet file (for a daily table, the file of `day`'s partition)."""
+        root = layout.lake_table(self.name)
+        if not self.daily:
+            return root / PART_FILE
+        if day is None:
+            raise ValueError(f"{self.name} is partitioned by {SNAPSHOT_COLUMN}: give a day")
+        return root / f"{SNAPSHOT_COLUMN}={day:%Y-%m-%d}" / PART_FILE
+
+    @property
+    def glob(self) -> str:
+        """The files of the table, relative to its directory."""
+        return f"{SNAPSHOT_COLUMN}=*/*.parquet" if self.daily else "*.parquet"
+
+
+def _table(name: str, key: str, description: str, *fields: pa.Field, daily: bool = False) -> CatalogTable:
+    tail = [_FETCHED] if daily else [_EXTRA, _FETCHED]
+    schema = pa.schema([pa.field(key, pa.string()), *fields, *tail])
+    return CatalogTable(name, key, schema, description, daily)
+
+
+CATALOG_TRACKS = _table(
+    "catalog_tracks",
+    "track_id",
+    "One row per track id: the latest Web API track object (name, artists, album, popularity).",
+    pa.field("track_name", pa.string()),
+    pa.field("popularity", pa.int32()),
+    pa.field("duration_ms", pa.int64()),
+    pa.field("explicit", pa.bool_()),
+    pa.field("isrc", pa.string()),
+    pa.field("album_id", pa.string()),
+    pa.field("album_name", pa.string()),
+    pa.field("release_date", pa.string()),
+    pa.field("release_date_precision", pa.string()),
+    pa.field("artist_ids", _STRINGS),
+    pa.field("artist_names", _STRINGS),
+    pa.field("track_number", pa.int32()),
+    pa.field("disc_number", pa.int32()),
+)
+CATALOG_ALBUMS = _table(
+    "catalog_albums",
+    "album_id",
+    "One row per album id: the latest Web API album object (label, UPC, release date, type).",
+    pa.field("album_name", pa.string()),
+    pa.field("album_type", pa.string()),
+    pa.field("label", pa.string()),
+    pa.field("upc", pa.string()),
+    pa.field("release_date", pa.string()),
+    pa.field("release_date_precision", pa.string()),
+    pa.field("total_tracks", pa.int32()),
+    pa.field("popularity", pa.int32()),
+    pa.field("genres", _STRINGS),
+    pa.field("artist_ids", _STRINGS),
+    pa.field("artist_names", _STRINGS),
+)
+CATALOG_ARTISTS = _table(
+    "catalog_artists",
+    "artist_id",
+    "One row per artist id: the latest Web API artist object (name, genres, popularity, followers).",
+    pa.field("artist_name", pa.string()),
+    pa.field("popularity", pa.int32()),
+    pa.field("followers", pa.int64()),
+    pa.field("genres", _STRINGS),
+)
+CATALOG_PLAYLISTS = _table(
+    "catalog_playlists",
+    "playlist_id",
+    "One row per playlist id named in streams' source_uri: name, owner, followers, flags.",
+    pa.field("playlist_name", pa.string()),
+    pa.field("description", pa.string()),
+    pa.field("owner_id", pa.string()),
+    pa.field("owner_name", pa.string()),
+    pa.field("followers", pa.int64()),
+    pa.field("public", pa.bool_()),
+    pa.field("collaborative", pa.bool_()),
+    pa.field("snapshot_id", pa.string()),
+    pa.field("tracks_total", pa.int32()),
+)
+CATALOG_AUDIO_FEATURES = _table(
+    "catalog_audio_features",
+    "track_id",
+    "One row per track id: Web API audio features (optional: the endpoint may be closed to the app).",
+    *(
+        pa.field(name, pa.float64())
+        for name in ("danceability", "energy", "loudness", "speechiness", "acousticness")
+    ),
+    *(pa.field(name, pa.float64()) for name in ("instrumentalness", "liveness", "valence", "tempo")),
+    pa.field("key", pa.int32()),
+    pa.field("mode", pa.int32()),
+    pa.field("time_signature", pa.int32()),
+    pa.field("duration_ms", pa.int64()),
+)
+TRACKS_DAILY = _table(
+    "catalog_tracks_daily",
+    "track_id",
+    "Track popularity per day it was fetched (history, never overwritten).",
+    pa.field("popularity", pa.int32()),
+    daily=True,
+)
+ARTISTS_DAILY = _table(
+    "catalog_artists_daily",
+    "artist_id",
+    "Artist popularity and followers per day they were fetched (history, never overwritten).",
+    pa.field("popularity", pa.int32()),
+    pa.field("followers", pa.int64()),
+    daily=True,
+)
+PLAYLISTS_DAILY = _table(
+    "catalog_playlists_daily",
+    "playlist_id",
+    "Playlist followers per day they were fetched (history, never overwritten).",
+    pa.field("followers", pa.int64()),
+    daily=True,
+)
+
+CATALOG_TABLES: dict[str, CatalogTable] = {
+    t.name: t
+    for t in (
+        CATALOG_TRACKS,
+        CATALOG_ALBUMS,
+        CATALOG_ARTISTS,
+        CATALOG_PLAYLISTS,
+        CATALOG_AUDIO_FEATURES,
+        TRACKS_DAILY,
+        ARTISTS_DAILY,
+        PLAYLISTS_DAILY,
+    )
+}
+
+
+def state_path(layout: Layout, kind: str) -> Path:
+    """The fetch-state file of one kind (`tracks`, `albums`, ...)."""
+    return layout.lake_table(STATE_TABLE) / f"kind={kind}" / PART_FILE

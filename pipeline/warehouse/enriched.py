@@ -1,0 +1,58 @@
+"""The catalog enrichment's tables (`lake/catalog_*`) as warehouse sources: views and snapshot links.
+
+Catalog tables are not partitioned by licensor and date like the report tables: current tables are
+one file each, daily-history tables are partitioned by `snapshot_date=`. These helpers give them
+the same treatment as the report tables: linked into every lake snapshot, and exposed as
+`lake.<table>` views (typed and empty-safe) in the build session and the published catalog.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipeline.enrichment.tables import CATALOG_TABLES, SNAPSHOT_COLUMN, CatalogTable
+from pipeline.warehouse.quoting import quote_identifier, quote_literal
+from pipeline.warehouse.snapshot import link_tree
+from pipeline.warehouse.sources import Columns, duckdb_type, empty_select
+
+
+def catalog_columns(table: CatalogTable) -> Columns:
+    """The table's columns and DuckDB types (daily tables end with `snapshot_date DATE`)."""
+    columns = tuple((f.name, duckdb_type(f.type)) for f in table.schema)
+    return (*columns, (SNAPSHOT_COLUMN, "DATE")) if table.daily else columns
+
+
+def catalog_select(lake_root: Path, table: CatalogTable) -> str:
+    """SELECT the table's columns from its Parquet under `lake_root`, or a typed empty SELECT."""
+    root = lake_root / table.name
+    columns = catalog_columns(table)
+    if next(root.glob(table.glob), None) is None:
+        return empty_select(columns)
+    names = ", ".join(quote_identifier(name) for name, _ in columns)
+    options = (
+        f", hive_partitioning = true, hive_types = {{'{SNAPSHOT_COLUMN}': 'DATE'}}"
+        if table.daily
+        else ", hive_partitioning = false"
+    )
+    return f"SELECT {names} FROM read_parquet({quote_literal(root / table.glob)}{options})"
+
+
+def define_catalog_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
+    """`lake.<catalog table>` views over the catalog files under `lake_root` (schema `lake` exists)."""
+    for table in CATALOG_TABLES.values():
+        con.execute(f"CREATE VIEW lake.{quote_identifier(table.name)} AS {catalog_select(lake_root, table)}")
+
+
+def link_catalog(source_lake: Path, target_lake: Path) -> int:
+    """Hard-link the catalog tables' files from one lake root into another; returns the files linked."""
+    linked = 0
+    for table in CATALOG_TABLES.values():
+        source = source_lake / table.name
+        if not table.daily:
+            linked += link_tree(source, target_lake / table.name, partitioned=False)
+            continue
+        for partition in sorted(source.glob(f"{SNAPSHOT_COLUMN}=*")) if source.is_dir() else ():
+            linked += link_tree(partition, target_lake / table.name / partition.name, partitioned=False)
+    return linked
