@@ -54,3 +54,34 @@ def daily_bulk_reports(context: dg.ScheduleEvaluationContext) -> Iterator[dg.Run
     yield from daily_run_requests(
         tick_day, configured_licensors(), lookback_days(), date.fromisoformat(partition_start_date())
     )
+
+
+warehouse_job = dg.define_asset_job(
+    name="warehouse_job",
+    selection=dg.AssetSelection.groups("warehouse"),
+    description="Rebuilds the warehouse marts for a date window and publishes the catalog.",
+)
+
+
+def warehouse_run_request(tick_day: date, lookback: int, first_day: date) -> dg.RunRequest:
+    """One run over yesterday and the look-back window: the marts read whole windows (single run)."""
+    end = tick_day - timedelta(days=1)
+    start = max(first_day, end - timedelta(days=lookback))
+    return dg.RunRequest(
+        run_key=f"warehouse:{tick_day:%Y-%m-%d}",
+        tags={
+            "dagster/asset_partition_range_start": start.isoformat(),
+            "dagster/asset_partition_range_end": end.isoformat(),
+        },
+    )
+
+
+@dg.schedule(
+    job=warehouse_job,
+    cron_schedule="0 7 * * *",
+    execution_timezone="UTC",
+    description="Daily at 07:00 UTC, after the loads: rebuild the marts for the look-back window.",
+)
+def daily_warehouse(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    tick_day = context.scheduled_execution_time.date()
+    return warehouse_run_request(tick_day, lookback_days(), date.fromisoformat(partition_start_date()))

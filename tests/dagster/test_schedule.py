@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from assets.schedules import daily_bulk_reports, daily_run_requests
+from assets.schedules import daily_bulk_reports, daily_run_requests, daily_warehouse
 from pipeline.definitions import defs
 
 
@@ -44,3 +44,16 @@ def test_schedule_evaluation_returns_valid_partitioned_run_requests(monkeypatch)
     )
     job = defs.resolve_job_def("bulk_reports_job")
     assert all(r.partition_key in job.partitions_def.get_partition_keys() for r in data.run_requests)
+
+
+def test_warehouse_schedule_requests_one_run_over_the_look_back_window():
+    tick = datetime(2026, 6, 15, 7, 0, tzinfo=UTC)
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(
+            instance=instance, scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+        )
+        data = daily_warehouse.evaluate_tick(context)
+    (request,) = data.run_requests
+    assert request.tags["dagster/asset_partition_range_start"] == "2026-06-11"
+    assert request.tags["dagster/asset_partition_range_end"] == "2026-06-14"
+    assert request.job_name in (None, "warehouse_job")

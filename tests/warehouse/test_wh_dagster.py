@@ -100,3 +100,27 @@ def test_rolling_models_depend_on_the_days_they_read(model):
         if dep.asset_key.to_user_string() == "fct_track_sub30_share":
             assert isinstance(dep.partition_mapping, dg.TimeWindowPartitionMapping)
             assert dep.partition_mapping.start_offset == -(model.rolling_days - 1)
+
+
+def test_the_scheduled_warehouse_job_builds_the_look_back_window_in_one_run(
+    layout: Layout, lake_days: list[date]
+):
+    from assets.schedules import warehouse_run_request
+    from pipeline.definitions import defs
+
+    tick = lake_days[-1].toordinal() + 1
+    request = warehouse_run_request(date.fromordinal(tick), lookback=2, first_day=lake_days[0])
+    job = defs.resolve_job_def("warehouse_job")
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags=request.tags,
+        resources={"lake": LakeResource(data_dir=str(layout.data_dir))},
+        raise_on_error=False,
+    )
+    assert result.success
+    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    built = [
+        row[0] for row in con.execute("SELECT DISTINCT date FROM fct_daily_streams ORDER BY 1").fetchall()
+    ]
+    con.close()
+    assert built == lake_days[-3:]
