@@ -198,6 +198,7 @@ async def _load(
             day,
             max_reject_share=lake.max_reject_share,
             progress=log.info,
+            options=lake.landing_options(),
         )
 
 

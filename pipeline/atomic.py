@@ -8,6 +8,7 @@ moment in which the partition is absent, never half-written.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -15,7 +16,7 @@ import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 _AT_FDCWD = -100
@@ -110,6 +111,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     fsync_dir(path.parent)
+
+
+@contextlib.asynccontextmanager
+async def exclusive_lock_async(lock_path: Path, *, poll_seconds: float = 0.05) -> AsyncIterator[None]:
+    """`exclusive_lock` for coroutines: waits by polling, so the event loop keeps serving others.
+
+    (A blocking `flock` would freeze the loop, and deadlock it if a task of the same loop holds it.)
+    """
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+b") as fh:
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(poll_seconds)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

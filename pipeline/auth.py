@@ -12,15 +12,24 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import httpx
 
-from pipeline.http import ApiError, RetryingClient, url_path
+from pipeline.http import ApiError, RetryingClient, TokenSource, url_path
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+__all__ = [
+    "AuthError",
+    "ClientCredentials",
+    "Credentials",
+    "TokenRejected",
+    "TokenSource",
+    "bearer",
+    "with_token",
+]
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -34,14 +43,6 @@ class TokenRejected(AuthError):
     def __init__(self, method: str, url: str | httpx.URL) -> None:
         self.method, self.path = method, url_path(url)
         super().__init__(f"{method} {self.path} rejected the access token (401) even after a refresh")
-
-
-class TokenSource(Protocol):
-    """What a client needs from a token provider."""
-
-    async def token(self) -> str: ...
-
-    def invalidate(self, token: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,12 @@ def _refusal_message(status: int, payload: dict[str, object]) -> str:
 
 
 async def with_token(tokens: TokenSource, call: Callable[[str], Awaitable[T]]) -> T:
-    """Run `call(token)`; if it raises `TokenRejected`, fetch a new token and retry exactly once."""
+    """Run `call(token)`; if it raises `TokenRejected`, fetch a new token and retry exactly once.
+
+    The token is fixed for the whole `call`, retries included: a token that dies during a backoff
+    sleep is replaced only once. Prefer `RetryingClient.request/stream(..., tokens=...)`, which
+    takes a token per attempt (the Bulk API client does).
+    """
     token = await tokens.token()
     try:
         return await call(token)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.auth import AuthError, ClientCredentials, Credentials, TokenRejected, bearer, with_token
+from pipeline.auth import AuthError, ClientCredentials, Credentials, TokenRejected
 from pipeline.http import (
     ApiError,
     ApiStatusError,
@@ -212,11 +212,8 @@ class BulkApiClient:
             name = _file_name(response.headers.get("content-disposition"), file.name, url)
             return await self._write(response, file, dest, name, url)
 
-        async def call(token: str) -> DownloadedFile:
-            headers = {**bearer(token), "Accept-Encoding": "identity"}
-            return await self.http.stream("GET", url, receive, headers=headers)
-
-        return await with_token(self.tokens, call)
+        headers = {"Accept-Encoding": "identity"}
+        return await self.http.stream("GET", url, receive, headers=headers, tokens=self.tokens)
 
     async def _write(
         self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str
@@ -248,12 +245,8 @@ class BulkApiClient:
         """GET a listing; returns each child uri with its validated segments below `root`."""
         url = self._url(uri)
 
-        async def call(token: str) -> httpx.Response:
-            response = await self.http.request("GET", url, headers=bearer(token))
-            _raise_for_status(response, "GET", url, what)
-            return response
-
-        response = await with_token(self.tokens, call)
+        response = await self.http.request("GET", url, tokens=self.tokens)
+        _raise_for_status(response, "GET", url, what)
         where = f"listing GET {url_path(url)}"
         try:
             payload = response.json()

@@ -15,6 +15,7 @@ from pathlib import Path
 from pipeline.cli_args import add_window_args, window_from_args
 from pipeline.errors import UsageError
 from pipeline.reports import REPORTS, ReportSpec, report_by_name
+from pipeline.retention import add_retention_parser, cmd_retention
 from pipeline.settings import parse_licensors
 from pipeline.warehouse.cli import add_build_parser, add_query_parser, cmd_build, cmd_query
 
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_build_parser(sub)
     add_query_parser(sub)
+    add_retention_parser(sub)
+
+    dashboard = sub.add_parser("dashboard", help="serve the dashboard on localhost (reads the warehouse)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
 
     emulator = sub.add_parser("emulator", help="run the Spotify emulator standalone")
     emulator.add_argument("--port", type=int, default=8765)
@@ -122,6 +127,14 @@ def cmd_enrich(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from pipeline.dashboard.server import serve
+    from pipeline.settings import Settings
+
+    serve(args.port, Settings.from_env().data_dir.resolve())
+    return EXIT_OK
+
+
 def cmd_emulator(args: argparse.Namespace) -> int:
     from pipeline.emulator import EmulatorConfig, FaultPlan, serve_forever
 
@@ -142,7 +155,9 @@ COMMANDS = {
     "enrich": cmd_enrich,
     "build": cmd_build,
     "query": cmd_query,
+    "retention": cmd_retention,
     "emulator": cmd_emulator,
+    "dashboard": cmd_dashboard,
 }
 
 

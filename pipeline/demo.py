@@ -18,7 +18,7 @@ from pipeline.lake_summary import format_summary, summarize_lake
 from pipeline.layout import Layout
 from pipeline.loads import run_load
 from pipeline.reports import REPORTS
-from pipeline.settings import Settings
+from pipeline.settings import DEMO_PSEUDONYM_KEY, PSEUDONYM_KEY_ENV, Settings
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.cli import print_build
 from pipeline.warehouse.query import top_tracks_table
@@ -42,8 +42,9 @@ def run_demo(*, days: int, rows_per_day: int) -> int:
                 "SPOTIFY_BULK_DATA_DIR": str(layout.data_dir),
             }
         )
-        # The emulator enforces no rate limit; a real app keeps the default budget (150 per 30 s).
-        os.environ.setdefault("SPOTIFY_WEB_API_RATE_LIMIT", "1000")
+        # The emulator enforces no rate limit: a budget for it, not the real API's (default 150 per 30 s).
+        os.environ["SPOTIFY_WEB_API_RATE_LIMIT"] = "1000"
+        os.environ.setdefault(PSEUDONYM_KEY_ENV, DEMO_PSEUDONYM_KEY)  # synthetic listeners: a public key
         window = resolve_window(start=str(days), end=str(config.lag_days))
         code = run_load(licensors=config.licensors, window=window, reports=REPORTS, workers=2)
         enrichments: list[EnrichSummary] = []
@@ -76,6 +77,7 @@ def run_demo(*, days: int, rows_per_day: int) -> int:
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s (exit code {code}).")
     print("Next steps:")
     print("  uv run dagster dev                      # the Dagster UI: runs, assets, checks, schedule")
+    print("  uv run spotify-bulk dashboard           # the dashboard on http://127.0.0.1:8501/")
     print(f"  duckdb -c \"SELECT * FROM read_parquet('{layout.lake_root}/streams/*/*/*.parquet',")
     print('             hive_partitioning=true) LIMIT 5"')
     return code

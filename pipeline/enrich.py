@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.layout import Layout
-from pipeline.runner import _root_cause
+from pipeline.runner import run_error
 
 JOB_NAME = "catalog_job"
 _SHOWN = ("requests", "ids_requested", "found", "not_found", "available")
@@ -63,13 +63,12 @@ def run_enrich(*, ttl_days: float = 7.0, max_ids: int = 0, log_level: str = "WAR
         }
         for event in result.get_asset_materialization_events()
     }
-    errors = [_root_cause(e.step_failure_data.error) for e in result.get_step_failure_events()]
     return EnrichSummary(
         run_id=result.run_id,
         success=result.success,
         seconds=time.monotonic() - started,
         assets=assets,
-        error="; ".join(dict.fromkeys(errors)) or (None if result.success else "run failed"),
+        error=run_error(result),
     )
 
 

@@ -39,6 +39,14 @@ class Uniform(Protocol):
     def uniform(self, a: float, b: float) -> float: ...
 
 
+class TokenSource(Protocol):
+    """A provider of bearer tokens (see `pipeline.auth.ClientCredentials`)."""
+
+    async def token(self) -> str: ...
+
+    def invalidate(self, token: str | None = None) -> None: ...
+
+
 class ApiError(Exception):
     """Base of every error an API client raises for a failed call."""
 
@@ -186,6 +194,22 @@ class RetryingClient:
             await self._sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
 
+    @staticmethod
+    def _stale_token(
+        response: httpx.Response, tokens: TokenSource | None, token: str | None, refreshed: bool
+    ) -> bool:
+        """Whether to resend at once with a fresh token: a 401 to the attempt's first token.
+
+        The token is taken per attempt, not per call, so one that dies during a backoff sleep (or
+        a long `Retry-After`) is replaced on the next attempt. A 401 to a token fetched just now is
+        returned to the caller: a persistent 401 fails fast instead of burning the retries.
+        """
+        if tokens is None or token is None or refreshed or response.status_code != 401:
+            return False
+        log.info("access token rejected (expired?); fetching a new one and resending")
+        tokens.invalidate(token)
+        return True
+
     def _check_retryable(self, response: httpx.Response) -> None:
         if response.status_code in self.policy.retry_statuses:
             raise RetryableError(
@@ -203,20 +227,30 @@ class RetryingClient:
         data: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         auth: httpx.Auth | tuple[str, str] | None = None,
+        tokens: TokenSource | None = None,
     ) -> httpx.Response:
-        """Send a request and read the body; returns the first non-retryable response."""
+        """Send a request and read the body; returns the first non-retryable response.
+
+        With `tokens`, every attempt carries the current bearer token (see `_stale_token`).
+        """
 
         async def attempt() -> httpx.Response:
-            response = await self.client.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                params=params,
-                auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-            self._check_retryable(response)
-            return response
+            refreshed = False
+            while True:
+                token = await tokens.token() if tokens is not None else None
+                response = await self.client.request(
+                    method,
+                    url,
+                    headers=_with_bearer(headers, token),
+                    data=data,
+                    params=params,
+                    auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT,
+                )
+                if self._stale_token(response, tokens, token, refreshed):
+                    refreshed = True
+                    continue
+                self._check_retryable(response)
+                return response
 
         return await self.run(method, url, attempt)
 
@@ -227,19 +261,33 @@ class RetryingClient:
         handle: Callable[[httpx.Response], Awaitable[T]],
         *,
         headers: Mapping[str, str] | None = None,
+        tokens: TokenSource | None = None,
     ) -> T:
         """Open a streamed response and pass it to `handle`; a failure mid-body restarts it all.
 
-        `handle` sees every non-retryable response (it decides what a 404 means) and may raise
-        `RetryableError` when the body it read is unusable (for example a truncated gzip).
+        `handle` sees every non-retryable response (it decides what a 404 or a 401 means) and may
+        raise `RetryableError` when the body it read is unusable (for example a truncated gzip).
+        With `tokens`, every attempt carries the current bearer token (see `_stale_token`).
         """
 
         async def attempt() -> T:
-            async with self.client.stream(method, url, headers=headers) as response:
-                self._check_retryable(response)
-                return await handle(response)
+            refreshed = False
+            while True:
+                token = await tokens.token() if tokens is not None else None
+                async with self.client.stream(method, url, headers=_with_bearer(headers, token)) as response:
+                    if self._stale_token(response, tokens, token, refreshed):
+                        refreshed = True
+                        continue
+                    self._check_retryable(response)
+                    return await handle(response)
 
         return await self.run(method, url, attempt)
+
+
+def _with_bearer(headers: Mapping[str, str] | None, token: str | None) -> Mapping[str, str] | None:
+    if token is None:
+        return headers
+    return {**(headers or {}), "Authorization": f"Bearer {token}"}
 
 
 def new_async_client(

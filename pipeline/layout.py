@@ -14,10 +14,14 @@ from pathlib import Path
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
+class UnsafeName(ValueError):
+    """A name that cannot be one path segment (a '/', '..', or odd characters): hostile or a typo."""
+
+
 def safe_name(value: str, *, what: str) -> str:
-    """Return `value` if it is usable as one path segment, else raise a ValueError naming `what`."""
+    """Return `value` if it is usable as one path segment, else raise `UnsafeName` naming `what`."""
     if not _SAFE_NAME.fullmatch(value) or value in {".", ".."} or ".." in value:
-        raise ValueError(
+        raise UnsafeName(
             f"invalid {what} {value!r}: use letters, digits, '_', '-' or '.', "
             "starting with a letter or digit, no '..' and no '/'"
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pipeline.archive import ArchivedPartition, ManifestError, fetch_partition
+from pipeline.atomic import exclusive_lock_async
 from pipeline.auth import AuthError
 from pipeline.bulk_api import (
     BulkApiClient,
@@ -21,8 +22,8 @@ from pipeline.bulk_api import (
     UnsafeFileName,
 )
 from pipeline.http import ApiStatusError
-from pipeline.landing import LandingError, LandingResult, land_partition
-from pipeline.layout import Layout
+from pipeline.landing import LandingError, LandingOptions, LandingResult, land_partition
+from pipeline.layout import Layout, UnsafeName
 from pipeline.reports import ReportSpec
 
 Progress = Callable[[str], None]
@@ -37,6 +38,7 @@ PERMANENT_ERRORS: tuple[type[Exception], ...] = (
     ApiStatusError,
     LandingError,
     ManifestError,
+    UnsafeName,
 )
 
 
@@ -92,30 +94,39 @@ async def load_report(
     *,
     max_reject_share: float = 0.01,
     progress: Progress | None = None,
+    options: LandingOptions | None = None,
 ) -> LoadOutcome:
-    """Download the report's files for the day into the archive, then land them as Parquet."""
+    """Download the report's files for the day into the archive, then land them as Parquet.
+
+    Loads of one report-day take turns (a lock file): each lands exactly the archive it fetched,
+    so two concurrent loads leave one complete version, never a lake built from two archives.
+    """
     started = time.monotonic()
     say = progress or (lambda _msg: None)
     chatter = throttled(say)
+    opts = options or LandingOptions()
     try:
-        archive = await fetch_partition(
-            client,
-            layout,
-            report,
-            licensor,
-            day,
-            on_progress=lambda done, total, name: chatter(f"downloaded {done}/{total} {name}"),
-        )
-        say(f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes")
-        landing = land_partition(
-            layout,
-            report,
-            licensor,
-            day,
-            [f.path for f in archive.files],
-            max_reject_share=max_reject_share,
-            on_progress=chatter,
-        )
+        opts.privacy.check()  # a missing key fails before any download
+        async with exclusive_lock_async(layout.lock_path(f"load-{report.name}", licensor, day)):
+            archive = await fetch_partition(
+                client,
+                layout,
+                report,
+                licensor,
+                day,
+                on_progress=lambda done, total, name: chatter(f"downloaded {done}/{total} {name}"),
+            )
+            say(f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes")
+            landing = land_partition(
+                layout,
+                report,
+                licensor,
+                day,
+                [f.path for f in archive.files],
+                max_reject_share=max_reject_share,
+                on_progress=chatter,
+                options=opts,
+            )
     except NotAvailable as exc:
         return LoadOutcome(report, licensor, day, None, None, time.monotonic() - started, str(exc))
     except Exception as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from pipeline.errors import UsageError
 from pipeline.partitions import configured_licensors
 from pipeline.reports import ReportSpec
 from pipeline.runner import PartitionRun, run_partitions
+from pipeline.settings import PSEUDONYM_KEY_ENV, privacy_flags
 
 
 def _print_progress(index: int, total: int, run: PartitionRun) -> None:
@@ -22,6 +24,18 @@ def _print_progress(index: int, total: int, run: PartitionRun) -> None:
     else:
         status = f"{rows:,} rows"
     print(f"[{index}/{total}] {run.day:%Y-%m-%d} {run.licensor}: {status} ({run.seconds:.1f} s)", flush=True)
+
+
+def _check_privacy_settings() -> None:
+    """Fail in a second, before any run starts, when pseudonymization is on without a usable key."""
+    from pipeline.landing.privacy import Privacy, PrivacyError
+
+    try:
+        pseudonymize, drop_region = privacy_flags()
+        key = os.environ.get(PSEUDONYM_KEY_ENV, "").encode("utf-8")
+        Privacy(pseudonymize, key, drop_region).check()
+    except (ValueError, PrivacyError) as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run_load(
@@ -40,6 +54,7 @@ def run_load(
             f"licensor(s) {', '.join(unknown)} not in SPOTIFY_LICENSORS ({', '.join(configured)}); "
             "add them there so the CLI, the Dagster UI and the schedule share one partition set"
         )
+    _check_privacy_settings()
     from pipeline.definitions import defs
     from pipeline.instance import open_instance
 

@@ -9,12 +9,16 @@ import dagster as dg
 from pydantic import Field
 
 from pipeline.bulk_api import BulkApiClient
+from pipeline.landing import LandingOptions
+from pipeline.landing.privacy import Privacy
 from pipeline.layout import Layout
 from pipeline.settings import (
     DEFAULT_ACCOUNTS_URL,
     DEFAULT_BULK_API_URL,
     DEFAULT_DATA_DIR,
     DEFAULT_WEB_API_URL,
+    PSEUDONYM_KEY_ENV,
+    privacy_flags,
 )
 from pipeline.webapi import WebApiClient
 from pipeline.webapi.client import DEFAULT_RATE_LIMIT
@@ -76,14 +80,32 @@ class LakeResource(dg.ConfigurableResource):
         default=0.01, description="Fail a load when rejected lines exceed this share of all lines."
     )
 
+    pseudonymize: bool = Field(
+        default=False,
+        description="Land user_id as an HMAC-SHA256 pseudonym (default_resources: on unless "
+        "SPOTIFY_BULK_PSEUDONYMIZE=0).",
+    )
+    pseudonym_key: str = Field(
+        default="", description="Secret HMAC key; wire it as dg.EnvVar('SPOTIFY_BULK_PSEUDONYM_KEY')."
+    )
+    drop_region: bool = Field(
+        default=False, description="Land region_code as null in streams, sub-30 streams and users."
+    )
+
     @property
     def layout(self) -> Layout:
         return Layout(Path(self.data_dir).resolve())
+
+    def landing_options(self) -> LandingOptions:
+        """Landing settings of this lake (the key is checked when a load starts, not here)."""
+        privacy = Privacy(self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region)
+        return LandingOptions(privacy=privacy)
 
 
 def default_resources() -> dict[str, dg.ConfigurableResource]:
     """Resources wired from the environment; secrets stay `EnvVar`s, resolved only at run time."""
     env = os.environ
+    pseudonymize, drop_region = privacy_flags(env)
     return {
         "bulk_api": BulkApiResource(
             client_id=dg.EnvVar("SPOTIFY_CLIENT_ID"),
@@ -101,5 +123,9 @@ def default_resources() -> dict[str, dg.ConfigurableResource]:
         "lake": LakeResource(
             data_dir=env.get("SPOTIFY_BULK_DATA_DIR") or DEFAULT_DATA_DIR,
             max_reject_share=float(env.get("SPOTIFY_BULK_MAX_REJECT_SHARE") or 0.01),
+            pseudonymize=pseudonymize,
+            # Only an EnvVar when set: unset, the load fails with our message, not Dagster's.
+            pseudonym_key=dg.EnvVar(PSEUDONYM_KEY_ENV) if env.get(PSEUDONYM_KEY_ENV) else "",
+            drop_region=drop_region,
         ),
     }

@@ -39,7 +39,7 @@ class PartitionRun:
 _OUR_ERRORS = ("LoadFailed", "Failure")
 
 
-def _root_cause(error: object) -> str:
+def failure_reason(error: object) -> str:
     """The message that explains the failure: ours if present, else the innermost one.
 
     Dagster wraps user errors ("Error occurred while executing op ..."); the load's own error
@@ -54,6 +54,12 @@ def _root_cause(error: object) -> str:
     return message.removeprefix(f"{cls_name}: ").removeprefix("dagster._core.definitions.events.Failure: ")
 
 
+def run_error(result: dg.ExecuteInProcessResult) -> str | None:
+    """Why a run failed, one reason per failed step (None when it succeeded)."""
+    errors = [failure_reason(e.step_failure_data.error) for e in result.get_step_failure_events()]
+    return "; ".join(dict.fromkeys(errors)) or (None if result.success else "run failed")
+
+
 def _summarize(
     result: dg.ExecuteInProcessResult, reports: Sequence[ReportSpec], licensor: str, day: date, seconds: float
 ) -> PartitionRun:
@@ -63,7 +69,7 @@ def _summarize(
         value = materialization.metadata.get("dagster/row_count")
         rows[materialization.asset_key.to_user_string()] = int(getattr(value, "value", 0) or 0)
     not_available = tuple(r.name for r in reports if not any(t.name in rows for t in r.tables))
-    errors = [_root_cause(e.step_failure_data.error) for e in result.get_step_failure_events()]
+    error = run_error(result)
     return PartitionRun(
         licensor=licensor,
         day=day,
@@ -71,8 +77,8 @@ def _summarize(
         success=result.success,
         seconds=seconds,
         rows=rows,
-        not_available=() if errors else not_available,
-        error="; ".join(dict.fromkeys(errors)) or (None if result.success else "run failed"),
+        not_available=() if error else not_available,
+        error=error,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +14,30 @@ DEFAULT_ACCOUNTS_URL = "https://accounts.spotify.com/api/token"
 DEFAULT_WEB_API_URL = "https://api.spotify.com/v1"
 DEFAULT_DATA_DIR = "./data"
 DEMO_LICENSORS = ("acme", "globex")
+
+
+PSEUDONYMIZE_ENV = "SPOTIFY_BULK_PSEUDONYMIZE"
+PSEUDONYM_KEY_ENV = "SPOTIFY_BULK_PSEUDONYM_KEY"
+DROP_REGION_ENV = "SPOTIFY_BULK_DROP_REGION"
+# The demo's listeners are synthetic, so its key is public; real installs set their own secret.
+DEMO_PSEUDONYM_KEY = "spotify-bulk-etl-demo-key-not-a-secret"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """A boolean setting (1/true/yes/on or 0/false/no/off); a typo is an error, not a silent default."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise ValueError(f"{name}={env.get(name)!r} is not understood: use 1/true/on or 0/false/off")
+
+
+def privacy_flags(env: Mapping[str, str] | None = None) -> tuple[bool, bool]:
+    """(pseudonymize user ids, drop region codes): pseudonymizing is on unless switched off."""
+    env = os.environ if env is None else env
+    return env_flag(env, PSEUDONYMIZE_ENV, default=True), env_flag(env, DROP_REGION_ENV, default=False)
 
 
 def parse_licensors(raw: str | None) -> tuple[str, ...]:

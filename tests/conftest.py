@@ -14,6 +14,7 @@ from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
 # The emulator's fixed "today": tests never depend on the real clock.
 EMULATOR_TODAY = date(2026, 6, 15)
 LOADED_DAY = date(2026, 6, 12)
+TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -25,6 +26,7 @@ def _isolated_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             del os.environ[name]
     os.environ["DAGSTER_HOME"] = str(tmp_path_factory.mktemp("dagster_home"))
     os.environ["DAGSTER_TELEMETRY_DISABLED"] = "1"
+    os.environ["SPOTIFY_BULK_PSEUDONYM_KEY"] = TEST_PSEUDONYM_KEY  # pseudonymizing is on by default
     yield
     os.environ.clear()
     os.environ.update(saved)

@@ -21,7 +21,7 @@ import pyarrow as pa
 from pipeline.atomic import exclusive_lock
 from pipeline.auth import AuthError
 from pipeline.enrichment.ids import wanted_ids
-from pipeline.enrichment.store import due_ids, read_table, state_rows, upsert
+from pipeline.enrichment.store import count_rows, due_ids, read_table, state_rows, upsert
 from pipeline.enrichment.tables import (
     ARTISTS_DAILY,
     CATALOG_ALBUMS,
@@ -162,7 +162,7 @@ async def enrich(
         invalid=len(batch.invalid),
         failed=len(batch.failed),
         requests=client.requests_made - requests_before,
-        rows=len(current) if current is not None else len(read_table(path, kind.table.schema)),
+        rows=len(current) if current is not None else count_rows(path),
         history_rows=history,
         seconds=time.monotonic() - started,
         available=available,

@@ -30,6 +30,11 @@ def read_table(path: Path, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def count_rows(path: Path) -> int:
+    """Rows in a Parquet file (from its footer), 0 if it does not exist."""
+    return pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
+
+
 def write_table(path: Path, table: pa.Table) -> int:
     """Write `table` as zstd Parquet, atomically; returns the file's size in bytes."""
     sink = pa.BufferOutputStream()

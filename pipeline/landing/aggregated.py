@@ -49,9 +49,12 @@ def _number(value: Any, path: str, *, required: bool = False) -> int | None:
             raise BadLine(f"missing required field {path!r}")
         return None
     try:
-        return _count(value)
+        count = _count(value)
     except ValueError:
         raise BadLine(f"field {path!r}: cannot cast {show(value)} to int64") from None
+    if count < 0:
+        raise BadLine(f"field {path!r}: {count} is negative")  # a count cannot be
+    return count
 
 
 def _string(value: Any, path: str) -> str | None:

@@ -24,6 +24,7 @@ from pipeline.landing.drift import EXTRA, extra_json
 from pipeline.landing.lines import BadLine, load_object, split_block
 from pipeline.landing.parsing import Parsed
 from pipeline.landing.rejects import Reject
+from pipeline.landing.rules import Bound
 from pipeline.reports import TableSpec
 
 _MIN_ARROW_BLOCK = 64 << 10
@@ -47,8 +48,9 @@ def _matches(view: pa.Array, pattern: str) -> bool:
 class FlatParser:
     """Parses line blocks of one flat table, counting unknown fields as it goes."""
 
-    def __init__(self, spec: TableSpec, *, max_line_bytes: int) -> None:
+    def __init__(self, spec: TableSpec, *, max_line_bytes: int, bounds: tuple[Bound, ...] = ()) -> None:
         self.spec = spec
+        self.bounds = bounds  # plausibility rules (`rules.bounds_for`): out-of-range values are rejected
         self.record_schema = spec.record_schema
         self.out_schema = pa.schema([*spec.fields, pa.field(EXTRA, pa.string())])
         self.max_line_bytes = max_line_bytes
@@ -56,6 +58,7 @@ class FlatParser:
         self._declared = frozenset(self.record_schema.names)
         self._required = frozenset(spec.required)
         self._coercers = [(f.name, coercer_for(f.type)) for f in spec.fields]
+        self._positions = {f.name: i for i, f in enumerate(spec.fields)}
         self._parse_options = pj.ParseOptions(
             explicit_schema=self.record_schema,
             unexpected_field_behavior="infer",
@@ -101,19 +104,19 @@ class FlatParser:
     def _accept_fast(self, table: pa.Table, data: bytes, first_line: int, source: str) -> Parsed:
         lines = table.num_rows  # one row per line: checked in _fast
         rejects: list[Reject] = []
-        missing = [pc.is_null(table[name]) for name in self.spec.required]
-        if missing:
-            mask = missing[0]
-            for other in missing[1:]:
+        # Whole-column tests; only the rows they flag are looked at one by one, for the reason.
+        tests = [(pc.is_null(table[name]), f"missing required field {name!r}") for name in self.spec.required]
+        tests += [(bound.outside(table[bound.field]), bound) for bound in self.bounds]
+        if tests:
+            mask = tests[0][0]
+            for other, _ in tests[1:]:
                 mask = pc.or_(mask, other)
             if pc.any(mask).as_py():
                 raw_lines = data.split(b"\n")
                 for row in pc.indices_nonzero(mask).to_pylist():
-                    field = next(
-                        n for n, m in zip(self.spec.required, missing, strict=True) if m[row].as_py()
-                    )
-                    reason = f"missing required field {field!r}"
-                    rejects.append(Reject.of(source, first_line + row, reason, raw_lines[row]))
+                    why = next(why for flags, why in tests if flags[row].as_py())
+                    reason = why if isinstance(why, str) else why.violation(table[why.field][row].as_py())
+                    rejects.append(Reject.of(source, first_line + row, str(reason), raw_lines[row]))
                 table = table.filter(pc.invert(mask))
         extra_names = [n for n in table.column_names if n not in self._declared]
         if extra_names and table.num_rows:
@@ -157,6 +160,9 @@ class FlatParser:
             elif name in self._required:
                 raise BadLine(f"missing required field {name!r}")
             values.append(value)
+        for bound in self.bounds:
+            if reason := bound.violation(values[self._positions[bound.field]]):
+                raise BadLine(reason)
         extra = {k: v for k, v in record.items() if k not in self._declared and v is not None}
         for (name, _), value in zip(self._coercers, values, strict=True):
             columns[name].append(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -22,9 +22,11 @@ from pipeline.landing.aggregated import AggregatedParser
 from pipeline.landing.errors import TooManyRejectsError
 from pipeline.landing.flat import FlatParser
 from pipeline.landing.parsing import Parser, prepare_ahead
-from pipeline.landing.reader import OverlongLine, read_blocks
+from pipeline.landing.privacy import PERSONAL_TABLES, Privacy, Pseudonymizer, ensure_consistent
+from pipeline.landing.reader import Item, OverlongLine, read_blocks
 from pipeline.landing.rejects import REJECTS_FILE, Reject, RejectLog
 from pipeline.landing.results import LandingResult, TableResult
+from pipeline.landing.rules import bounds_for
 from pipeline.landing.sink import SinkSettings, TableSink
 from pipeline.layout import Layout
 from pipeline.reports import AGGREGATED_SUMMARY, ReportSpec
@@ -41,6 +43,7 @@ class LandingOptions:
     max_decompressed_bytes: int = 64 << 30  # per file; a guard against zip bombs
     parse_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     sink: SinkSettings = field(default_factory=SinkSettings)
+    privacy: Privacy = field(default_factory=Privacy)  # user id pseudonyms, region codes (privacy.py)
 
 
 def land_partition(
@@ -57,12 +60,16 @@ def land_partition(
 ) -> LandingResult:
     """Parse, type, sort and publish `files` as the report's lake partitions for `licensor`/`day`.
 
-    Raises CorruptArchiveError (truncated/corrupt gzip), ArchiveTooLargeError (decompression cap)
-    or TooManyRejectsError (after writing the rejects file); in every case nothing is published.
+    Raises CorruptArchiveError (truncated/corrupt gzip), ArchiveTooLargeError (decompression cap),
+    TooManyRejectsError (after writing the rejects file) or PrivacyError (no key, or not the lake's);
+    in every case nothing is published.
     """
     if not 0.0 <= max_reject_share <= 1.0:
         raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
     opts = options or LandingOptions()
+    privacy = Pseudonymizer(opts.privacy)
+    if any(t.name in PERSONAL_TABLES for t in report.tables):
+        ensure_consistent(layout, opts.privacy)
     say = on_progress or (lambda _message: None)
     stamp = _loaded_at(loaded_at)
     rejects_final = layout.rejects_partition(report.name, licensor, day) / REJECTS_FILE
@@ -75,7 +82,9 @@ def land_partition(
         ordered = sorted(unique.values(), key=str)  # per-country files in name order
         sources = [source_name(layout, path) for path in ordered]
         try:
-            lines_total, unknown_fields = _parse_files(report, ordered, sources, sinks, rejects, opts, say)
+            lines_total, unknown_fields = _parse_files(
+                report, day, ordered, sources, sinks, rejects, opts, privacy, say
+            )
         finally:
             rejects.close()
         if lines_total and rejects.count / lines_total > max_reject_share:
@@ -124,46 +133,59 @@ def land_partition(
 
 def _parse_files(
     report: ReportSpec,
+    day: date,
     files: list[Path],
     sources: list[str],
     sinks: dict[str, TableSink],
     rejects: RejectLog,
     opts: LandingOptions,
+    privacy: Pseudonymizer,
     say: Callable[[str], None],
 ) -> tuple[int, Counter[str]]:
     """Feed every line of every file to the report's parser; return (lines, unknown field counts).
 
     Blocks are prepared (Arrow-parsed) by a small thread pool a few blocks ahead, then taken in
-    file order, so line numbers stay exact while parsing uses every core.
+    file order, so line numbers stay exact while parsing uses every core; the look-ahead runs
+    across file boundaries, so the next file is inflated and parsed while this one finishes.
     """
+    spec = report.tables[0]
     parser: Parser = (
         AggregatedParser(max_line_bytes=opts.max_line_bytes)
-        if report.tables[0].name == AGGREGATED_SUMMARY.name
-        else FlatParser(report.tables[0], max_line_bytes=opts.max_line_bytes)
+        if spec.name == AGGREGATED_SUMMARY.name
+        else FlatParser(spec, max_line_bytes=opts.max_line_bytes, bounds=bounds_for(spec, day))
     )
     lines_total = 0
-    with ThreadPoolExecutor(max_workers=opts.parse_threads, thread_name_prefix="landing-parse") as pool:
-        for number, (path, source) in enumerate(zip(files, sources, strict=True)):
-            line, records, rejected = 1, 0, rejects.count
-            items = read_blocks(
+
+    def tagged() -> Iterator[tuple[int, Item | None]]:
+        """Every file's blocks as one stream, tagged with the file's number; None ends a file."""
+        for number, path in enumerate(files):
+            for item in read_blocks(
                 path,
                 block_bytes=opts.block_bytes,
                 max_line_bytes=opts.max_line_bytes,
                 max_decompressed_bytes=opts.max_decompressed_bytes,
-            )
-            for block, prepared in prepare_ahead(items, parser, pool, opts.parse_threads):
-                if isinstance(block, OverlongLine):
-                    reason = f"line longer than {opts.max_line_bytes:,} bytes ({block.length:,}+)"
-                    rejects.add([Reject.of(source, line, reason, block.head)])
-                    line, records = line + 1, records + 1
-                    continue
+            ):
+                yield number, item
+            yield number, None
+
+    line, records, rejected = 1, 0, rejects.count
+    with ThreadPoolExecutor(max_workers=opts.parse_threads, thread_name_prefix="landing-parse") as pool:
+        for number, block, prepared in prepare_ahead(tagged(), parser, pool, opts.parse_threads):
+            source = sources[number]
+            if block is None:  # the file's last block was taken
+                lines_total += records
+                say(f"parsed {source}: {records:,} lines, {rejects.count - rejected:,} rejected")
+                line, records, rejected = 1, 0, rejects.count
+            elif isinstance(block, OverlongLine):
+                reason = f"line longer than {opts.max_line_bytes:,} bytes ({block.length:,}+)"
+                rejects.add([Reject.of(source, line, reason, block.head)])
+                line, records = line + 1, records + 1
+            else:
                 result = parser.parse(block, prepared, line, source)
                 for name, rows in result.tables.items():
-                    sinks[name].add(rows, number)
+                    sinks[name].add(privacy.apply(name, rows), number)  # before anything is held
                 rejects.add(result.rejects)
                 line, records = line + result.lines, records + result.records
-            lines_total += records
-            say(f"parsed {source}: {records:,} lines, {rejects.count - rejected:,} rejected")
     return lines_total, parser.unknown_fields
 
 

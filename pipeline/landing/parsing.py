@@ -6,12 +6,14 @@ from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
 from pipeline.landing.reader import Item
 from pipeline.landing.rejects import Reject
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,20 +37,29 @@ class Parser(Protocol):
 
 
 def prepare_ahead(
-    items: Iterator[Item], parser: Parser, pool: ThreadPoolExecutor, depth: int
-) -> Iterator[tuple[Item, Any]]:
-    """Yield (item, prepared) in order while up to `depth` later blocks are being prepared."""
-    window: deque[tuple[Item, Future[Any] | None]] = deque()
+    items: Iterator[tuple[T, Item | None]], parser: Parser, pool: ThreadPoolExecutor, depth: int
+) -> Iterator[tuple[T, Item | None, Any]]:
+    """Yield (tag, item, prepared) in order while up to `depth` later blocks are being prepared.
+
+    Items are tagged (land.py tags them with their file's number) so one look-ahead window spans
+    file boundaries: a day of ~60 small country files keeps every parse thread busy instead of
+    draining the window at the end of each file. None items (file ends) pass through unprepared.
+    """
+    window: deque[tuple[T, Item | None, Future[Any] | None]] = deque()
+    preparing = 0  # blocks in the window: markers and overlong lines take no parse thread
     try:
-        for item in items:
-            window.append((item, pool.submit(parser.prepare, item) if isinstance(item, bytes) else None))
-            if len(window) > depth:
-                ready, future = window.popleft()
-                yield ready, future.result() if future else None
+        for tag, item in items:
+            future = pool.submit(parser.prepare, item) if isinstance(item, bytes) else None
+            window.append((tag, item, future))
+            preparing += future is not None
+            while preparing > depth:
+                tag_, ready, future = window.popleft()
+                preparing -= future is not None
+                yield tag_, ready, future.result() if future else None
         while window:
-            ready, future = window.popleft()
-            yield ready, future.result() if future else None
+            tag_, ready, future = window.popleft()
+            yield tag_, ready, future.result() if future else None
     finally:
-        for _, future in window:
+        for _, _, future in window:
             if future is not None:
                 future.cancel()

@@ -3,7 +3,7 @@
 Ids go out in batches of each endpoint's maximum (50 tracks, 20 albums, 50 artists, 100 audio
 features; playlists one by one), at most `max_concurrency` at a time, under a client-side rate
 budget. Retries (429 honouring `Retry-After`, 5xx, transport errors) come from the shared
-`RetryingClient`, token refresh on a 401 from `with_token`; every attempt, retries included, passes
+`RetryingClient`, a fresh token on a 401 (once, per attempt); every attempt, retries included, passes
 through the budget, and a 429 pauses all senders. A `null` entry means "not found", never a failure.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from pipeline.auth import ClientCredentials, Credentials, TokenRejected, bearer, with_token
+from pipeline.auth import ClientCredentials, Credentials, TokenRejected
 from pipeline.http import (
     ApiError,
     ApiStatusError,
@@ -153,7 +153,8 @@ class WebApiClient:
 
     async def _after_response(self, response: httpx.Response) -> None:
         if response.status_code == 429 and self._endpoint(response.request.url) is not None:
-            self.budget.pause(parse_retry_after(response.headers.get("retry-after")) or 1.0)
+            wait = parse_retry_after(response.headers.get("retry-after")) or 1.0
+            self.budget.pause(min(wait, self.http.policy.max_retry_after))  # as the retry loop caps it
 
     # -- public lookups ------------------------------------------------------------------------
     async def tracks(self, ids: Iterable[str]) -> BatchResult[TrackRecord]:
@@ -198,17 +199,11 @@ class WebApiClient:
         url = f"{self.base_url}/{path}"
         endpoint = path.split("/", 1)[0]
 
-        async def call(token: str) -> httpx.Response:
-            return await self.http.request("GET", url, headers=bearer(token), params=params)
-
-        async def checked(token: str) -> httpx.Response:
-            response = await call(token)
-            if response.status_code == 401:
-                raise TokenRejected("GET", url)
-            return response
-
-        response = await with_token(self.tokens, checked)
+        # A token per attempt: one that dies during a Retry-After wait is replaced (once) on resend.
+        response = await self.http.request("GET", url, params=params, tokens=self.tokens)
         status = response.status_code
+        if status == 401:
+            raise TokenRejected("GET", url)
         if status == 404:
             return None
         if status == 403:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -141,6 +142,8 @@ def test_demo_lands_every_table_for_both_licensors(cli_env, tmp_path):
     assert "Next steps" in proc.stdout
     assert (layout.data_dir / "warehouse.duckdb").exists()
     assert "Top 10 tracks by streams" in proc.stdout
+    # enrichment ran twice: every streamed track named; the re-run asked the Web API nothing
+    assert re.search(r"\(100\.00%\) have a name and artists.*enrichment run: [\d,]+, 0 ", proc.stdout)
 
 
 def test_build_then_query_the_warehouse_read_only(cli_env, api_env, tmp_path):
@@ -150,7 +153,7 @@ def test_build_then_query_the_warehouse_read_only(cli_env, api_env, tmp_path):
     assert build.returncode == 0, build.stdout + build.stderr
     lake_rows = _rows(api_env, "streams", "acme", LOADED_DAY)
     query = _run(
-        ["query", "SELECT sum(streams) AS s FROM fct_daily_streams WHERE licensor = 'acme'", "--format", "csv"],
+        ["query", "SELECT sum(streams) AS s FROM fct_daily_streams WHERE licensor = 'acme'", "--format=csv"],
         cli_env,
         tmp_path,
     )

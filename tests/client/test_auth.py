@@ -187,3 +187,27 @@ def test_secrets_are_not_in_reprs(api):
     asyncio.run(tokens.token())
     assert "token-1" not in repr(tokens) and CLIENT_SECRET not in repr(tokens)
     assert "token-1" not in repr(tokens._token)
+
+
+def test_a_token_that_expires_during_backoff_is_replaced_on_the_next_attempt(api, make_client, sleeps):
+    """429s whose Retry-After outlives the token: each attempt takes a token, a 401 swaps it at once."""
+    users_tree(api)
+    original = api.routes["/acme/enhanced/users/2026"][0]
+
+    def rate_limited_then_expire(request: httpx.Request) -> httpx.Response:
+        api.revoke_all()  # the token dies while the client waits out the Retry-After
+        return httpx.Response(429, headers={"Retry-After": "2"})
+
+    api.route("/acme/enhanced/users/2026", rate_limited_then_expire, rate_limited_then_expire, original)
+
+    async def main():
+        async with make_client() as client:
+            return await client.list_files(USERS, "acme", DAY)
+
+    files = asyncio.run(main())
+    assert [f.uri for f in files] == ["/acme/enhanced/users/2026/11/20"]
+    assert sleeps == [2.0, 2.0]  # both 429s were honoured; the 401s cost no sleep and no attempt
+    tokens_used = [r.headers["authorization"].removeprefix("Bearer ") for r in api.requests]
+    # root, 429 (token-1 dies), 401, 429 (token-2 dies), 401, 200, month listing
+    assert tokens_used == ["token-1", "token-1", "token-1", "token-2", "token-2", "token-3", "token-3"]
+    assert [api.requests[i].url.path.endswith("/2026") for i in range(1, 6)] == [True] * 5

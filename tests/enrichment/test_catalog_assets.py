@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 
 from assets.catalog import catalog_assets
+from pipeline.cli import main
 from pipeline.definitions import defs
 from pipeline.resources import LakeResource, WebApiResource
 
@@ -114,5 +115,8 @@ def test_cli_enrich_end_to_end(emulator, api_env, landed, tmp_path):
     assert any(line.startswith("  catalog_tracks: ") and " 0 not found" in line for line in lines)
     done = next(line for line in lines if line.startswith("Enrichment done"))
     assert int(done.split(": ")[1].split()[0].replace(",", "")) > 0  # "N Web API requests"
-    bad = subprocess.run([*command, "--ttl-days", "-1"], env=env, capture_output=True, text=True, check=False)
-    assert bad.returncode == 2 and "must not be negative" in bad.stderr
+
+
+def test_cli_enrich_refuses_bad_arguments(capsys):
+    assert main(["enrich", "--ttl-days", "-1"]) == 2  # refused before Dagster is even imported
+    assert "must not be negative" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import asyncio
 import math
 import time
 
+import httpx
 import pytest
 
 from pipeline.emulator.catalog import build_catalog
@@ -116,3 +117,48 @@ def test_a_small_budget_slows_a_real_run_down(emulator):
     assert len(result.found) == 300 and client.requests_made == 6
     assert time.monotonic() - started >= 0.9  # the second three waited for the window
     assert client.budget.waited > 0
+
+
+class CountingTransport(httpx.AsyncHTTPTransport):
+    """A real HTTP transport that records the most requests in flight at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            response = await super().handle_async_request(request)
+            await response.aread()
+            return response
+        finally:
+            self.in_flight -= 1
+
+
+def test_concurrency_is_bounded(make_emulator):
+    emu = make_emulator("slow:scope=webapi,count=0,delay=0.1")  # every request takes 0.1 s
+    transport = CountingTransport()
+    ids = [t.id for t in ACME.tracks[:500]]  # 10 batches
+    started = time.monotonic()
+    result, client = asyncio.run(_call(emu, "tracks", ids, max_concurrency=3, transport=transport))
+    assert len(result.found) == 500 and client.requests_made == 10
+    assert transport.peak == 3  # never more than max_concurrency, and it did overlap
+    assert time.monotonic() - started >= 0.35  # 10 requests of 0.1 s, 3 at a time: 4 rounds
+
+
+def test_an_expired_token_is_refreshed_once_and_the_call_succeeds(make_emulator):
+    emu = make_emulator("token_expiry:ttl=0.3")
+
+    async def run():
+        async with web_client(emu) as client:
+            first = await client.tracks([ACME.tracks[0].id])
+            await asyncio.sleep(0.4)  # the token dies server-side while the client still trusts it
+            second = await client.artists([ACME.tracks[0].artists[0].id])
+            return first, second, client
+
+    first, second, client = asyncio.run(run())
+    assert len(first.found) == 1 and len(second.found) == 1 and second.error is None
+    assert client.tokens.token_requests == 2
+    assert [s for _, p, s in emu.request_log if p == "/v1/artists"] == [401, 200]

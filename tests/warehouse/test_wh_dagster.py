@@ -23,13 +23,16 @@ def _materialize(layout: Layout, partition: str, only: set[str] | None = None) -
         for a in warehouse_assets
         if a.partitions_def is not None and (only is None or a.key.to_user_string() in only)
     ]
-    return dg.materialize(
-        [*partitioned, warehouse_catalog],
-        partition_key=partition,
-        resources={"lake": LakeResource(data_dir=str(layout.data_dir))},
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    # A `with` block disposes the instance: an undisposed one leaves its storage registered in a
+    # context variable, and a later Definitions load in the same process trips over its dead weakref.
+    with dg.instance_for_test() as instance:
+        return dg.materialize(
+            [*partitioned, warehouse_catalog],
+            partition_key=partition,
+            resources={"lake": LakeResource(data_dir=str(layout.data_dir))},
+            instance=instance,
+            raise_on_error=False,
+        )
 
 
 def test_one_asset_per_model_with_pool_deps_and_blocking_checks():
@@ -111,12 +114,13 @@ def test_the_scheduled_warehouse_job_builds_the_look_back_window_in_one_run(
     tick = lake_days[-1].toordinal() + 1
     request = warehouse_run_request(date.fromordinal(tick), lookback=2, first_day=lake_days[0])
     job = defs.resolve_job_def("warehouse_job")
-    result = job.execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        tags=request.tags,
-        resources={"lake": LakeResource(data_dir=str(layout.data_dir))},
-        raise_on_error=False,
-    )
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            tags=request.tags,
+            resources={"lake": LakeResource(data_dir=str(layout.data_dir))},
+            raise_on_error=False,
+        )
     assert result.success
     con = duckdb.connect(str(layout.warehouse_path), read_only=True)
     built = [

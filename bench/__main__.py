@@ -1,0 +1,201 @@
+"""`uv run python -m bench [--rows N ...] [--only ...] [--quick] [--write-results]`.
+
+Measures, per day size and on the same files: decompression alone (the bound), the naive pandas
+script, the project's landing, and the end-to-end Dagster run (HTTP download + land); then the
+one-day warehouse build with short vs long history and the top-50 tracks query. Prints a markdown
+table and the issue's targets; `--write-results` also puts them into bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import data, report, warehouse
+from bench.measure import Measurement, baseline_tree, measure
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTIONS = ("landing", "e2e", "warehouse", "query")
+
+
+def _size(rows: int) -> str:
+    """1000000 -> "1M", 3000 -> "3k": the day's size as the table shows it."""
+    if rows >= 1_000_000 and rows % 1_000_000 == 0:
+        return f"{rows // 1_000_000}M"
+    return f"{rows / 1000:g}k" if rows >= 1000 else str(rows)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
+    parser.add_argument(
+        "--rows",
+        type=int,
+        nargs="+",
+        default=[1_000_000, 4_000_000, 16_000_000],
+        help="stream rows (streams + sub-30) per generated day",
+    )
+    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: the smoke test's run")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("/tmp/spotify-bulk-bench"),
+        help="caches generated days and lakes across runs (outside the repo)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="child runs per landing path (median)")
+    parser.add_argument(
+        "--naive-max-rows",
+        type=int,
+        default=4_000_000,
+        help="skip the naive script above this size (its memory grows with the day)",
+    )
+    parser.add_argument(
+        "--generate-max",
+        type=int,
+        default=4_000_000,
+        help="larger days repeat the files of a generated one (see bench/data.py)",
+    )
+    parser.add_argument("--e2e-rows", type=int, default=4_000_000, help="size the e2e target is judged at")
+    parser.add_argument("--wh-rows", type=int, default=100_000, help="stream rows per lake day (warehouse)")
+    parser.add_argument("--history", type=int, nargs=2, default=[7, 60], help="days of history compared")
+    parser.add_argument("--query-days", type=int, default=90)
+    parser.add_argument("--wh-repeat", type=int, default=3, help="one-day builds and queries timed (median)")
+    parser.add_argument("--baseline", metavar="REV", help="also land with `pipeline` as of this git revision")
+    parser.add_argument("--json", type=Path, help="also write the measurements as JSON here")
+    parser.add_argument("--write-results", action="store_true", help="update bench/RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.e2e_rows, args.wh_rows = [3000], 3000, 300
+        args.history, args.query_days, args.wh_repeat = [1, 2], 2, 1
+    return args
+
+
+def landing(args: argparse.Namespace, rows_per_day: int) -> list[Measurement]:
+    """bound, naive and ours (landing alone) on one day's streams files."""
+    day = data.ensure_day(rows_per_day, args.workdir, generate_max=args.generate_max)
+    size = _size(rows_per_day) + (
+        f" (= {_size(day.derived_from)} x{rows_per_day // day.derived_from})" if day.derived_from else ""
+    )
+    common = {
+        "files": [str(f) for f in day.files],
+        "rows": day.streams,
+        "day": data.DAY.isoformat(),
+        "tmp_root": str(args.workdir / "tmp"),
+    }
+    out = [
+        measure("landing", "bound: gzip -dc", size, "bound", common, repeat=args.repeat),
+        measure("landing", "bound: python zlib", size, "bound_python", common, repeat=args.repeat),
+    ]
+    if rows_per_day <= args.naive_max_rows:
+        out.append(measure("landing", "naive: pandas", size, "naive", common))
+    out.append(measure("landing", "ours: land", size, "land", common, repeat=args.repeat))
+    if args.baseline:  # the same path with the landing code of an earlier revision: before/after
+        tree = baseline_tree(args.baseline, args.workdir)
+        before = f"before: land @ {args.baseline}"
+        out.append(measure("landing", before, size, "land", common, repeat=args.repeat, source=tree))
+    return out
+
+
+def end_to_end(args: argparse.Namespace, rows_per_day: int) -> Measurement:
+    """One Dagster run of the streams report against the emulator (served from this process)."""
+    config = data.emulator_config(rows_per_day, args.workdir)
+    with data.RunningEmulator(config) as emulator:
+        emulator.warm([data.DAY])
+        payload = {
+            "rows": 0,
+            "day": data.DAY.isoformat(),
+            "licensor": data.LICENSOR,
+            "client_id": config.client_id,
+            "client_secret": config.client_secret,
+            "bulk_api_url": emulator.bulk_api_url,
+            "accounts_url": emulator.accounts_url,
+            "tmp_root": str(args.workdir / "tmp"),
+        }
+        return measure(
+            "e2e", "ours: e2e (Dagster, HTTP download + land)", _size(rows_per_day), "e2e", payload
+        )
+
+
+def warehouse_section(args: argparse.Namespace, sections: set[str]) -> list[Measurement]:
+    spans = sorted({*args.history, args.query_days})
+    dirs = warehouse.prepare_lakes(args.workdir, args.wh_rows, spans)
+    out = []
+    if "warehouse" in sections:
+        for days in args.history:
+            common = {"data_dir": str(dirs[days]), "rows": args.wh_rows, "repeats": args.wh_repeat}
+            out.append(measure("warehouse", "one-day build", f"{days} days", "wh_day", common))
+    if "query" in sections:
+        common = {
+            "data_dir": str(dirs[args.query_days]),
+            "rows": 0,
+            "days": args.query_days,
+            "repeats": args.wh_repeat,
+        }
+        out.append(
+            measure(
+                "query", "top-50 tracks (fct_track_performance)", f"{args.query_days} days", "query", common
+            )
+        )
+    return out
+
+
+def _loads(values: tuple[float, ...]) -> str:
+    return "/".join(f"{v:.2f}" for v in values)
+
+
+def header(args: argparse.Namespace, argv: list[str], started: tuple[float, ...]) -> str:
+    import duckdb
+    import polars
+    import pyarrow
+
+    command = shlex.join(["uv", "run", "python", "-m", "bench", *argv])
+    end = os.getloadavg()
+    return (
+        f"Command: `{command}`  \n"
+        f"Run finished: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() or 'this machine'}, "
+        f"{os.cpu_count()} cores (`os.cpu_count()`), load average (1/5/15 min) at start "
+        f"{_loads(started)}, at end {_loads(end)}  \n"
+        f"Python {platform.python_version()}, pyarrow {pyarrow.__version__}, polars {polars.__version__}, "
+        f"duckdb {duckdb.__version__}; landing/e2e rows are the streams report's rows of a day with "
+        f"`rows_per_day` = size (streams + sub-30); wall seconds are medians of `runs` child processes; "
+        f"peak RSS is each child process's own high-water mark."
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    started = os.getloadavg()
+    sections = set(args.only or SECTIONS)
+    (args.workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    rows: list[Measurement] = []
+    for rows_per_day in args.rows:
+        if "landing" in sections:
+            rows += landing(args, rows_per_day)
+        if "e2e" in sections and rows_per_day <= args.generate_max:  # the emulator serves generated days
+            if "landing" not in sections:  # the ratio needs the bound of the same bytes
+                day = data.ensure_day(rows_per_day, args.workdir)
+                common = {"files": [str(f) for f in day.files], "rows": day.streams}
+                rows.append(measure("landing", "bound: gzip -dc", _size(rows_per_day), "bound", common))
+            rows.append(end_to_end(args, rows_per_day))
+        print(report.table(rows), file=sys.stderr, flush=True)  # progress, in case a later size fails
+    if sections & {"warehouse", "query"}:
+        rows += warehouse_section(args, sections)
+    found = report.targets(rows, e2e_size=_size(args.e2e_rows), history=args.history)
+    text = report.render(rows, found, header(args, argv, started))
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(m) for m in rows], indent=1))
+    if args.write_results:
+        report.write_results(RESULTS, text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""One measured path, run as `python -m bench.child KIND JSON-ARGS` in a fresh process.
+
+A fresh process per path makes peak RSS (`ru_maxrss`) that path's own. Prints one JSON line:
+seconds (wall of the measured call only, imports excluded), cpu, peak_rss_mb, rows.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench import warehouse
+
+
+def _bound(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """`gzip -dc FILES > /dev/null`: the speed of decompression alone."""
+    with open(os.devnull, "wb") as sink:
+        subprocess.run(["gzip", "-dc", *args["files"]], stdout=sink, check=True)
+    return args["rows"], {}
+
+
+def _bound_python(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Python's zlib inflating to nothing, single-threaded (what one landing thread could reach)."""
+    for name in args["files"]:
+        with open(name, "rb") as fh:
+            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            while raw := fh.read(1 << 20):
+                data = raw
+                while data:
+                    inflater.decompress(data, 4 << 20)
+                    if inflater.eof:
+                        data, inflater = inflater.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    else:
+                        data = inflater.unconsumed_tail
+    return args["rows"], {}
+
+
+def _naive(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """What public Bulk API scripts do: gzip.decompress, json.loads per line, pandas, to_parquet."""
+    import gzip
+
+    import pandas as pd
+
+    frames = []
+    for name in args["files"]:
+        text = gzip.decompress(Path(name).read_bytes()).decode("utf-8")
+        frames.append(pd.DataFrame([json.loads(line) for line in text.splitlines() if line]))
+    frame = pd.concat(frames, ignore_index=True)
+    frame.to_parquet(Path(args["out_dir"]) / "naive.parquet")
+    return len(frame), {}
+
+
+def _land(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The project's landing path: parse, type, validate, sort, write Parquet (`land_partition`)."""
+    from datetime import date
+
+    from pipeline.landing import land_partition
+    from pipeline.layout import Layout
+    from pipeline.reports import report_by_name
+
+    day = date.fromisoformat(args["day"])
+    files = [Path(f) for f in args["files"]]
+    result = land_partition(Layout(Path(args["out_dir"])), report_by_name("streams"), "acme", day, files)
+    table = result.tables[0]
+    return table.rows, {"parquet_mb": round(table.bytes / 2**20, 1), "rejected": result.rejected}
+
+
+def _e2e(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """Download from the emulator over HTTP + land, as one Dagster run of the streams report."""
+    from datetime import date
+
+    import dagster as dg
+
+    from assets.bulk_reports import report_assets
+    from pipeline.partitions import partition_key
+    from pipeline.resources import BulkApiResource, LakeResource
+
+    streams_assets = next(a for a in report_assets if a.node_def.name == "streams_report")
+    resources = {
+        "bulk_api": BulkApiResource(
+            client_id=args["client_id"],
+            client_secret=args["client_secret"],
+            bulk_api_url=args["bulk_api_url"],
+            accounts_url=args["accounts_url"],
+        ),
+        "lake": LakeResource(data_dir=args["out_dir"]),
+    }
+    with dg.instance_for_test() as instance:
+        started = time.perf_counter()
+        result = dg.materialize(
+            [streams_assets],
+            partition_key=str(partition_key(args["licensor"], date.fromisoformat(args["day"]))),
+            resources=resources,
+            instance=instance,
+        )
+        _E2E_SECONDS.append(time.perf_counter() - started)
+    if not result.success:
+        raise RuntimeError("the Dagster run failed")
+    rows = 0
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == dg.AssetKey("streams"):
+            rows = int(event.materialization.metadata["dagster/row_count"].value)  # type: ignore[arg-type]
+    return rows, {}
+
+
+_E2E_SECONDS: list[float] = []
+IMPORTS = {
+    "naive": ("pandas", "pyarrow.parquet"),
+    "land": ("pipeline.landing", "pipeline.layout", "pipeline.reports"),
+    "e2e": ("dagster", "assets.bulk_reports", "pipeline.resources", "pipeline.partitions"),
+    "wh_day": ("pipeline.warehouse.build", "tests.warehouse.bench_build"),
+    "query": ("pipeline.warehouse.query", "tests.warehouse.bench_build"),
+}
+KINDS: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
+    "bound": _bound,
+    "bound_python": _bound_python,
+    "naive": _naive,
+    "land": _land,
+    "e2e": _e2e,
+    "wh_day": warehouse.one_day_build,
+    "query": warehouse.top_tracks_query,
+}
+
+
+def _warm_arrow_compute() -> None:
+    """pyarrow 26 spends ~1.8 CPU-s initializing its compute module on the first kernel call in a
+    process (whatever the data size); like an import, that is excluded from every measured path."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pc.add(pa.array([1]), 1)
+
+
+def main() -> None:
+    kind, args = sys.argv[1], json.loads(sys.argv[2])
+    with tempfile.TemporaryDirectory(dir=args.get("tmp_root")) as out_dir:
+        args["out_dir"] = out_dir
+        for module in IMPORTS.get(kind, ()):  # imports are not the measured path's work
+            importlib.import_module(module)
+        _warm_arrow_compute()
+        started, cpu = time.perf_counter(), time.process_time()
+        rows, extra = KINDS[kind](args)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if kind == "bound":  # the work happened in the gzip child
+        cpu = children.ru_utime + children.ru_stime
+    peak_kb = max(own.ru_maxrss, children.ru_maxrss) if kind == "bound" else own.ru_maxrss
+    out = {"seconds": seconds, "cpu": cpu, "peak_rss_mb": peak_kb / 1024, "rows": rows, **extra}
+    if _E2E_SECONDS:  # the Dagster run itself; the throwaway test instance's setup is excluded
+        out["seconds"], out["setup_seconds"] = _E2E_SECONDS[0], seconds - _E2E_SECONDS[0]
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

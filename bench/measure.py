@@ -1,0 +1,99 @@
+"""Running one path in a child process and collecting what it reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One path at one size: medians over `runs` child processes (peak RSS: the largest)."""
+
+    section: str  # "landing", "e2e", "warehouse", "query"
+    path: str  # e.g. "bound", "naive", "ours: land", "ours: e2e"
+    size: str  # e.g. "1M" (stream rows generated for the day), "60 days"
+    rows: int
+    seconds: float
+    cpu: float
+    peak_rss_mb: float
+    load: float  # 1-minute load average when the path started
+    runs: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def run_child(kind: str, args: dict[str, Any], *, source: Path = REPO) -> dict[str, Any]:
+    """Run `bench.child KIND` in a fresh interpreter; its last stdout line is a JSON report.
+
+    `source` is the tree whose `pipeline` package is imported (a baseline checkout for "before").
+    """
+    env = {**os.environ, "DAGSTER_TELEMETRY_DISABLED": "1", "PYTHONPATH": str(source)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.child", kind, json.dumps(args)],
+        cwd=source,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"bench.child {kind} failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(
+    section: str,
+    path: str,
+    size: str,
+    kind: str,
+    args: dict[str, Any],
+    *,
+    repeat: int = 1,
+    source: Path = REPO,
+) -> Measurement:
+    """Median of `repeat` child runs of `kind` (each in its own process)."""
+    load, started = os.getloadavg()[0], time.perf_counter()
+    reports = [run_child(kind, args, source=source) for _ in range(repeat)]
+    took = time.perf_counter() - started
+    print(f"bench: {section} {size} {path}: {took:.1f} s with process start", file=sys.stderr, flush=True)
+    seconds = statistics.median(r["seconds"] for r in reports)
+    known = {"seconds", "cpu", "peak_rss_mb", "rows"}
+    extra = {k: v for k, v in reports[-1].items() if k not in known}
+    return Measurement(
+        section=section,
+        path=path,
+        size=size,
+        rows=int(reports[-1]["rows"]),
+        seconds=seconds,
+        cpu=statistics.median(r["cpu"] for r in reports),
+        peak_rss_mb=max(r["peak_rss_mb"] for r in reports),
+        load=load,
+        runs=repeat,
+        extra=extra,
+    )
+
+
+def baseline_tree(rev: str, workdir: Path) -> Path:
+    """The `pipeline` package as of git revision `rev` (exported once), plus a link to this `bench`."""
+    target = workdir / f"baseline-{rev}"
+    if not (target / "pipeline").exists():
+        target.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", rev, "pipeline"], cwd=REPO, capture_output=True, check=True
+        )
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        (target / "bench").symlink_to(REPO / "bench")
+    return target

@@ -1,0 +1,57 @@
+"""The dashboard page (a Streamlit script): `spotify-bulk dashboard` serves it on localhost.
+
+Every page run opens the published warehouse read-only and closes it at the end, so a build that
+publishes a new warehouse meanwhile is picked up on the next refresh and never blocked.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+
+import duckdb
+import streamlit as st
+
+from pipeline.dashboard import queries, sections
+from pipeline.errors import UsageError
+from pipeline.layout import Layout
+from pipeline.settings import Settings
+from pipeline.warehouse.query import connect_readonly
+
+
+def main() -> None:
+    st.set_page_config(page_title="Spotify Bulk dashboard", page_icon=":material/equalizer:", layout="wide")
+    st.title("Spotify Bulk dashboard")
+    layout = Layout(Settings.from_env().data_dir.resolve())
+    try:
+        con = connect_readonly(layout)
+    except UsageError:
+        sections.no_warehouse(layout.warehouse_path)
+        return
+    with closing(con):
+        options = queries.filter_options(con)
+        if options is None:
+            sections.no_streams(layout.warehouse_path)
+            return
+        filters = sections.sidebar(options, queries.build_info(con), layout.warehouse_path)
+        try:
+            render(con, filters)
+        except duckdb.IOException:
+            # A build removed an old snapshot while this page was reading it: the next run sees the new one.
+            st.warning("The warehouse was rebuilt while this page was loading: refresh to see the new data.")
+
+
+def render(con: duckdb.DuckDBPyConnection, filters: queries.Filters) -> None:
+    daily = sections.headline(con, filters)
+    if daily is None:
+        return
+    available = queries.catalog_availability(con)
+    sections.overview(daily)
+    sections.top_tracks(con, filters)
+    sections.countries(con, filters)
+    sections.demographics(con, filters)
+    sections.sources(con, filters)
+    sections.playlists(con, filters, available)
+    sections.artists(con, filters, available)
+
+
+main()

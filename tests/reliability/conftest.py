@@ -1,0 +1,65 @@
+"""Fixtures of the reliability suite: an emulator whose faults each test sets, and a clean reference day."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.emulator import EmulatorConfig, FaultPlan, RunningEmulator, start_emulator
+from tests.conftest import EMULATOR_TODAY, LOADED_DAY
+
+from .kit import OUTCOMES, assert_no_partial_state, lake_state, load_day
+
+LICENSOR = "acme"
+
+
+@pytest.fixture(scope="package")
+def fault_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """One emulator for the suite (clean days are generated once); tests switch its faults."""
+    config = EmulatorConfig(
+        rows_per_day=300, today=EMULATOR_TODAY, cache_dir=tmp_path_factory.mktemp("reliability_cache")
+    )
+    with start_emulator(config) as running:
+        yield running
+
+
+@pytest.fixture
+def emu(fault_emulator: RunningEmulator) -> Iterator[RunningEmulator]:
+    """The suite's emulator, clean again (no faults, empty logs) after the test."""
+    fault_emulator.clear_log()
+    yield fault_emulator
+    fault_emulator.set_faults(FaultPlan())
+    fault_emulator.clear_log()
+
+
+@pytest.fixture(scope="package")
+def clean(fault_emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every table of (acme, LOADED_DAY) loaded without faults: what each faulty run must match."""
+    data_dir = tmp_path_factory.mktemp("clean") / "data"
+    result = load_day(fault_emulator, data_dir, LICENSOR, LOADED_DAY)
+    assert not result.failures, result.failures
+    assert_no_partial_state(data_dir)
+    state = lake_state(data_dir, LICENSOR, LOADED_DAY)
+    assert all(rows for rows in state.values()), "the clean day should have rows in every table"
+    return state
+
+
+def data_dir_of(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figures of the closing note: every fault, crash trial and hostile input, and its outcome."""
+    if not OUTCOMES:
+        return
+    grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for suite, case, outcome in OUTCOMES:
+        grouped[suite].append((case, outcome))
+    terminalreporter.section("reliability figures")
+    for suite, cases in grouped.items():
+        terminalreporter.write_line(f"{suite}: {len(cases)}")
+        for case, outcome in cases:
+            terminalreporter.write_line(f"  {case}: {outcome}")

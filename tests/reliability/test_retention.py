@@ -1,0 +1,78 @@
+"""Retention: `--keep-days N` removes archive, lake, rejects and snapshot partitions older than N days."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date
+
+import duckdb
+
+from pipeline import cli
+from pipeline.layout import Layout
+from pipeline.retention import apply_retention
+from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.paths import WarehousePaths, partition_dirs
+from tests.conftest import EMULATOR_TODAY
+
+from .conftest import LICENSOR
+from .kit import assert_no_partial_state, load_day, record, report_named
+
+DAYS = (date(2026, 6, 10), date(2026, 6, 11), date(2026, 6, 12))
+REPORTS = (report_named("streams"), report_named("users"))
+
+
+def _dates(root) -> set[date]:
+    return {day for _, day, _ in partition_dirs(root)}
+
+
+def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, capsys):
+    data_dir = tmp_path / "data"
+    layout = Layout(data_dir)
+    for day in DAYS:
+        result = load_day(fault_emulator, data_dir, LICENSOR, day, reports=REPORTS, max_reject_share=1.0)
+        assert not result.failures
+    rejects = layout.rejects_partition("streams", LICENSOR, DAYS[0]) / "rejects.jsonl"
+    rejects.parent.mkdir(parents=True)
+    rejects.write_text('{"line": 1, "raw": "a raw line with a user id"}\n')
+    assert build_warehouse(layout).passed  # its lake snapshot links every day
+    stale, fresh = layout.staging_root / "crashed-run", layout.staging_root / "running-now"
+    for leftover in (stale, fresh):
+        (leftover / "spill").mkdir(parents=True)
+        (leftover / "spill" / "run-0.parquet").write_bytes(b"raw rows")
+    old = time.time() - 3 * 86_400
+    for path in (stale, stale / "spill", stale / "spill" / "run-0.parquet"):
+        os.utime(path, (old, old))
+    snapshots = WarehousePaths(layout).snapshots_root
+    tables = ("streams", "users")
+
+    # Dry run through the CLI: lists, deletes nothing.
+    monkeypatch.setenv("SPOTIFY_BULK_DATA_DIR", str(data_dir))
+    monkeypatch.setattr("pipeline.retention.utc_today", lambda: EMULATOR_TODAY)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["retention", "--keep-days", "4", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would delete 2 archive, 2 lake, 1 rejects, 2 snapshot, 1 staging" in out
+    assert "before 2026-06-11" in out and "date=2026-06-10" in out
+    assert all(_dates(layout.lake_table(t)) == set(DAYS) for t in tables) and stale.exists()
+    assert cli.main(["retention", "--keep-days", "0"]) == 2
+    assert "--keep-days must be at least 1" in capsys.readouterr().err
+
+    result = apply_retention(layout, keep_days=4, today=EMULATOR_TODAY)
+    assert result.cutoff == date(2026, 6, 11) and not result.dry_run
+    for table in tables:
+        assert _dates(layout.lake_table(table)) == set(DAYS[1:])
+        assert _dates(layout.archive_root / table) == set(DAYS[1:])
+        for snapshot in snapshots.iterdir():
+            assert _dates(snapshot / "lake" / table) == set(DAYS[1:])
+    assert not rejects.exists() and not stale.exists() and fresh.exists()
+    assert_no_partial_state(data_dir)
+    con = duckdb.connect(str(layout.warehouse_path), read_only=True)  # the published catalog still answers
+    try:
+        days = {d for (d,) in con.execute("SELECT DISTINCT date FROM stg_streams").fetchall()}
+    finally:
+        con.close()
+    assert days == set(DAYS[1:])
+    assert apply_retention(layout, keep_days=4, today=EMULATOR_TODAY).expired == ()  # idempotent
+    counts = dict(result.counts())
+    record("privacy", "retention --keep-days 4", f"dry run listed, then deleted {counts}; newer days intact")
