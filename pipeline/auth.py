@@ -12,16 +12,26 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Self, TypeVar
 
 import httpx
 
-from pipeline.http import ApiError, RetryingClient, TokenSource, url_path
+from pipeline.http import (
+    ApiError,
+    RetryingClient,
+    RetryPolicy,
+    Sleep,
+    TokenSource,
+    Uniform,
+    new_async_client,
+    url_path,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 __all__ = [
+    "ApiSession",
     "AuthError",
     "ClientCredentials",
     "Credentials",
@@ -163,3 +173,47 @@ async def with_token(tokens: TokenSource, call: Callable[[str], Awaitable[T]]) -
 def bearer(token: str) -> dict[str, str]:
     """The Authorization header for a token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+class ApiSession:
+    """What every Spotify API client holds: a retrying httpx client and a client-credentials token.
+
+    The Bulk API and Web API clients subclass it; use them as `async with Client(...) as client`.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        accounts_url: str,
+        client_id: str,
+        client_secret: str,
+        timeout: float | httpx.Timeout,
+        retry: RetryPolicy | None,
+        max_concurrency: int,
+        max_connections: int,
+        transport: httpx.AsyncBaseTransport | None,
+        sleep: Sleep,
+        rng: Uniform | None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.max_concurrency = max_concurrency
+        client = new_async_client(timeout=timeout, max_connections=max_connections, transport=transport)
+        self.http = RetryingClient(client, policy=retry, sleep=sleep, rng=rng)
+        self.tokens = ClientCredentials(
+            self.http, accounts_url=accounts_url, credentials=Credentials(client_id, client_secret)
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.http.aclose()

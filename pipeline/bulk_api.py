@@ -21,16 +21,14 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.auth import AuthError, ClientCredentials, Credentials, TokenRejected
+from pipeline.auth import ApiSession, AuthError, TokenRejected
 from pipeline.http import (
     ApiError,
     ApiStatusError,
     RetryableError,
-    RetryingClient,
     RetryPolicy,
     Sleep,
     Uniform,
-    new_async_client,
     url_path,
 )
 from pipeline.layout import safe_name
@@ -136,7 +134,7 @@ class _GzipCheck:
             raise RetryableError("incomplete gzip stream (the body ended before the end of the gzip data)")
 
 
-class BulkApiClient:
+class BulkApiClient(ApiSession):
     """Lists and downloads Bulk API report files; use as `async with BulkApiClient(...) as client`."""
 
     def __init__(
@@ -154,28 +152,20 @@ class BulkApiClient:
         sleep: Sleep = asyncio.sleep,
         rng: Uniform | None = None,
     ) -> None:
-        if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
-        self.base_url = base_url.rstrip("/")
-        self.max_concurrency = max_concurrency
-        self.max_decompressed_bytes = max_decompressed_bytes
-        client = new_async_client(timeout=timeout, max_connections=max_concurrency + 2, transport=transport)
-        self.http = RetryingClient(client, policy=retry, sleep=sleep, rng=rng)
-        self.tokens = ClientCredentials(
-            self.http, accounts_url=accounts_url, credentials=Credentials(client_id, client_secret)
+        super().__init__(
+            base_url=base_url,
+            accounts_url=accounts_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            timeout=timeout,
+            retry=retry,
+            max_concurrency=max_concurrency,
+            max_connections=max_concurrency + 2,
+            transport=transport,
+            sleep=sleep,
+            rng=rng,
         )
-
-    def __repr__(self) -> str:
-        return f"BulkApiClient(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
-
-    async def __aenter__(self) -> BulkApiClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
+        self.max_decompressed_bytes = max_decompressed_bytes
 
     async def list_files(self, report: ReportSpec, licensor: str, day: date) -> list[RemoteFile]:
         """The files of `report` for `licensor` on `day`, found by following the listings' uris.

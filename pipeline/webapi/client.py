@@ -18,15 +18,13 @@ from typing import Any
 
 import httpx
 
-from pipeline.auth import ClientCredentials, Credentials, TokenRejected
+from pipeline.auth import ApiSession, TokenRejected
 from pipeline.http import (
     ApiError,
     ApiStatusError,
-    RetryingClient,
     RetryPolicy,
     Sleep,
     Uniform,
-    new_async_client,
     parse_retry_after,
     url_path,
 )
@@ -85,7 +83,7 @@ def chunked(ids: Sequence[str], size: int) -> list[tuple[str, ...]]:
     return [tuple(ids[i : i + size]) for i in range(0, len(ids), size)]
 
 
-class WebApiClient:
+class WebApiClient(ApiSession):
     """Looks up tracks, albums, artists, audio features and playlists; use `async with`."""
 
     def __init__(
@@ -104,31 +102,24 @@ class WebApiClient:
         sleep: Sleep = asyncio.sleep,
         rng: Uniform | None = None,
     ) -> None:
-        if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
-        self.base_url = base_url.rstrip("/")
-        self._base = httpx.URL(self.base_url + "/")
-        self.max_concurrency = max_concurrency
-        self.budget = RateBudget(rate_limit, rate_window, sleep=sleep)
-        client = new_async_client(timeout=timeout, max_connections=max_concurrency + 1, transport=transport)
-        client.event_hooks = {"request": [self._before_send], "response": [self._after_response]}
-        self.http = RetryingClient(client, policy=retry, sleep=sleep, rng=rng)
-        self.tokens = ClientCredentials(
-            self.http, accounts_url=accounts_url, credentials=Credentials(client_id, client_secret)
+        super().__init__(
+            base_url=base_url,
+            accounts_url=accounts_url,
+            client_id=client_id,
+            client_secret=client_secret,
+            timeout=timeout,
+            retry=retry,
+            max_concurrency=max_concurrency,
+            max_connections=max_concurrency + 1,
+            transport=transport,
+            sleep=sleep,
+            rng=rng,
         )
+        self._base = httpx.URL(self.base_url + "/")
+        self.budget = RateBudget(rate_limit, rate_window, sleep=sleep)
+        # Every attempt (retries included) passes through the rate budget; no request was sent yet.
+        self.http.client.event_hooks = {"request": [self._before_send], "response": [self._after_response]}
         self.requests: Counter[str] = Counter()  # requests sent per endpoint, retries included
-
-    def __repr__(self) -> str:
-        return f"WebApiClient(base_url={self.base_url!r}, max_concurrency={self.max_concurrency})"
-
-    async def __aenter__(self) -> WebApiClient:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self.http.aclose()
 
     @property
     def requests_made(self) -> int:
