@@ -1,7 +1,8 @@
 """Client-credentials access tokens for Spotify's APIs, cached and refreshed on a 401.
 
 One token serves every request until shortly before it expires; concurrent callers share a single
-token request. Neither the secret nor a token ever reaches a log line, exception or repr.
+token request. Requests pass the provider to `RetryingClient` (`tokens=`), which takes the token per
+attempt and swaps it once on a 401. Neither the secret nor a token ever reaches a log line, exception or repr.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Self, TypeVar
+from typing import Self
 
 import httpx
 
@@ -29,7 +30,6 @@ from pipeline.http import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 __all__ = [
     "ApiSession",
     "AuthError",
@@ -38,7 +38,6 @@ __all__ = [
     "TokenRejected",
     "TokenSource",
     "bearer",
-    "with_token",
 ]
 _ERROR_CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -152,22 +151,6 @@ def _refusal_message(status: int, payload: dict[str, object]) -> str:
         return "Spotify Accounts rejected the client credentials (invalid_client)"
     detail = f" ({code})" if code else ""
     return f"Spotify Accounts refused the token request with status {status}{detail}"
-
-
-async def with_token(tokens: TokenSource, call: Callable[[str], Awaitable[T]]) -> T:
-    """Run `call(token)`; if it raises `TokenRejected`, fetch a new token and retry exactly once.
-
-    The token is fixed for the whole `call`, retries included: a token that dies during a backoff
-    sleep is replaced only once. Prefer `RetryingClient.request/stream(..., tokens=...)`, which
-    takes a token per attempt (the Bulk API client does).
-    """
-    token = await tokens.token()
-    try:
-        return await call(token)
-    except TokenRejected:
-        log.info("access token rejected (expired?); fetching a new one and retrying once")
-        tokens.invalidate(token)
-    return await call(await tokens.token())
 
 
 def bearer(token: str) -> dict[str, str]:
