@@ -27,7 +27,7 @@ from pipeline.landing.reader import Item, OverlongLine, read_blocks
 from pipeline.landing.rejects import REJECTS_FILE, Reject, RejectLog
 from pipeline.landing.results import LandingResult, TableResult
 from pipeline.landing.rules import bounds_for
-from pipeline.landing.sink import SinkSettings, TableSink
+from pipeline.landing.sink import Lineage, SinkSettings, TableSink
 from pipeline.layout import Layout
 from pipeline.reports import AGGREGATED_SUMMARY, ReportSpec
 
@@ -76,18 +76,30 @@ def land_partition(
     lock = layout.lock_path(f"lake-{report.name}", licensor, day)
     with staging_dir(layout.staging_root) as work:
         share = replace(opts.sink, spill_bytes=max(opts.sink.spill_bytes // len(report.tables), 1))
-        sinks = {t.name: TableSink(t, work / "spill" / t.name, share) for t in report.tables}
-        rejects = RejectLog(work / REJECTS_FILE)
         unique = {Path(path).resolve(): Path(path) for path in files}  # each file once, even if listed twice
         ordered = sorted(unique.values(), key=str)  # per-country files in name order
         sources = [source_name(layout, path) for path in ordered]
+        sinks = {}
+        for table in report.tables:
+            out_dir = work / "out" / table.name
+            out_dir.mkdir(parents=True)
+            lineage = Lineage.of(sources, stamp, table.schema)
+            spill = work / "spill" / table.name
+            sinks[table.name] = TableSink(table, spill, share, out_dir / PART_FILE, lineage)
+        rejects = RejectLog(work / REJECTS_FILE)
         try:
             lines_total, unknown_fields = _parse_files(
                 report, day, ordered, sources, sinks, rejects, opts, privacy, say
             )
+        except BaseException:
+            for sink in sinks.values():
+                sink.close()
+            raise
         finally:
             rejects.close()
         if lines_total and rejects.count / lines_total > max_reject_share:
+            for sink in sinks.values():
+                sink.close()
             with exclusive_lock(lock):
                 written = rejects.publish(rejects_final)
             raise TooManyRejectsError(
@@ -101,12 +113,15 @@ def land_partition(
             )
         built = {}
         for name, sink in sinks.items():
-            out_dir = work / "out" / name
-            out_dir.mkdir(parents=True)
-            result = sink.finish(out_dir / PART_FILE, sources, stamp)
+            try:
+                result = sink.finish()
+            except BaseException:
+                for other in sinks.values():
+                    other.close()
+                raise
             spilled = f" after {result.spilled_runs} spilled run(s)" if result.spilled_runs else ""
             say(f"sorted and wrote {name}: {result.rows:,} rows{spilled}")
-            built[name] = (out_dir, result)
+            built[name] = (sink.out_path.parent, result)
         tables = []
         with exclusive_lock(lock):
             rejects_path = rejects.publish(rejects_final)
@@ -173,6 +188,8 @@ def _parse_files(
         for number, block, prepared in prepare_ahead(tagged(), parser, pool, opts.parse_threads):
             source = sources[number]
             if block is None:  # the file's last block was taken
+                for sink in sinks.values():
+                    sink.end_file()
                 lines_total += records
                 say(f"parsed {source}: {records:,} lines, {rejects.count - rejected:,} rejected")
                 line, records, rejected = 1, 0, rejects.count

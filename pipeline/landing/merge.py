@@ -58,6 +58,11 @@ def _key_of(columns: list[pa.ChunkedArray], row: int) -> tuple[tuple[int, Any], 
     return tuple((1, None) if (value := column[row].as_py()) is None else (0, value) for column in columns)
 
 
+def key_of(table: pa.Table, keys: tuple[str, ...], row: int) -> tuple[tuple[int, Any], ...]:
+    """Row `row`'s sort key, comparable across tables (nulls last)."""
+    return _key_of([table.column(key) for key in keys], row)
+
+
 def _rows_at_most(batch: pa.Table, keys: tuple[str, ...], bound: tuple[tuple[int, Any], ...]) -> int:
     """How many leading rows of the sorted `batch` have a key <= `bound` (binary search)."""
     columns = [batch.column(key) for key in keys]

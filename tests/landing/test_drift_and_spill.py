@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -157,3 +159,53 @@ def test_spilled_runs_keep_nulls_last(layout, archive):
     assert table.column("user_id").to_pylist()[-nulls:] == sorted(
         u["user_id"] for u in users if u["country"] is None
     )
+
+
+def _sorted_keys(table):
+    keys = list(
+        zip(*(table.column(c).to_pylist() for c in ("country", "track_id", "timestamp")), strict=True)
+    )
+    return keys == sorted(keys)
+
+
+@pytest.mark.parametrize("spill_bytes", [96 << 20, 50 << 10])
+def test_files_out_of_sort_order_are_merged(layout, archive, spill_bytes):
+    """Files are appended as they end only while they follow the output's order; a file that sorts
+    earlier (or mixes countries) goes to a late run that is merged in, so the result is the same."""
+    us = list(stream_records(1500, seed=11, country="US"))
+    br = list(stream_records(1200, seed=12, country="BR"))
+    mixed = list(stream_records(300, seed=13, country="AR")) + list(
+        stream_records(300, seed=14, country="ZA")
+    )
+    per_country = [archive("streams", "1-BR.gz", br), archive("streams", "2-US.gz", us)]
+    shuffled = [
+        archive("streams", "a-US.gz", us),  # US first: every later file sorts before it
+        archive("streams", "b-BR.gz", br),
+        archive("streams", "c-mixed.gz", mixed),
+    ]
+    options = LandingOptions(block_bytes=32 << 10, sink=SinkSettings(spill_bytes=spill_bytes, merge_fan_in=2))
+    messages = []
+    result = _land(layout, "streams", shuffled, options=options, on_progress=messages.append)
+    table = pq.read_table(result.tables[0].path)
+    assert table.num_rows == 3300 and _sorted_keys(table)
+    assert any("spilled run(s)" in m for m in messages), messages  # the late runs were used
+    reference = pq.read_table(_land(layout, "streams", per_country).tables[0].path)
+    keys = ["country", "track_id", "timestamp", "user_id", "stream_length"]
+    expected_rows = reference.sort_by([(k, "ascending") for k in keys]).drop_columns(["_source_file"])
+    in_us_or_br = pc.is_in(table.column("country"), pa.array(["US", "BR"]))
+    rows = table.filter(in_us_or_br).sort_by([(k, "ascending") for k in keys])
+    assert rows.drop_columns(["_source_file"]).equals(expected_rows)
+    meta = pq.ParquetFile(result.tables[0].path).metadata
+    assert meta.row_group(0).sorting_columns  # the final file still declares its order
+
+
+def test_in_order_files_are_written_once_without_runs(layout, archive):
+    files = [
+        archive("streams", f"{c}.gz", stream_records(500, seed=i, country=c)) for i, c in enumerate("ABC")
+    ]
+    messages = []
+    result = _land(layout, "streams", files, on_progress=messages.append)
+    assert not any("spilled" in m for m in messages), messages
+    table = pq.read_table(result.tables[0].path)
+    assert table.num_rows == 1500 and _sorted_keys(table)
+    assert table.column("_source_file").to_pylist()[0].endswith("A.gz")

@@ -179,3 +179,19 @@ def test_bad_arguments_are_refused(layout, archive):
             layout, report_by_name("streams"), LICENSOR, DAY, [path], loaded_at=datetime(2026, 1, 1)
         )
     assert not layout.lake_partition("streams", LICENSOR, DAY).exists()
+
+
+@pytest.mark.parametrize("limit", [1, 5, 16, 100])
+def test_has_line_longer_than_agrees_with_measuring_every_line(limit):
+    import random
+
+    from pipeline.landing.flat import has_line_longer_than
+
+    rng = random.Random(limit)
+    for _ in range(300):
+        lines = [
+            b"x" * rng.choice([0, 1, limit - 1, limit, limit + 1, 3 * limit])
+            for _ in range(rng.randint(1, 8))
+        ]
+        data = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
+        assert has_line_longer_than(data, limit) == (max(map(len, data.split(b"\n"))) > limit), data
