@@ -21,6 +21,7 @@ from pipeline.atomic import exclusive_lock, publish_dir, staging_dir
 from pipeline.landing.aggregated import AggregatedParser
 from pipeline.landing.errors import TooManyRejectsError
 from pipeline.landing.flat import FlatParser
+from pipeline.landing.memory import return_freed_memory
 from pipeline.landing.parsing import Parser, prepare_ahead
 from pipeline.landing.privacy import PERSONAL_TABLES, Privacy, Pseudonymizer, ensure_consistent
 from pipeline.landing.reader import Item, OverlongLine, read_blocks
@@ -67,6 +68,7 @@ def land_partition(
     if not 0.0 <= max_reject_share <= 1.0:
         raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
     opts = options or LandingOptions()
+    return_freed_memory()
     privacy = Pseudonymizer(opts.privacy)
     if any(t.name in PERSONAL_TABLES for t in report.tables):
         ensure_consistent(layout, opts.privacy)

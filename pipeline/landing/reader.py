@@ -1,6 +1,7 @@
 """Stream a gzip NDJSON archive as blocks of whole lines, with memory bounded by the block size.
 
-Decompression runs in a background thread (zlib releases the GIL) so it overlaps with parsing;
+Decompression (ISA-L's inflate behind zlib's API: ~3x zlib's speed, and decompression is the floor
+of landing's cost) runs in a background thread (it releases the GIL) so it overlaps with parsing;
 a small queue keeps at most a few blocks in flight whatever the file size. Blocks hold whole
 lines, so a consumer can number lines exactly (1-based, blank lines included).
 """
@@ -9,17 +10,18 @@ from __future__ import annotations
 
 import queue
 import threading
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from isal import isal_zlib
 
 from pipeline.landing.errors import ArchiveTooLargeError, CorruptArchiveError
 
 RAW_HEAD_BYTES = 2048  # bytes of an overlong line kept for its reject record
 _IN_CHUNK = 1 << 20
 _OUT_CHUNK = 4 << 20
-_GZIP_ONLY = 16 + zlib.MAX_WBITS
+_GZIP_ONLY = 16 + isal_zlib.MAX_WBITS
 
 
 @dataclass(frozen=True)
@@ -39,15 +41,15 @@ def inflate(path: Path, *, max_decompressed_bytes: int) -> Iterator[bytes]:
     """Decompress a (possibly multi-member) gzip file in bounded chunks; raise on truncation."""
     total = 0
     with open(path, "rb") as fh:
-        inflater: zlib._Decompress | None = None
+        inflater: isal_zlib.Decompress | None = None
         while raw := fh.read(_IN_CHUNK):
             data = raw
             while data:
                 if inflater is None:
-                    inflater = zlib.decompressobj(_GZIP_ONLY)
+                    inflater = isal_zlib.decompressobj(_GZIP_ONLY)
                 try:
                     out = inflater.decompress(data, _OUT_CHUNK)
-                except zlib.error as exc:
+                except isal_zlib.error as exc:
                     raise CorruptArchiveError(path, str(exc)) from exc
                 total += len(out)
                 if total > max_decompressed_bytes:
@@ -61,7 +63,7 @@ def inflate(path: Path, *, max_decompressed_bytes: int) -> Iterator[bytes]:
         if inflater is not None:
             try:
                 tail = inflater.flush()
-            except zlib.error as exc:
+            except isal_zlib.error as exc:
                 raise CorruptArchiveError(path, str(exc)) from exc
             if tail:
                 yield tail

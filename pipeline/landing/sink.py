@@ -39,7 +39,7 @@ _FILE = "__file"
 class SinkSettings:
     """Memory and file-shape knobs shared by the tables of one landing."""
 
-    spill_bytes: int = 96 << 20  # Arrow bytes of one file's rows held (per landing) before a run is spilled
+    spill_bytes: int = 64 << 20  # Arrow bytes of one file's rows held (per landing) before a run is spilled
     row_group_rows: int = 131_072
     merge_batch_rows: int = 8_192  # rows per row group of a run: what merging reads at a time
     merge_fan_in: int = 32  # runs merged at once; more are first merged into longer runs
