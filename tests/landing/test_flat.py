@@ -195,3 +195,35 @@ def test_has_line_longer_than_agrees_with_measuring_every_line(limit):
         ]
         data = b"\n".join(lines) + (b"\n" if rng.random() < 0.5 else b"")
         assert has_line_longer_than(data, limit) == (max(map(len, data.split(b"\n"))) > limit), data
+
+
+TIMESTAMP_SPELLINGS = [
+    "2026-11-20T01:02:03Z",
+    "2026-11-20T01:02:03.5Z",
+    "2026-11-20T23:59:59.123456Z",
+    "2026-11-20T05:00:00",
+    "2026-11-20 05:00:00Z",
+    "2026-11-20T03:00:00+02:00",
+    "2026-11-20T03:00:00.1234567Z",
+    "2026-11-20",
+    "20261120T010203Z",
+    "2026-11-20T25:00:00Z",
+    "yesterday",
+    "",
+    1763600523,
+]
+
+
+@pytest.mark.parametrize("spelling", TIMESTAMP_SPELLINGS)
+def test_fast_path_timestamps_agree_with_the_line_by_line_path(layout, archive, monkeypatch, spelling):
+    """The fast path reads timestamps as strings and casts them; whatever it accepts must land exactly
+    as the slow path (the lossless per-field cast) lands it, and what it refuses goes line by line."""
+    from pipeline.landing.flat import FlatParser
+
+    records = [{**rec, "timestamp": spelling} for rec in stream_records(3)]
+    fast = _land(layout, "streams", [archive("streams", "US.gz", records)], max_reject_share=1.0)
+    fast_rows = pq.read_table(fast.tables[0].path).drop_columns(["_loaded_at"]).to_pylist()
+    monkeypatch.setattr(FlatParser, "prepare", lambda self, data: None)
+    slow = _land(layout, "streams", [archive("streams", "US.gz", records)], max_reject_share=1.0)
+    slow_rows = pq.read_table(slow.tables[0].path).drop_columns(["_loaded_at"]).to_pylist()
+    assert (fast.rejected, fast_rows) == (slow.rejected, slow_rows)
