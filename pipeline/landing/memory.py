@@ -15,15 +15,17 @@ import threading
 
 import pyarrow as pa
 
-_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter numbers
+_M_ARENA_MAX = -8
 _MMAP_THRESHOLD = 1 << 20  # blocks this large are mapped and unmapped, never kept in a heap
 _done = threading.Lock()
 _applied = False
+_libc: ctypes.CDLL | None = None
 
 
 def return_freed_memory() -> None:
     """Make large frees go back to the OS (glibc mmap threshold, Arrow's system pool); once per process."""
-    global _applied
+    global _applied, _libc
     with _done:
         if _applied:
             return
@@ -35,5 +37,13 @@ def return_freed_memory() -> None:
         try:
             libc = ctypes.CDLL(name)
             libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)  # also fixes it: no dynamic raising
+            libc.mallopt(_M_ARENA_MAX, 2)  # not one heap per short-lived inflate/parse thread
+            _libc = libc
         except (OSError, AttributeError):  # not glibc (musl, macOS): their defaults apply
             pass
+
+
+def trim() -> None:
+    """Hand free pages inside glibc's heaps back to the OS (after a big flush: the heap is holey)."""
+    if _libc is not None:
+        _libc.malloc_trim(0)

@@ -18,10 +18,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
-
-RUN_COMPRESSION = "lz4"  # runs are read once, soon: speed over size
-
 
 _TAKE_THREADS = 2
 
@@ -48,9 +46,37 @@ def sort_table(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     return pa.Table.from_arrays(columns, names=names)
 
 
+class RunWriter:
+    """A sorted run on disk: an uncompressed Arrow IPC file of batches of `batch_rows` rows.
+
+    Runs are read once, soon, from the page cache: IPC writes and reads them ~10x cheaper than
+    lz4 Parquet (measured: 0.05 vs 0.48 CPU-s for 278 k streams rows), for ~3x the disk space.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int) -> None:
+        self.path = path
+        self._batch_rows = batch_rows
+        self._sink = pa.OSFile(str(path), "wb")
+        self._writer = ipc.new_file(self._sink, schema)
+
+    def write(self, table: pa.Table) -> None:
+        for batch in table.to_batches(max_chunksize=self._batch_rows):
+            self._writer.write_batch(batch)
+
+    def close(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._sink.close()
+
+
 def write_run(table: pa.Table, path: Path, batch_rows: int) -> None:
-    """Write a sorted run in row groups of `batch_rows`, so merging reads it in small steps."""
-    pq.write_table(table, path, compression=RUN_COMPRESSION, row_group_size=batch_rows)
+    """Write a sorted run in batches of `batch_rows`, so merging reads it in small steps."""
+    writer = RunWriter(path, table.schema, batch_rows)
+    try:
+        writer.write(table)
+    finally:
+        writer.close()
 
 
 def _key_of(columns: list[pa.ChunkedArray], row: int) -> tuple[tuple[int, Any], ...]:
@@ -77,25 +103,48 @@ def _rows_at_most(batch: pa.Table, keys: tuple[str, ...], bound: tuple[tuple[int
 
 
 class _Run:
-    """A sorted run being consumed: the current row group and the rest of the file.
+    """A sorted run being consumed: the current batch and the rest of the file.
 
-    Row groups are read one by one (`iter_batches` buffers tens of MB per open file).
+    Runs are Arrow IPC files (`RunWriter`) or, for the landing output itself when late rows must
+    be merged into it, a Parquet file read row group by row group. Neither is memory-mapped:
+    mapped pages would count as resident memory.
     """
 
     def __init__(self, path: Path) -> None:
-        self._file = pq.ParquetFile(path)
-        self._next_group = 0
+        self._parquet = pq.ParquetFile(path) if path.suffix == ".parquet" else None
+        if self._parquet is None:
+            self._source = pa.OSFile(str(path))
+            self._ipc = ipc.open_file(self._source)
+        self._next = 0
         self.head: pa.Table | None = None
         self.advance()
 
+    @property
+    def schema(self) -> pa.Schema:
+        return self._parquet.schema_arrow if self._parquet is not None else self._ipc.schema
+
+    def _read(self, index: int) -> pa.Table | None:
+        if self._parquet is not None:
+            if index >= self._parquet.num_row_groups:
+                return None
+            return self._parquet.read_row_group(index, use_threads=False)
+        if index >= self._ipc.num_record_batches:
+            return None
+        return pa.Table.from_batches([self._ipc.get_batch(index)])
+
     def advance(self) -> None:
         self.head = None
-        while self.head is None and self._next_group < self._file.num_row_groups:
-            group = self._file.read_row_group(self._next_group, use_threads=False)
-            self._next_group += 1
-            self.head = group if group.num_rows else None
+        while self.head is None and (part := self._read(self._next)) is not None:
+            self._next += 1
+            self.head = part if part.num_rows else None
         if self.head is None:
-            self._file.close()
+            self.close()
+
+    def close(self) -> None:
+        if self._parquet is not None:
+            self._parquet.close()
+        else:
+            self._source.close()
 
 
 def merge_runs(paths: list[Path], keys: tuple[str, ...]) -> Iterator[pa.Table]:
@@ -131,9 +180,15 @@ def reduce_runs(
     while len(paths) > fan_in:
         group, paths = paths[:fan_in], paths[fan_in:]
         merged = new_path()
-        with pq.ParquetWriter(merged, pq.read_schema(group[0]), compression=RUN_COMPRESSION) as writer:
+        first = _Run(group[0])
+        schema = first.schema
+        first.close()
+        writer = RunWriter(merged, schema, batch_rows)
+        try:
             for table in merge_runs(group, keys):
-                writer.write_table(table, row_group_size=batch_rows)
+                writer.write(table)
+        finally:
+            writer.close()
         for path in group:
             path.unlink()
         paths.append(merged)

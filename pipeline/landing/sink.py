@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.landing.drift import EXTRA
-from pipeline.landing.merge import RUN_COMPRESSION, key_of, merge_runs, reduce_runs, sort_table, write_run
+from pipeline.landing.memory import trim
+from pipeline.landing.merge import RunWriter, key_of, merge_runs, reduce_runs, sort_table, write_run
 from pipeline.reports import TableSpec
 
 _FILE = "__file"
@@ -39,7 +40,7 @@ _FILE = "__file"
 class SinkSettings:
     """Memory and file-shape knobs shared by the tables of one landing."""
 
-    spill_bytes: int = 64 << 20  # Arrow bytes of one file's rows held (per landing) before a run is spilled
+    spill_bytes: int = 48 << 20  # Arrow bytes of one file's rows held (per landing) before a run is spilled
     row_group_rows: int = 131_072
     merge_batch_rows: int = 8_192  # rows per row group of a run: what merging reads at a time
     merge_fan_in: int = 32  # runs merged at once; more are first merged into longer runs
@@ -143,7 +144,7 @@ class TableSink:
         self._file_runs: list[Path] = []  # sorted runs of the current file's rows (worker thread only)
         self._late_runs: list[Path] = []  # whole files that sort before rows already written
         self._spilled = 0
-        self._run_names = (work_dir / f"run-{n:05d}.parquet" for n in itertools.count())
+        self._run_names = (work_dir / f"run-{n:05d}.arrow" for n in itertools.count())
         self._output = _RowGroupWriter(
             out_path,
             self.schema,
@@ -185,7 +186,7 @@ class TableSink:
         self._output.close()
         if self._late_runs:
             self.work_dir.mkdir(parents=True, exist_ok=True)
-            written = next(self._run_names)
+            written = self.work_dir / "written.parquet"  # read back as a run (merge.py reads both)
             os.replace(self.out_path, written)
             self._merge_into_output([written, *self._late_runs])
         return SinkResult(self.rows, dict(self.null_counts), self._spilled)
@@ -222,9 +223,11 @@ class TableSink:
         self._file_runs.append(run)
         self._spilled += 1
         pa.default_memory_pool().release_unused()
+        trim()
 
     def _write_file(self, parts: list[pa.Table]) -> None:
         """Append one file's rows, sorted, to the output, or to a late run if they sort earlier."""
+        runs_were_used = bool(self._file_runs)
         if self._file_runs:
             if parts:
                 self._spill_run(parts)
@@ -237,6 +240,8 @@ class TableSink:
             ordered = sort_table(self._held(parts), self.spec.sort_by)
             step = self.settings.row_group_rows
             self._append(ordered.slice(start, step) for start in range(0, ordered.num_rows, step))
+        if runs_were_used:
+            trim()
 
     def _reduce(self, runs: list[Path]) -> list[Path]:
         """At most `merge_fan_in` runs holding the rows of `runs` (merged in bounded memory)."""
@@ -250,12 +255,12 @@ class TableSink:
         first = next(tables, None)
         if first is None:
             return
-        target = self._output
+        target: _RowGroupWriter | RunWriter = self._output
         last = self._output.last_row
         if last is not None and key_of(first, self.spec.sort_by, 0) < key_of(last, self.spec.sort_by, 0):
             self.work_dir.mkdir(parents=True, exist_ok=True)
             run, group_rows = next(self._run_names), self.settings.merge_batch_rows
-            target = _RowGroupWriter(run, self.schema, group_rows, compression=RUN_COMPRESSION)
+            target = RunWriter(run, self.schema, group_rows)
             self._spilled += 1
         try:
             for table in itertools.chain([first], tables):
