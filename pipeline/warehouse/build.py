@@ -1,21 +1,24 @@
 """Build the warehouse: lake snapshot, blocking lake checks, marts in order, key checks, publish.
 
 One build at a time per data directory (an exclusive lock). Each date-partitioned mart recomputes
-only its window (plus, for rolling models, the days whose rolling sums the window feeds); reads
-are pruned to the window by Hive partition filters, so a daily build does not grow with history.
+only its window (plus, for rolling models, the days whose rolling sums the window feeds), and the
+session's views list only the files of the dates read; dimensions fold the newest days into their
+accumulated state (`accumulate.py`) instead of re-reading the history, so a daily build does not
+grow with history.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.atomic import exclusive_lock, remove_dir
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
+from pipeline.warehouse.accumulate import prepare
 from pipeline.warehouse.catalog import publish_catalog
 from pipeline.warehouse.checks import CheckOutcome, lake_checks, unique_key_check
 from pipeline.warehouse.materialize import (
@@ -24,7 +27,7 @@ from pipeline.warehouse.materialize import (
     build_whole,
     mart_dates,
 )
-from pipeline.warehouse.models import SQL_ROOT, Model, discover_models
+from pipeline.warehouse.models import SQL_ROOT, Accumulator, Model, discover
 from pipeline.warehouse.paths import WarehousePaths
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import create_lake_snapshot, find_snapshot, gc_snapshots
@@ -72,15 +75,28 @@ def model_window(
     return DateWindow(target.start, end)
 
 
+def read_window(model: Model, window: DateWindow) -> DateWindow:
+    """The dates a partitioned model reads to build `window`: upstream marts' rolling days too."""
+    return DateWindow(window.start - timedelta(days=max(model.rolling_days - 1, 0)), window.end)
+
+
 def build_model(
     session: Session, model: Model, target: DateWindow | None, *, full: bool = False
 ) -> tuple[ModelBuild | None, CheckOutcome]:
     """Build one mart (whole or for its window) and check its key."""
     if not model.partitioned:
-        return build_whole(session, model), unique_key_check(session.con, model, None)
+        started = time.monotonic()
+        if any(session.models[name].partitioned for name in model.reads):
+            session.cover(None)  # it reads dated data whole, not through an accumulator
+        for name in model.accumulators:
+            prepare(session, session.accumulators[name])
+        build = build_whole(session, model)
+        build = replace(build, seconds=time.monotonic() - started)
+        return build, unique_key_check(session.con, model, None)
     window = model_window(session, model, target, full=full)
     if window is None:
         return None, unique_key_check(session.con, model, None)
+    session.cover(read_window(model, window))
     return build_partitioned(session, model, window), unique_key_check(session.con, model, window)
 
 
@@ -88,6 +104,17 @@ def _remove_orphans(paths: WarehousePaths, models: Sequence[Model]) -> None:
     names = {m.name for m in models if m.materialized}
     if paths.marts_root.is_dir():
         for directory in paths.marts_root.iterdir():
+            if directory.is_dir() and directory.name not in names:
+                remove_dir(directory, staging_root=paths.staging_root)
+
+
+def _reset_accumulators(
+    paths: WarehousePaths, accumulators: Sequence[Accumulator], *, everything: bool
+) -> None:
+    """Drop the state of accumulators that no longer exist (all of it for a full refresh)."""
+    names = set() if everything else {a.name for a in accumulators}
+    if paths.accumulators_root.is_dir():
+        for directory in paths.accumulators_root.iterdir():
             if directory.is_dir() and directory.name not in names:
                 remove_dir(directory, staging_root=paths.staging_root)
 
@@ -124,7 +151,7 @@ def build_warehouse(
     started = time.monotonic()
     timings: dict[str, float] = {}
     paths = WarehousePaths(layout)
-    models = discover_models(sql_root)
+    models, accumulators = discover(sql_root)
     builds: list[ModelBuild] = []
     checks: list[CheckOutcome] = []
     catalog_snapshot = None
@@ -132,8 +159,11 @@ def build_warehouse(
         mark = time.monotonic()
         lake_snapshot = create_lake_snapshot(paths)
         timings["snapshot"] = time.monotonic() - mark
+        _reset_accumulators(paths, accumulators, everything=full_refresh)
         try:
-            with Session(paths, models, lake_snapshot / "lake", sql_root) as session:
+            with Session(
+                paths, models, lake_snapshot / "lake", sql_root, window=window, accumulators=accumulators
+            ) as session:
                 target = window or _span(session.lake_dates)
                 if full_refresh:
                     _remove_orphans(paths, models)

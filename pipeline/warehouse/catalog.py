@@ -2,15 +2,14 @@
 
 Readers open `warehouse.duckdb` read-only. Nobody ever writes that file in place: a fresh file is
 built in staging and `os.replace`d over it, so readers never meet a lock and never see a half-built
-state; a connection keeps the snapshot it opened until it reconnects.
+state; a connection keeps the snapshot it opened until it reconnects. Lake views read the snapshot's
+lake; mart views list the immutable mart versions the snapshot notes (see snapshot.py).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,50 +18,40 @@ import duckdb
 from pipeline.atomic import atomic_write_bytes, fsync_dir, staging_dir
 from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.warehouse.enriched import define_catalog_views, link_catalog
+from pipeline.warehouse.enriched import define_catalog_views
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
 from pipeline.warehouse.session import Session
-from pipeline.warehouse.snapshot import link_tree, new_snapshot_id
-from pipeline.warehouse.sources import lake_columns, parquet_select
+from pipeline.warehouse.snapshot import record_marts, store_mart
+from pipeline.warehouse.sources import files_select, lake_columns, parquet_select
 
 
-def _link_marts(session: Session, target: Path) -> None:
-    for model in session.models.values():
-        if model.materialized:
-            source = session.paths.mart_dir(model.name)
-            link_tree(source, target / "marts" / model.name, partitioned=model.partitioned)
+def _snapshot_for_catalog(session: Session, lake_snapshot: Path | None) -> tuple[Path, dict[str, list[Path]]]:
+    """The immutable snapshot the catalog will read, and the mart versions it will read.
 
-
-def _snapshot_for_catalog(session: Session, lake_snapshot: Path | None) -> Path:
-    """The immutable snapshot the catalog will read: lake as the build saw it, marts as built.
-
-    A build's own lake snapshot, not yet published, simply gains the marts (no second pass over
-    the lake); otherwise the lake is re-linked from the session's snapshot into a new one.
+    The lake is the one the build read: the build's own snapshot, or (a Dagster run's publish step)
+    the run's snapshot the session reads; the marts are their current files, linked into the
+    version store if new, and noted in the snapshot so garbage collection keeps them.
     """
     paths = session.paths
-    if lake_snapshot is not None and not (lake_snapshot / "marts").exists():
-        building = lake_snapshot / f".marts-{uuid.uuid4().hex}"
-        _link_marts(session, building)
-        (building / "marts").mkdir(parents=True, exist_ok=True)
-        os.rename(building / "marts", lake_snapshot / "marts")
-        shutil.rmtree(building, ignore_errors=True)
-        return lake_snapshot
-    target = paths.snapshots_root / new_snapshot_id()
-    building = paths.staging_root / f"snapshot-{uuid.uuid4().hex}"
-    try:
-        for table in TABLES_BY_NAME:
-            link_tree(session.lake_root / table, building / "lake" / table, partitioned=True)
-        link_catalog(session.lake_root, building / "lake")
-        _link_marts(session, building)
-        building.mkdir(parents=True, exist_ok=True)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(building, target)
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
-    return target
+    snapshot = lake_snapshot if lake_snapshot is not None else session.lake_root.parent
+    if snapshot.parent != paths.snapshots_root:
+        raise ValueError(f"{snapshot} is not a snapshot under {paths.snapshots_root}")
+    versions = {
+        m.name: store_mart(paths, m.name, partitioned=m.partitioned)
+        for m in session.models.values()
+        if m.materialized
+    }
+    record_marts(snapshot, [v for files in versions.values() for v in files], paths.mart_versions_root)
+    return snapshot, versions
 
 
-def _write_catalog(path: Path, session: Session, snapshot: Path, window: DateWindow | None) -> None:
+def _write_catalog(
+    path: Path,
+    session: Session,
+    snapshot: Path,
+    versions: dict[str, list[Path]],
+    window: DateWindow | None,
+) -> None:
     con = duckdb.connect(str(path))
     try:
         con.execute("BEGIN")  # one commit (one fsync) for the whole catalog, not one per statement
@@ -78,8 +67,9 @@ def _write_catalog(path: Path, session: Session, snapshot: Path, window: DateWin
         for model in session.models.values():
             name = quote_identifier(model.name)
             if model.materialized:
-                root = snapshot / "marts" / model.name
-                body = parquet_select(root, session.columns[model.name], partitioned=model.partitioned)
+                body = files_select(
+                    versions[model.name], session.columns[model.name], partitioned=model.partitioned
+                )
             else:
                 body = model.sql + "\n"
             con.execute(f"CREATE VIEW {name} AS {body}")
@@ -117,13 +107,13 @@ def publish_catalog(
 ) -> Path:
     """Snapshot lake and marts, write a fresh catalog over that snapshot, swap it in; returns the snapshot.
 
-    `lake_snapshot`: the build's own, unpublished lake snapshot, which then becomes the catalog's.
+    `lake_snapshot`: the build's own lake snapshot (default: the one the session reads).
     """
     paths = session.paths
-    snapshot = _snapshot_for_catalog(session, lake_snapshot)
+    snapshot, versions = _snapshot_for_catalog(session, lake_snapshot)
     with staging_dir(paths.staging_root) as scratch:
         built = scratch / "warehouse.duckdb"
-        _write_catalog(built, session, snapshot, window)
+        _write_catalog(built, session, snapshot, versions, window)
         paths.catalog_path.parent.mkdir(parents=True, exist_ok=True)
         # A WAL beside the catalog can only come from someone writing into it: it belongs to the old file.
         paths.catalog_path.with_name(paths.catalog_path.name + ".wal").unlink(missing_ok=True)

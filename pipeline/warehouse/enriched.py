@@ -8,6 +8,7 @@ the same treatment as the report tables: linked into every lake snapshot, and ex
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -46,13 +47,18 @@ def define_catalog_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> Non
 
 
 def link_catalog(source_lake: Path, target_lake: Path) -> int:
-    """Hard-link the catalog tables' files from one lake root into another; returns the files linked."""
+    """Make the catalog tables under `target_lake` link those of `source_lake`; returns files linked."""
     linked = 0
     for table in CATALOG_TABLES.values():
         source = source_lake / table.name
         if not table.daily:
             linked += link_tree(source, target_lake / table.name, partitioned=False)
             continue
-        for partition in sorted(source.glob(f"{SNAPSHOT_COLUMN}=*")) if source.is_dir() else ():
-            linked += link_tree(partition, target_lake / table.name / partition.name, partitioned=False)
+        days = {p.name: p for p in source.glob(f"{SNAPSHOT_COLUMN}=*")} if source.is_dir() else {}
+        target = target_lake / table.name
+        for stale in target.glob(f"{SNAPSHOT_COLUMN}=*") if target.is_dir() else ():
+            if stale.name not in days:  # a recycled tree: days the lake no longer has
+                shutil.rmtree(stale, ignore_errors=True)
+        for name, partition in sorted(days.items()):
+            linked += link_tree(partition, target / name, partitioned=False)
     return linked

@@ -105,7 +105,7 @@ def build_partitioned(session: Session, model: Model, window: DateWindow) -> Mod
             )
             removed += 1
         session.con.execute(f"DROP TABLE {_OUT}")
-    session.define(model)
+    session.built(model)
     return ModelBuild(
         model.name,
         window,
@@ -127,7 +127,7 @@ def build_whole(session: Session, model: Model) -> ModelBuild:
             f"TO {quote_literal(built / 'part-0.parquet')} ({PARQUET_OPTIONS})"
         )
         publish_dir(built, final, staging_root=session.paths.staging_root)
-    session.define(model)
+    session.built(model)
     count = session.con.execute(
         f"SELECT count(*) FROM read_parquet({quote_literal(final / '*.parquet')})"
     ).fetchone()

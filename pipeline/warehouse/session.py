@@ -2,31 +2,58 @@
 
 The connection is in memory, never the published catalog file, so building takes no lock that a
 reader could trip over. Marts are views over their published Parquet, refreshed after each build.
+
+Views over date-partitioned data (the lake's report tables, date-partitioned marts) list the files
+of the dates the build reads, not every file of the history: DuckDB binds a view each time a query
+names it, and binding a glob over the whole history would make every statement of a daily build cost
+more as history grows. A build covers what it reads before reading it (`cover`): a date-partitioned
+mart its window and, for a rolling model, the `rolling_days - 1` days of upstream marts before it;
+the lake checks their window; an accumulator the days it folds. Anything else sees every date.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 
+from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.warehouse.enriched import define_catalog_views
-from pipeline.warehouse.models import Model, ModelError
+from pipeline.warehouse.models import PARTS, Accumulator, Model, ModelError, discover_accumulators
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
-from pipeline.warehouse.sources import Columns, empty_select, lake_columns, parquet_select, seed_select
+from pipeline.warehouse.sources import (
+    Columns,
+    empty_select,
+    files_select,
+    lake_columns,
+    parquet_files,
+    parquet_select,
+    seed_select,
+)
 
 _PROBE_DAY = date(2000, 1, 1)
 
 
 class Session:
-    """Build-time views over one lake snapshot; marts read their live Parquet under `marts/`."""
+    """Build-time views over one lake snapshot; marts read their live Parquet under `marts/`.
+
+    `window`: the dates the date-partitioned views cover at first (None: every date);
+    `accumulators`: those under `sql_root`, if the caller has read them already.
+    """
 
     def __init__(
-        self, paths: WarehousePaths, models: Sequence[Model], lake_root: Path, sql_root: Path
+        self,
+        paths: WarehousePaths,
+        models: Sequence[Model],
+        lake_root: Path,
+        sql_root: Path,
+        *,
+        window: DateWindow | None = None,
+        accumulators: Sequence[Accumulator] | None = None,
     ) -> None:
         self.paths = paths
         self.models = {m.name: m for m in models}
@@ -38,8 +65,17 @@ class Session:
         self.columns: dict[str, Columns] = {}
         self.stale: set[str] = set()  # marts whose published files predate a change of columns
         self.lake_partitions = {t: partition_dirs(lake_root / t) for t in TABLES_BY_NAME}
+        used = {a for m in models for a in m.accumulators}
+        known = discover_accumulators(sql_root) if accumulators is None else accumulators
+        self.accumulators = {a.name: a for a in known if a.name in used}
+        self.accumulator_columns: dict[str, Columns] = {}
+        self.covered: DateWindow | None = window  # with `everything`, what the dated views list
+        self.everything = window is None
         self._define_sources(sql_root)
         for model in models:
+            for name in model.accumulators:
+                if name not in self.accumulator_columns:
+                    self._define_accumulator(self.accumulators[name])
             self.define(model)
 
     def close(self) -> None:
@@ -56,22 +92,78 @@ class Session:
         """Every date with at least one lake partition in the snapshot."""
         return {day for parts in self.lake_partitions.values() for _, day, _ in parts}
 
+    def cover(self, window: DateWindow | None) -> None:
+        """Make the date-partitioned views show `window` too (None: every date); never narrows."""
+        if self.everything:
+            return
+        if window is None:
+            self.everything = True
+        else:
+            old = self.covered
+            span = (
+                window if old is None else DateWindow(min(old.start, window.start), max(old.end, window.end))
+            )
+            if span == old:
+                return
+            self.covered = span
+        self._define_dated_views()
+
+    def _covers(self, day: date) -> bool:
+        return self.everything or (self.covered is not None and self.covered.start <= day <= self.covered.end)
+
+    def _lake_select(self, table: str) -> str:
+        root = self.lake_root / table
+        if self.everything:
+            return parquet_select(root, lake_columns(table), partitioned=True)
+        files = [
+            f for _, day, d in self.lake_partitions[table] if self._covers(day) for f in parquet_files(d)
+        ]
+        return files_select(files, lake_columns(table), partitioned=True)
+
+    def _mart_select(self, model: Model) -> str:
+        columns = self.columns[model.name]
+        if model.name in self.stale:
+            return empty_select(columns)  # files of an older version: hidden until rebuilt whole
+        root = self.paths.mart_dir(model.name)
+        if self.everything or not model.partitioned:
+            return parquet_select(root, columns, partitioned=model.partitioned)
+        files = []
+        if self.covered is not None and root.is_dir():
+            days = [self.covered.start + timedelta(days=i) for i in range(len(self.covered))]
+            for licensor_dir in sorted(root.glob("licensor=*")):
+                for day in days:
+                    files += parquet_files(licensor_dir / f"date={day:%Y-%m-%d}")
+        return files_select(files, columns, partitioned=True)
+
+    def _define_dated_views(self) -> None:
+        for table in TABLES_BY_NAME:
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW lake.{quote_identifier(table)} AS {self._lake_select(table)}"
+            )
+        for name in self.columns:
+            model = self.models[name]
+            if model.materialized and model.partitioned:
+                self.refresh(model)
+
     def _define_sources(self, sql_root: Path) -> None:
         self.con.execute("CREATE SCHEMA lake")
         for table in TABLES_BY_NAME:
-            select = parquet_select(self.lake_root / table, lake_columns(table), partitioned=True)
-            self.con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {select}")
+            self.con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {self._lake_select(table)}")
         define_catalog_views(self.con, self.lake_root)  # lake.catalog_*: the Web API enrichment
         self.con.execute("CREATE SCHEMA seeds")
         for seed in sorted({s for m in self.models.values() for s in m.seeds}):
             path = sql_root / "seeds" / f"{seed}.csv"
             self.con.execute(f"CREATE VIEW seeds.{quote_identifier(seed)} AS {seed_select(path)}")
-        rows = [(t, lic, day) for t, parts in self.lake_partitions.items() for lic, day, _ in parts]
         self.con.execute(
             "CREATE TEMP TABLE _lake_partitions (table_name VARCHAR, licensor VARCHAR, date DATE)"
         )
-        if rows:
-            self.con.executemany("INSERT INTO _lake_partitions VALUES (?, ?, ?)", rows)
+        rows = [(t, lic, day) for t, parts in self.lake_partitions.items() for lic, day, _ in parts]
+        if rows:  # one statement, not one per partition: a long history has thousands
+            tables, licensors, days = (list(column) for column in zip(*rows, strict=True))
+            self.con.execute(
+                "INSERT INTO _lake_partitions SELECT unnest($t), unnest($l), unnest($d)",
+                {"t": tables, "l": licensors, "d": days},
+            )
 
     def params(self, model: Model, start: date, end: date) -> dict[str, date]:
         """The window parameters a model takes (none for views and whole-table marts)."""
@@ -97,15 +189,23 @@ class Session:
                 f"{model.path}: cast {', '.join(wide)} to BIGINT (Parquet stores HUGEINT as DOUBLE)"
             )
         self.columns[model.name] = columns
-        root = self.paths.mart_dir(model.name)
         if self._published_differs(model):
-            # Files of an older version of the model: hide them until the model is rebuilt whole.
             self.stale.add(model.name)
-            source = empty_select(columns)
         else:
             self.stale.discard(model.name)
-            source = parquet_select(root, columns, partitioned=model.partitioned)
-        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {source}")
+        self.refresh(model)
+
+    def refresh(self, model: Model) -> None:
+        """Point a mart's view at its published files again (after a build wrote them)."""
+        if model.materialized:
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW {quote_identifier(model.name)} AS {self._mart_select(model)}"
+            )
+
+    def built(self, model: Model) -> None:
+        """`model` was just rebuilt whole: its files have the columns it produces now."""
+        self.stale.discard(model.name)
+        self.refresh(model)
 
     def _published_differs(self, model: Model) -> bool:
         """True when published files have other columns than the model now produces."""
@@ -119,6 +219,20 @@ class Session:
         hive = ("licensor", "date") if model.partitioned else ()
         expected = [c for c in self.columns[model.name] if c[0] not in hive]
         return [(str(r[0]), str(r[1])) for r in found] != expected
+
+    def _define_accumulator(self, acc: Accumulator) -> None:
+        """Describe an accumulator (its days' rows, and that its merge keeps them) and define it empty."""
+        columns = self.describe(acc.days_sql, {"start": _PROBE_DAY, "end": _PROBE_DAY})
+        missing = [k for k in acc.key if k not in {c for c, _ in columns}]
+        if missing:
+            raise ModelError(f"{acc.path}: output lacks key column(s) {', '.join(missing)}")
+        if acc.merge_sql is not None:
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW {PARTS} AS {empty_select(columns)}")
+            merged = self.describe(acc.merge_sql, {})
+            if merged != columns:
+                raise ModelError(f"{acc.path}: the merge statement must return the columns of the first")
+        self.accumulator_columns[acc.name] = columns
+        self.con.execute(f"CREATE OR REPLACE VIEW {quote_identifier(acc.name)} AS {empty_select(columns)}")
 
     def describe(self, sql: str, params: dict[str, date]) -> Columns:
         """Output columns and DuckDB types of a query, without running it."""

@@ -4,24 +4,38 @@ A build reads the lake through a snapshot, so a load replacing a partition mid-b
 it; the published catalog reads a snapshot too, so readers keep a complete, consistent state while
 later loads and builds replace the live partitions. Hard links cost no data copy, and a replaced
 file's data lives on until the last snapshot holding it is garbage-collected.
+
+A new snapshot reuses the tree of one that garbage collection would remove anyway (expired, not
+current): renamed away in one step (a reader still on it finds it gone, never changed under it),
+then brought in line with the lake, which links and unlinks only what changed since. Building a
+tree from nothing costs a directory per partition; keeping one in line costs what changed.
+
+Marts are not linked into each snapshot: every version of a mart file is linked once into
+`.warehouse/mart-versions/` (named by its inode, so an unchanged file keeps its name from build to
+build), a snapshot lists the versions its catalog reads in `marts.json`, and versions no snapshot
+lists are removed with the snapshots. A publish links only the files the build rewrote.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import json
 import os
 import shutil
 import time
 import uuid
 from pathlib import Path
 
-from pipeline.atomic import remove_dir
+from pipeline.atomic import atomic_write_bytes, remove_dir
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 
 LINK_RETRIES = 5
 DEFAULT_RETENTION_SECONDS = 3600.0
 DEFAULT_KEEP_LAST = 3
+MARTS_MANIFEST = "marts.json"
+DIRTY = ".collect"  # in the version store: a snapshot was recycled, collect its versions
 
 
 def new_snapshot_id(tag: str = "") -> str:
@@ -39,14 +53,33 @@ def create_lake_snapshot(paths: WarehousePaths, *, tag: str = "") -> Path:
     """Link the lake into a new snapshot, built in staging and renamed into place when complete."""
     target = paths.snapshots_root / new_snapshot_id(tag)
     target.parent.mkdir(parents=True, exist_ok=True)
-    building = paths.staging_root / f"snapshot-{uuid.uuid4().hex}"
-    building.mkdir(parents=True)
+    building = _take_expired(paths)
+    if building is None:
+        building = paths.staging_root / f"snapshot-{uuid.uuid4().hex}"
+        building.mkdir(parents=True)
     try:
+        (building / MARTS_MANIFEST).unlink(missing_ok=True)  # what a recycled one's catalog read
+        shutil.rmtree(building / "marts", ignore_errors=True)  # (older snapshots linked marts too)
         snapshot_lake(paths, building)
         os.rename(building, target)
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return target
+
+
+def _take_expired(paths: WarehousePaths) -> Path | None:
+    """Move the newest snapshot garbage collection would remove into staging, to be reused."""
+    expired = _expired(paths, keep=set())
+    if not expired:
+        return None
+    taken = paths.staging_root / f"snapshot-{uuid.uuid4().hex}"
+    paths.staging_root.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(paths.snapshots_root / expired[-1], taken)
+    except FileNotFoundError:
+        return None
+    _mark_versions_dirty(paths)  # the versions only its catalog read may be garbage now
+    return taken
 
 
 def _link(source: Path, target: Path) -> None:
@@ -58,41 +91,165 @@ def _link(source: Path, target: Path) -> None:
         shutil.copy2(source, target)  # another filesystem: copy instead
 
 
+def _files(directory: Path) -> dict[str, tuple[int, int, int]] | None:
+    """{name: (size, mtime_ns, inode)} of a directory's Parquet files; None if it is absent."""
+    try:
+        with os.scandir(directory) as entries:
+            found = [(e.name, e.stat()) for e in entries if e.name.endswith(".parquet")]
+    except FileNotFoundError:
+        return None
+    return {name: (st.st_size, st.st_mtime_ns, st.st_ino) for name, st in found}
+
+
+def _same(a: tuple[int, int, int] | None, b: tuple[int, int, int] | None) -> bool:
+    """The same file version: a link, or the copy made across filesystems (size and time kept)."""
+    return a is not None and b is not None and a[:2] == b[:2]
+
+
 def _link_partition(source_dir: Path, target_dir: Path) -> int:
-    """Link every Parquet file of one partition; retried when a concurrent publish swaps it."""
-    for attempt in range(LINK_RETRIES):
-        if attempt:
+    """Make `target_dir` hold links to exactly `source_dir`'s Parquet files; returns files linked.
+
+    Files already there (same name, same version) are left alone, so an unchanged partition costs a
+    listing of each side. Retried when a concurrent publish swaps the source meanwhile.
+    """
+    for _attempt in range(LINK_RETRIES):
+        want = _files(source_dir)
+        if want is None:
             shutil.rmtree(target_dir, ignore_errors=True)
-        try:
-            files = sorted(p for p in source_dir.iterdir() if p.suffix == ".parquet")
+            return 0
+        have = _files(target_dir)
+        if have is not None and have.keys() == want.keys() and all(_same(have[n], want[n]) for n in want):
+            return 0
+        if have is None:
             target_dir.mkdir(parents=True, exist_ok=True)
-            for path in files:
-                _link(path, target_dir / path.name)
-            return len(files)
+            have = {}
+        try:
+            for name, version in have.items():
+                if not _same(version, want.get(name)):
+                    (target_dir / name).unlink()
+            linked = [name for name, version in want.items() if not _same(have.get(name), version)]
+            for name in linked:
+                _link(source_dir / name, target_dir / name)
+            now = _files(target_dir) or {}
         except FileNotFoundError:
-            if not source_dir.exists():
-                shutil.rmtree(target_dir, ignore_errors=True)
-                return 0
+            continue
+        if all(_same(now.get(name), want[name]) for name in linked):  # not swapped while linking
+            return len(linked)
     raise RuntimeError(f"partition {source_dir} kept changing while it was being snapshotted")
 
 
 def link_tree(source_root: Path, target_root: Path, *, partitioned: bool) -> int:
-    """Link one table's or mart's Parquet files under `target_root`; returns the files linked."""
+    """Make `target_root` link one table's Parquet files (and nothing else); returns files linked."""
     if not partitioned:
-        return _link_partition(source_root, target_root) if source_root.is_dir() else 0
+        return _link_partition(source_root, target_root)
+    live = {(lic, day): d for lic, day, d in partition_dirs(source_root)}
+    for licensor, day, directory in partition_dirs(target_root):
+        if (licensor, day) not in live:  # gone from the lake since a recycled tree was made
+            shutil.rmtree(directory, ignore_errors=True)
     linked = 0
-    for licensor, day, directory in partition_dirs(source_root):
+    for (licensor, day), directory in live.items():
         linked += _link_partition(directory, target_root / f"licensor={licensor}" / f"date={day:%Y-%m-%d}")
     return linked
 
 
 def snapshot_lake(paths: WarehousePaths, snapshot: Path) -> int:
-    """Link the current lake (report and catalog tables) into `snapshot/lake`; returns the files linked."""
+    """Make `snapshot/lake` link the current lake (report and catalog tables); returns files linked."""
+    from pipeline.enrichment.tables import CATALOG_TABLES
     from pipeline.warehouse.enriched import link_catalog  # it builds on link_tree: imported late
 
+    lake = snapshot / "lake"
+    if lake.is_dir():  # a recycled tree: tables this version does not know go
+        for entry in os.scandir(lake):
+            if entry.name not in TABLES_BY_NAME and entry.name not in CATALOG_TABLES:
+                shutil.rmtree(entry.path, ignore_errors=True)
     return sum(
-        link_tree(paths.layout.lake_table(t), snapshot / "lake" / t, partitioned=True) for t in TABLES_BY_NAME
-    ) + link_catalog(paths.layout.lake_root, snapshot / "lake")
+        link_tree(paths.layout.lake_table(t), lake / t, partitioned=True) for t in TABLES_BY_NAME
+    ) + link_catalog(paths.layout.lake_root, lake)
+
+
+def store_mart(paths: WarehousePaths, model: str, *, partitioned: bool) -> list[Path]:
+    """The mart's current files as versions in the store, linking the ones not there yet.
+
+    A version is named by its file's inode: an unchanged file finds its version by listing the
+    partition's directory in the store, a rewritten one (a new inode) gets a new version while the
+    old one stays for older catalogs. Marts are only written under the warehouse lock, which the
+    caller holds.
+    """
+    root, store = paths.mart_dir(model), paths.mart_versions_root / model
+    if partitioned:
+        dirs = [(f"licensor={lic}/date={day:%Y-%m-%d}", d) for lic, day, d in partition_dirs(root)]
+    else:
+        dirs = [("", root)]
+    versions = []
+    for relative, directory in dirs:
+        live = _files(directory) or {}
+        held = _files(store / relative) if live else None
+        for name, version in sorted(live.items()):
+            stored = store / relative / f"{version[2]}.parquet"
+            if not _same((held or {}).get(stored.name), version):
+                stored.unlink(missing_ok=True)  # an inode number reused after its version went
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                _link(directory / name, stored)
+            versions.append(stored)
+    return versions
+
+
+def record_marts(snapshot: Path, versions: list[Path], store: Path) -> None:
+    """Note in `snapshot` the versions its catalog reads (added to any noted before: a re-publish)."""
+    path = snapshot / MARTS_MANIFEST
+    listed = set(json.loads(path.read_text())) if path.exists() else set()
+    listed.update(str(v.relative_to(store)) for v in versions)
+    atomic_write_bytes(path, json.dumps(sorted(listed)).encode())
+
+
+def gc_mart_versions(paths: WarehousePaths) -> int:
+    """Remove the mart versions no snapshot's `marts.json` lists; returns how many."""
+    store, root = paths.mart_versions_root, paths.snapshots_root
+    if not store.is_dir():
+        return 0
+    listed: set[str] = set()
+    for snapshot in root.iterdir() if root.is_dir() else ():
+        with contextlib.suppress(FileNotFoundError):
+            listed.update(json.loads((snapshot / MARTS_MANIFEST).read_text()))
+    removed = 0
+    for directory, _dirs, files in os.walk(store, topdown=False):
+        for name in files:
+            path = Path(directory) / name
+            if str(path.relative_to(store)) not in listed:
+                path.unlink(missing_ok=True)
+                removed += 1
+        if directory != str(store) and not os.listdir(directory):
+            os.rmdir(directory)
+    return removed
+
+
+def _mark_versions_dirty(paths: WarehousePaths) -> None:
+    paths.mart_versions_root.mkdir(parents=True, exist_ok=True)
+    (paths.mart_versions_root / DIRTY).touch()
+
+
+def _expired(
+    paths: WarehousePaths,
+    *,
+    keep: set[str],
+    retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+    keep_last: int = DEFAULT_KEEP_LAST,
+) -> list[str]:
+    """Snapshots older than the retention, sparing `keep`, the newest and the current one (oldest first)."""
+    root = paths.snapshots_root
+    if not root.is_dir():
+        return []
+    current = paths.current_pointer.read_text().strip() if paths.current_pointer.exists() else ""
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.endswith(".old"))
+    spared = set(keep) | set(names[-keep_last:]) | {current}
+    now_ns = time.time_ns()
+    expired = []
+    for name in names:
+        stamp = name.split("-", 1)[0]
+        age = (now_ns - int(stamp)) / 1e9 if stamp.isdigit() else float("inf")
+        if name not in spared and age >= retention_seconds:
+            expired.append(name)
+    return expired
 
 
 def gc_snapshots(
@@ -103,19 +260,12 @@ def gc_snapshots(
     keep_last: int = DEFAULT_KEEP_LAST,
 ) -> int:
     """Remove snapshots older than the retention, sparing `keep`, the newest and the current one."""
-    root = paths.snapshots_root
-    if not root.is_dir():
-        return 0
-    current = paths.current_pointer.read_text().strip() if paths.current_pointer.exists() else ""
-    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.endswith(".old"))
-    spared = set(keep) | set(names[-keep_last:]) | {current}
-    now_ns = time.time_ns()
     removed = 0
-    for name in names:
-        stamp = name.split("-", 1)[0]
-        age = (now_ns - int(stamp)) / 1e9 if stamp.isdigit() else float("inf")
-        if name in spared or age < retention_seconds:
-            continue
-        remove_dir(root / name, staging_root=paths.staging_root)
+    for name in _expired(paths, keep=keep, retention_seconds=retention_seconds, keep_last=keep_last):
+        remove_dir(paths.snapshots_root / name, staging_root=paths.staging_root)
         removed += 1
+    dirty = paths.mart_versions_root / DIRTY
+    if removed or dirty.exists():  # only then can versions have lost the last snapshot listing them
+        dirty.unlink(missing_ok=True)
+        gc_mart_versions(paths)
     return removed

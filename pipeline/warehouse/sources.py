@@ -6,6 +6,8 @@ empty SELECT so every view exists, with the right columns, before any data has l
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -68,6 +70,29 @@ def parquet_select(root: Path, columns: Columns, *, partitioned: bool) -> str:
     else:
         source = f"read_parquet({quote_literal(root / '*.parquet')})"
     return f"SELECT {names} FROM {source}"
+
+
+def parquet_files(directory: Path) -> list[Path]:
+    """The Parquet files of one partition directory, sorted (none if it is gone)."""
+    try:
+        with os.scandir(directory) as entries:
+            return sorted(Path(e.path) for e in entries if e.name.endswith(".parquet"))
+    except FileNotFoundError:
+        return []
+
+
+def files_select(files: Sequence[Path], columns: Columns, *, partitioned: bool) -> str:
+    """SELECT `columns` from exactly `files` (Hive `licensor=/date=` from their paths when partitioned).
+
+    Binding a listed file costs less than globbing a tree: views over the few files a build reads
+    cost what those hold, not what the whole history does.
+    """
+    if not files:
+        return empty_select(columns)
+    names = ", ".join(quote_identifier(name) for name, _ in columns)
+    listed = "[" + ", ".join(quote_literal(f) for f in files) + "]"
+    options = f", {_HIVE_OPTIONS}" if partitioned else ""
+    return f"SELECT {names} FROM read_parquet({listed}{options})"
 
 
 def seed_select(path: Path) -> str:

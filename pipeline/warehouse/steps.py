@@ -66,7 +66,7 @@ def materialize_model(
     with exclusive_lock(paths.lock_path):
         snapshot = run_snapshot(paths, tag)
         session_models = [m for m in models if m.name in needed]
-        with Session(paths, session_models, snapshot / "lake", sql_root) as session:
+        with Session(paths, session_models, snapshot / "lake", sql_root, window=window) as session:
             if model.materialized:
                 build, check = build_model(session, model, window)
                 rows = build.rows if build else 0

@@ -4,22 +4,18 @@
 -- partitioned_by: none
 -- Artist ids come from the Aggregated Streams report (artist uris) and the Web API's track objects
 -- (the tracks report names artists without ids); names from the catalog, else the report.
-WITH reported AS (
-    SELECT licensor, date, track_id, unnest(artist_uris) AS artist_uri, unnest(artist_names) AS artist_name
-    FROM stg_aggregated_summary
-),
-catalogued AS (
+-- The report's credits come folded day by day (`acc_artist_credits`), so a daily build does not
+-- re-read the report's history.
+WITH catalogued AS (
     SELECT licensor, track_id, first_seen_date, last_seen_date, unnest(artist_ids) AS artist_id
     FROM dim_tracks
     WHERE artist_ids IS NOT NULL
 ),
 credits AS (
-    SELECT licensor, split_part(artist_uri, ':', 3) AS artist_id, track_id, date AS first_date,
-        date AS last_date, artist_name
-    FROM reported
-    WHERE artist_uri LIKE 'spotify:artist:%'
+    SELECT licensor, artist_id, track_id, first_date, last_date, reported_name, reported_name_on
+    FROM acc_artist_credits
     UNION ALL
-    SELECT licensor, artist_id, track_id, first_seen_date, last_seen_date, NULL
+    SELECT licensor, artist_id, track_id, first_seen_date, last_seen_date, NULL, NULL
     FROM catalogued
 ),
 streamed AS (
@@ -29,7 +25,8 @@ streamed AS (
         count(DISTINCT track_id) AS tracks_streamed,
         min(first_date) AS first_seen_date,
         max(last_date) AS last_seen_date,
-        arg_max(artist_name, last_date) FILTER (WHERE artist_name IS NOT NULL) AS reported_name
+        arg_max(reported_name, {'on': reported_name_on, 'name': reported_name})
+            FILTER (WHERE reported_name IS NOT NULL) AS reported_name
     FROM credits
     GROUP BY licensor, artist_id
 )

@@ -2,15 +2,11 @@
 -- grain: one playlist per licensor
 -- key: licensor, playlist_id
 -- partitioned_by: none
-WITH streamed AS (
-    SELECT
-        licensor,
-        playlist_id,
-        CAST(sum(streams) AS BIGINT) AS streams,
-        count(DISTINCT track_id) AS tracks_streamed,
-        min(date) AS first_streamed_date,
-        max(date) AS last_streamed_date
-    FROM fct_playlist_streams
+-- Totals come from `acc_playlists` and the distinct tracks from `acc_playlist_tracks`, both folded
+-- day by day from `fct_playlist_streams`, so a daily build does not re-read the facts' history.
+WITH tracks AS (
+    SELECT licensor, playlist_id, count(*) AS tracks_streamed
+    FROM acc_playlist_tracks
     GROUP BY licensor, playlist_id
 )
 SELECT
@@ -27,10 +23,11 @@ SELECT
     p.snapshot_id,
     p.tracks_total,
     s.streams,
-    s.tracks_streamed,
+    t.tracks_streamed,
     s.first_streamed_date,
     s.last_streamed_date,
     p.playlist_id IS NOT NULL AS in_catalog,
     p.fetched_at AS catalog_fetched_at
-FROM streamed AS s
+FROM acc_playlists AS s
+JOIN tracks AS t USING (licensor, playlist_id)
 LEFT JOIN stg_catalog_playlists AS p USING (playlist_id)

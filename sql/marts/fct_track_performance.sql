@@ -12,21 +12,23 @@ WITH daily AS (
     WHERE date BETWEEN CAST($start AS DATE) - 27 AND $end
 ),
 rolling AS (
+    -- One row per day of the window with the sums over it and the days before it: a join over the
+    -- 28 days, not window functions, so only the window's rows are computed.
     SELECT
-        *,
-        CAST(sum(streams) OVER (
-            PARTITION BY licensor, track_id ORDER BY date
-            RANGE BETWEEN INTERVAL 6 DAYS PRECEDING AND CURRENT ROW
-        ) AS BIGINT) AS streams_7d,
-        CAST(sum(streams) OVER (
-            PARTITION BY licensor, track_id ORDER BY date
-            RANGE BETWEEN INTERVAL 27 DAYS PRECEDING AND CURRENT ROW
-        ) AS BIGINT) AS streams_28d,
-        CAST(coalesce(sum(streams) OVER (
-            PARTITION BY licensor, track_id ORDER BY date
-            RANGE BETWEEN INTERVAL 1 DAYS PRECEDING AND INTERVAL 1 DAYS PRECEDING
-        ), 0) AS BIGINT) AS streams_prev_day
-    FROM daily
+        r.licensor,
+        r.date,
+        r.track_id,
+        any_value(r.streams) AS streams,
+        any_value(r.sub30_streams) AS sub30_streams,
+        any_value(r.sub30_share) AS sub30_share,
+        CAST(sum(h.streams) FILTER (WHERE h.date >= r.date - 6) AS BIGINT) AS streams_7d,
+        CAST(sum(h.streams) AS BIGINT) AS streams_28d,
+        CAST(coalesce(sum(h.streams) FILTER (WHERE h.date = r.date - 1), 0) AS BIGINT) AS streams_prev_day
+    FROM daily AS r
+    JOIN daily AS h
+        ON h.licensor = r.licensor AND h.track_id = r.track_id AND h.date BETWEEN r.date - 27 AND r.date
+    WHERE r.date BETWEEN $start AND $end
+    GROUP BY r.licensor, r.date, r.track_id
 ),
 listeners AS (
     SELECT licensor, date, track_id, count(DISTINCT user_id) AS listeners

@@ -145,8 +145,9 @@ def test_a_day_build_opens_only_that_days_lake_files(
 ):
     """Cost follows the window, not the history: unreadable files on other days are never opened.
 
-    (`tracks` is left intact: `dim_tracks` is the one model that reads every day, of the small
-    tracks report.)
+    (`tracks` and `aggregated_summary` are left intact: the dimensions' accumulated state holds
+    their old days and would be rebuilt from them if their files changed; test_wh_accumulators
+    shows the day build opening none of them either while they are unchanged.)
     """
     old = built_days[0]
     for table in (

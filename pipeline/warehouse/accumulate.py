@@ -1,0 +1,282 @@
+"""Accumulators: a dimension's history folded day by day, so a daily build reads days, not history.
+
+An accumulator (`sql/accumulators/*.sql`) keeps a *base*: its state folded over every source day up
+to `through`. A build folds the days after it (the *tail*) on top, in memory, and the dimension
+reads that; the tail is the `TAIL_DAYS` newest days, the ones that daily loads re-pull and daily
+builds rewrite, so the base stays valid from one build to the next and moves forward a day at a
+time as days age out of the tail.
+
+The base is rebuilt from its sources when one of its days changed (a partition re-landed or a
+fact rebuilt, a day deleted by retention, a day added behind it) or when the SQL it depends on did:
+the manifest keeps a fingerprint (file names, sizes and modification times) of every source day it
+holds, checked at every build, so the state can never lag the data it summarizes. Folding is
+associative (a merge accumulator's second statement combines any split of the days into the same
+state; an append accumulator only adds keys it does not hold yet), so a dimension built day by
+day, in windows, or in one full refresh is the same.
+
+State lives in `.warehouse/accumulators/<name>/`: Parquet files and `manifest.json` naming them.
+Files are written under new names before the manifest (replaced atomically) names them, and files
+no manifest names are swept, so a crash leaves the previous state. Everything runs under the
+warehouse lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from pipeline.atomic import atomic_write_bytes
+from pipeline.dates import DateWindow
+from pipeline.warehouse.materialize import chunks
+from pipeline.warehouse.models import PARTS, Accumulator
+from pipeline.warehouse.paths import partition_dirs
+from pipeline.warehouse.quoting import quote_columns, quote_identifier, quote_literal
+from pipeline.warehouse.session import Session
+from pipeline.warehouse.sources import empty_select, files_select
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+DEFAULT_LOOKBACK_DAYS = 3  # the daily schedules' look-back (assets/schedules.py), same variable
+MAX_SEGMENTS = 32  # an append accumulator's files before they are compacted into one
+
+
+def tail_days() -> int:
+    """Newest days kept out of the base: the schedules' look-back plus the day itself.
+
+    Daily loads re-pull (and daily builds rewrite) those days, so a base holding them would be
+    invalid at every build; older days change only when someone reloads or rebuilds them.
+    """
+    lookback = int(os.environ.get("SPOTIFY_BULK_LOOKBACK_DAYS") or DEFAULT_LOOKBACK_DAYS)
+    return max(lookback, 0) + 1
+
+
+@dataclass(frozen=True)
+class AccumulatorBuild:
+    """What preparing one accumulator for a build did."""
+
+    name: str
+    through: date | None  # the base holds the source days up to here (None: no day)
+    folded: int  # days folded into the base by this build
+    rebuilt: bool  # the base was started over (its sources or SQL changed)
+    tail: DateWindow | None  # days folded on top in memory for this build
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    signature: str
+    through: date | None
+    days: dict[str, str]
+    files: tuple[str, ...]
+
+    def to_json(self) -> bytes:
+        body = {
+            "format": FORMAT,
+            "signature": self.signature,
+            "through": self.through.isoformat() if self.through else None,
+            "days": self.days,
+            "files": list(self.files),
+        }
+        return json.dumps(body, indent=1, sort_keys=True).encode()
+
+
+def state_dir(session: Session, acc: Accumulator) -> Path:
+    return session.paths.accumulators_root / acc.name
+
+
+def _read_manifest(root: Path) -> _Manifest | None:
+    try:
+        body = json.loads((root / MANIFEST).read_text())
+        if body.get("format") != FORMAT:
+            return None
+        through = date.fromisoformat(body["through"]) if body["through"] else None
+        return _Manifest(body["signature"], through, dict(body["days"]), tuple(body["files"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # missing or unreadable: start over
+
+
+def _sources(session: Session, acc: Accumulator) -> list[tuple[str, list[tuple[str, date, Path]]]]:
+    """The date-partitioned inputs behind `acc`: lake tables (through staging views) and facts."""
+    lake: set[str] = set()
+    marts: set[str] = set()
+    todo = list(acc.depends_on)
+    while todo:
+        model = session.models[todo.pop()]
+        if model.layer == "staging":
+            lake.update(model.lake_tables)
+            todo.extend(model.depends_on)
+        else:
+            marts.add(model.name)
+    found = [(f"lake/{t}", session.lake_partitions[t]) for t in sorted(lake) if t in session.lake_partitions]
+    found += [(f"marts/{m}", partition_dirs(session.paths.mart_dir(m))) for m in sorted(marts)]
+    return found
+
+
+def _signature(session: Session, acc: Accumulator) -> str:
+    """Changes when the state's meaning does: the accumulator's SQL, its columns, its staging inputs."""
+    parts = [
+        acc.fold,
+        ",".join(acc.key),
+        acc.days_sql,
+        acc.merge_sql or "",
+        repr(session.accumulator_columns[acc.name]),
+    ]
+    views, todo = {}, list(acc.depends_on)
+    while todo:
+        model = session.models[todo.pop()]
+        if model.layer == "staging" and model.name not in views:  # facts' files carry their own changes
+            views[model.name] = model.sql
+            todo.extend(model.depends_on)
+    parts += [f"{name}:{sql}" for name, sql in sorted(views.items())]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def fingerprints(session: Session, acc: Accumulator) -> dict[str, str]:
+    """Per source day (ISO date), a digest of every source file of that day: name, size, mtime."""
+    entries: dict[str, list[str]] = {}
+    for source, partitions in _sources(session, acc):
+        for licensor, day, directory in partitions:
+            try:
+                with os.scandir(directory) as found:
+                    files = sorted((e.name, e.stat()) for e in found if e.name.endswith(".parquet"))
+            except FileNotFoundError:
+                continue
+            for name, stat in files:
+                entries.setdefault(day.isoformat(), []).append(
+                    f"{source}/{licensor}/{name}:{stat.st_size}:{stat.st_mtime_ns}"
+                )
+    return {
+        day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:32]
+        for day, lines in entries.items()
+    }
+
+
+def _base_select(session: Session, acc: Accumulator, root: Path, files: tuple[str, ...]) -> str:
+    columns = session.accumulator_columns[acc.name]
+    return files_select([root / f for f in files], columns, partitioned=False)
+
+
+def _write(session: Session, root: Path, relation: str, prefix: str) -> str:
+    """Write `relation` to a new Parquet file in `root`; returns its name."""
+    name = f"{prefix}-{uuid.uuid4().hex}.parquet"
+    session.con.execute(
+        f"COPY (SELECT * FROM {relation}) TO {quote_literal(root / name)} (FORMAT parquet, COMPRESSION zstd)"
+    )
+    return name
+
+
+def _fold(session: Session, acc: Accumulator, base: str, window: DateWindow, out: str) -> None:
+    """Temp table `out`: a merge accumulator's state `base` after `window`; for an append one, the
+    rows of `window` whose keys are neither in `base` (a relation of held rows) nor earlier in it."""
+    con, key = session.con, quote_columns(list(acc.key))
+    columns = session.accumulator_columns[acc.name]
+    if acc.merge_sql is not None:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS SELECT * FROM ({base})")
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {out} AS {empty_select(columns)}")
+    for chunk in chunks(window):  # bounded memory however many days; same state for any split
+        session.cover(chunk)
+        params = {"start": chunk.start, "end": chunk.end}
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _acc_days AS SELECT * FROM (\n{acc.days_sql}\n)", params)
+        if acc.merge_sql is not None:
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {PARTS} AS "
+                f"SELECT * FROM {out} UNION ALL BY NAME SELECT * FROM _acc_days"
+            )
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _acc_next AS SELECT * FROM (\n{acc.merge_sql}\n)")
+            con.execute(f"DROP TABLE {out}")
+            con.execute(f"ALTER TABLE _acc_next RENAME TO {out}")
+        else:
+            held = f"SELECT {key} FROM ({base}) UNION ALL SELECT {key} FROM {out}"
+            con.execute(f"INSERT INTO {out} SELECT * FROM _acc_days ANTI JOIN ({held}) USING ({key})")
+        con.execute("DROP TABLE _acc_days")
+
+
+def _sweep(root: Path, keep: tuple[str, ...]) -> None:
+    """Remove files no manifest names (older states, leftovers of a crashed build)."""
+    for entry in os.scandir(root):
+        if entry.name != MANIFEST and entry.name not in keep and entry.is_file():
+            Path(entry.path).unlink(missing_ok=True)
+
+
+def _advance(
+    session: Session, acc: Accumulator, root: Path, state: _Manifest, window: DateWindow, days: dict[str, str]
+) -> _Manifest:
+    """Fold `window` into the base and record it; returns the new manifest."""
+    out = f"_acc_base_{acc.name}"
+    _fold(session, acc, _base_select(session, acc, root, state.files), window, out)
+    if acc.merge_sql is not None:
+        files: tuple[str, ...] = (_write(session, root, out, "base"),)
+    else:  # the new keys go to a new file beside the held ones
+        files = state.files
+        if session.con.execute(f"SELECT count(*) FROM {out}").fetchone() != (0,):
+            files = (*files, _write(session, root, out, "segment"))
+        if len(files) > MAX_SEGMENTS:
+            files = (_write(session, root, f"({_base_select(session, acc, root, files)})", "segment"),)
+    session.con.execute(f"DROP TABLE IF EXISTS {out}")
+    through = window.end
+    manifest = _Manifest(
+        state.signature, through, {d: f for d, f in days.items() if date.fromisoformat(d) <= through}, files
+    )
+    atomic_write_bytes(root / MANIFEST, manifest.to_json())
+    _sweep(root, files)
+    return manifest
+
+
+def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
+    """Bring `acc`'s base up to date and define its view: the base with the tail folded on top."""
+    started = time.monotonic()
+    root = state_dir(session, acc)
+    root.mkdir(parents=True, exist_ok=True)
+    days = fingerprints(session, acc)
+    signature = _signature(session, acc)
+    state = _read_manifest(root)
+    valid = (
+        state is not None
+        and state.signature == signature
+        and all((root / f).is_file() for f in state.files)
+        and state.days
+        == {d: f for d, f in days.items() if state.through and date.fromisoformat(d) <= state.through}
+    )
+    if not valid or state is None:  # start over: an empty base, recorded before anything is folded
+        state = _Manifest(signature, None, {}, ())
+        atomic_write_bytes(root / MANIFEST, state.to_json())
+    _sweep(root, state.files)
+    rebuilt, folded = not valid, 0
+    if days:
+        first, newest = (date.fromisoformat(d) for d in (min(days), max(days)))
+        target = newest - timedelta(days=tail_days())
+        start = state.through + timedelta(days=1) if state.through else first
+        if target >= start:
+            folded = len(DateWindow(start, target))
+            state = _advance(session, acc, root, state, DateWindow(start, target), days)
+        tail_start = state.through + timedelta(days=1) if state.through else first
+        tail = DateWindow(tail_start, newest) if tail_start <= newest else None
+    else:
+        tail = None
+    _define(session, acc, root, state, tail)
+    return AccumulatorBuild(
+        acc.name, state.through, folded, rebuilt and bool(days), tail, time.monotonic() - started
+    )
+
+
+def _define(
+    session: Session, acc: Accumulator, root: Path, state: _Manifest, tail: DateWindow | None
+) -> None:
+    """The accumulator's view for this build: base plus tail (in a temp table, never written)."""
+    name, out = quote_identifier(acc.name), f"_acc_now_{acc.name}"
+    base = _base_select(session, acc, root, state.files)
+    if tail is None:
+        session.con.execute(f"CREATE OR REPLACE VIEW {name} AS {base}")
+        return
+    _fold(session, acc, base, tail, out)
+    if acc.merge_sql is not None:
+        session.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {out}")
+    else:
+        session.con.execute(f"CREATE OR REPLACE VIEW {name} AS {base} UNION ALL SELECT * FROM {out}")

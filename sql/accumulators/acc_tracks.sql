@@ -1,0 +1,75 @@
+-- acc_tracks: per licensor and track, each reported attribute's latest value, the day it is from, and the days seen (dim_tracks).
+-- key: licensor, track_id
+-- fold: merge
+-- Each attribute keeps its value of the latest day that reported it (`<attribute>_on` is that day),
+-- so combining the states of any split of the days gives the state of all of them at once.
+SELECT
+    licensor,
+    track_id,
+    arg_max(track_uri, date) AS track_uri,
+    max(date) FILTER (WHERE track_uri IS NOT NULL) AS track_uri_on,
+    arg_max(isrc, date) AS isrc,
+    max(date) FILTER (WHERE isrc IS NOT NULL) AS isrc_on,
+    arg_max(track_name, date) AS track_name,
+    max(date) FILTER (WHERE track_name IS NOT NULL) AS track_name_on,
+    arg_max(artist_names, date) AS artist_names,
+    max(date) FILTER (WHERE artist_names IS NOT NULL) AS artist_names_on,
+    arg_max(artists, date) AS artists,
+    max(date) FILTER (WHERE artists IS NOT NULL) AS artists_on,
+    arg_max(album_name, date) AS album_name,
+    max(date) FILTER (WHERE album_name IS NOT NULL) AS album_name_on,
+    arg_max(album_uri, date) AS album_uri,
+    max(date) FILTER (WHERE album_uri IS NOT NULL) AS album_uri_on,
+    arg_max(upc, date) AS upc,
+    max(date) FILTER (WHERE upc IS NOT NULL) AS upc_on,
+    arg_max(label, date) AS label,
+    max(date) FILTER (WHERE label IS NOT NULL) AS label_on,
+    arg_max(duration_ms, date) AS duration_ms,
+    max(date) FILTER (WHERE duration_ms IS NOT NULL) AS duration_ms_on,
+    arg_max(release_date, date) AS release_date,
+    max(date) FILTER (WHERE release_date IS NOT NULL) AS release_date_on,
+    arg_max(release_year, date) AS release_year,
+    max(date) FILTER (WHERE release_year IS NOT NULL) AS release_year_on,
+    arg_max(is_explicit, date) AS is_explicit,
+    max(date) FILTER (WHERE is_explicit IS NOT NULL) AS is_explicit_on,
+    min(date) AS first_seen_date,
+    max(date) AS last_seen_date,
+    count(*) AS days_streamed
+FROM stg_tracks
+WHERE date BETWEEN $start AND $end
+GROUP BY licensor, track_id;
+
+SELECT
+    licensor,
+    track_id,
+    arg_max(track_uri, track_uri_on) AS track_uri,
+    max(track_uri_on) AS track_uri_on,
+    arg_max(isrc, isrc_on) AS isrc,
+    max(isrc_on) AS isrc_on,
+    arg_max(track_name, track_name_on) AS track_name,
+    max(track_name_on) AS track_name_on,
+    arg_max(artist_names, artist_names_on) AS artist_names,
+    max(artist_names_on) AS artist_names_on,
+    arg_max(artists, artists_on) AS artists,
+    max(artists_on) AS artists_on,
+    arg_max(album_name, album_name_on) AS album_name,
+    max(album_name_on) AS album_name_on,
+    arg_max(album_uri, album_uri_on) AS album_uri,
+    max(album_uri_on) AS album_uri_on,
+    arg_max(upc, upc_on) AS upc,
+    max(upc_on) AS upc_on,
+    arg_max(label, label_on) AS label,
+    max(label_on) AS label_on,
+    arg_max(duration_ms, duration_ms_on) AS duration_ms,
+    max(duration_ms_on) AS duration_ms_on,
+    arg_max(release_date, release_date_on) AS release_date,
+    max(release_date_on) AS release_date_on,
+    arg_max(release_year, release_year_on) AS release_year,
+    max(release_year_on) AS release_year_on,
+    arg_max(is_explicit, is_explicit_on) AS is_explicit,
+    max(is_explicit_on) AS is_explicit_on,
+    min(first_seen_date) AS first_seen_date,
+    max(last_seen_date) AS last_seen_date,
+    CAST(sum(days_streamed) AS BIGINT) AS days_streamed
+FROM parts
+GROUP BY licensor, track_id

@@ -1,0 +1,226 @@
+"""Dimensions built incrementally (accumulators) equal a build of the whole history in one pass.
+
+The daily path folds one day at a time into each accumulator's base and the newest days on top;
+these tests grow a lake day by day (with late and deleted days), build it the way the schedule
+does, and require every mart, byte for byte, to equal one full build of the final lake, and the
+dimensions to equal a one-pass query of the history written independently here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from fake_lake import FIRST_DAY, LICENSORS, day_tables, delete_day, write_day, write_partition
+from wh_helpers import file_hashes, mart_fingerprints
+
+from pipeline.dates import DateWindow
+from pipeline.layout import Layout
+from pipeline.warehouse import accumulate
+from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.models import SQL_ROOT, ModelError, discover_accumulators, discover_models
+from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.snapshot import MARTS_MANIFEST, gc_snapshots
+
+DAYS = [FIRST_DAY + timedelta(days=i) for i in range(7)]
+
+# The dimensions' history-derived columns as one pass over every day (what the accumulators fold).
+REFERENCE = {
+    "dim_tracks": """
+        SELECT licensor, track_id,
+            arg_max(track_uri, date), arg_max(isrc, date), arg_max(track_name, date),
+            arg_max(artist_names, date), arg_max(artists, date), arg_max(album_name, date),
+            arg_max(album_uri, date), arg_max(upc, date), arg_max(label, date), arg_max(duration_ms, date),
+            arg_max(release_date, date), arg_max(release_year, date), arg_max(is_explicit, date),
+            min(date), max(date), count(*)
+        FROM stg_tracks GROUP BY ALL ORDER BY ALL""",
+    "dim_playlists": """
+        SELECT licensor, playlist_id, sum(streams), count(DISTINCT track_id), min(date), max(date)
+        FROM fct_playlist_streams GROUP BY ALL ORDER BY ALL""",
+    "dim_artists": """
+        WITH credits AS (
+            SELECT licensor, date, track_id, unnest(artist_uris) AS uri, unnest(artist_names) AS name
+            FROM stg_aggregated_summary
+        )
+        SELECT licensor, split_part(uri, ':', 3), count(DISTINCT track_id), min(date), max(date),
+            arg_max(name, {'on': date, 'name': name}) FILTER (WHERE name IS NOT NULL)
+        FROM credits WHERE uri LIKE 'spotify:artist:%' GROUP BY ALL ORDER BY ALL""",
+}
+BUILT = {
+    "dim_tracks": """
+        SELECT licensor, track_id, track_uri, isrc, track_name, artist_names, artists, album_name,
+            album_uri, upc, label, duration_ms, release_date, release_year, is_explicit,
+            first_seen_date, last_seen_date, days_streamed
+        FROM dim_tracks ORDER BY ALL""",
+    "dim_playlists": """
+        SELECT licensor, playlist_id, streams, tracks_streamed, first_streamed_date, last_streamed_date
+        FROM dim_playlists ORDER BY ALL""",
+    "dim_artists": """
+        SELECT licensor, artist_id, tracks_streamed, first_seen_date, last_seen_date, artist_name
+        FROM dim_artists ORDER BY ALL""",
+}
+
+
+def _query(layout: Layout, queries: dict[str, str]) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    try:
+        return {name: con.execute(sql).fetchall() for name, sql in queries.items()}
+    finally:
+        con.close()
+
+
+def _write_day(layout: Layout, licensor: str, day: date, *, variant: int = 0) -> None:
+    """A fake-lake day whose track metadata changes over time (a rename, a label that goes missing)."""
+    write_day(layout, licensor, day, variant=variant)
+    index = DAYS.index(day)
+    if index >= 2:
+        tracks = day_tables(licensor, day, variant=variant)["tracks"]
+        tracks[0] = {**tracks[0], "track_name": f"Renamed on day {min(index, 4)}"}
+        if index >= 5:  # no label reported: the dimension keeps the latest one that was
+            tracks[0] = {**tracks[0], "label": None, "album_name": f"Album as of day {index}"}
+        write_partition(layout, "tracks", licensor, day, tracks)
+
+
+def _dims_and_marts(layout: Layout) -> tuple[dict, dict]:
+    marts = WarehousePaths(layout).marts_root
+    dims = {p: h for p, h in file_hashes(marts).items() if p.startswith("dim_")}
+    return mart_fingerprints(layout), dims
+
+
+@pytest.fixture
+def daily_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-day tail (no look-back): every daily build folds a day into the bases."""
+    monkeypatch.setenv("SPOTIFY_BULK_LOOKBACK_DAYS", "0")
+    assert accumulate.tail_days() == 1
+
+
+def test_daily_builds_as_history_grows_equal_one_full_build(tmp_path: Path, daily_tail: None):
+    daily = Layout(tmp_path / "daily")
+    for i, day in enumerate(DAYS):
+        for licensor in LICENSORS:
+            _write_day(daily, licensor, day)
+        window = DateWindow(day, day)
+        if i == 4:  # the Bulk API re-publishes an old day: the base holding it must be rebuilt
+            _write_day(daily, "acme", DAYS[1], variant=3)
+            window = DateWindow(DAYS[1], day)
+        if i == 5:  # retention or an operator removes an old day
+            delete_day(daily, "globex", DAYS[0])
+            window = DateWindow(DAYS[0], day)
+        result = build_warehouse(daily, window)
+        assert result.passed, result.failed_checks
+        assert _query(daily, BUILT) == _query(daily, REFERENCE)  # right at every step
+    state = json.loads((WarehousePaths(daily).accumulators_root / "acc_tracks" / "manifest.json").read_text())
+    assert state["through"] == f"{DAYS[-2]}"  # everything but the one-day tail is in the base
+
+    whole = Layout(tmp_path / "whole")
+    for day in DAYS:
+        for licensor in LICENSORS:
+            if (licensor, day) != ("globex", DAYS[0]):
+                _write_day(whole, licensor, day, variant=3 if (licensor, day) == ("acme", DAYS[1]) else 0)
+    assert build_warehouse(whole).passed
+    assert _dims_and_marts(daily) == _dims_and_marts(whole)  # every mart; dimensions byte for byte
+    assert _query(whole, BUILT) == _query(whole, REFERENCE)
+    renamed = _query(
+        whole, {"t": "SELECT DISTINCT track_name, label FROM dim_tracks WHERE track_name LIKE 'Ren%'"}
+    )
+    assert renamed["t"] == [("Renamed on day 4", "Label")]
+
+
+def test_append_state_is_compacted_and_stays_equal(tmp_path: Path, daily_tail: None, monkeypatch):
+    monkeypatch.setattr(accumulate, "MAX_SEGMENTS", 2)
+    layout = Layout(tmp_path / "data")
+    for day in DAYS:
+        for licensor in LICENSORS:
+            _write_day(layout, licensor, day)
+        assert build_warehouse(layout, DateWindow(day, day)).passed
+        state = WarehousePaths(layout).accumulators_root / "acc_playlist_tracks"
+        listed = json.loads((state / "manifest.json").read_text())["files"]
+        assert len(listed) <= 2 and sorted(p.name for p in state.glob("*.parquet")) == sorted(listed)
+    before = _dims_and_marts(layout)
+    assert build_warehouse(layout, full_refresh=True).passed
+    assert _dims_and_marts(layout) == before
+    assert _query(layout, BUILT) == _query(layout, REFERENCE)
+
+
+def test_a_state_that_does_not_match_is_rebuilt(layout: Layout, built, built_days: list[date]):
+    last = DateWindow(built_days[-1], built_days[-1])
+    assert build_warehouse(layout, last).passed
+    expected = _dims_and_marts(layout)
+    root = WarehousePaths(layout).accumulators_root
+    (root / "acc_tracks" / "manifest.json").write_text("{not json")  # unreadable: start over
+    for path in (root / "acc_playlists").glob("*.parquet"):
+        path.unlink()  # a file the manifest names is gone: start over
+    manifest = root / "acc_playlist_tracks" / "manifest.json"
+    body = json.loads(manifest.read_text())
+    manifest.write_text(json.dumps({**body, "signature": "older sql"}))  # another SQL: start over
+    (root / "acc_artist_credits" / "leftover-of-a-crash.parquet").write_bytes(b"junk")
+    (root / "acc_gone").mkdir()  # an accumulator that no longer exists
+    assert build_warehouse(layout, last).passed
+    assert _dims_and_marts(layout) == expected
+    assert not (root / "acc_artist_credits" / "leftover-of-a-crash.parquet").exists()
+    assert not (root / "acc_gone").exists()
+    assert _query(layout, BUILT) == _query(layout, REFERENCE)
+
+
+def test_a_publish_links_only_rewritten_mart_files(layout: Layout, built, built_days: list[date]):
+    paths = WarehousePaths(layout)
+    last = DateWindow(built_days[-1], built_days[-1])
+    assert build_warehouse(layout, last).passed  # a copied data directory: every file is new here
+    versions = {p for p in paths.mart_versions_root.rglob("*.parquet")}
+    first = build_warehouse(layout, last)
+    added = {p for p in paths.mart_versions_root.rglob("*.parquet")} - versions
+    rewritten = sum(b.partitions_written for b in first.models)  # each dimension counts one file
+    assert len(added) == rewritten < len(versions)
+    listed = json.loads((first.snapshot / MARTS_MANIFEST).read_text())
+    assert all((paths.mart_versions_root / v).is_file() for v in listed)
+    gc_snapshots(paths, keep=set(), retention_seconds=0, keep_last=1)
+    remaining = {
+        str(p.relative_to(paths.mart_versions_root)) for p in paths.mart_versions_root.rglob("*.parquet")
+    }
+    assert remaining == set(listed)  # versions only older catalogs read are gone with them
+    assert all(rows > 0 for rows, _ in mart_fingerprints(layout).values())  # the current catalog answers
+
+
+def test_accumulators_are_checked(tmp_path: Path):
+    sql_root = tmp_path / "sql"
+    shutil.copytree(SQL_ROOT, sql_root)
+    assert {a.name for a in discover_accumulators(sql_root)} == {
+        "acc_tracks", "acc_artist_credits", "acc_playlists", "acc_playlist_tracks",
+    }  # fmt: skip
+    by_name = {m.name: m for m in discover_models(sql_root)}
+    assert by_name["dim_playlists"].accumulators == ("acc_playlist_tracks", "acc_playlists")
+    assert "fct_playlist_streams" in by_name["dim_playlists"].depends_on  # ordered after what it folds
+    path = sql_root / "accumulators" / "acc_playlists.sql"
+    original = path.read_text()
+    for broken, message in (
+        (original.replace("FROM fct_playlist_streams", "FROM dim_tracks"), "not partitioned by date"),
+        (original.replace("WHERE date BETWEEN $start AND $end", ""), "$start and $end"),
+        (original.rsplit(";", 1)[0], "two statements"),
+        (original.replace("FROM parts", "FROM fct_playlist_streams"), "reads only `parts`"),
+        (original.replace("-- fold: merge", "-- fold: sometimes"), "fold must be"),
+    ):
+        path.write_text(broken)
+        with pytest.raises(ModelError, match=re.escape(message)) as caught:
+            discover_models(sql_root)
+        assert "acc_playlists.sql" in str(caught.value)
+    path.write_text(original)
+
+
+def test_a_day_build_leaves_old_days_unopened(layout: Layout, built, built_days: list[date]):
+    """Old days' files of every table are made unreadable, size and time kept (so the state still
+    trusts them): the day build opens none of them, the dimensions included."""
+    old = built_days[0]
+    for path in (layout.data_dir / "lake").glob(f"*/licensor=globex/date={old}/*.parquet"):
+        stat = path.stat()
+        path.write_bytes(b"x" * stat.st_size)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    day = built_days[-1]
+    result = build_warehouse(layout, DateWindow(day, day))
+    assert result.passed, result.failed_checks
+    assert {b.model: b.partitions_written for b in result.models}["fct_daily_streams"] == 2
