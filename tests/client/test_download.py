@@ -6,11 +6,14 @@ import asyncio
 import gzip
 import hashlib
 import os
+import random
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
+from pipeline import bulk_api
 from pipeline.bulk_api import DownloadTooLarge, NotAvailable, RemoteFile, UnsafeFileName
 from pipeline.http import RetriesExhausted
 
@@ -192,3 +195,79 @@ def test_download_5xx_and_429_are_retried(api, make_client, tmp_path, sleeps):
     api.route(URI, respond(500), respond(429, headers={"Retry-After": "4"}), respond(200, GZ))
     assert download(make_client, tmp_path).bytes == len(GZ)
     assert sleeps == [1.0, 4.0]
+
+
+class Pieces(httpx.AsyncByteStream):
+    """A body arriving in small pieces, as from a socket."""
+
+    def __init__(self, data: bytes, size: int) -> None:
+        self.data, self.size = data, size
+
+    async def __aiter__(self):
+        for start in range(0, len(self.data), self.size):
+            yield self.data[start : start + self.size]
+
+
+def test_a_body_of_many_pieces_is_kept_exactly(api, make_client, tmp_path):
+    # Incompressible, so the .gz spans several worker batches; two members, to cross a member boundary.
+    noise = random.Random(7).randbytes(int(2.5 * bulk_api.CHUNK_BYTES))
+    big = gzip.compress(noise[:100_000], mtime=0) + gzip.compress(noise, mtime=0)
+    api.route(URI, respond(200, stream=lambda: Pieces(big, 65_000)))
+    result = download(make_client, tmp_path)
+    assert result.path.read_bytes() == big
+    assert (result.bytes, result.sha256) == (len(big), hashlib.sha256(big).hexdigest())
+
+
+def test_a_body_truncated_mid_batch_is_retried(api, make_client, tmp_path, sleeps):
+    big = gzip.compress(random.Random(8).randbytes(3 * bulk_api.CHUNK_BYTES), mtime=0)
+    api.route(URI, respond(200, stream=lambda: Pieces(big[: len(big) * 2 // 3], 65_536)), respond(200, big))
+    result = download(make_client, tmp_path)
+    assert result.path.read_bytes() == big
+    assert sleeps == [1.0]
+    assert os.listdir(tmp_path) == [result.name]
+
+
+def test_writing_hashing_and_inflating_run_off_the_event_loop(api, make_client, tmp_path, monkeypatch):
+    threads = set()
+    feed = bulk_api._Sink.feed
+
+    def recording(self, pieces):
+        threads.add(threading.current_thread())
+        feed(self, pieces)
+
+    monkeypatch.setattr(bulk_api._Sink, "feed", recording)
+    api.route(URI, respond(200, GZ))
+    loop_thread = threading.current_thread()  # asyncio.run runs the loop on this thread
+    download(make_client, tmp_path)
+    assert threads and loop_thread not in threads
+
+
+def test_a_cancelled_download_waits_for_its_worker_then_cleans_up(api, make_client, tmp_path, monkeypatch):
+    entered, release = threading.Event(), threading.Event()
+    feed = bulk_api._Sink.feed
+    after_release = []
+
+    def blocking(self, pieces):
+        entered.set()
+        release.wait(5)
+        feed(self, pieces)  # writes to the temporary file after the cancellation arrived
+        after_release.append(os.listdir(tmp_path))
+
+    monkeypatch.setattr(bulk_api._Sink, "feed", blocking)
+    api.route(URI, respond(200, GZ))
+
+    async def main():
+        async with make_client() as client:
+            task = asyncio.create_task(client.download(FILE, tmp_path))
+            while not entered.is_set():
+                await asyncio.sleep(0.001)
+            task.cancel()
+            await asyncio.sleep(0.05)
+            assert not task.done()  # the worker is still writing: cleanup must wait for it
+            release.set()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(main())
+    assert len(after_release) == 1 and len(after_release[0]) == 1  # the .part file, still there then
+    assert os.listdir(tmp_path) == []  # and removed only after the worker had finished
