@@ -145,14 +145,7 @@ class TableSink:
         self._late_runs: list[Path] = []  # whole files that sort before rows already written
         self._spilled = 0
         self._run_names = (work_dir / f"run-{n:05d}.arrow" for n in itertools.count())
-        self._output = _RowGroupWriter(
-            out_path,
-            self.schema,
-            settings.row_group_rows,
-            compression="zstd",
-            compression_level=settings.zstd_level,
-            sorting_columns=self._sorting_columns(),
-        )
+        self._output = self._open_output()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-sort")
         self._task: Future[None] | None = None
 
@@ -272,21 +265,24 @@ class TableSink:
 
     def _merge_into_output(self, runs: list[Path]) -> None:
         """The output so far and the late runs, merged into `out_path` (the rare out-of-order day)."""
-        settings = self.settings
         merged = self._reduce(runs)
-        output = _RowGroupWriter(
-            self.out_path,
-            self.schema,
-            settings.row_group_rows,
-            compression="zstd",
-            compression_level=settings.zstd_level,
-            sorting_columns=self._sorting_columns(),
-        )
+        output = self._open_output()
         try:
             for table in merge_runs(merged, self.spec.sort_by):
                 output.write(table)
         finally:
             output.close()
+
+    def _open_output(self) -> _RowGroupWriter:
+        """The landed file: zstd, statistics, the sort order declared in its metadata."""
+        return _RowGroupWriter(
+            self.out_path,
+            self.schema,
+            self.settings.row_group_rows,
+            compression="zstd",
+            compression_level=self.settings.zstd_level,
+            sorting_columns=self._sorting_columns(),
+        )
 
     def _sorting_columns(self) -> tuple[pq.SortingColumn, ...]:
         """The sort order, declared in the file's metadata for engines that can use it."""
