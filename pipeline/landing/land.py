@@ -7,6 +7,7 @@ failed or crashed run leaves the previous partition exactly as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -76,7 +77,7 @@ def land_partition(
     stamp = _loaded_at(loaded_at)
     rejects_final = layout.rejects_partition(report.name, licensor, day) / REJECTS_FILE
     lock = layout.lock_path(f"lake-{report.name}", licensor, day)
-    with staging_dir(layout.staging_root) as work:
+    with staging_dir(layout.staging_root) as work, contextlib.ExitStack() as stop_sinks:
         share = replace(opts.sink, spill_bytes=max(opts.sink.spill_bytes // len(report.tables), 1))
         unique = {Path(path).resolve(): Path(path) for path in files}  # each file once, even if listed twice
         ordered = sorted(unique.values(), key=str)  # per-country files in name order
@@ -88,20 +89,15 @@ def land_partition(
             lineage = Lineage.of(sources, stamp, table.schema)
             spill = work / "spill" / table.name
             sinks[table.name] = TableSink(table, spill, share, out_dir / PART_FILE, lineage)
+            stop_sinks.callback(sinks[table.name].close)  # whatever happens, before staging goes
         rejects = RejectLog(work / REJECTS_FILE)
         try:
             lines_total, unknown_fields = _parse_files(
                 report, day, ordered, sources, sinks, rejects, opts, privacy, say
             )
-        except BaseException:
-            for sink in sinks.values():
-                sink.close()
-            raise
         finally:
             rejects.close()
         if lines_total and rejects.count / lines_total > max_reject_share:
-            for sink in sinks.values():
-                sink.close()
             with exclusive_lock(lock):
                 written = rejects.publish(rejects_final)
             raise TooManyRejectsError(
@@ -115,12 +111,7 @@ def land_partition(
             )
         built = {}
         for name, sink in sinks.items():
-            try:
-                result = sink.finish()
-            except BaseException:
-                for other in sinks.values():
-                    other.close()
-                raise
+            result = sink.finish()
             spilled = f" after {result.spilled_runs} spilled run(s)" if result.spilled_runs else ""
             say(f"sorted and wrote {name}: {result.rows:,} rows{spilled}")
             built[name] = (sink.out_path.parent, result)

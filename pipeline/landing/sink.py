@@ -88,6 +88,7 @@ class _RowGroupWriter:
         self._buffered: list[pa.Table] = []
         self._buffered_rows = 0
         self._pending: Future[None] | None = None
+        self._closed = False
         self.last_row: pa.Table | None = None  # the last row written, for order checks
 
     def write(self, table: pa.Table) -> None:
@@ -109,14 +110,17 @@ class _RowGroupWriter:
         self._pending = self._pool.submit(self._writer.write_table, table, row_group_size=self._group_rows)
 
     def close(self) -> None:
-        """Write what is buffered and finish the file."""
+        """Write what is buffered and finish the file; a second call does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             if self._buffered_rows:
                 self._submit(pa.concat_tables(self._buffered))
             if self._pending is not None:
                 self._pending.result()
         finally:
-            self._buffered, self._pending = [], None
+            self._buffered, self._buffered_rows, self._pending = [], 0, None
             self._pool.shutdown(wait=True)
             self._writer.close()
 
@@ -185,7 +189,8 @@ class TableSink:
         return SinkResult(self.rows, dict(self.null_counts), self._spilled)
 
     def close(self) -> None:
-        """Stop the background threads (after a failure: nothing more will be written)."""
+        """Stop the background threads; after `finish` this does nothing, after a failure it
+        abandons what was not written."""
         self._worker.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(OSError, pa.ArrowException):  # the staging directory may be gone
             self._output.close()
@@ -220,7 +225,6 @@ class TableSink:
 
     def _write_file(self, parts: list[pa.Table]) -> None:
         """Append one file's rows, sorted, to the output, or to a late run if they sort earlier."""
-        runs_were_used = bool(self._file_runs)
         if self._file_runs:
             if parts:
                 self._spill_run(parts)
@@ -229,12 +233,11 @@ class TableSink:
             self._append(merge_runs(merged, self.spec.sort_by))
             for run in merged:
                 run.unlink(missing_ok=True)
+            trim()
         elif parts:
             ordered = sort_table(self._held(parts), self.spec.sort_by)
             step = self.settings.row_group_rows
             self._append(ordered.slice(start, step) for start in range(0, ordered.num_rows, step))
-        if runs_were_used:
-            trim()
 
     def _reduce(self, runs: list[Path]) -> list[Path]:
         """At most `merge_fan_in` runs holding the rows of `runs` (merged in bounded memory)."""

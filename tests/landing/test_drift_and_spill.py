@@ -209,3 +209,25 @@ def test_in_order_files_are_written_once_without_runs(layout, archive):
     table = pq.read_table(result.tables[0].path)
     assert table.num_rows == 1500 and _sorted_keys(table)
     assert table.column("_source_file").to_pylist()[0].endswith("A.gz")
+
+
+def test_sink_close_after_finish_changes_nothing(tmp_path):
+    """Landing closes every sink on the way out, finished or not: a second close must neither
+    raise (it would hide the real error of a failed landing) nor touch the written file."""
+    from datetime import UTC, datetime
+
+    from pipeline.landing.sink import Lineage, TableSink
+    from pipeline.reports import STREAMS
+
+    rows = FlatParser(STREAMS, max_line_bytes=1 << 20).parse(
+        "\n".join(dumps(r) for r in stream_records(10)).encode(), None, 1, "US.gz"
+    )
+    lineage = Lineage.of(["US.gz"], datetime(2026, 11, 20, tzinfo=UTC), STREAMS.schema)
+    sink = TableSink(STREAMS, tmp_path / "spill", SinkSettings(), tmp_path / "part-0.parquet", lineage)
+    sink.add(rows.tables["streams"], 0)
+    assert sink.finish().rows == 10
+    written = (tmp_path / "part-0.parquet").read_bytes()
+    sink.close()
+    sink._output.close()  # the writer itself: its buffered rows were written once, not again
+    assert (tmp_path / "part-0.parquet").read_bytes() == written
+    assert pq.read_table(tmp_path / "part-0.parquet").num_rows == 10
