@@ -52,6 +52,14 @@ def _where(alias: str, *, start: str = "$start") -> str:
         AND ($search = '' OR {alias}.track_id IN (SELECT track_id FROM searched))"""
 
 
+_PLAYS = f"""plays AS (
+    SELECT d.licensor, d.track_id, sum(d.streams) AS streams
+    FROM fct_daily_streams AS d
+    WHERE {_where("d")}
+    GROUP BY d.licensor, d.track_id
+)"""  # streams per licensor and track under the page's filters
+
+
 @dataclass(frozen=True)
 class Filters:
     """What the reader picked: empty licensors or countries mean all; search matches track or artist."""
@@ -254,12 +262,7 @@ def latest_day_change(daily: pl.DataFrame) -> tuple[date, int, int | None] | Non
 
 TOP_TRACKS_SQL = f"""
 WITH {_SEARCHED},
-plays AS (
-    SELECT d.licensor, d.track_id, sum(d.streams) AS streams
-    FROM fct_daily_streams AS d
-    WHERE {_where("d")}
-    GROUP BY d.licensor, d.track_id
-),
+{_PLAYS},
 short AS (
     SELECT s.licensor, s.track_id, count(*) AS sub30_streams
     FROM stg_sub30_streams AS s
@@ -447,12 +450,7 @@ def top_playlists(
 
 ARTIST_HISTORY_SQL = f"""
 WITH {_SEARCHED},
-plays AS (
-    SELECT d.licensor, d.track_id, sum(d.streams) AS streams
-    FROM fct_daily_streams AS d
-    WHERE {_where("d")}
-    GROUP BY d.licensor, d.track_id
-),
+{_PLAYS},
 credits AS (
     SELECT DISTINCT licensor, track_id, artist_id
     FROM (SELECT licensor, track_id, unnest(artist_ids) AS artist_id FROM dim_tracks)
