@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from isal import isal_zlib
 
 from pipeline.auth import ApiSession, AuthError, TokenRejected
+from pipeline.gzip_stream import GZIP_OR_ZLIB, CorruptGzip, GzipStream, IncompleteGzip
 from pipeline.http import (
     ApiError,
     ApiStatusError,
@@ -47,7 +47,6 @@ CHUNK_BYTES = 1 << 20  # received bytes handed to a worker at a time
 # Decompressed bytes produced per step, so a bomb never fills memory. Each step drops the GIL a
 # few times (its output buffer grows from 16 KiB), so few large steps contend least with the loop.
 _INFLATE_STEP = 4 << 20
-_AUTO_HEADER = 32 + isal_zlib.MAX_WBITS  # gzip or zlib header, detected
 _NUMBER = re.compile(r"^[0-9]{1,4}$")
 
 __all__ = [
@@ -108,30 +107,19 @@ class DownloadedFile:
 
 
 class _GzipCheck:
-    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded.
-
-    ISA-L's inflate behind zlib's API (as landing uses): ~2.5x zlib's speed, and inflating is most
-    of a download's CPU.
-    """
+    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded."""
 
     def __init__(self, method: str, url: str, cap: int) -> None:
         self.method, self.url, self.cap = method, url, cap
         self.decompressed = 0
-        self.fed = False
-        self._inflater = isal_zlib.decompressobj(wbits=_AUTO_HEADER)
+        self._stream = GzipStream(wbits=GZIP_OR_ZLIB, step=_INFLATE_STEP)
 
     def feed(self, data: bytes) -> None:
-        self.fed = self.fed or bool(data)
-        while data:
-            if self._inflater.eof:  # another gzip member follows (concatenated gzip is valid)
-                self._inflater = isal_zlib.decompressobj(wbits=_AUTO_HEADER)
-            try:
-                self._count(self._inflater.decompress(data, _INFLATE_STEP))
-                while self._inflater.unconsumed_tail and not self._inflater.eof:
-                    self._count(self._inflater.decompress(self._inflater.unconsumed_tail, _INFLATE_STEP))
-            except isal_zlib.error as exc:
-                raise RetryableError(f"corrupt gzip stream ({exc})") from None
-            data = self._inflater.unused_data if self._inflater.eof else b""
+        try:
+            for out in self._stream.feed(data):
+                self._count(out)
+        except CorruptGzip as exc:
+            raise RetryableError(f"corrupt gzip stream ({exc})") from None
 
     def _count(self, out: bytes) -> None:
         self.decompressed += len(out)
@@ -142,8 +130,14 @@ class _GzipCheck:
             )
 
     def finish(self) -> None:
-        if self.fed and not self._inflater.eof:
-            raise RetryableError("incomplete gzip stream (the body ended before the end of the gzip data)")
+        try:
+            self._count(self._stream.finish())
+        except CorruptGzip as exc:
+            raise RetryableError(f"corrupt gzip stream ({exc})") from None
+        except IncompleteGzip:
+            raise RetryableError(
+                "incomplete gzip stream (the body ended before the end of the gzip data)"
+            ) from None
 
 
 class _Sink:

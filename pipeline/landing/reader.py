@@ -1,9 +1,8 @@
 """Stream a gzip NDJSON archive as blocks of whole lines, with memory bounded by the block size.
 
-Decompression (ISA-L's inflate behind zlib's API: ~3x zlib's speed, and decompression is the floor
-of landing's cost) runs in a background thread (it releases the GIL) so it overlaps with parsing;
-a small queue keeps at most a few blocks in flight whatever the file size. Blocks hold whole
-lines, so a consumer can number lines exactly (1-based, blank lines included).
+Decompression (`pipeline.gzip_stream`, ISA-L) runs in a background thread (it releases the GIL)
+so it overlaps with parsing; a small queue keeps at most a few blocks in flight whatever the file
+size. Blocks hold whole lines, so a consumer can number lines exactly (1-based, blank lines included).
 """
 
 from __future__ import annotations
@@ -14,14 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from isal import isal_zlib
-
+from pipeline.gzip_stream import GZIP, CorruptGzip, GzipStream, IncompleteGzip
 from pipeline.landing.errors import ArchiveTooLargeError, CorruptArchiveError
 
 RAW_HEAD_BYTES = 2048  # bytes of an overlong line kept for its reject record
 _IN_CHUNK = 1 << 20
 _OUT_CHUNK = 4 << 20
-_GZIP_ONLY = 16 + isal_zlib.MAX_WBITS
 
 
 @dataclass(frozen=True)
@@ -39,36 +36,26 @@ Item = bytes | OverlongLine
 
 def inflate(path: Path, *, max_decompressed_bytes: int) -> Iterator[bytes]:
     """Decompress a (possibly multi-member) gzip file in bounded chunks; raise on truncation."""
-    total = 0
+    stream, total = GzipStream(wbits=GZIP, step=_OUT_CHUNK), 0
+
+    def counted(out: bytes) -> bytes:
+        nonlocal total
+        total += len(out)
+        if total > max_decompressed_bytes:
+            raise ArchiveTooLargeError(path, max_decompressed_bytes)
+        return out
+
     with open(path, "rb") as fh:
-        inflater: isal_zlib.Decompress | None = None
-        while raw := fh.read(_IN_CHUNK):
-            data = raw
-            while data:
-                if inflater is None:
-                    inflater = isal_zlib.decompressobj(_GZIP_ONLY)
-                try:
-                    out = inflater.decompress(data, _OUT_CHUNK)
-                except isal_zlib.error as exc:
-                    raise CorruptArchiveError(path, str(exc)) from exc
-                total += len(out)
-                if total > max_decompressed_bytes:
-                    raise ArchiveTooLargeError(path, max_decompressed_bytes)
-                if out:
-                    yield out
-                if inflater.eof:  # check first: at a member's end both tails hold the rest
-                    data, inflater = inflater.unused_data, None  # next gzip member, if any
-                else:
-                    data = inflater.unconsumed_tail  # output cap reached, or b"" when all consumed
-        if inflater is not None:
-            try:
-                tail = inflater.flush()
-            except isal_zlib.error as exc:
-                raise CorruptArchiveError(path, str(exc)) from exc
-            if tail:
+        try:
+            while raw := fh.read(_IN_CHUNK):
+                for out in stream.feed(raw):
+                    yield counted(out)
+            if tail := counted(stream.finish()):
                 yield tail
-            if not inflater.eof:
-                raise CorruptArchiveError(path, "unexpected end of file (truncated gzip stream)")
+        except CorruptGzip as exc:
+            raise CorruptArchiveError(path, str(exc)) from exc
+        except IncompleteGzip:
+            raise CorruptArchiveError(path, "unexpected end of file (truncated gzip stream)") from None
 
 
 def cut_lines(chunks: Iterator[bytes], *, block_bytes: int, max_line_bytes: int) -> Iterator[Item]:
