@@ -1,11 +1,10 @@
 """Lake assets: one multi-asset per Bulk API report, one asset per lake table it lands in.
 
 Each run pulls one licensor-day of one report into the archive and lands it as Parquet; the assets
-only wire Dagster to `pipeline.loading` and describe what was written.
+only wire Dagster to `pipeline.ingest.load` and describe what was written.
 """
 
 import asyncio
-import os
 from collections.abc import Iterator
 from datetime import date
 
@@ -13,22 +12,14 @@ import dagster as dg
 
 from assets.checks import SUB30_LIMIT_MS, schema_matches, stream_length_range
 from assets.metadata import partition_metadata
-from pipeline.landing import LandingResult, TableResult
-from pipeline.loading import LoadFailed, LoadOutcome, load_report
-from pipeline.partitions import partition_parts, report_partitions
+from pipeline.ingest.landing import LandingResult, TableResult
+from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
+from pipeline.orchestration.partitions import Partitions, partition_parts
+from pipeline.orchestration.resources import BulkApiResource, LakeResource
 from pipeline.reports import REPORTS, STREAMS, SUB30_STREAMS, TABLES_BY_NAME, ReportSpec
-from pipeline.resources import BulkApiResource, LakeResource
 
 GROUP = "bulk_api"
 API_POOL = "spotify_api"
-# Transient failures (network trouble past the client's own retries) get whole-step retries;
-# permanent ones (credentials, rejects, hostile input) fail at once with allow_retries=False.
-RETRY_POLICY = dg.RetryPolicy(
-    max_retries=int(os.environ.get("SPOTIFY_BULK_STEP_RETRIES") or 2),
-    delay=5,
-    backoff=dg.Backoff.EXPONENTIAL,
-    jitter=dg.Jitter.PLUS_MINUS,
-)
 
 # Extra checks per table, beyond "schema as declared": (check name, description).
 _LENGTH_CHECKS = {
@@ -110,7 +101,17 @@ def _check_results(
     return results
 
 
-def build_report_assets(report: ReportSpec) -> dg.AssetsDefinition:
+def retry_policy(step_retries: int) -> dg.RetryPolicy:
+    """Transient failures (network trouble past the client's own retries) get whole-step retries;
+    permanent ones (credentials, rejects, hostile input, quota bans) fail at once (allow_retries=False)."""
+    return dg.RetryPolicy(
+        max_retries=step_retries, delay=5, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    )
+
+
+def build_report_assets(
+    report: ReportSpec, partitions: Partitions, *, step_retries: int
+) -> dg.AssetsDefinition:
     """The multi-asset that loads `report` for one date x licensor partition."""
     specs = [
         dg.AssetSpec(
@@ -128,9 +129,9 @@ def build_report_assets(report: ReportSpec) -> dg.AssetsDefinition:
         name=f"{report.name}_report",
         specs=specs,
         check_specs=_check_specs(report),
-        partitions_def=report_partitions,
+        partitions_def=partitions.reports,
         pool=API_POOL,
-        retry_policy=RETRY_POLICY,
+        retry_policy=retry_policy(step_retries),
         backfill_policy=dg.BackfillPolicy.multi_run(1),
         can_subset=True,  # makes every output optional: a day not published yet materializes nothing
         description=f"Pulls the Bulk API `{report.api_name}` report for one licensor-day and lands it.",
@@ -202,4 +203,6 @@ async def _load(
         )
 
 
-report_assets = [build_report_assets(report) for report in REPORTS]
+def bulk_report_assets(partitions: Partitions, *, step_retries: int = 2) -> list[dg.AssetsDefinition]:
+    """One multi-asset per Bulk API report, on the given partitions."""
+    return [build_report_assets(report, partitions, step_retries=step_retries) for report in REPORTS]

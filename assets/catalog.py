@@ -13,9 +13,9 @@ import dagster as dg
 from pydantic import Field
 
 from assets.metadata import column_schema, markdown_preview
+from pipeline.clients.http import ApiError
 from pipeline.enrichment import KINDS, EnrichmentFailed, EnrichResult, enrich
-from pipeline.http import ApiError
-from pipeline.resources import LakeResource, WebApiResource
+from pipeline.orchestration.resources import LakeResource, WebApiResource
 
 GROUP = "catalog"
 API_POOL = "spotify_api"

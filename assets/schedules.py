@@ -2,28 +2,22 @@
 
 `build_schedule_from_partitioned_job` would request only the newest day; the Bulk API re-publishes
 days late, so this schedule also re-pulls the `SPOTIFY_BULK_LOOKBACK_DAYS` (default 3) days before it.
+Schedules are built from the partitions and look-back that settings give at start-up.
 """
 
-import os
 from collections.abc import Iterator
 from datetime import date, timedelta
 
 import dagster as dg
 
 from assets.bulk_reports import GROUP
-from pipeline.partitions import configured_licensors, partition_key, partition_start_date
-
-DEFAULT_LOOKBACK_DAYS = 3
+from pipeline.orchestration.partitions import Partitions, partition_key
 
 bulk_reports_job = dg.define_asset_job(
     name="bulk_reports_job",
     selection=dg.AssetSelection.groups(GROUP),
     description="Loads every Bulk API report for one date x licensor partition.",
 )
-
-
-def lookback_days() -> int:
-    return int(os.environ.get("SPOTIFY_BULK_LOOKBACK_DAYS") or DEFAULT_LOOKBACK_DAYS)
 
 
 def daily_run_requests(
@@ -41,19 +35,6 @@ def daily_run_requests(
                 partition_key=key,
                 tags={"spotify/lookback_day": str(back - 1)},
             )
-
-
-@dg.schedule(
-    job=bulk_reports_job,
-    cron_schedule="0 6 * * *",
-    execution_timezone="UTC",
-    description="Daily at 06:00 UTC: load yesterday and re-pull the look-back window.",
-)
-def daily_bulk_reports(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
-    tick_day = context.scheduled_execution_time.date()
-    yield from daily_run_requests(
-        tick_day, configured_licensors(), lookback_days(), date.fromisoformat(partition_start_date())
-    )
 
 
 warehouse_job = dg.define_asset_job(
@@ -76,12 +57,29 @@ def warehouse_run_request(tick_day: date, lookback: int, first_day: date) -> dg.
     )
 
 
-@dg.schedule(
-    job=warehouse_job,
-    cron_schedule="0 7 * * *",
-    execution_timezone="UTC",
-    description="Daily at 07:00 UTC, after the loads: rebuild the marts for the look-back window.",
-)
-def daily_warehouse(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    tick_day = context.scheduled_execution_time.date()
-    return warehouse_run_request(tick_day, lookback_days(), date.fromisoformat(partition_start_date()))
+def build_schedules(partitions: Partitions, lookback_days: int) -> list[dg.ScheduleDefinition]:
+    """The daily load and the daily warehouse build, over yesterday and the look-back window."""
+
+    @dg.schedule(
+        job=bulk_reports_job,
+        cron_schedule="0 6 * * *",
+        execution_timezone="UTC",
+        description="Daily at 06:00 UTC: load yesterday and re-pull the look-back window.",
+    )
+    def daily_bulk_reports(context: dg.ScheduleEvaluationContext) -> Iterator[dg.RunRequest]:
+        tick_day = context.scheduled_execution_time.date()
+        yield from daily_run_requests(
+            tick_day, partitions.licensor_names, lookback_days, partitions.start_date
+        )
+
+    @dg.schedule(
+        job=warehouse_job,
+        cron_schedule="0 7 * * *",
+        execution_timezone="UTC",
+        description="Daily at 07:00 UTC, after the loads: rebuild the marts for the look-back window.",
+    )
+    def daily_warehouse(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        tick_day = context.scheduled_execution_time.date()
+        return warehouse_run_request(tick_day, lookback_days, partitions.start_date)
+
+    return [daily_bulk_reports, daily_warehouse]

@@ -12,8 +12,8 @@ import dagster as dg
 
 from pipeline.dates import DateWindow
 from pipeline.enrichment.tables import CATALOG_TABLES
-from pipeline.partitions import date_partitions
-from pipeline.resources import LakeResource
+from pipeline.orchestration.partitions import Partitions
+from pipeline.orchestration.resources import LakeResource
 from pipeline.warehouse.checks import LAKE_CHECKS, UNIQUE_KEY, CheckOutcome
 from pipeline.warehouse.models import Model, discover_models
 from pipeline.warehouse.steps import StepResult, materialize_model, publish_warehouse, run_tag
@@ -91,7 +91,7 @@ def _metadata(result: StepResult) -> dict[str, object]:
     return metadata
 
 
-def build_model_asset(model: Model) -> dg.AssetsDefinition:
+def build_model_asset(model: Model, partitions: Partitions) -> dg.AssetsDefinition:
     """The asset of one SQL model: a staging view (counted and checked) or a mart (built)."""
     partitioned = model.partitioned
 
@@ -100,7 +100,7 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
         group_name=GROUP,
         description=f"{model.description}\n\nGrain: {model.grain}. Key: {', '.join(model.key) or 'none'}.",
         deps=_deps(model),
-        partitions_def=date_partitions if partitioned else None,
+        partitions_def=partitions.dates if partitioned else None,
         backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
         check_specs=_check_specs(model),
         pool=POOL,
@@ -109,7 +109,9 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     )
     def _model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         window = _window(context) if partitioned else None
-        result = materialize_model(lake.layout, model.name, window, tag=run_tag(context.run.run_id))
+        result = materialize_model(
+            lake.layout, model.name, window, tag=run_tag(context.run.run_id), options=lake.warehouse_options()
+        )
         return dg.MaterializeResult(
             metadata=_metadata(result), check_results=[_check_result(c) for c in result.checks]
         )
@@ -117,22 +119,34 @@ def build_model_asset(model: Model) -> dg.AssetsDefinition:
     return _model
 
 
-@dg.asset(
-    name=CATALOG,
-    group_name=GROUP,
-    description="warehouse.duckdb: views over an immutable snapshot of the lake and marts, swapped in "
-    "atomically so readers never block or see a half-built state.",
-    deps=[m.name for m in MODELS],
-    partitions_def=date_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL,
-    kinds={"duckdb"},
-)
-def warehouse_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-    snapshot = publish_warehouse(lake.layout, _window(context), tag=run_tag(context.run.run_id))
-    return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(lake.layout.warehouse_path)), "snapshot": snapshot.name}
+def build_catalog_asset(partitions: Partitions) -> dg.AssetsDefinition:
+    """The published catalog: one asset that swaps the new warehouse.duckdb into place."""
+
+    @dg.asset(
+        name=CATALOG,
+        group_name=GROUP,
+        description="warehouse.duckdb: views over an immutable snapshot of the lake and marts, swapped in "
+        "atomically so readers never block or see a half-built state.",
+        deps=[m.name for m in MODELS],
+        partitions_def=partitions.dates,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=POOL,
+        kinds={"duckdb"},
     )
+    def warehouse_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
+        snapshot = publish_warehouse(
+            lake.layout, _window(context), tag=run_tag(context.run.run_id), options=lake.warehouse_options()
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(lake.layout.warehouse_path)),
+                "snapshot": snapshot.name,
+            }
+        )
+
+    return warehouse_catalog
 
 
-warehouse_assets = [build_model_asset(m) for m in MODELS]
+def warehouse_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
+    """One asset per SQL model, then the published catalog."""
+    return [*(build_model_asset(m, partitions) for m in MODELS), build_catalog_asset(partitions)]

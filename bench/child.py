@@ -64,7 +64,7 @@ def _land(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """The project's landing path: parse, type, validate, sort, write Parquet (`land_partition`)."""
     from datetime import date
 
-    from pipeline.landing import land_partition
+    from pipeline.ingest.landing import land_partition
     from pipeline.layout import Layout
     from pipeline.reports import report_by_name
 
@@ -81,16 +81,16 @@ def _e2e(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
     import dagster as dg
 
-    from assets.bulk_reports import report_assets
-    from pipeline.partitions import partition_key
-    from pipeline.resources import BulkApiResource, LakeResource
+    from pipeline.orchestration.partitions import partition_key
+    from pipeline.orchestration.resources import BulkApiResource, LakeResource
+    from tests.kits.settings import lake_report_assets
 
-    streams_assets = next(a for a in report_assets if a.node_def.name == "streams_report")
+    streams_assets = next(a for a in lake_report_assets() if a.node_def.name == "streams_report")
     resources = {
         "bulk_api": BulkApiResource(
             client_id=args["client_id"],
             client_secret=args["client_secret"],
-            bulk_api_url=args["bulk_api_url"],
+            base_url=args["bulk_api_url"],
             accounts_url=args["accounts_url"],
         ),
         "lake": LakeResource(data_dir=args["out_dir"]),
@@ -116,10 +116,15 @@ def _e2e(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 _E2E_SECONDS: list[float] = []
 IMPORTS = {
     "naive": ("pandas", "pyarrow.parquet"),
-    "land": ("pipeline.landing", "pipeline.layout", "pipeline.reports"),
-    "e2e": ("dagster", "assets.bulk_reports", "pipeline.resources", "pipeline.partitions"),
-    "wh_day": ("pipeline.warehouse.build", "tests.warehouse.bench_build"),
-    "query": ("pipeline.warehouse.query", "tests.warehouse.bench_build"),
+    "land": ("pipeline.ingest.landing", "pipeline.layout", "pipeline.reports"),
+    "e2e": (
+        "dagster",
+        "assets.bulk_reports",
+        "pipeline.orchestration.resources",
+        "pipeline.orchestration.partitions",
+    ),
+    "wh_day": ("pipeline.warehouse.build", "tests.kits.bench_lakes"),
+    "query": ("pipeline.warehouse.query", "tests.kits.bench_lakes"),
 }
 KINDS: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
     "bound": _bound,

@@ -1,6 +1,6 @@
 """Warehouse measurements: a one-day build with short vs long history, and the top-50 query.
 
-The lakes come from the warehouse engineer's generator (`tests/warehouse/bench_build.py`): DuckDB-made
+The lakes come from the warehouse engineer's generator (`tests/kits/bench_lakes.py`): DuckDB-made
 streams with a 5,000-track catalog, plus every other table derived from them, for two licensors.
 One lake of the longest span is generated (once, cached), the shorter ones are hard-linked copies of
 its newest days. The top-tracks query reads the track-grain mart, whose size is set by the tracks
@@ -25,7 +25,7 @@ DONE = ".generated"
 
 def _kit() -> Any:
     """The lake generator, imported late: it lives with the warehouse tests."""
-    from tests.warehouse import bench_build
+    from tests.kits import bench_lakes as bench_build
 
     return bench_build
 

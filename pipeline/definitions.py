@@ -1,18 +1,41 @@
-"""The one place that assembles the Dagster definitions from `assets/`."""
+"""The one place that assembles the Dagster definitions from `assets/`.
+
+`dagster dev`, `dg check defs` and every run worker load `defs`, which reads settings once, when the
+code location starts (never at import). The CLI and the tests call `build_definitions` with the
+settings they already hold, so one process never reads the environment twice.
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
-import assets
-from assets.catalog import catalog_job, daily_catalog
-from assets.schedules import bulk_reports_job, daily_bulk_reports, daily_warehouse, warehouse_job
-from pipeline.resources import default_resources
+from assets.bulk_reports import bulk_report_assets
+from assets.catalog import catalog_assets, catalog_job, daily_catalog
+from assets.schedules import build_schedules, bulk_reports_job, warehouse_job
+from assets.warehouse import warehouse_assets
+from pipeline.config import Settings, load_settings
+from pipeline.orchestration.partitions import build_partitions
+from pipeline.orchestration.resources import build_resources
 
-defs = dg.Definitions(
-    assets=dg.load_assets_from_package_module(assets),
-    asset_checks=dg.load_asset_checks_from_package_module(assets),
-    jobs=[bulk_reports_job, catalog_job, warehouse_job],
-    schedules=[daily_bulk_reports, daily_catalog, daily_warehouse],
-    resources=default_resources(),
-)
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """Every asset, check, job, schedule and resource, for these settings."""
+    partitions = build_partitions(settings.licensors, settings.start_date)
+    return dg.Definitions(
+        assets=[
+            *bulk_report_assets(partitions, step_retries=settings.step_retries),
+            *catalog_assets,
+            *warehouse_assets(partitions),
+        ],
+        jobs=[bulk_reports_job, catalog_job, warehouse_job],
+        schedules=[*build_schedules(partitions, settings.lookback_days), daily_catalog],
+        resources=build_resources(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location of `dagster dev`: settings from the environment, licensors required."""
+    settings = load_settings()
+    settings.require_licensors("the Dagster definitions (dagster dev, schedules, backfills)")
+    return build_definitions(settings)

@@ -11,10 +11,10 @@ from contextlib import closing
 import duckdb
 import streamlit as st
 
+from pipeline.config import Settings
 from pipeline.dashboard import queries, sections
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
-from pipeline.settings import Settings
 from pipeline.warehouse.query import connect_readonly
 
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.atomic import exclusive_lock
-from pipeline.auth import AuthError
+from pipeline.clients import BatchResult, Forbidden, InvalidAnswer, WebApiClient
+from pipeline.clients.http import ApiStatusError, RetriesExhausted
+from pipeline.clients.session import AuthError
 from pipeline.enrichment.ids import wanted_ids
 from pipeline.enrichment.store import count_rows, due_ids, read_table, state_rows, upsert
 from pipeline.enrichment.tables import (
@@ -35,9 +36,8 @@ from pipeline.enrichment.tables import (
     CatalogTable,
     state_path,
 )
-from pipeline.http import ApiStatusError, RetriesExhausted
 from pipeline.layout import Layout
-from pipeline.webapi import BatchResult, Forbidden, InvalidAnswer, WebApiClient
+from pipeline.storage.atomic import exclusive_lock
 
 DEFAULT_TTL = timedelta(days=7)
 Fetch = Callable[[WebApiClient, list[str]], Awaitable[BatchResult[Any]]]

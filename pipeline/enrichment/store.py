@@ -14,8 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline.atomic import atomic_write_bytes
 from pipeline.enrichment.tables import STATE_SCHEMA
+from pipeline.storage.atomic import atomic_write_bytes
 
 
 def read_table(path: Path, schema: pa.Schema) -> pa.Table:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipeline.atomic import atomic_write_bytes
 from pipeline.dates import DateWindow
+from pipeline.storage.atomic import atomic_write_bytes
 from pipeline.warehouse.materialize import chunks
 from pipeline.warehouse.models import PARTS, Accumulator
 from pipeline.warehouse.paths import partition_dirs
@@ -42,18 +42,7 @@ from pipeline.warehouse.sources import empty_select, files_select
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-DEFAULT_LOOKBACK_DAYS = 3  # the daily schedules' look-back (assets/schedules.py), same variable
 MAX_SEGMENTS = 32  # an append accumulator's files before they are compacted into one
-
-
-def tail_days() -> int:
-    """Newest days kept out of the base: the schedules' look-back plus the day itself.
-
-    Daily loads re-pull (and daily builds rewrite) those days, so a base holding them would be
-    invalid at every build; older days change only when someone reloads or rebuilds them.
-    """
-    lookback = int(os.environ.get("SPOTIFY_BULK_LOOKBACK_DAYS") or DEFAULT_LOOKBACK_DAYS)
-    return max(lookback, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -251,7 +240,7 @@ def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
     rebuilt, folded = not valid, 0
     if days:
         first, newest = (date.fromisoformat(d) for d in (min(days), max(days)))
-        target = newest - timedelta(days=tail_days())
+        target = newest - timedelta(days=session.options.tail_days)
         start = state.through + timedelta(days=1) if state.through else first
         if target >= start:
             folded = len(DateWindow(start, target))

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipeline.atomic import exclusive_lock, remove_dir
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
+from pipeline.storage.atomic import exclusive_lock, remove_dir
 from pipeline.warehouse.accumulate import prepare
 from pipeline.warehouse.catalog import publish_catalog
 from pipeline.warehouse.checks import CheckOutcome, lake_checks, unique_key_check
@@ -28,6 +28,7 @@ from pipeline.warehouse.materialize import (
     mart_dates,
 )
 from pipeline.warehouse.models import SQL_ROOT, Accumulator, Model, discover
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import create_lake_snapshot, find_snapshot, gc_snapshots
@@ -144,6 +145,7 @@ def build_warehouse(
     full_refresh: bool = False,
     sql_root: Path = SQL_ROOT,
     log: Log | None = None,
+    options: WarehouseOptions | None = None,
 ) -> BuildResult:
     """Build every mart for `window` (default: every lake date), check, and publish the catalog."""
     if full_refresh and window is not None:
@@ -162,7 +164,13 @@ def build_warehouse(
         _reset_accumulators(paths, accumulators, everything=full_refresh)
         try:
             with Session(
-                paths, models, lake_snapshot / "lake", sql_root, window=window, accumulators=accumulators
+                paths,
+                models,
+                lake_snapshot / "lake",
+                sql_root,
+                window=window,
+                accumulators=accumulators,
+                options=options,
             ) as session:
                 target = window or _span(session.lake_dates)
                 if full_refresh:
@@ -179,12 +187,12 @@ def build_warehouse(
                 timings["models"] = sum(b.seconds for b in builds)
                 if all(c.passed for c in checks):
                     mark = time.monotonic()
-                    catalog_snapshot = publish_catalog(session, target, lake_snapshot=lake_snapshot)
+                    catalog_snapshot = publish(session, target, lake_snapshot=lake_snapshot)
                     timings["catalog"] = time.monotonic() - mark
         finally:
             if catalog_snapshot is None:  # not published: nobody will ever read it
                 remove_dir(lake_snapshot, staging_root=paths.staging_root)
-        gc_snapshots(paths, keep=set())
+                gc_snapshots(paths, keep=set())
     return BuildResult(
         window=target,
         models=tuple(builds),
@@ -194,6 +202,16 @@ def build_warehouse(
         seconds=time.monotonic() - started,
         timings=timings,
     )
+
+
+def publish(session: Session, window: DateWindow | None, *, lake_snapshot: Path) -> Path:
+    """Publish the catalog over `lake_snapshot`, then collect old snapshots; returns the catalog's.
+
+    The one publish routine of CLI builds and Dagster's warehouse steps.
+    """
+    published = publish_catalog(session, window, lake_snapshot=lake_snapshot)
+    gc_snapshots(session.paths, keep={lake_snapshot.name, published.name})
+    return published
 
 
 def run_snapshot(paths: WarehousePaths, tag: str) -> Path:

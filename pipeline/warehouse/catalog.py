@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.atomic import atomic_write_bytes, fsync_dir, staging_dir
 from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.atomic import atomic_write_bytes, fsync_dir, staging_dir
 from pipeline.warehouse.enriched import define_catalog_views
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
 from pipeline.warehouse.session import Session

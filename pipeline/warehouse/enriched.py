@@ -14,8 +14,8 @@ from pathlib import Path
 import duckdb
 
 from pipeline.enrichment.tables import CATALOG_TABLES, SNAPSHOT_COLUMN, CatalogTable
+from pipeline.warehouse.links import link_tree
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
-from pipeline.warehouse.snapshot import link_tree
 from pipeline.warehouse.sources import Columns, duckdb_type, empty_select
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.atomic import publish_dir, remove_dir, staging_dir
 from pipeline.dates import DateWindow
 from pipeline.layout import safe_name
+from pipeline.storage.atomic import publish_dir, remove_dir, staging_dir
 from pipeline.warehouse.models import Model, ModelError
 from pipeline.warehouse.paths import partition_dirs
 from pipeline.warehouse.quoting import quote_columns, quote_literal

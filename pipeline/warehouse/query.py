@@ -177,3 +177,32 @@ def top_tracks_table(layout: Layout, limit: int = 10) -> str:
         return "No tracks yet: the warehouse has no streams (load some days, then `spotify-bulk build`)."
     title = f"Top {limit} tracks by streams, {span[0]:%Y-%m-%d}..{span[1]:%Y-%m-%d} (fct_track_performance)"
     return f"{title}\n{format_table(result)}"
+
+
+# Streamed tracks (any length) and those the track performance mart names, with their artists, every day.
+_NAMED_SHARE_SQL = """
+WITH streamed AS (
+    SELECT DISTINCT licensor, track_id FROM stg_streams
+    UNION
+    SELECT DISTINCT licensor, track_id FROM stg_sub30_streams
+),
+named AS (
+    SELECT licensor, track_id
+    FROM fct_track_performance
+    GROUP BY licensor, track_id
+    HAVING bool_and(track_name IS NOT NULL AND track_name <> '' AND artists IS NOT NULL AND artists <> '')
+)
+SELECT count(*), count(n.track_id)
+FROM streamed AS s
+LEFT JOIN named AS n ON n.licensor = s.licensor AND n.track_id = s.track_id
+"""
+
+
+def named_tracks(layout: Layout) -> tuple[int, int]:
+    """(streamed tracks, of which the marts give a name and artists) in the published warehouse."""
+    con = connect_readonly(layout)
+    try:
+        row = con.execute(_NAMED_SHARE_SQL).fetchone()
+    finally:
+        con.close()
+    return (int(row[0]), int(row[1])) if row else (0, 0)

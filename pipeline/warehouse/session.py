@@ -23,6 +23,7 @@ from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.warehouse.enriched import define_catalog_views
 from pipeline.warehouse.models import PARTS, Accumulator, Model, ModelError, discover_accumulators
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
 from pipeline.warehouse.sources import (
@@ -54,14 +55,20 @@ class Session:
         *,
         window: DateWindow | None = None,
         accumulators: Sequence[Accumulator] | None = None,
+        options: WarehouseOptions | None = None,
     ) -> None:
         self.paths = paths
+        self.options = options or WarehouseOptions()
         self.models = {m.name: m for m in models}
         self.lake_root = lake_root
         self.con = duckdb.connect(":memory:")
         temp = paths.staging_root / "duckdb-temp"
         temp.mkdir(parents=True, exist_ok=True)
         self.con.execute(f"SET temp_directory = {quote_literal(temp)}")
+        if self.options.memory_limit:
+            self.con.execute(f"SET memory_limit = {quote_literal(self.options.memory_limit)}")
+        if self.options.threads > 0:
+            self.con.execute(f"SET threads = {int(self.options.threads)}")
         self.columns: dict[str, Columns] = {}
         self.stale: set[str] = set()  # marts whose published files predate a change of columns
         self.lake_partitions = {t: partition_dirs(lake_root / t) for t in TABLES_BY_NAME}

@@ -19,7 +19,6 @@ lists are removed with the snapshots. A publish links only the files the build r
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -27,11 +26,13 @@ import time
 import uuid
 from pathlib import Path
 
-from pipeline.atomic import atomic_write_bytes, remove_dir
+from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.atomic import atomic_write_bytes, remove_dir
+from pipeline.warehouse.enriched import link_catalog
+from pipeline.warehouse.links import link_file, link_tree, parquet_files, same_version
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 
-LINK_RETRIES = 5
 DEFAULT_RETENTION_SECONDS = 3600.0
 DEFAULT_KEEP_LAST = 3
 MARTS_MANIFEST = "marts.json"
@@ -82,81 +83,8 @@ def _take_expired(paths: WarehousePaths) -> Path | None:
     return taken
 
 
-def _link(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        shutil.copy2(source, target)  # another filesystem: copy instead
-
-
-def _files(directory: Path) -> dict[str, tuple[int, int, int]] | None:
-    """{name: (size, mtime_ns, inode)} of a directory's Parquet files; None if it is absent."""
-    try:
-        with os.scandir(directory) as entries:
-            found = [(e.name, e.stat()) for e in entries if e.name.endswith(".parquet")]
-    except FileNotFoundError:
-        return None
-    return {name: (st.st_size, st.st_mtime_ns, st.st_ino) for name, st in found}
-
-
-def _same(a: tuple[int, int, int] | None, b: tuple[int, int, int] | None) -> bool:
-    """The same file version: a link, or the copy made across filesystems (size and time kept)."""
-    return a is not None and b is not None and a[:2] == b[:2]
-
-
-def _link_partition(source_dir: Path, target_dir: Path) -> int:
-    """Make `target_dir` hold links to exactly `source_dir`'s Parquet files; returns files linked.
-
-    Files already there (same name, same version) are left alone, so an unchanged partition costs a
-    listing of each side. Retried when a concurrent publish swaps the source meanwhile.
-    """
-    for _attempt in range(LINK_RETRIES):
-        want = _files(source_dir)
-        if want is None:
-            shutil.rmtree(target_dir, ignore_errors=True)
-            return 0
-        have = _files(target_dir)
-        if have is not None and have.keys() == want.keys() and all(_same(have[n], want[n]) for n in want):
-            return 0
-        if have is None:
-            target_dir.mkdir(parents=True, exist_ok=True)
-            have = {}
-        try:
-            for name, version in have.items():
-                if not _same(version, want.get(name)):
-                    (target_dir / name).unlink()
-            linked = [name for name, version in want.items() if not _same(have.get(name), version)]
-            for name in linked:
-                _link(source_dir / name, target_dir / name)
-            now = _files(target_dir) or {}
-        except FileNotFoundError:
-            continue
-        if all(_same(now.get(name), want[name]) for name in linked):  # not swapped while linking
-            return len(linked)
-    raise RuntimeError(f"partition {source_dir} kept changing while it was being snapshotted")
-
-
-def link_tree(source_root: Path, target_root: Path, *, partitioned: bool) -> int:
-    """Make `target_root` link one table's Parquet files (and nothing else); returns files linked."""
-    if not partitioned:
-        return _link_partition(source_root, target_root)
-    live = {(lic, day): d for lic, day, d in partition_dirs(source_root)}
-    for licensor, day, directory in partition_dirs(target_root):
-        if (licensor, day) not in live:  # gone from the lake since a recycled tree was made
-            shutil.rmtree(directory, ignore_errors=True)
-    linked = 0
-    for (licensor, day), directory in live.items():
-        linked += _link_partition(directory, target_root / f"licensor={licensor}" / f"date={day:%Y-%m-%d}")
-    return linked
-
-
 def snapshot_lake(paths: WarehousePaths, snapshot: Path) -> int:
     """Make `snapshot/lake` link the current lake (report and catalog tables); returns files linked."""
-    from pipeline.enrichment.tables import CATALOG_TABLES
-    from pipeline.warehouse.enriched import link_catalog  # it builds on link_tree: imported late
-
     lake = snapshot / "lake"
     if lake.is_dir():  # a recycled tree: tables this version does not know go
         for entry in os.scandir(lake):
@@ -182,14 +110,14 @@ def store_mart(paths: WarehousePaths, model: str, *, partitioned: bool) -> list[
         dirs = [("", root)]
     versions = []
     for relative, directory in dirs:
-        live = _files(directory) or {}
-        held = _files(store / relative) if live else None
+        live = parquet_files(directory) or {}
+        held = parquet_files(store / relative) if live else None
         for name, version in sorted(live.items()):
             stored = store / relative / f"{version[2]}.parquet"
-            if not _same((held or {}).get(stored.name), version):
+            if not same_version((held or {}).get(stored.name), version):
                 stored.unlink(missing_ok=True)  # an inode number reused after its version went
                 stored.parent.mkdir(parents=True, exist_ok=True)
-                _link(directory / name, stored)
+                link_file(directory / name, stored)
             versions.append(stored)
     return versions
 

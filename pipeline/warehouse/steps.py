@@ -11,18 +11,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.atomic import exclusive_lock
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
-from pipeline.warehouse.build import build_model, run_snapshot
-from pipeline.warehouse.catalog import publish_catalog
+from pipeline.storage.atomic import exclusive_lock
+from pipeline.warehouse.build import build_model, publish, run_snapshot
 from pipeline.warehouse.checks import LAKE_CHECK_MODELS, CheckOutcome, lake_checks
 from pipeline.warehouse.materialize import ModelBuild
 from pipeline.warehouse.models import SQL_ROOT, Model, discover_models
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths
 from pipeline.warehouse.quoting import quote_identifier
 from pipeline.warehouse.session import Session
-from pipeline.warehouse.snapshot import gc_snapshots
 from pipeline.warehouse.sources import Columns
 
 
@@ -56,7 +55,13 @@ def upstream(models: Sequence[Model], name: str) -> set[str]:
 
 
 def materialize_model(
-    layout: Layout, name: str, window: DateWindow | None, *, tag: str, sql_root: Path = SQL_ROOT
+    layout: Layout,
+    name: str,
+    window: DateWindow | None,
+    *,
+    tag: str,
+    sql_root: Path = SQL_ROOT,
+    options: WarehouseOptions | None = None,
 ) -> StepResult:
     """Build one mart for `window`, or count and check one staging view; checks included."""
     paths = WarehousePaths(layout)
@@ -66,7 +71,9 @@ def materialize_model(
     with exclusive_lock(paths.lock_path):
         snapshot = run_snapshot(paths, tag)
         session_models = [m for m in models if m.name in needed]
-        with Session(paths, session_models, snapshot / "lake", sql_root, window=window) as session:
+        with Session(
+            paths, session_models, snapshot / "lake", sql_root, window=window, options=options
+        ) as session:
             if model.materialized:
                 build, check = build_model(session, model, window)
                 rows = build.rows if build else 0
@@ -87,14 +94,17 @@ def materialize_model(
 
 
 def publish_warehouse(
-    layout: Layout, window: DateWindow | None, *, tag: str, sql_root: Path = SQL_ROOT
+    layout: Layout,
+    window: DateWindow | None,
+    *,
+    tag: str,
+    sql_root: Path = SQL_ROOT,
+    options: WarehouseOptions | None = None,
 ) -> Path:
     """Publish the catalog over the run's lake snapshot and the current marts; returns the snapshot."""
     paths = WarehousePaths(layout)
     models = discover_models(sql_root)
     with exclusive_lock(paths.lock_path):
         snapshot = run_snapshot(paths, tag)
-        with Session(paths, models, snapshot / "lake", sql_root) as session:
-            published = publish_catalog(session, window)
-        gc_snapshots(paths, keep={snapshot.name})
-    return published
+        with Session(paths, models, snapshot / "lake", sql_root, options=options) as session:
+            return publish(session, window, lake_snapshot=snapshot)

@@ -17,7 +17,7 @@ import pytest
 from pipeline.emulator import RunningEmulator
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
-from tests.dashboard.dash_kit import DAYS, enrich, land
+from tests.kits.dashboard import DAYS, enrich, land
 
 ENRICHED_AT = datetime(2026, 6, 14, 9, 0, tzinfo=UTC)
 

@@ -13,8 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
-from tests.dashboard.dash_kit import DAYS, MORE_DAY, drop_catalog_views, lake
-from tests.warehouse.fake_lake import write_day
+from tests.kits.dashboard import DAYS, MORE_DAY, drop_catalog_views, lake
+from tests.kits.fake_lake import write_day
 
 APP = Path(__file__).resolve().parents[2] / "pipeline" / "dashboard" / "app.py"
 SECTIONS = [

@@ -24,7 +24,7 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from pipeline.dashboard import queries
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
-from tests.dashboard.dash_kit import MORE_DAY, land, warehouse
+from tests.kits.dashboard import MORE_DAY, land, warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
@@ -73,7 +73,7 @@ def dashboard(demo_dir, copy_of, tmp_path) -> Iterator[tuple[str, Path]]:
     log = tmp_path / "dashboard.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "dashboard", "--port", str(port)],
+            [sys.executable, "-m", "pipeline.cli.main", "dashboard", "--port", str(port)],
             env=env,
             cwd=tmp_path,
             stdout=out,

@@ -6,7 +6,8 @@ import inspect
 
 import pytest
 
-from pipeline import cli, demo
+from pipeline.cli import demo
+from pipeline.cli import main as cli
 from pipeline.dashboard.server import APP, streamlit_command
 
 

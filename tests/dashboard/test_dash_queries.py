@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipeline.dashboard import queries as q
-from tests.dashboard.dash_kit import DAYS, drop_catalog_views, lake, warehouse
+from tests.kits.dashboard import DAYS, drop_catalog_views, lake, warehouse
 
 
 @pytest.fixture(scope="module")

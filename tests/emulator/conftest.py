@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from emulator_testkit import TODAY, Bulk
 
 from pipeline.emulator import EmulatorConfig, FaultPlan, RunningEmulator, start_emulator
+from tests.kits.emulator_http import TODAY, Bulk
 
 
 @pytest.fixture(scope="module")

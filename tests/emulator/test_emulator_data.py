@@ -6,9 +6,9 @@ from collections import Counter, defaultdict
 from datetime import date
 
 import pytest
-from emulator_testkit import DAY, TODAY, Bulk
 
 from pipeline.emulator import EmulatorConfig, start_emulator
+from tests.kits.emulator_http import DAY, TODAY, Bulk
 
 AGE_BUCKETS = (
     ("0-17", 0, 17),

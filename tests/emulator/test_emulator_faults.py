@@ -9,9 +9,9 @@ import zlib
 
 import httpx
 import pytest
-from emulator_testkit import DAY, Bulk, decode
 
 from pipeline.emulator import Fault, FaultPlan
+from tests.kits.emulator_http import DAY, Bulk, decode
 
 US = "/acme/enhanced/streams/2026/11/20/US"
 USERS = "/acme/enhanced/users/2026/11/20"

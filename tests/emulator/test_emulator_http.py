@@ -7,9 +7,9 @@ import json
 from datetime import timedelta
 
 import httpx
-from emulator_testkit import DAY, TODAY, Bulk, decode
 
 from pipeline.reports import REPORTS_BY_NAME, STREAMS, TRACKS, USERS
+from tests.kits.emulator_http import DAY, TODAY, Bulk, decode
 
 
 def test_token_with_good_credentials(emu):

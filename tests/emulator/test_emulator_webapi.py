@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from emulator_testkit import DAY, TODAY, Bulk
 
 from pipeline.emulator import EmulatorConfig, start_emulator
 from pipeline.emulator.catalog import build_catalog
+from tests.kits.emulator_http import DAY, TODAY, Bulk
 
 ACME = build_catalog(42, "acme")
 GLOBEX = build_catalog(42, "globex")

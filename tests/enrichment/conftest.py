@@ -9,22 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bulk_api import BulkApiClient
+from pipeline.clients.bulk_api import BulkApiClient
 from pipeline.emulator import EmulatorConfig, FaultPlan, RunningEmulator, start_emulator
+from pipeline.ingest.load import load_report
 from pipeline.layout import Layout
-from pipeline.loading import load_report
 from pipeline.reports import REPORTS
 from tests.conftest import EMULATOR_TODAY, LOADED_DAY
+from tests.kits.settings import emulator_connection
 
 
 async def _land(emu: RunningEmulator, layout: Layout) -> None:
     cfg = emu.config
-    async with BulkApiClient(
-        base_url=emu.bulk_api_url,
-        accounts_url=emu.accounts_url,
-        client_id=cfg.client_id,
-        client_secret=cfg.client_secret,
-    ) as client:
+    async with BulkApiClient(emulator_connection(emu)) as client:
         for licensor in cfg.licensors:
             for report in REPORTS:
                 await load_report(client, layout, report, licensor, LOADED_DAY)

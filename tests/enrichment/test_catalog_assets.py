@@ -12,9 +12,9 @@ import dagster as dg
 import pytest
 
 from assets.catalog import catalog_assets
-from pipeline.cli import main
-from pipeline.definitions import defs
-from pipeline.resources import LakeResource, WebApiResource
+from pipeline.cli.main import main
+from pipeline.orchestration.resources import LakeResource, WebApiResource
+from tests.kits.settings import kit_definitions
 
 ASSETS = (
     "catalog_tracks",
@@ -31,7 +31,7 @@ def _resources(emu, data_dir: Path) -> dict[str, object]:
         "web_api": WebApiResource(
             client_id=emu.config.client_id,
             client_secret=emu.config.client_secret,
-            web_api_url=emu.web_api_url,
+            base_url=emu.web_api_url,
             accounts_url=emu.accounts_url,
             rate_limit=10_000,
         ),
@@ -55,6 +55,7 @@ def instance():
 
 
 def test_catalog_assets_are_defined_in_the_catalog_group_on_the_api_pool():
+    defs = kit_definitions()
     graph = defs.resolve_asset_graph()
     for name in ASSETS + HISTORY:
         node = graph.get(dg.AssetKey(name))
@@ -108,7 +109,7 @@ def test_cli_enrich_end_to_end(emulator, api_env, landed, tmp_path):
     Path(env["DAGSTER_HOME"]).mkdir()
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     env["SPOTIFY_WEB_API_RATE_LIMIT"] = "10000"
-    command = [sys.executable, "-m", "pipeline.cli", "enrich"]
+    command = [sys.executable, "-m", "pipeline.cli.main", "enrich"]
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()

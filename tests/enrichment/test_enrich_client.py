@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
+from pipeline.clients import Forbidden, RateBudget
 from pipeline.emulator.catalog import build_catalog
-from pipeline.webapi import Forbidden, RateBudget
-from tests.enrichment.enrich_kit import web_client
+from tests.kits.web_api import web_client
 
 ACME = build_catalog(42, "acme")
 UNKNOWN = "0" * 22

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.enrichment import CATALOG_TABLES, EnrichmentFailed, enrich, enrich_all
 from pipeline.enrichment.tables import STATE_SCHEMA, state_path
-from tests.enrichment.enrich_kit import web_client
+from tests.kits.web_api import web_client
 
 T0 = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 WEB = ("/v1/tracks", "/v1/albums", "/v1/artists", "/v1/audio-features", "/v1/playlists", "/v1/search")

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 import pytest
 
-from pipeline.enrich import named_tracks
 from pipeline.enrichment import enrich_all
 from pipeline.layout import Layout
+from pipeline.orchestration.catalog_runs import named_tracks
 from pipeline.warehouse.build import build_warehouse
 from tests.conftest import LOADED_DAY
-from tests.enrichment.enrich_kit import web_client
+from tests.kits.web_api import web_client
 
 T0 = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 

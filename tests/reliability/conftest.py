@@ -10,8 +10,7 @@ import pytest
 
 from pipeline.emulator import EmulatorConfig, FaultPlan, RunningEmulator, start_emulator
 from tests.conftest import EMULATOR_TODAY, LOADED_DAY
-
-from .kit import OUTCOMES, assert_no_partial_state, lake_state, load_day
+from tests.kits.reliability import OUTCOMES, assert_no_partial_state, lake_state, load_day
 
 LICENSOR = "acme"
 

@@ -10,14 +10,21 @@ import asyncio
 import threading
 from dataclasses import replace
 
-from pipeline.archive import read_manifest
 from pipeline.emulator import start_emulator
+from pipeline.ingest.archive import read_manifest
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
 from tests.conftest import LOADED_DAY
+from tests.kits.reliability import (
+    assert_no_partial_state,
+    lake_state,
+    load_day,
+    load_day_async,
+    record,
+    report_named,
+)
+from tests.reliability.conftest import LICENSOR
 
-from .conftest import LICENSOR
-from .kit import assert_no_partial_state, lake_state, load_day, load_day_async, record, report_named
 from .test_crash import marts
 
 REPORTS = (report_named("streams"), report_named("users"))

@@ -21,10 +21,9 @@ import duckdb
 import pytest
 
 from tests.conftest import LOADED_DAY
-
-from . import crash_driver
-from .conftest import LICENSOR
-from .kit import assert_no_partial_state, lake_state, record
+from tests.kits import crash_driver
+from tests.kits.reliability import assert_no_partial_state, lake_state, record
+from tests.reliability.conftest import LICENSOR
 
 ROOT = Path(__file__).resolve().parents[2]
 PHASES = ("download", "landing", "build")
@@ -95,7 +94,7 @@ def _start(data_dir: Path, env: dict[str, str], log: Path) -> subprocess.Popen[s
     command = [
         sys.executable,
         "-m",
-        "tests.reliability.crash_driver",
+        "tests.kits.crash_driver",
         str(data_dir),
         LICENSOR,
         str(LOADED_DAY),

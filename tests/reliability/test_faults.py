@@ -15,17 +15,14 @@ import time
 import dagster as dg
 import pytest
 
-from assets.bulk_reports import report_assets
-from pipeline.bulk_api import NotAvailable, RemoteFile
+from pipeline.clients.bulk_api import NotAvailable, RemoteFile
+from pipeline.clients.http import RetryPolicy
 from pipeline.emulator import FaultPlan
-from pipeline.http import RetryPolicy
-from pipeline.partitions import partition_key
+from pipeline.orchestration.partitions import partition_key
+from pipeline.orchestration.resources import BulkApiResource, LakeResource
 from pipeline.reports import REPORTS, TABLES_BY_NAME
-from pipeline.resources import BulkApiResource, LakeResource
 from tests.conftest import EMULATOR_TODAY, LOADED_DAY
-
-from .conftest import LICENSOR
-from .kit import (
+from tests.kits.reliability import (
     as_multiset,
     assert_no_partial_state,
     client_for,
@@ -34,6 +31,8 @@ from .kit import (
     record,
     report_named,
 )
+from tests.kits.settings import lake_report_assets
+from tests.reliability.conftest import LICENSOR
 
 DAY = f"{LOADED_DAY:%Y-%m-%d}"
 FLAT = ("streams", "sub30_streams", "users", "tracks")
@@ -336,7 +335,7 @@ def _resources(emu, data_dir):
         "bulk_api": BulkApiResource(
             client_id=config.client_id,
             client_secret=config.client_secret,
-            bulk_api_url=emu.bulk_api_url,
+            base_url=emu.bulk_api_url,
             accounts_url=emu.accounts_url,
             timeout_seconds=0.5,
         ),
@@ -351,13 +350,13 @@ def _through_dagster(emu, tmp_path, clean, specs: tuple[str, ...], selection: li
     key = str(partition_key(LICENSOR, LOADED_DAY))
     run = {"partition_key": key, "resources": _resources(emu, data_dir), "selection": selection}
     with dg.instance_for_test() as instance:
-        result = dg.materialize(report_assets, instance=instance, raise_on_error=False, **run)
+        result = dg.materialize(lake_report_assets(), instance=instance, raise_on_error=False, **run)
         assert not result.success
         messages = [e.step_failure_data.error.message for e in result.get_step_failure_events()]
         assert messages and all(f"for {LICENSOR} on {DAY} failed" in m and "rejected" in m for m in messages)
         assert_no_partial_state(data_dir)
         emu.set_faults(FaultPlan())
-        assert dg.materialize(report_assets, instance=instance, **run).success
+        assert dg.materialize(lake_report_assets(), instance=instance, **run).success
     landed = {t: rows for t, rows in lake_state(data_dir, LICENSOR, LOADED_DAY).items() if rows is not None}
     assert landed and landed == {t: clean[t] for t in landed}
     return len(messages)

@@ -13,16 +13,16 @@ from datetime import date
 
 import pytest
 
-from pipeline.bulk_api import BulkApiClient
-from pipeline.http import RetryPolicy
-from pipeline.landing import ArchiveTooLargeError, LandingOptions, land_partition
+from pipeline.clients.bulk_api import BulkApiClient
+from pipeline.clients.connection import Connection
+from pipeline.clients.http import RetryPolicy
+from pipeline.config import parse_licensors
+from pipeline.ingest.landing import ArchiveTooLargeError, LandingOptions, land_partition
+from pipeline.ingest.load import LoadFailed, load_report
 from pipeline.layout import Layout, UnsafeName, safe_name
-from pipeline.loading import LoadFailed, load_report
 from pipeline.reports import report_by_name
-from pipeline.settings import parse_licensors
-
-from .hostile_server import Script, hostile_server
-from .kit import assert_inside, record
+from tests.kits.hostile_server import Script, hostile_server
+from tests.kits.reliability import assert_inside, record
 
 DAY = date(2026, 6, 12)
 DAY_PATH = "2026/06/12"
@@ -40,11 +40,13 @@ RECORD = {
 def _load(base_url: str, data_dir, report=STREAMS, *, cap: int = 1 << 30, licensor: str = "acme"):
     async def main():
         async with BulkApiClient(
-            base_url=base_url + "/v1/analytics",
-            accounts_url=base_url + "/api/token",
-            client_id="id",
-            client_secret="secret",
-            timeout=5.0,
+            Connection(
+                base_url + "/v1/analytics",
+                base_url + "/api/token",
+                client_id="id",
+                client_secret="secret",
+                timeout=5.0,
+            ),
             retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02),
             max_decompressed_bytes=cap,
         ) as client:

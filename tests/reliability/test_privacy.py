@@ -8,17 +8,17 @@ import json
 import pyarrow as pa
 import pytest
 
-from pipeline import cli
-from pipeline.landing import LandingOptions
-from pipeline.landing.privacy import MARKER_FILE, Privacy, PrivacyError, Pseudonymizer, pseudonym
+from pipeline.cli import main as cli
+from pipeline.config import load_settings
+from pipeline.ingest.landing import LandingOptions
+from pipeline.ingest.landing.privacy import MARKER_FILE, Privacy, PrivacyError, Pseudonymizer, pseudonym
 from pipeline.layout import Layout
+from pipeline.orchestration.resources import build_resources
 from pipeline.reports import REPORTS
-from pipeline.resources import default_resources
 from pipeline.warehouse.build import build_warehouse
 from tests.conftest import LOADED_DAY
-
-from .conftest import LICENSOR
-from .kit import as_multiset, assert_no_partial_state, lake_state, load_day, record
+from tests.kits.reliability import as_multiset, assert_no_partial_state, lake_state, load_day, record
+from tests.reliability.conftest import LICENSOR
 
 KEY = b"privacy-test-key-0123456789"
 PERSONAL = ("streams", "sub30_streams", "users")
@@ -29,7 +29,9 @@ def _on(key: bytes = KEY, *, drop_region: bool = False) -> LandingOptions:
 
 
 def test_pseudonyms_are_hmac_sha256_of_each_value_nulls_kept(monkeypatch):
-    monkeypatch.setattr("pipeline.landing.privacy._CACHE_ENTRIES", 3)  # the cache is cleared on the way
+    monkeypatch.setattr(
+        "pipeline.ingest.landing.privacy._CACHE_ENTRIES", 3
+    )  # the cache is cleared on the way
     values = ["u1", "ünï\\x41", "", "u1", None, "a\nb", "😀", *[f"user-{i}" for i in range(10)], "u1"]
     worker = Pseudonymizer(Privacy(pseudonymize=True, key=KEY))
     for chunk in (values[:7], values[7:]):
@@ -98,6 +100,10 @@ def test_one_lake_keeps_one_key_and_one_mode(fault_emulator, tmp_path):
     assert "this lake holds raw user ids" in str(failure["users"])
     assert_no_partial_state(data_dir)
     record("privacy", "key changed / mode switched / legacy raw lake", "refused clearly; lake unchanged")
+
+
+def default_resources():
+    return build_resources(load_settings())
 
 
 def test_settings_default_to_pseudonymizing_and_the_cli_fails_fast_without_a_key(

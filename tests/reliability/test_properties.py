@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.dates import MAX_WINDOW_DAYS, DateWindow, DateWindowError, parse_day, resolve_window
-from pipeline.landing.flat import FlatParser
-from pipeline.landing.rules import bounds_for
+from pipeline.ingest.landing.flat import FlatParser
+from pipeline.ingest.landing.rules import bounds_for
 from pipeline.reports import STREAMS
 
 TODAY = st.dates(min_value=date(2000, 1, 1), max_value=date(2100, 1, 1))

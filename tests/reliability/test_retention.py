@@ -8,15 +8,14 @@ from datetime import date
 
 import duckdb
 
-from pipeline import cli
+from pipeline.cli import main as cli
 from pipeline.layout import Layout
-from pipeline.retention import apply_retention
+from pipeline.orchestration.retention import apply_retention
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from tests.conftest import EMULATOR_TODAY
-
-from .conftest import LICENSOR
-from .kit import assert_no_partial_state, load_day, record, report_named
+from tests.kits.reliability import assert_no_partial_state, load_day, record, report_named
+from tests.reliability.conftest import LICENSOR
 
 DAYS = (date(2026, 6, 10), date(2026, 6, 11), date(2026, 6, 12))
 REPORTS = (report_named("streams"), report_named("users"))
@@ -48,7 +47,7 @@ def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, ca
 
     # Dry run through the CLI: lists, deletes nothing.
     monkeypatch.setenv("SPOTIFY_BULK_DATA_DIR", str(data_dir))
-    monkeypatch.setattr("pipeline.retention.utc_today", lambda: EMULATOR_TODAY)
+    monkeypatch.setattr("pipeline.orchestration.retention.utc_today", lambda: EMULATOR_TODAY)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["retention", "--keep-days", "4", "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -19,14 +19,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from assets.bulk_reports import report_assets
 from pipeline.emulator import FaultPlan, start_emulator
-from pipeline.partitions import partition_key
-from pipeline.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.partitions import partition_key
+from pipeline.orchestration.resources import BulkApiResource, LakeResource
 from tests.conftest import LOADED_DAY
-
-from .conftest import LICENSOR
-from .kit import lake_state, record
+from tests.kits.reliability import lake_state, record
+from tests.kits.settings import lake_report_assets
+from tests.reliability.conftest import LICENSOR
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = f"SeCrEt-{uuid.uuid4().hex}"
@@ -64,7 +63,7 @@ def _resources(emu, data_dir: Path) -> dict:
         "bulk_api": BulkApiResource(
             client_id=emu.config.client_id,
             client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET"),
-            bulk_api_url=emu.bulk_api_url,
+            base_url=emu.bulk_api_url,
             accounts_url=emu.accounts_url,
         ),
         "lake": LakeResource(
@@ -111,13 +110,13 @@ def test_no_secret_value_appears_in_any_output(fault_emulator, tmp_path, monkeyp
             monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", WRONG)
             resources = _resources(emu, data_dir)
             refused = dg.materialize(
-                report_assets, resources=resources, instance=instance, selection=["users"], **run
+                lake_report_assets(), resources=resources, instance=instance, selection=["users"], **run
             )
             assert not refused.success
             # 2. every report, tokens expiring every second: streams fail on malformed lines, the
             # other four land with their metadata
             monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", SECRET)
-            loaded = dg.materialize(report_assets, resources=resources, instance=instance, **run)
+            loaded = dg.materialize(lake_report_assets(), resources=resources, instance=instance, **run)
             assert not loaded.success and loaded.get_asset_materialization_events()
             runs = (refused, loaded)
             errors = [e.step_failure_data.error for r in runs for e in r.get_step_failure_events()]
@@ -139,7 +138,7 @@ def test_no_secret_value_appears_in_any_output(fault_emulator, tmp_path, monkeyp
                 "--verbose",
             ]
             cli = subprocess.run(
-                [sys.executable, "-m", "pipeline.cli", *command],
+                [sys.executable, "-m", "pipeline.cli.main", *command],
                 env=_cli_env(emu, cli_data_dir, dagster_home),
                 cwd=tmp_path,
                 capture_output=True,

@@ -12,10 +12,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from fake_lake import FIRST_DAY, write_lake
 
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
+from tests.kits.fake_lake import FIRST_DAY, write_lake
 
 DAYS = 5
 

@@ -17,16 +17,17 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fake_lake import FIRST_DAY, LICENSORS, day_tables, delete_day, write_day, write_partition
-from wh_helpers import file_hashes, mart_fingerprints
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse import accumulate
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.models import SQL_ROOT, ModelError, discover_accumulators, discover_models
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths
 from pipeline.warehouse.snapshot import MARTS_MANIFEST, gc_snapshots
+from tests.kits.fake_lake import FIRST_DAY, LICENSORS, day_tables, delete_day, write_day, write_partition
+from tests.kits.warehouse import file_hashes, mart_fingerprints
 
 DAYS = [FIRST_DAY + timedelta(days=i) for i in range(7)]
 
@@ -94,13 +95,14 @@ def _dims_and_marts(layout: Layout) -> tuple[dict, dict]:
 
 
 @pytest.fixture
-def daily_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+def daily_tail() -> WarehouseOptions:
     """A one-day tail (no look-back): every daily build folds a day into the bases."""
-    monkeypatch.setenv("SPOTIFY_BULK_LOOKBACK_DAYS", "0")
-    assert accumulate.tail_days() == 1
+    options = WarehouseOptions(lookback_days=0)
+    assert options.tail_days == 1
+    return options
 
 
-def test_daily_builds_as_history_grows_equal_one_full_build(tmp_path: Path, daily_tail: None):
+def test_daily_builds_as_history_grows_equal_one_full_build(tmp_path: Path, daily_tail: WarehouseOptions):
     daily = Layout(tmp_path / "daily")
     for i, day in enumerate(DAYS):
         for licensor in LICENSORS:
@@ -112,7 +114,7 @@ def test_daily_builds_as_history_grows_equal_one_full_build(tmp_path: Path, dail
         if i == 5:  # retention or an operator removes an old day
             delete_day(daily, "globex", DAYS[0])
             window = DateWindow(DAYS[0], day)
-        result = build_warehouse(daily, window)
+        result = build_warehouse(daily, window, options=daily_tail)
         assert result.passed, result.failed_checks
         assert _query(daily, BUILT) == _query(daily, REFERENCE)  # right at every step
     state = json.loads((WarehousePaths(daily).accumulators_root / "acc_tracks" / "manifest.json").read_text())
@@ -123,7 +125,7 @@ def test_daily_builds_as_history_grows_equal_one_full_build(tmp_path: Path, dail
         for licensor in LICENSORS:
             if (licensor, day) != ("globex", DAYS[0]):
                 _write_day(whole, licensor, day, variant=3 if (licensor, day) == ("acme", DAYS[1]) else 0)
-    assert build_warehouse(whole).passed
+    assert build_warehouse(whole, options=daily_tail).passed
     assert _dims_and_marts(daily) == _dims_and_marts(whole)  # every mart; dimensions byte for byte
     assert _query(whole, BUILT) == _query(whole, REFERENCE)
     renamed = _query(
@@ -132,18 +134,18 @@ def test_daily_builds_as_history_grows_equal_one_full_build(tmp_path: Path, dail
     assert renamed["t"] == [("Renamed on day 4", "Label")]
 
 
-def test_append_state_is_compacted_and_stays_equal(tmp_path: Path, daily_tail: None, monkeypatch):
+def test_append_state_is_compacted_and_stays_equal(tmp_path: Path, daily_tail: WarehouseOptions, monkeypatch):
     monkeypatch.setattr(accumulate, "MAX_SEGMENTS", 2)
     layout = Layout(tmp_path / "data")
     for day in DAYS:
         for licensor in LICENSORS:
             _write_day(layout, licensor, day)
-        assert build_warehouse(layout, DateWindow(day, day)).passed
+        assert build_warehouse(layout, DateWindow(day, day), options=daily_tail).passed
         state = WarehousePaths(layout).accumulators_root / "acc_playlist_tracks"
         listed = json.loads((state / "manifest.json").read_text())["files"]
         assert len(listed) <= 2 and sorted(p.name for p in state.glob("*.parquet")) == sorted(listed)
     before = _dims_and_marts(layout)
-    assert build_warehouse(layout, full_refresh=True).passed
+    assert build_warehouse(layout, full_refresh=True, options=daily_tail).passed
     assert _dims_and_marts(layout) == before
     assert _query(layout, BUILT) == _query(layout, REFERENCE)
 

@@ -7,11 +7,11 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from fake_lake import day_tables, write_partition
 
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.models import SQL_ROOT
+from tests.kits.fake_lake import day_tables, write_partition
 
 
 def _published_snapshot(layout: Layout) -> str:

@@ -15,11 +15,11 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
-from fake_lake import write_day
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
+from tests.kits.fake_lake import write_day
 
 STATE_SQL = """
 SELECT

@@ -8,13 +8,16 @@ from datetime import date
 import dagster as dg
 import duckdb
 import pytest
-from fake_lake import day_tables, write_partition
 
-from assets.warehouse import CATALOG, MODELS, POOL, warehouse_assets, warehouse_catalog
+from assets.warehouse import CATALOG, MODELS, POOL
+from assets.warehouse import warehouse_assets as build_warehouse_assets
 from pipeline.layout import Layout
-from pipeline.resources import LakeResource
+from pipeline.orchestration.resources import LakeResource
+from tests.kits.fake_lake import day_tables, write_partition
+from tests.kits.settings import kit_definitions, kit_partitions
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
+*warehouse_assets, warehouse_catalog = build_warehouse_assets(kit_partitions())
 
 
 def _materialize(layout: Layout, partition: str, only: set[str] | None = None) -> dg.ExecuteInProcessResult:
@@ -109,8 +112,8 @@ def test_the_scheduled_warehouse_job_builds_the_look_back_window_in_one_run(
     layout: Layout, lake_days: list[date]
 ):
     from assets.schedules import warehouse_run_request
-    from pipeline.definitions import defs
 
+    defs = kit_definitions()
     tick = lake_days[-1].toordinal() + 1
     request = warehouse_run_request(date.fromordinal(tick), lookback=2, first_day=lake_days[0])
     job = defs.resolve_job_def("warehouse_job")

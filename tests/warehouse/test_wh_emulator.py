@@ -9,13 +9,14 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
-from pipeline.bulk_api import BulkApiClient
+from pipeline.clients.bulk_api import BulkApiClient
 from pipeline.dates import DateWindow
 from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from pipeline.ingest.load import load_report
 from pipeline.layout import Layout
-from pipeline.loading import load_report
 from pipeline.reports import REPORTS
 from pipeline.warehouse.build import build_warehouse
+from tests.kits.settings import emulator_connection
 
 TODAY = date(2026, 6, 15)
 DAYS = [date(2026, 6, 12), date(2026, 6, 13)]
@@ -24,13 +25,7 @@ DAYS = [date(2026, 6, 12), date(2026, 6, 13)]
 async def _load(
     emulator: RunningEmulator, layout: Layout, licensors: tuple[str, ...], days: list[date]
 ) -> None:
-    config = emulator.config
-    async with BulkApiClient(
-        base_url=emulator.bulk_api_url,
-        accounts_url=emulator.accounts_url,
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-    ) as client:
+    async with BulkApiClient(emulator_connection(emulator)) as client:
         for licensor in licensors:
             for day in days:
                 for report in REPORTS:

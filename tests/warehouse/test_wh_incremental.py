@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import duckdb
-from fake_lake import LICENSORS, delete_day, read_lake, write_day
-from wh_helpers import file_hashes, file_states, mart_fingerprints
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.paths import WarehousePaths
+from tests.kits.fake_lake import LICENSORS, delete_day, read_lake, write_day
+from tests.kits.warehouse import file_hashes, file_states, mart_fingerprints
 
 
 def _streams_by_day(layout: Layout, mart: str = "fct_daily_streams") -> dict[tuple[str, date], int]:

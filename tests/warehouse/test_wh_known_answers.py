@@ -9,11 +9,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from fake_lake import read_lake
 
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
 from pipeline.warehouse.models import SQL_ROOT
+from tests.kits.fake_lake import read_lake
 
 
 @pytest.fixture(scope="module")

@@ -8,25 +8,34 @@ from datetime import date
 
 import pytest
 
+from pipeline.cli import build as build_command
+from pipeline.cli import query as query_command
+from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
-from pipeline.warehouse.cli import add_build_parser, add_query_parser, cmd_build, cmd_query
 from pipeline.warehouse.query import ReadOnlyError, check_read_only, run_query, top_tracks_table
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spotify-bulk")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_build_parser(sub)
-    add_query_parser(sub)
+    build_command.add_parser(sub)
+    query_command.add_parser(sub)
     return parser
 
 
 @pytest.fixture
-def data_env(layout: Layout, monkeypatch: pytest.MonkeyPatch) -> Layout:
-    monkeypatch.setenv("SPOTIFY_BULK_DATA_DIR", str(layout.data_dir))
+def data_env(layout: Layout) -> Layout:
     return layout
+
+
+def cmd_query(args: argparse.Namespace, layout: Layout) -> int:
+    return query_command.run(args, Settings(data_dir=layout.data_dir))
+
+
+def cmd_build(args: argparse.Namespace, layout: Layout) -> int:
+    return build_command.run(args, Settings(data_dir=layout.data_dir))
 
 
 @pytest.mark.parametrize(
@@ -65,13 +74,13 @@ def test_reads_are_allowed(sql: str):
 def test_query_command_formats(data_env: Layout, built: BuildResult, capsys: pytest.CaptureFixture[str]):
     parser = _parser()
     sql = "SELECT licensor, sum(streams) AS streams, 0.5 AS half FROM fct_daily_streams GROUP BY 1 ORDER BY 1"
-    assert cmd_query(parser.parse_args(["query", sql])) == 0
+    assert cmd_query(parser.parse_args(["query", sql]), data_env) == 0
     table = capsys.readouterr().out.splitlines()
     assert table[0].split() == ["licensor", "streams", "half"]
     assert table[2].split() == ["acme", "300", "0.5"] and table[-1] == "(2 rows)"
-    assert cmd_query(parser.parse_args(["query", sql, "--format", "csv"])) == 0
+    assert cmd_query(parser.parse_args(["query", sql, "--format", "csv"]), data_env) == 0
     assert capsys.readouterr().out.splitlines() == ["licensor,streams,half", "acme,300,0.5", "globex,300,0.5"]
-    assert cmd_query(parser.parse_args(["query", sql, "--format", "json"])) == 0
+    assert cmd_query(parser.parse_args(["query", sql, "--format", "json"]), data_env) == 0
     assert json.loads(capsys.readouterr().out) == [
         {"licensor": "acme", "streams": 300, "half": 0.5},
         {"licensor": "globex", "streams": 300, "half": 0.5},
@@ -85,26 +94,28 @@ def test_query_command_formats(data_env: Layout, built: BuildResult, capsys: pyt
 def test_query_errors_are_usage_errors(data_env: Layout, built: BuildResult):
     parser = _parser()
     with pytest.raises(UsageError, match="read-only"):
-        cmd_query(parser.parse_args(["query", "DELETE FROM dim_country"]))
+        cmd_query(parser.parse_args(["query", "DELETE FROM dim_country"]), data_env)
     with pytest.raises(UsageError, match=r"does not exist|not found"):
-        cmd_query(parser.parse_args(["query", "SELECT * FROM no_such_mart"]))
+        cmd_query(parser.parse_args(["query", "SELECT * FROM no_such_mart"]), data_env)
 
 
 def test_query_without_a_warehouse_says_to_build(data_env: Layout):
     with pytest.raises(UsageError, match="spotify-bulk build"):
-        cmd_query(_parser().parse_args(["query", "SELECT 1"]))
+        cmd_query(_parser().parse_args(["query", "SELECT 1"]), data_env)
 
 
 def test_build_command(data_env: Layout, lake_days: list[date], capsys: pytest.CaptureFixture[str]):
     parser = _parser()
-    assert cmd_build(parser.parse_args(["build", "--start", "2026-06-02", "--end", "2026-06-03"])) == 0
+    assert (
+        cmd_build(parser.parse_args(["build", "--start", "2026-06-02", "--end", "2026-06-03"]), data_env) == 0
+    )
     out = capsys.readouterr().out
     assert "2026-06-02..2026-06-03" in out and "fct_daily_streams" in out and "Published" in out
-    assert cmd_build(parser.parse_args(["build", "--full-refresh"])) == 0
+    assert cmd_build(parser.parse_args(["build", "--full-refresh"]), data_env) == 0
     with pytest.raises(UsageError, match="full-refresh"):
-        cmd_build(parser.parse_args(["build", "--full-refresh", "--start", "3"]))
+        cmd_build(parser.parse_args(["build", "--full-refresh", "--start", "3"]), data_env)
     with pytest.raises(UsageError, match="not understood"):
-        cmd_build(parser.parse_args(["build", "--start", "soon"]))
+        cmd_build(parser.parse_args(["build", "--start", "soon"]), data_env)
 
 
 def test_top_tracks_table(layout: Layout, built: BuildResult):

@@ -10,14 +10,14 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-from fake_lake import LICENSORS, delete_day, read_lake, write_day
-from wh_helpers import mart_fingerprints
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.paths import WarehousePaths
 from pipeline.warehouse.snapshot import DEFAULT_RETENTION_SECONDS, MARTS_MANIFEST, _expired
+from tests.kits.fake_lake import LICENSORS, delete_day, read_lake, write_day
+from tests.kits.warehouse import mart_fingerprints
 
 
 def _tree(root: Path) -> dict[str, int]:

@@ -1,0 +1,40 @@
+"""`spotify-bulk retention`: delete partitions older than N days (personal data limits)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pipeline.config import Settings
+from pipeline.errors import UsageError
+from pipeline.layout import Layout
+from pipeline.orchestration.retention import apply_retention
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "retention",
+        help="delete archive, lake and rejects partitions older than N days",
+        description="Delete every archive, lake, rejects and warehouse-snapshot partition dated more "
+        "than N days before today (UTC), and staging leftovers of crashed runs. The archive and the "
+        "rejects hold personal data as the API sent it: this is how long it is kept.",
+    )
+    parser.add_argument("--keep-days", type=int, required=True, help="days to keep (at least 1)")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.keep_days < 1:
+        raise UsageError("--keep-days must be at least 1")
+    layout = Layout(settings.lake_dir)
+    result = apply_retention(layout, keep_days=args.keep_days, dry_run=args.dry_run)
+    verb = "would delete" if result.dry_run else "deleted"
+    for item in result.expired if result.dry_run else ():
+        print(f"{verb} {item.kind}: {item.path}")
+    counts = result.counts()
+    summary = ", ".join(f"{counts[k]} {k}" for k in ("archive", "lake", "rejects", "snapshot", "staging"))
+    print(
+        f"Retention (keep {args.keep_days} days, before {result.cutoff:%Y-%m-%d}): {verb} {summary} "
+        f"partition(s), {result.bytes:,} bytes"
+    )
+    return 0

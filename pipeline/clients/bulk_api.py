@@ -1,0 +1,415 @@
+"""Async client for Spotify's Bulk API: browse the listings to a day's files and download them.
+
+Listings are followed by the `uri`s they contain (month and day may or may not be zero-padded), each
+listed uri is validated before it is used, and a download is streamed to disk while its sha256, size
+and gzip integrity are checked, so a truncated or hostile file never reaches the archive. The disk
+writes, hashing and inflating run on worker threads (ISA-L, hashlib and file writes release the GIL),
+so concurrent downloads use every core and the event loop only moves bytes off the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import email.message
+import hashlib
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from pipeline.clients.connection import Connection
+from pipeline.clients.http import (
+    ApiError,
+    ApiStatusError,
+    RetryableError,
+    RetryPolicy,
+    Sleep,
+    Uniform,
+    url_path,
+)
+from pipeline.clients.session import ApiSession, AuthError, TokenRejected
+from pipeline.layout import safe_name
+from pipeline.reports import ReportSpec
+from pipeline.storage.gzip_stream import GZIP_OR_ZLIB, CorruptGzip, GzipStream, IncompleteGzip
+
+log = logging.getLogger(__name__)
+
+GIB = 1 << 30
+DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * GIB
+CHUNK_BYTES = 1 << 20  # received bytes handed to a worker at a time
+# Decompressed bytes produced per step, so a bomb never fills memory. Each step drops the GIL a
+# few times (its output buffer grows from 16 KiB), so few large steps contend least with the loop.
+_INFLATE_STEP = 4 << 20
+_NUMBER = re.compile(r"^[0-9]{1,4}$")
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "BulkApiClient",
+    "DownloadTooLarge",
+    "DownloadedFile",
+    "InvalidListing",
+    "LicensorForbidden",
+    "NotAvailable",
+    "RemoteFile",
+    "UnsafeFileName",
+]
+
+
+class NotAvailable(Exception):
+    """The day (or file) is not published yet: an expected state, so deliberately not an ApiError."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} is not available yet")
+
+
+class LicensorForbidden(ApiError):
+    """The API answered 403: these credentials may not read this licensor."""
+
+
+class InvalidListing(ApiError):
+    """A listing was not a JSON array of `{"uri": ...}` or held a uri we refuse to follow."""
+
+
+class UnsafeFileName(ApiError):
+    """The server suggested a file name that tries to leave the target directory."""
+
+
+class DownloadTooLarge(ApiError):
+    """The file decompresses past the configured cap (a gzip bomb or a misconfigured cap)."""
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """One file of a report-day on the API; `name` is the file name used if the server gives none."""
+
+    uri: str
+    country: str | None
+    name: str
+
+
+@dataclass(frozen=True)
+class DownloadedFile:
+    """A file written to disk, with the size and sha256 of exactly the bytes written."""
+
+    remote: RemoteFile
+    path: Path
+    name: str
+    bytes: int
+    sha256: str
+
+
+class _GzipCheck:
+    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded."""
+
+    def __init__(self, method: str, url: str, cap: int) -> None:
+        self.method, self.url, self.cap = method, url, cap
+        self.decompressed = 0
+        self._stream = GzipStream(wbits=GZIP_OR_ZLIB, step=_INFLATE_STEP)
+
+    def feed(self, data: bytes) -> None:
+        try:
+            for out in self._stream.feed(data):
+                self._count(out)
+        except CorruptGzip as exc:
+            raise RetryableError(f"corrupt gzip stream ({exc})") from None
+
+    def _count(self, out: bytes) -> None:
+        self.decompressed += len(out)
+        if self.decompressed > self.cap:
+            raise DownloadTooLarge(
+                f"{self.method} {url_path(self.url)}: the file decompresses to more than "
+                f"{self.cap:,} bytes (possible gzip bomb); raise max_decompressed_bytes if it is genuine"
+            )
+
+    def finish(self) -> None:
+        try:
+            self._count(self._stream.finish())
+        except CorruptGzip as exc:
+            raise RetryableError(f"corrupt gzip stream ({exc})") from None
+        except IncompleteGzip:
+            raise RetryableError(
+                "incomplete gzip stream (the body ended before the end of the gzip data)"
+            ) from None
+
+
+class _Sink:
+    """One download's bytes on their way to a temporary file: written, hashed and gzip-checked.
+
+    `feed` and `finish` run on a worker thread, one call at a time and in order (the download
+    awaits each before handing over the next); `discard` runs on the event loop once none is running.
+    """
+
+    def __init__(self, path: Path, check: _GzipCheck) -> None:
+        self.path, self.check = path, check
+        self.digest, self.size = hashlib.sha256(), 0
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed by finish() or discard()
+
+    def feed(self, pieces: list[bytes]) -> None:
+        # One copy to make one write, one hash update and few inflate steps: each call releases and
+        # retakes the GIL, and handing the GIL back and forth with the event loop is what costs.
+        data = b"".join(pieces) if len(pieces) > 1 else pieces[0]
+        self._fh.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        self.check.feed(data)
+
+    def finish(self) -> None:
+        """Prove the gzip complete, then make the file durable and close it."""
+        self.check.finish()
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+
+    def discard(self) -> None:
+        self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+Job = concurrent.futures.Future[None]
+
+
+async def _settle(job: Job) -> None:
+    """Wait until a worker job has stopped: it cannot be interrupted, and nothing may touch the
+    file once the download has cleaned up (a cancellation meanwhile is passed on afterwards)."""
+    if job.cancel() or job.done():
+        return
+    waiter = asyncio.wrap_future(job)
+    interrupted = False
+    while not waiter.done():
+        try:
+            await asyncio.wait([waiter])
+        except asyncio.CancelledError:
+            interrupted = True
+    if not waiter.cancelled():
+        waiter.exception()  # retrieved: the download is already failing with its own error
+    if interrupted:
+        raise asyncio.CancelledError
+
+
+class BulkApiClient(ApiSession):
+    """Lists and downloads Bulk API report files; use as `async with BulkApiClient(...) as client`."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        *,
+        retry: RetryPolicy | None = None,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep = asyncio.sleep,
+        rng: Uniform | None = None,
+    ) -> None:
+        max_concurrency = connection.max_concurrency
+        super().__init__(
+            connection,
+            retry=retry,
+            max_connections=max_concurrency + 2,
+            transport=transport,
+            sleep=sleep,
+            rng=rng,
+        )
+        self.max_decompressed_bytes = max_decompressed_bytes
+        # Inflating is CPU work: more workers than cores would only take turns.
+        self._workers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=min(max_concurrency, os.cpu_count() or 1), thread_name_prefix="bulk-download"
+        )
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            self._workers.shutdown(wait=False, cancel_futures=True)
+
+    async def list_files(self, report: ReportSpec, licensor: str, day: date) -> list[RemoteFile]:
+        """The files of `report` for `licensor` on `day`, found by following the listings' uris.
+
+        Raises `NotAvailable` when the day is not published (404 or absent from a listing); an empty
+        day listing is a day without data and gives an empty list.
+        """
+        safe_name(licensor, what="licensor")
+        root = f"/{licensor}/enhanced/{report.api_name}"
+        wanted = (day.year, day.month, day.day)
+        what = f"{report.name} for {licensor} on {day:%Y-%m-%d}"
+        uri = root
+        for depth in range(3):  # year, month, day
+            children = await self._listing(root, uri, depth, wanted, what)
+            matches = [c for c, segments in children if _number(segments[depth]) == wanted[depth]]
+            if not matches:
+                raise NotAvailable(what)
+            uri = matches[0]
+        if not report.per_country:
+            return [RemoteFile(uri=uri, country=None, name=_default_name(report, day, None))]
+        children = await self._listing(root, uri, 3, wanted, what)
+        files = [
+            RemoteFile(uri=c, country=segments[3], name=_default_name(report, day, segments[3]))
+            for c, segments in children
+        ]
+        return sorted(files, key=lambda f: f.country or "")
+
+    async def download(self, file: RemoteFile, dest: Path) -> DownloadedFile:
+        """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch."""
+        url = self._url(file.uri)
+
+        async def receive(response: httpx.Response) -> DownloadedFile:
+            _raise_for_status(response, "GET", url, f"file {file.uri}")
+            name = _file_name(response.headers.get("content-disposition"), file.name, url)
+            return await self._write(response, file, dest, name, url)
+
+        headers = {"Accept-Encoding": "identity"}
+        return await self.http.stream("GET", url, receive, headers=headers, tokens=self.tokens)
+
+    async def _write(
+        self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str
+    ) -> DownloadedFile:
+        tmp = dest / f".{uuid.uuid4().hex}.part"
+        sink = _Sink(tmp, _GzipCheck("GET", url, self.max_decompressed_bytes))
+        job: Job | None = None  # at most one in flight: the sink sees the bytes in order
+        try:
+            batch: list[bytes] = []
+            batched = 0
+            # Raw bytes: with `Content-Encoding: gzip` they are still the .gz file we keep. While a
+            # worker handles one batch, the loop receives the next.
+            async for piece in response.aiter_raw():
+                batch.append(piece)
+                batched += len(piece)
+                if batched >= CHUNK_BYTES:
+                    job = await self._then(job, sink.feed, batch)
+                    batch, batched = [], 0
+            if batch:
+                job = await self._then(job, sink.feed, batch)
+            job = await self._then(job, sink.finish)
+            await asyncio.wrap_future(job)
+            final = _place(tmp, dest, name, file.name, url)
+        except BaseException:
+            if job is not None:
+                await _settle(job)
+            sink.discard()
+            raise
+        log.info("downloaded %s (%s bytes)", url_path(url), f"{sink.size:,}")
+        return DownloadedFile(
+            remote=file, path=final, name=final.name, bytes=sink.size, sha256=sink.digest.hexdigest()
+        )
+
+    async def _then(self, job: Job | None, work: Callable[..., None], *args: Any) -> Job:
+        """Wait for `job` (raising its error), then start `work(*args)` on a worker thread."""
+        if job is not None:
+            await asyncio.wrap_future(job)
+        return self._workers.submit(work, *args)
+
+    async def _listing(
+        self, root: str, uri: str, depth: int, wanted: tuple[int, int, int], what: str
+    ) -> list[tuple[str, list[str]]]:
+        """GET a listing; returns each child uri with its validated segments below `root`."""
+        url = self._url(uri)
+
+        response = await self.http.request("GET", url, tokens=self.tokens)
+        _raise_for_status(response, "GET", url, what)
+        where = f"listing GET {url_path(url)}"
+        try:
+            payload = response.json()
+        except ValueError:
+            raise InvalidListing(f"{where} is not JSON") from None
+        if not isinstance(payload, list):
+            raise InvalidListing(f"{where} is not a JSON array")
+        children = []
+        for entry in payload:
+            child = entry.get("uri") if isinstance(entry, dict) else None
+            if not isinstance(child, str):
+                raise InvalidListing(f"{where} has an entry without a string 'uri'")
+            segments = _segments(child, root, where)
+            if len(segments) != depth + 1 or tuple(map(_number, segments[:depth])) != wanted[:depth]:
+                raise InvalidListing(f"{where} lists {child[:200]!r}, which is not a child of {uri!r}")
+            children.append((child.rstrip("/"), segments))
+        return list({c: (c, s) for c, s in children}.values())  # a uri listed twice is one child
+
+    def _url(self, uri: str) -> str:
+        return f"{self.base_url}{uri}"
+
+
+def _segments(uri: str, root: str, where: str) -> list[str]:
+    """The path segments of a listed uri below `root`, each a safe name, or `InvalidListing`."""
+    if not uri.startswith(root + "/"):
+        raise InvalidListing(f"{where} lists {uri[:200]!r}, which is outside {root + '/'!r}")
+    segments = uri[len(root) + 1 :].removesuffix("/").split("/")
+    for segment in segments:
+        try:
+            safe_name(segment, what="uri segment")
+        except ValueError:
+            raise InvalidListing(
+                f"{where} lists {uri[:200]!r} with an unsafe segment {segment[:64]!r} (path traversal?)"
+            ) from None
+    return segments
+
+
+def _number(segment: str) -> int | None:
+    return int(segment) if _NUMBER.fullmatch(segment) else None
+
+
+def _default_name(report: ReportSpec, day: date, country: str | None) -> str:
+    suffix = f"_{country}" if country else ""
+    return f"{report.name}_{day:%Y-%m-%d}{suffix}.json.gz"
+
+
+def _raise_for_status(response: httpx.Response, method: str, url: str, what: str) -> None:
+    """Map the statuses that mean something to the Bulk API client's exceptions."""
+    status = response.status_code
+    if status == 200:
+        return
+    if status == 401:
+        raise TokenRejected(method, url)
+    if status == 403:
+        raise LicensorForbidden(
+            f"the client is not allowed to read {what} (403 on {method} {url_path(url)}): "
+            "check the licensor name and that these credentials are granted access to it"
+        )
+    if status == 404:
+        raise NotAvailable(what)
+    raise ApiStatusError(method, url, status)
+
+
+def _disposition_filename(value: str | None) -> str | None:
+    if not value:
+        return None
+    message = email.message.Message()
+    message["content-disposition"] = value
+    name = message.get_filename()
+    return name if isinstance(name, str) and name.strip() else None
+
+
+def _file_name(disposition: str | None, fallback: str, url: str) -> str:
+    """The archive file name: the server's (sanitized) when it gives one, always ending in `.gz`."""
+    raw = _disposition_filename(disposition)
+    if raw is None:
+        return fallback
+    if any(bad in raw for bad in ("/", "\\", "..", "\0")):
+        raise UnsafeFileName(
+            f"GET {url_path(url)}: the server suggested the file name {raw[:100]!r}, "
+            "which tries to leave the archive directory"
+        )
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", raw.strip()).lstrip("._-")
+    if not name:
+        return fallback
+    if not name.endswith(".gz"):
+        name += ".gz"
+    if len(name) > 128:
+        name = name[:125] + ".gz"
+    return safe_name(name, what="file name")
+
+
+def _place(tmp: Path, dest: Path, name: str, fallback: str, url: str) -> Path:
+    """Rename the finished download to its name, never over another file of the same partition."""
+    for candidate in dict.fromkeys((name, fallback)):
+        final = dest / candidate
+        if not final.exists():
+            os.replace(tmp, final)
+            return final
+    raise UnsafeFileName(f"GET {url_path(url)}: another file of this partition is already named {name!r}")

@@ -1,0 +1,199 @@
+"""The one reader of the environment: every setting, read once at start-up into a typed `Settings`.
+
+Nothing else in the project reads `os.environ`; commands, the Dagster definitions loader and the
+tests call `load_settings()` (or build a `Settings` themselves) and pass it down. Nothing is read at
+import time. `.env` in the working directory is loaded first; variables already set win, and its
+values enter the process environment so Dagster's `EnvVar` secrets resolve at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+from pipeline.clients.connection import (
+    DEFAULT_ACCOUNTS_URL,
+    DEFAULT_BULK_API_URL,
+    DEFAULT_MAX_RETRY_AFTER_SECONDS,
+    DEFAULT_WEB_API_URL,
+    Connection,
+)
+from pipeline.errors import UsageError
+from pipeline.layout import safe_name
+
+CLIENT_ID_ENV = "SPOTIFY_CLIENT_ID"
+CLIENT_SECRET_ENV = "SPOTIFY_CLIENT_SECRET"  # noqa: S105 - a variable's name, not a secret
+PSEUDONYM_KEY_ENV = "SPOTIFY_BULK_PSEUDONYM_KEY"
+LICENSORS_ENV = "SPOTIFY_LICENSORS"
+DEFAULT_DATA_DIR = "./data"
+DEFAULT_START_DATE = date(2025, 1, 1)
+DEFAULT_LOOKBACK_DAYS = 3
+MAX_LOOKBACK_DAYS = 30  # offline plays are counted up to about 30 days late
+DEFAULT_WEB_API_RATE_LIMIT = 150
+DEFAULT_API_POOL_LIMIT = 4
+DEMO_LICENSORS = ("acme", "globex")
+# The demo's listeners are synthetic, so its key is public; real installs set their own secret.
+DEMO_PSEUDONYM_KEY = "spotify-bulk-etl-demo-key-not-a-secret"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+WebApiMode = Literal["auto", "batch", "single"]
+WEB_API_MODES: tuple[WebApiMode, ...] = ("auto", "batch", "single")
+
+
+@dataclass(frozen=True)
+class PrivacySettings:
+    """How personal columns land: pseudonymized user ids (keyed HMAC), region codes dropped."""
+
+    pseudonymize: bool = True
+    key: str = field(default="", repr=False)
+    drop_region: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the environment configures, typed. Secrets are held but never shown in `repr`.
+
+    `secrets_from_env` says whether the credentials and the pseudonym key came from the environment;
+    then the Dagster resources wire them as `EnvVar`s, so their values never enter Dagster's storage.
+    """
+
+    bulk: Connection = field(default_factory=lambda: Connection(DEFAULT_BULK_API_URL))
+    web: Connection = field(
+        default_factory=lambda: Connection(DEFAULT_WEB_API_URL, timeout=30.0, max_concurrency=4)
+    )
+    licensors: tuple[str, ...] = ()
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    start_date: date = DEFAULT_START_DATE
+    lookback_days: int = DEFAULT_LOOKBACK_DAYS
+    max_reject_share: float = 0.01
+    step_retries: int = 2
+    api_pool_limit: int = DEFAULT_API_POOL_LIMIT
+    web_api_rate_limit: int = DEFAULT_WEB_API_RATE_LIMIT
+    web_api_mode: WebApiMode = "auto"
+    privacy: PrivacySettings = field(default_factory=PrivacySettings)
+    field_map: Path | None = None
+    dagster_home: Path | None = None
+    secrets_from_env: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
+            raise UsageError(
+                f"SPOTIFY_BULK_LOOKBACK_DAYS must be 0..{MAX_LOOKBACK_DAYS}, not {self.lookback_days}"
+            )
+        if not 0 <= self.max_reject_share <= 1:
+            raise UsageError("SPOTIFY_BULK_MAX_REJECT_SHARE must be a share between 0 and 1")
+        if self.web_api_mode not in WEB_API_MODES:
+            raise UsageError(f"SPOTIFY_WEB_API_MODE must be one of {', '.join(WEB_API_MODES)}")
+
+    @property
+    def lake_dir(self) -> Path:
+        """The data directory, absolute (relative settings resolve against the start-up directory)."""
+        return self.data_dir.resolve()
+
+    def require_licensors(self, what: str) -> tuple[str, ...]:
+        """The licensors, or a clear error naming the variable (there is no silent demo default)."""
+        if not self.licensors:
+            raise UsageError(
+                f"{LICENSORS_ENV} is not set: {what} needs the licensor names from your Bulk API welcome "
+                f"email, comma-separated (e.g. {LICENSORS_ENV}=my-label). `spotify-bulk demo` needs none."
+            )
+        return self.licensors
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def parse_licensors(raw: str | None) -> tuple[str, ...]:
+    """Split a comma-separated licensor list, validating each name as a path segment."""
+    names = [part.strip() for part in (raw or "").split(",") if part.strip()]
+    try:
+        return tuple(dict.fromkeys(safe_name(n, what="licensor") for n in names))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    """A boolean setting (1/true/yes/on or 0/false/no/off); a typo is an error, not a silent default."""
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE or raw in _FALSE:
+        return raw in _TRUE
+    raise UsageError(f"{name}={env.get(name)!r} is not understood: use 1/true/on or 0/false/off")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type = int) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        return kind(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a {'whole ' if kind is int else ''}number") from None
+
+
+def _date(env: Mapping[str, str], name: str, default: date) -> date:
+    raw = (env.get(name) or "").strip()
+    try:
+        return date.fromisoformat(raw) if raw else default
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a date (YYYY-MM-DD)") from None
+
+
+def settings_from(env: Mapping[str, str]) -> Settings:
+    """Settings from a mapping of environment variables (tests pass their own)."""
+    credentials = {"client_id": env.get(CLIENT_ID_ENV, ""), "client_secret": env.get(CLIENT_SECRET_ENV, "")}
+    accounts_url = env.get("SPOTIFY_ACCOUNTS_URL") or DEFAULT_ACCOUNTS_URL
+    max_wait = float(_number(env, "SPOTIFY_MAX_RETRY_AFTER_SECONDS", DEFAULT_MAX_RETRY_AFTER_SECONDS, float))
+    field_map = (env.get("SPOTIFY_BULK_FIELD_MAP") or "").strip()
+    home = (env.get("DAGSTER_HOME") or "").strip()
+    return Settings(
+        bulk=Connection(
+            env.get("SPOTIFY_BULK_API_URL") or DEFAULT_BULK_API_URL,
+            accounts_url,
+            max_retry_after=max_wait,
+            **credentials,
+        ),
+        web=Connection(
+            env.get("SPOTIFY_WEB_API_URL") or DEFAULT_WEB_API_URL,
+            accounts_url,
+            timeout=30.0,
+            max_concurrency=4,
+            max_retry_after=max_wait,
+            **credentials,
+        ),
+        licensors=parse_licensors(env.get(LICENSORS_ENV)),
+        data_dir=Path(env.get("SPOTIFY_BULK_DATA_DIR") or DEFAULT_DATA_DIR),
+        start_date=_date(env, "SPOTIFY_BULK_START_DATE", DEFAULT_START_DATE),
+        lookback_days=int(_number(env, "SPOTIFY_BULK_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS)),
+        max_reject_share=float(_number(env, "SPOTIFY_BULK_MAX_REJECT_SHARE", 0.01, float)),
+        step_retries=int(_number(env, "SPOTIFY_BULK_STEP_RETRIES", 2)),
+        api_pool_limit=int(_number(env, "SPOTIFY_API_POOL_LIMIT", DEFAULT_API_POOL_LIMIT)),
+        web_api_rate_limit=int(_number(env, "SPOTIFY_WEB_API_RATE_LIMIT", DEFAULT_WEB_API_RATE_LIMIT)),
+        web_api_mode=(env.get("SPOTIFY_WEB_API_MODE") or "auto").strip().lower(),  # type: ignore[arg-type]
+        privacy=PrivacySettings(
+            pseudonymize=_flag(env, "SPOTIFY_BULK_PSEUDONYMIZE", default=True),
+            key=env.get(PSEUDONYM_KEY_ENV, ""),
+            drop_region=_flag(env, "SPOTIFY_BULK_DROP_REGION", default=False),
+        ),
+        field_map=Path(field_map) if field_map else None,
+        dagster_home=Path(home) if home else None,
+        secrets_from_env=True,
+    )
+
+
+def load_settings(*, cwd: Path | None = None) -> Settings:
+    """Read `.env` (set variables win) and the process environment, once, at start-up."""
+    from dotenv import load_dotenv
+
+    load_dotenv((cwd or Path.cwd()) / ".env", override=False)
+    return settings_from(os.environ)
+
+
+def set_process_defaults() -> None:
+    """Environment that Dagster itself reads (not ours): no telemetry from any command."""
+    os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")

@@ -1,0 +1,216 @@
+"""Land one report for one licensor-day: archived gzip NDJSON -> published lake partitions.
+
+Everything is built in a staging directory; the rejects file and the tables are published only
+at the end, under the partition's lock, and only when the reject share is within bounds, so a
+failed or crashed run leaves the previous partition exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.ingest.landing.aggregated import AggregatedParser
+from pipeline.ingest.landing.errors import TooManyRejectsError
+from pipeline.ingest.landing.flat import FlatParser
+from pipeline.ingest.landing.memory import return_freed_memory
+from pipeline.ingest.landing.parsing import Parser, prepare_ahead
+from pipeline.ingest.landing.privacy import PERSONAL_TABLES, Privacy, Pseudonymizer, ensure_consistent
+from pipeline.ingest.landing.reader import Item, OverlongLine, read_blocks
+from pipeline.ingest.landing.rejects import REJECTS_FILE, Reject, RejectLog
+from pipeline.ingest.landing.results import LandingResult, TableResult
+from pipeline.ingest.landing.rules import bounds_for
+from pipeline.ingest.landing.sink import Lineage, SinkSettings, TableSink
+from pipeline.layout import Layout
+from pipeline.reports import AGGREGATED_SUMMARY, ReportSpec
+from pipeline.storage.atomic import exclusive_lock, publish_dir, staging_dir
+
+PART_FILE = "part-0.parquet"
+
+
+@dataclass(frozen=True)
+class LandingOptions:
+    """Limits and memory knobs; the defaults suit days from empty to tens of millions of rows."""
+
+    block_bytes: int = 4 << 20  # decompressed bytes parsed at a time (a few are in flight)
+    max_line_bytes: int = 1 << 20  # longer lines are rejected without being held in memory
+    max_decompressed_bytes: int = 64 << 30  # per file; a guard against zip bombs
+    parse_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    sink: SinkSettings = field(default_factory=SinkSettings)
+    privacy: Privacy = field(default_factory=Privacy)  # user id pseudonyms, region codes (privacy.py)
+
+
+def land_partition(
+    layout: Layout,
+    report: ReportSpec,
+    licensor: str,
+    day: date,
+    files: Sequence[Path],
+    *,
+    max_reject_share: float = 0.01,
+    loaded_at: datetime | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    options: LandingOptions | None = None,
+) -> LandingResult:
+    """Parse, type, sort and publish `files` as the report's lake partitions for `licensor`/`day`.
+
+    Raises CorruptArchiveError (truncated/corrupt gzip), ArchiveTooLargeError (decompression cap),
+    TooManyRejectsError (after writing the rejects file) or PrivacyError (no key, or not the lake's);
+    in every case nothing is published.
+    """
+    if not 0.0 <= max_reject_share <= 1.0:
+        raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
+    opts = options or LandingOptions()
+    return_freed_memory()
+    privacy = Pseudonymizer(opts.privacy)
+    if any(t.name in PERSONAL_TABLES for t in report.tables):
+        ensure_consistent(layout, opts.privacy)
+    say = on_progress or (lambda _message: None)
+    stamp = _loaded_at(loaded_at)
+    rejects_final = layout.rejects_partition(report.name, licensor, day) / REJECTS_FILE
+    lock = layout.lock_path(f"lake-{report.name}", licensor, day)
+    with staging_dir(layout.staging_root) as work, contextlib.ExitStack() as stop_sinks:
+        share = replace(opts.sink, spill_bytes=max(opts.sink.spill_bytes // len(report.tables), 1))
+        unique = {Path(path).resolve(): Path(path) for path in files}  # each file once, even if listed twice
+        ordered = sorted(unique.values(), key=str)  # per-country files in name order
+        sources = [source_name(layout, path) for path in ordered]
+        sinks = {}
+        for table in report.tables:
+            out_dir = work / "out" / table.name
+            out_dir.mkdir(parents=True)
+            lineage = Lineage.of(sources, stamp, table.schema)
+            spill = work / "spill" / table.name
+            sinks[table.name] = TableSink(table, spill, share, out_dir / PART_FILE, lineage)
+            stop_sinks.callback(sinks[table.name].close)  # whatever happens, before staging goes
+        rejects = RejectLog(work / REJECTS_FILE)
+        try:
+            lines_total, unknown_fields = _parse_files(
+                report, day, ordered, sources, sinks, rejects, opts, privacy, say
+            )
+        finally:
+            rejects.close()
+        if lines_total and rejects.count / lines_total > max_reject_share:
+            with exclusive_lock(lock):
+                written = rejects.publish(rejects_final)
+            raise TooManyRejectsError(
+                report=report.name,
+                licensor=licensor,
+                day=f"{day:%Y-%m-%d}",
+                rejected=rejects.count,
+                lines=lines_total,
+                threshold=max_reject_share,
+                rejects_path=written or rejects_final,
+            )
+        built = {}
+        for name, sink in sinks.items():
+            result = sink.finish()
+            spilled = f" after {result.spilled_runs} spilled run(s)" if result.spilled_runs else ""
+            say(f"sorted and wrote {name}: {result.rows:,} rows{spilled}")
+            built[name] = (sink.out_path.parent, result)
+        tables = []
+        with exclusive_lock(lock):
+            rejects_path = rejects.publish(rejects_final)
+            for name, (out_dir, result) in built.items():
+                staged = out_dir / PART_FILE
+                size, schema = staged.stat().st_size, pq.read_schema(staged)
+                final = layout.lake_partition(name, licensor, day)
+                publish_dir(out_dir, final, staging_root=layout.staging_root)
+                tables.append(
+                    TableResult(name, result.rows, final / PART_FILE, size, schema, result.null_counts)
+                )
+    say(f"landed {report.name} {licensor} {day:%Y-%m-%d}: {lines_total:,} lines, {rejects.count:,} rejected")
+    return LandingResult(
+        report=report.name,
+        licensor=licensor,
+        day=day,
+        tables=tuple(tables),
+        lines_total=lines_total,
+        rejected=rejects.count,
+        rejects_path=rejects_path,
+        unknown_fields=dict(sorted(unknown_fields.items())),
+    )
+
+
+def _parse_files(
+    report: ReportSpec,
+    day: date,
+    files: list[Path],
+    sources: list[str],
+    sinks: dict[str, TableSink],
+    rejects: RejectLog,
+    opts: LandingOptions,
+    privacy: Pseudonymizer,
+    say: Callable[[str], None],
+) -> tuple[int, Counter[str]]:
+    """Feed every line of every file to the report's parser; return (lines, unknown field counts).
+
+    Blocks are prepared (Arrow-parsed) by a small thread pool a few blocks ahead, then taken in
+    file order, so line numbers stay exact while parsing uses every core; the look-ahead runs
+    across file boundaries, so the next file is inflated and parsed while this one finishes.
+    """
+    spec = report.tables[0]
+    parser: Parser = (
+        AggregatedParser(max_line_bytes=opts.max_line_bytes)
+        if spec.name == AGGREGATED_SUMMARY.name
+        else FlatParser(spec, max_line_bytes=opts.max_line_bytes, bounds=bounds_for(spec, day))
+    )
+    lines_total = 0
+
+    def tagged() -> Iterator[tuple[int, Item | None]]:
+        """Every file's blocks as one stream, tagged with the file's number; None ends a file."""
+        for number, path in enumerate(files):
+            for item in read_blocks(
+                path,
+                block_bytes=opts.block_bytes,
+                max_line_bytes=opts.max_line_bytes,
+                max_decompressed_bytes=opts.max_decompressed_bytes,
+            ):
+                yield number, item
+            yield number, None
+
+    line, records, rejected = 1, 0, rejects.count
+    with ThreadPoolExecutor(max_workers=opts.parse_threads, thread_name_prefix="landing-parse") as pool:
+        for number, block, prepared in prepare_ahead(tagged(), parser, pool, opts.parse_threads):
+            source = sources[number]
+            if block is None:  # the file's last block was taken
+                for sink in sinks.values():
+                    sink.end_file()
+                lines_total += records
+                say(f"parsed {source}: {records:,} lines, {rejects.count - rejected:,} rejected")
+                line, records, rejected = 1, 0, rejects.count
+            elif isinstance(block, OverlongLine):
+                reason = f"line longer than {opts.max_line_bytes:,} bytes ({block.length:,}+)"
+                rejects.add([Reject.of(source, line, reason, block.head)])
+                line, records = line + 1, records + 1
+            else:
+                result = parser.parse(block, prepared, line, source)
+                for name, rows in result.tables.items():
+                    sinks[name].add(privacy.apply(name, rows), number)  # before anything is held
+                rejects.add(result.rejects)
+                line, records = line + result.lines, records + result.records
+    return lines_total, parser.unknown_fields
+
+
+def source_name(layout: Layout, path: Path) -> str:
+    """The archive file's path relative to the data directory (POSIX), as `_source_file` holds it."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(layout.data_dir.resolve()).as_posix()
+    except ValueError:
+        return resolved.as_posix()
+
+
+def _loaded_at(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if value.tzinfo is None:
+        raise ValueError("loaded_at must be timezone-aware")
+    return value.astimezone(UTC)

@@ -1,0 +1,163 @@
+"""Personal data at landing: keyed pseudonyms for `user_id`, and optionally no region codes.
+
+The streams, sub-30 streams and users reports identify listeners. With pseudonymization on, every
+`user_id` becomes HMAC-SHA256(key, user_id) in hex before a row reaches the lake, so the same user
+gets the same pseudonym in every report and on every day (joins and the warehouse's "every
+streamed user is in users" check keep working) while nobody without the key can map it back.
+The archive keeps the original files by design (re-landing needs them): it holds personal data,
+and `spotify-bulk retention` is how it is bounded.
+
+All days of one lake must share one key: `.privacy.json` in the data directory records a key id
+(an HMAC of a constant, not the key), and a landing with another key, or with pseudonymization
+switched the other way, fails instead of mixing identities that can no longer be joined.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.ingest.landing.errors import LandingError
+from pipeline.layout import Layout
+from pipeline.reports import STREAMS, SUB30_STREAMS, USERS
+from pipeline.storage.atomic import atomic_write_bytes, exclusive_lock
+
+PERSONAL_TABLES = frozenset({STREAMS.name, SUB30_STREAMS.name, USERS.name})
+USER_ID = "user_id"
+LOCATION_FIELDS = ("region_code",)  # below country level: dropped with `drop_region`
+MIN_KEY_CHARS = 16
+MARKER_FILE = ".privacy.json"
+_CACHE_ENTRIES = 100_000  # pseudonyms remembered across blocks (a user streams many times a day)
+_KEY_ID_MESSAGE = b"spotify-bulk-etl pseudonym key id v1"
+
+
+class PrivacyError(LandingError):
+    """Pseudonymization is misconfigured (no key, or not the key the lake was landed with)."""
+
+
+@dataclass(frozen=True)
+class Privacy:
+    """How landing treats personal data. The default keeps ids as sent (the library's default;
+    `spotify-bulk` and the Dagster definitions turn pseudonymization on unless told otherwise)."""
+
+    pseudonymize: bool = False
+    key: bytes = field(default=b"", repr=False)
+    drop_region: bool = False
+
+    def check(self) -> None:
+        """Raise `PrivacyError` when pseudonymization is on without a usable key."""
+        if self.pseudonymize and len(self.key) < MIN_KEY_CHARS:
+            problem = "is not set" if not self.key else f"is shorter than {MIN_KEY_CHARS} characters"
+            raise PrivacyError(
+                f"SPOTIFY_BULK_PSEUDONYM_KEY {problem}: pseudonymizing user ids "
+                "(SPOTIFY_BULK_PSEUDONYMIZE, on by default) needs a secret key, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_hex(32))'`; keep it for every later "
+                "load, or set SPOTIFY_BULK_PSEUDONYMIZE=0 to land user ids as the API sends them"
+            )
+
+    @property
+    def key_id(self) -> str | None:
+        """A fingerprint telling keys apart without revealing them (None when not pseudonymizing)."""
+        if not self.pseudonymize:
+            return None
+        return hmac.new(self.key, _KEY_ID_MESSAGE, "sha256").hexdigest()[:16]
+
+    def applies_to(self, table: str) -> bool:
+        return table in PERSONAL_TABLES and (self.pseudonymize or self.drop_region)
+
+
+class Pseudonymizer:
+    """Applies a `Privacy` to the row batches of one landing (not thread-safe: one per landing)."""
+
+    def __init__(self, privacy: Privacy) -> None:
+        privacy.check()
+        self.privacy = privacy
+        self._cache: dict[str, str] = {}
+
+    def apply(self, table: str, rows: pa.Table) -> pa.Table:
+        """`rows` of lake table `table` with user ids pseudonymized and/or region codes nulled."""
+        if not self.privacy.applies_to(table) or not rows.num_rows:
+            return rows
+        if self.privacy.pseudonymize and USER_ID in rows.column_names:
+            index = rows.schema.get_field_index(USER_ID)
+            rows = rows.set_column(index, rows.schema.field(index), self.pseudonyms(rows[USER_ID]))
+        if self.privacy.drop_region:
+            for name in LOCATION_FIELDS:
+                if name in rows.column_names:
+                    index = rows.schema.get_field_index(name)
+                    column = pa.nulls(rows.num_rows, rows.schema.field(index).type)
+                    rows = rows.set_column(index, rows.schema.field(index), column)
+        return rows
+
+    def pseudonyms(self, column: pa.ChunkedArray | pa.Array) -> pa.Array:
+        """HMAC-SHA256 hex of every value (nulls stay null), hashing each distinct value once."""
+        values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        encoded = pc.dictionary_encode(values)
+        cache, key = self._cache, self.privacy.key
+        if len(cache) > _CACHE_ENTRIES:
+            cache.clear()
+        hashed = []
+        for value in encoded.dictionary.to_pylist():  # distinct values of the batch, not rows
+            pseudonym = cache.get(value)
+            if pseudonym is None:
+                pseudonym = cache[value] = hmac.digest(key, value.encode("utf-8"), "sha256").hex()
+            hashed.append(pseudonym)
+        return pa.array(hashed, pa.string()).take(encoded.indices)
+
+
+def pseudonym(key: bytes, user_id: str) -> str:
+    """One pseudonym, computed independently (for tests and for looking a known user up)."""
+    return hmac.new(key, user_id.encode("utf-8"), "sha256").hexdigest()
+
+
+def ensure_consistent(layout: Layout, privacy: Privacy) -> None:
+    """Refuse to land personal data unlike what the lake already holds (see the module doc).
+
+    The first landing records the choice; a lake landed before the option existed holds raw ids.
+    """
+    wanted = {"pseudonymize": privacy.pseudonymize, "key_id": privacy.key_id}
+    path = layout.data_dir / MARKER_FILE
+    with exclusive_lock(layout.locks_root / "privacy.lock"):
+        recorded = _read_marker(path)
+        if recorded is None:
+            legacy = any(layout.lake_table(t).exists() for t in sorted(PERSONAL_TABLES))
+            recorded = {"pseudonymize": False, "key_id": None} if legacy else wanted
+            atomic_write_bytes(path, (json.dumps(recorded, indent=2) + "\n").encode())
+    if recorded == wanted:
+        return
+    if recorded.get("pseudonymize") and privacy.pseudonymize:
+        raise PrivacyError(
+            "SPOTIFY_BULK_PSEUDONYM_KEY is not the key this lake's user ids were pseudonymized with "
+            f"(key id {recorded.get('key_id')}, see {path}); the same listener would get another "
+            "pseudonym and joins across days would break: restore the key, or re-land every day "
+            "into a new data directory"
+        )
+    if recorded.get("pseudonymize"):
+        raise PrivacyError(
+            f"this lake's user ids are pseudonymized (see {path}) but SPOTIFY_BULK_PSEUDONYMIZE is off: "
+            "raw ids next to pseudonyms cannot be joined; turn it back on (with the same key)"
+        )
+    raise PrivacyError(
+        f"this lake holds raw user ids (landed without pseudonymization, see {path}) but "
+        "SPOTIFY_BULK_PSEUDONYMIZE is on: pseudonyms next to raw ids cannot be joined; set "
+        "SPOTIFY_BULK_PSEUDONYMIZE=0 to keep landing raw ids, or re-land every day into a new data "
+        "directory with pseudonymization on"
+    )
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        document = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise PrivacyError(f"{path} is unreadable ({exc}); restore it or remove it knowingly") from None
+    if not isinstance(document, dict):
+        raise PrivacyError(f"{path} is not a JSON object; restore it or remove it knowingly")
+    return {"pseudonymize": bool(document.get("pseudonymize")), "key_id": document.get("key_id")}

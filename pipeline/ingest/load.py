@@ -1,0 +1,134 @@
+"""One report for one licensor and day: fetch to the archive, then land in the lake.
+
+Plain Python (no Dagster), so the CLI, the assets and the tests share one code path.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from pipeline.clients.bulk_api import (
+    BulkApiClient,
+    DownloadTooLarge,
+    InvalidListing,
+    LicensorForbidden,
+    NotAvailable,
+    UnsafeFileName,
+)
+from pipeline.clients.http import ApiStatusError
+from pipeline.clients.session import AuthError
+from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition
+from pipeline.ingest.landing import LandingError, LandingOptions, LandingResult, land_partition
+from pipeline.layout import Layout, UnsafeName
+from pipeline.reports import ReportSpec
+from pipeline.storage.atomic import exclusive_lock_async
+
+Progress = Callable[[str], None]
+
+# Errors that another attempt cannot fix: retrying them only delays the clear message.
+PERMANENT_ERRORS: tuple[type[Exception], ...] = (
+    AuthError,
+    LicensorForbidden,
+    InvalidListing,
+    UnsafeFileName,
+    DownloadTooLarge,
+    ApiStatusError,
+    LandingError,
+    ManifestError,
+    UnsafeName,
+)
+
+
+def throttled(say: Progress, *, every_seconds: float = 5.0) -> Progress:
+    """Pass on at most one message per interval: per-file progress on a 60-file day would otherwise
+    be 60 events in the Dagster event log (each a database write) for no reader's benefit."""
+    last = -every_seconds
+
+    def emit(message: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every_seconds:
+            last = now
+            say(message)
+
+    return emit
+
+
+class LoadFailed(Exception):
+    """A report load failed; the message names report, licensor, date and cause.
+
+    `permanent` tells orchestration not to retry (bad credentials, too many rejects, hostile input).
+    """
+
+    def __init__(self, report: ReportSpec, licensor: str, day: date, cause: BaseException) -> None:
+        super().__init__(f"{report.name} for {licensor} on {day:%Y-%m-%d} failed: {cause}")
+        self.permanent = isinstance(cause, PERMANENT_ERRORS)
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    """What a load did: `landing` is None when the day is not available on the API yet."""
+
+    report: ReportSpec
+    licensor: str
+    day: date
+    archive: ArchivedPartition | None
+    landing: LandingResult | None
+    seconds: float
+    not_available_reason: str | None = None
+
+    @property
+    def available(self) -> bool:
+        return self.landing is not None
+
+
+async def load_report(
+    client: BulkApiClient,
+    layout: Layout,
+    report: ReportSpec,
+    licensor: str,
+    day: date,
+    *,
+    max_reject_share: float = 0.01,
+    progress: Progress | None = None,
+    options: LandingOptions | None = None,
+) -> LoadOutcome:
+    """Download the report's files for the day into the archive, then land them as Parquet.
+
+    Loads of one report-day take turns (a lock file): each lands exactly the archive it fetched,
+    so two concurrent loads leave one complete version, never a lake built from two archives.
+    """
+    started = time.monotonic()
+    say = progress or (lambda _msg: None)
+    chatter = throttled(say)
+    opts = options or LandingOptions()
+    try:
+        opts.privacy.check()  # a missing key fails before any download
+        async with exclusive_lock_async(layout.lock_path(f"load-{report.name}", licensor, day)):
+            archive = await fetch_partition(
+                client,
+                layout,
+                report,
+                licensor,
+                day,
+                on_progress=lambda done, total, name: chatter(f"downloaded {done}/{total} {name}"),
+            )
+            say(f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes")
+            landing = land_partition(
+                layout,
+                report,
+                licensor,
+                day,
+                [f.path for f in archive.files],
+                max_reject_share=max_reject_share,
+                on_progress=chatter,
+                options=opts,
+            )
+    except NotAvailable as exc:
+        return LoadOutcome(report, licensor, day, None, None, time.monotonic() - started, str(exc))
+    except Exception as exc:
+        raise LoadFailed(report, licensor, day, exc) from exc
+    return LoadOutcome(report, licensor, day, archive, landing, time.monotonic() - started)

@@ -1,0 +1,152 @@
+"""Dagster resources: thin, typed faces over the plain clients and settings in `pipeline/`.
+
+Both API resources share one shape (`ApiResource`, the fields of a `Connection`); secrets are wired
+as `dg.EnvVar`s when they came from the environment, so their values never reach Dagster's storage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from pipeline.clients.bulk_api import BulkApiClient
+from pipeline.clients.connection import DEFAULT_MAX_RETRY_AFTER_SECONDS, Connection
+from pipeline.clients.web_api import DEFAULT_RATE_LIMIT, WebApiClient
+from pipeline.config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, PSEUDONYM_KEY_ENV, Settings
+from pipeline.ingest.landing import LandingOptions
+from pipeline.ingest.landing.privacy import Privacy
+from pipeline.layout import Layout
+from pipeline.warehouse.options import DEFAULT_LOOKBACK_DAYS, WarehouseOptions
+
+
+class ApiResource(dg.ConfigurableResource):
+    """One Spotify API: where it is, the app's credentials, and how patient to be."""
+
+    client_id: str
+    client_secret: str
+    base_url: str
+    accounts_url: str
+    timeout_seconds: float = Field(default=60.0, description="Connect/read timeout per request.")
+    max_concurrency: int = Field(default=8, description="Requests in flight at once.")
+    max_retry_after_seconds: float = Field(
+        default=DEFAULT_MAX_RETRY_AFTER_SECONDS,
+        description="Longest Retry-After slept through; a longer one (a quota ban) ends the step.",
+    )
+
+    def connection(self) -> Connection:
+        return Connection(
+            self.base_url,
+            self.accounts_url,
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            timeout=self.timeout_seconds,
+            max_concurrency=self.max_concurrency,
+            max_retry_after=self.max_retry_after_seconds,
+        )
+
+
+def _api_fields(connection: Connection, *, secrets_from_env: bool) -> dict[str, object]:
+    return {
+        "client_id": dg.EnvVar(CLIENT_ID_ENV) if secrets_from_env else connection.client_id,
+        "client_secret": dg.EnvVar(CLIENT_SECRET_ENV) if secrets_from_env else connection.client_secret,
+        "base_url": connection.base_url,
+        "accounts_url": connection.accounts_url,
+        "timeout_seconds": connection.timeout,
+        "max_concurrency": connection.max_concurrency,
+        "max_retry_after_seconds": connection.max_retry_after,
+    }
+
+
+class BulkApiResource(ApiResource):
+    """Spotify Bulk API access with client credentials."""
+
+    def client(self) -> BulkApiClient:
+        return BulkApiClient(self.connection())
+
+
+class WebApiResource(ApiResource):
+    """Spotify Web API access for catalog enrichment, with a client-side rate budget."""
+
+    timeout_seconds: float = Field(default=30.0, description="Connect/read timeout per request.")
+    max_concurrency: int = Field(default=4, description="Web API requests in flight at once.")
+    rate_limit: int = Field(
+        default=DEFAULT_RATE_LIMIT, description="Most requests sent in any rolling window (Spotify: 30 s)."
+    )
+    rate_window_seconds: float = Field(default=30.0, description="Length of the rolling rate window.")
+    mode: str = Field(
+        default="auto",
+        description="batch, single (one id per request: development-mode apps) or auto (batch until a 403).",
+    )
+
+    def client(self) -> WebApiClient:
+        return WebApiClient(
+            self.connection(), rate_limit=self.rate_limit, rate_window=self.rate_window_seconds
+        )
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Where the archive, lake and warehouse live, how strict landing is, how builds may run."""
+
+    data_dir: str = "./data"
+    max_reject_share: float = Field(
+        default=0.01, description="Fail a load when rejected lines exceed this share of all lines."
+    )
+    pseudonymize: bool = Field(default=False, description="Land user_id as an HMAC-SHA256 pseudonym.")
+    pseudonym_key: str = Field(
+        default="", description="Secret HMAC key; wired as dg.EnvVar('SPOTIFY_BULK_PSEUDONYM_KEY')."
+    )
+    drop_region: bool = Field(
+        default=False, description="Land region_code as null in streams, sub-30 streams and users."
+    )
+    field_map: str = Field(default="", description="A TOML/JSON file mapping renamed API fields.")
+    lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, description="The schedules' look-back.")
+    duckdb_memory_limit: str = Field(default="", description="DuckDB memory_limit of warehouse steps.")
+    duckdb_threads: int = Field(default=0, description="DuckDB threads of warehouse steps (0: default).")
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(Path(self.data_dir).resolve())
+
+    def landing_options(self) -> LandingOptions:
+        """Landing settings of this lake (the key is checked when a load starts, not here)."""
+        privacy = Privacy(self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region)
+        return LandingOptions(privacy=privacy)
+
+    def warehouse_options(self) -> WarehouseOptions:
+        return WarehouseOptions(
+            lookback_days=self.lookback_days,
+            memory_limit=self.duckdb_memory_limit,
+            threads=self.duckdb_threads,
+        )
+
+
+def lake_resource(settings: Settings) -> LakeResource:
+    privacy = settings.privacy
+    key: object = privacy.key
+    if settings.secrets_from_env and privacy.key:
+        key = dg.EnvVar(PSEUDONYM_KEY_ENV)  # only when set: unset, the load fails with our message
+    return LakeResource(
+        data_dir=str(settings.lake_dir),
+        max_reject_share=settings.max_reject_share,
+        pseudonymize=privacy.pseudonymize,
+        pseudonym_key=key,  # type: ignore[arg-type]
+        drop_region=privacy.drop_region,
+        field_map=str(settings.field_map.resolve()) if settings.field_map else "",
+        lookback_days=settings.lookback_days,
+    )
+
+
+def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
+    """The resources of one definitions object, from settings read once at start-up."""
+    secrets_from_env = settings.secrets_from_env
+    return {
+        "bulk_api": BulkApiResource(**_api_fields(settings.bulk, secrets_from_env=secrets_from_env)),  # type: ignore[arg-type]
+        "web_api": WebApiResource(
+            **_api_fields(settings.web, secrets_from_env=secrets_from_env),  # type: ignore[arg-type]
+            rate_limit=settings.web_api_rate_limit,
+            mode=settings.web_api_mode,
+        ),
+        "lake": lake_resource(settings),
+    }

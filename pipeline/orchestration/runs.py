@@ -1,0 +1,162 @@
+"""Run the Dagster load job for a set of date x licensor partitions, the way the CLI needs it.
+
+Each partition is one run of `bulk_reports_job` on the persistent instance (so it shows in the UI),
+executed in this process; the outcome is summarized per partition with a clear error on failure.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import date
+
+import dagster as dg
+
+from pipeline.config import Settings
+from pipeline.orchestration.partitions import partition_key
+from pipeline.reports import ReportSpec, report_by_name
+
+JOB_NAME = "bulk_reports_job"
+
+
+@dataclass(frozen=True)
+class PartitionRun:
+    """The outcome of one partition's run."""
+
+    licensor: str
+    day: date
+    run_id: str
+    success: bool
+    seconds: float
+    rows: dict[str, int] = field(default_factory=dict)
+    not_available: tuple[str, ...] = ()
+    error: str | None = None
+
+
+_OUR_ERRORS = ("LoadFailed", "Failure")
+
+
+def failure_reason(error: object) -> str:
+    """The message that explains the failure: ours if present, else the innermost one.
+
+    Dagster wraps user errors ("Error occurred while executing op ..."); the load's own error
+    already names the report, licensor, date and cause.
+    """
+    chain = [error]
+    while getattr(chain[-1], "cause", None) is not None:
+        chain.append(chain[-1].cause)  # type: ignore[attr-defined]
+    node = next((n for n in chain if getattr(n, "cls_name", None) in _OUR_ERRORS), chain[-1])
+    message = (getattr(node, "message", "") or "").strip()
+    cls_name = getattr(node, "cls_name", None) or "Error"
+    return message.removeprefix(f"{cls_name}: ").removeprefix("dagster._core.definitions.events.Failure: ")
+
+
+def run_error(result: dg.ExecuteInProcessResult) -> str | None:
+    """Why a run failed, one reason per failed step (None when it succeeded)."""
+    errors = [failure_reason(e.step_failure_data.error) for e in result.get_step_failure_events()]
+    return "; ".join(dict.fromkeys(errors)) or (None if result.success else "run failed")
+
+
+def _summarize(
+    result: dg.ExecuteInProcessResult, reports: Sequence[ReportSpec], licensor: str, day: date, seconds: float
+) -> PartitionRun:
+    rows: dict[str, int] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        value = materialization.metadata.get("dagster/row_count")
+        rows[materialization.asset_key.to_user_string()] = int(getattr(value, "value", 0) or 0)
+    not_available = tuple(r.name for r in reports if not any(t.name in rows for t in r.tables))
+    error = run_error(result)
+    return PartitionRun(
+        licensor=licensor,
+        day=day,
+        run_id=result.run_id,
+        success=result.success,
+        seconds=seconds,
+        rows=rows,
+        not_available=() if error else not_available,
+        error=error,
+    )
+
+
+def _run_one(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    licensor: str,
+    day: date,
+    reports: Sequence[ReportSpec],
+    log_level: str,
+) -> PartitionRun:
+    job = defs.resolve_job_def(JOB_NAME)
+    started = time.monotonic()
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=str(partition_key(licensor, day)),
+        asset_selection=[dg.AssetKey(t.name) for r in reports for t in r.tables],
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags={"spotify/launched_by": "cli"},
+    )
+    return _summarize(result, reports, licensor, day, time.monotonic() - started)
+
+
+_WORKER: tuple[dg.Definitions, dg.DagsterInstance] | None = None
+
+
+def _start_worker(settings: Settings) -> None:
+    """Definitions and instance of a worker process, built once per process from the parent's settings."""
+    global _WORKER
+    from pipeline.definitions import build_definitions
+    from pipeline.orchestration.instance import open_instance
+
+    _WORKER = (build_definitions(settings), open_instance(settings))
+
+
+def _worker_run(licensor: str, day: date, report_names: tuple[str, ...], log_level: str) -> PartitionRun:
+    if _WORKER is None:
+        raise RuntimeError("worker process started without settings")
+    defs, instance = _WORKER
+    return _run_one(defs, instance, licensor, day, [report_by_name(n) for n in report_names], log_level)
+
+
+def run_partitions(
+    settings: Settings,
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    *,
+    licensors: Sequence[str],
+    days: Iterable[date],
+    reports: Sequence[ReportSpec],
+    on_result: Callable[[PartitionRun], None] | None = None,
+    log_level: str = "WARNING",
+    workers: int = 1,
+) -> list[PartitionRun]:
+    """Materialize the reports' assets for every (day, licensor), one run per partition.
+
+    With `workers` > 1, runs execute in that many spawned processes (each run still one process's
+    in-process execution), all recording to the same instance; results arrive as they finish.
+    """
+    todo = [(licensor, day) for day in days for licensor in licensors]
+    notify = on_result or (lambda _run: None)
+    outcomes: list[PartitionRun] = []
+    if workers <= 1 or len(todo) <= 1:
+        for licensor, day in todo:
+            outcomes.append(_run_one(defs, instance, licensor, day, reports, log_level))
+            notify(outcomes[-1])
+        return outcomes
+    names = tuple(r.name for r in reports)
+    context = multiprocessing.get_context("spawn")  # no fork: the parent may run threads (emulator)
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)),
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(settings,),
+    ) as pool:
+        futures = [pool.submit(_worker_run, lic, day, names, log_level) for lic, day in todo]
+        for future in as_completed(futures):
+            outcomes.append(future.result())
+            notify(outcomes[-1])
+    return sorted(outcomes, key=lambda run: (run.day, run.licensor))

@@ -1,0 +1,137 @@
+"""Aggregated streams: one nested record per track flattened into four consistent tables."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+
+from pipeline.ingest.landing import land_partition
+from pipeline.reports import report_by_name
+from tests.kits.ndjson import dumps
+
+from .conftest import DAY, LICENSOR, LOADED_AT
+
+AGES = ["0-17", "18-22", "23-27", "28-34", "35-44", "45-59", "60-150", "unknown"]
+
+
+def _gender(ages: list[int]) -> dict:
+    return {"total": sum(ages), "age": dict(zip(AGES, ages, strict=True))}
+
+
+def _record(track: str, us_female: list[int], us_male: list[int], se_female: list[int]) -> dict:
+    us = {"female": _gender(us_female), "male": _gender(us_male)}
+    se = {"female": _gender(se_female)}
+    us_total = sum(us_female) + sum(us_male)
+    se_total = sum(se_female)
+    return {
+        "date": str(DAY),
+        "licensor": LICENSOR,
+        "trackv2": {"name": f"Song {track}", "uri": f"spotify:track:{track}", "href": "h", "isrc": "USX1"},
+        "album": {"name": "Album", "uri": "spotify:album:A1", "href": "h", "upc": "0001"},
+        "artists": [{"name": "Ann", "uri": "spotify:artist:1"}, {"name": "Bo", "uri": "spotify:artist:2"}],
+        "listeners": 42,
+        "streams": {
+            "total": us_total + se_total,
+            "country": {"US": {"total": us_total, "gender": us}, "SE": {"total": se_total, "gender": se}},
+        },
+        "skips": {"total": 7, "country": {"US": {"total": 5}, "SE": {"total": 2}}},
+        "saves": {"total": 9, "country": {"US": {"total": 9, "product": {"free": 4, "premium": 5}}}},
+    }
+
+
+def _land(layout, files, **kwargs):
+    report = report_by_name("aggregatedstreams")
+    return land_partition(layout, report, LICENSOR, DAY, files, loaded_at=LOADED_AT, **kwargs)
+
+
+def _read(result, table):
+    path = next(t.path for t in result.tables if t.table == table)
+    return pq.read_table(path).to_pylist()
+
+
+def test_flattening_with_known_numbers(layout, archive):
+    first = _record("T2", [1, 2, 3, 4, 5, 6, 7, 8], [10, 0, 0, 0, 0, 0, 0, 1], [2, 2, 2, 2, 2, 2, 2, 2])
+    second = {**_record("T1", [0] * 8, [3] * 8, [1] * 8), "popularity": 55}
+    result = _land(layout, [archive("aggregated_streams", "day.gz", [first, second])])
+    assert [t.table for t in result.tables] == [
+        "aggregated_summary",
+        "aggregated_count",
+        "aggregated_skips",
+        "aggregated_saves",
+    ]
+    summary = _read(result, "aggregated_summary")
+    assert [r["track_uri"] for r in summary] == ["spotify:track:T1", "spotify:track:T2"]
+    t2 = summary[1]
+    assert t2["track_id"] == "T2" and t2["track_name"] == "Song T2" and t2["isrc"] == "USX1"
+    assert (t2["album_name"], t2["album_uri"], t2["upc"]) == ("Album", "spotify:album:A1", "0001")
+    assert t2["artist_names"] == ["Ann", "Bo"] and t2["artist_uris"] == [
+        "spotify:artist:1",
+        "spotify:artist:2",
+    ]
+    assert (t2["listeners"], t2["streams"], t2["skips"], t2["saves"]) == (42, 36 + 11 + 16, 7, 9)
+    assert (t2["female_streams"], t2["male_streams"]) == (36 + 16, 11)
+    assert (t2["non_binary_streams"], t2["unknown_gender_streams"]) == (0, 0)
+    assert t2["_extra"] is None and json.loads(summary[0]["_extra"]) == {"popularity": 55}
+    assert result.unknown_fields == {"popularity": 1}
+
+    counts = _read(result, "aggregated_count")
+    assert len(counts) == 2 * (3 * len(AGES))  # two tracks x (US female, US male, SE female) x ages
+    for row in summary:
+        own = [c for c in counts if c["track_uri"] == row["track_uri"]]
+        assert sum(c["streams"] for c in own) == row["streams"]
+        assert sum(c["streams"] for c in own if c["gender"] == "female") == row["female_streams"]
+    keys = [(c["country"], c["track_uri"], c["gender"], c["age_group"]) for c in counts]
+    assert keys == sorted(keys)
+    assert {"country", "gender", "age_group", "streams"} <= set(counts[0])
+    us_rows = [(c["gender"], c["streams"]) for c in counts if c["track_id"] == "T2" and c["country"] == "US"]
+    assert us_rows[1] == ("female", 2) and us_rows[8 + 7] == ("male", 1)  # sorted: female ages, then male
+
+    skips = _read(result, "aggregated_skips")
+    assert [(s["country"], s["track_id"], s["skips"]) for s in skips] == [
+        ("SE", "T1", 2),
+        ("SE", "T2", 2),
+        ("US", "T1", 5),
+        ("US", "T2", 5),
+    ]
+    saves = _read(result, "aggregated_saves")
+    assert [(s["track_id"], s["product"], s["saves"]) for s in saves] == [
+        ("T1", "free", 4),
+        ("T1", "premium", 5),
+        ("T2", "free", 4),
+        ("T2", "premium", 5),
+    ]
+    assert sum(s["saves"] for s in saves if s["track_id"] == "T2") == t2["saves"]
+    assert all(r["_source_file"].endswith("/day.gz") and r["_loaded_at"] == LOADED_AT for r in saves)
+
+
+def test_malformed_records_rejected_whole(layout, archive):
+    good = _record("T1", [1] * 8, [1] * 8, [1] * 8)
+    bad_leaf = _record("T2", [1] * 8, [1] * 8, [1] * 8)
+    bad_leaf["streams"]["country"]["US"]["gender"]["male"]["age"]["18-22"] = "lots"
+    no_uri = _record("T3", [1] * 8, [1] * 8, [1] * 8)
+    del no_uri["trackv2"]["uri"]
+    not_object = _record("T4", [1] * 8, [1] * 8, [1] * 8)
+    not_object["saves"]["country"]["US"] = 12
+    castable = _record("T5", [1] * 8, [1] * 8, [1] * 8)
+    castable["listeners"] = "42"
+    lines = [dumps(good), dumps(bad_leaf), dumps(no_uri), "{oops", dumps(not_object), dumps(castable)]
+    path = archive("aggregated_streams", "day.gz", lines, raw=True)
+    result = _land(layout, [path], max_reject_share=1.0)
+    rejects = [json.loads(x) for x in result.rejects_path.read_text().splitlines()]
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (2, "field 'streams.country.US.gender.male.age.18-22': cannot cast \"lots\" to int64"),
+        (3, "missing required field 'trackv2.uri'"),
+        (4, "malformed JSON: Expecting property name enclosed in double quotes at column 2"),
+        (5, "field 'saves.country.US': expected an object, got 12"),
+    ]
+    assert result.lines_total == 6 and result.rejected == 4
+    summary = _read(result, "aggregated_summary")
+    assert [r["track_id"] for r in summary] == ["T1", "T5"] and summary[1]["listeners"] == 42
+    assert {c["track_id"] for c in _read(result, "aggregated_count")} == {"T1", "T5"}
+
+
+def test_empty_day_writes_four_empty_tables(layout, archive):
+    result = _land(layout, [archive("aggregated_streams", "day.gz", [])])
+    assert [t.rows for t in result.tables] == [0, 0, 0, 0]
+    assert all(t.path.exists() for t in result.tables)

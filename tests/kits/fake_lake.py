@@ -1,0 +1,225 @@
+"""A tiny, internally consistent lake written with the declared schemas, for warehouse tests.
+
+Aggregated counts are derived from the stream rows and the users' demographics, exactly as the
+Bulk API promises; tests compute expected mart numbers from the Parquet files, not from the SQL.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.layout import Layout
+from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.atomic import publish_dir, remove_dir, staging_dir
+
+LICENSORS = ("acme", "globex")
+FIRST_DAY = date(2026, 6, 1)
+COUNTRIES = ("US", "SE", "BR", "DE")
+SOURCES = (
+    "album", "artist", "collection", "others_playlist", "own_playlist", "chart", "radio", "search",
+    "play_queue", "unknown",
+)  # fmt: skip
+GENDERS = ("female", "male", "non_binary", "unknown")
+PRODUCTS = ("free", "premium", "family", "student")
+LOADED_AT = datetime(2026, 6, 20, tzinfo=UTC)
+
+
+def _b62(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(22))
+
+
+def age_group(birth_year: int | None, day: date) -> str:
+    if birth_year is None:
+        return "unknown"
+    age = day.year - birth_year
+    for limit, label in (
+        (17, "0-17"),
+        (22, "18-22"),
+        (27, "23-27"),
+        (34, "28-34"),
+        (44, "35-44"),
+        (59, "45-59"),
+    ):
+        if age <= limit:
+            return label
+    return "60-150"
+
+
+def _catalog(licensor: str) -> tuple[list[dict], list[dict], list[str]]:
+    rng = random.Random(licensor)
+    tracks = [
+        {
+            "track_id": (tid := _b62(rng)),
+            "track_uri": f"spotify:track:{tid}",
+            "isrc": f"US{licensor[:3].upper()}{i:07d}",
+            "track_name": f"{licensor.title()} Song {i}",
+            "artist_names": [f"Artist {i % 3}", "Guest"] if i % 2 else [f"Artist {i % 3}"],
+            "album_name": f"Album {i % 2}",
+            "album_uri": f"spotify:album:{licensor}{i % 2}",
+            "upc": f"00{i:010d}",
+            "label": "Label",
+            "duration_ms": 180_000 + i * 1000,
+            "release_date": "2024-05-01",
+            "explicit": i % 3 == 0,
+        }
+        for i in range(6)
+    ]
+    users = [
+        {
+            "user_id": f"{licensor}-u{i}",
+            "birth_year": None if i % 7 == 0 else 1960 + (i * 3) % 50,
+            "gender": GENDERS[i % 4],
+            "country": COUNTRIES[i % len(COUNTRIES)],
+            "region_code": None,
+            "product": PRODUCTS[i % 4],
+            "account_age_days": 100 + i,
+        }
+        for i in range(20)
+    ]
+    playlists = [_b62(rng) for _ in range(3)]
+    return tracks, users, playlists
+
+
+def _stream(
+    rng: random.Random, day: date, track: dict, user: dict, playlists: list[str], short: bool
+) -> dict:
+    source = rng.choice(SOURCES)
+    playlist = rng.choice(playlists) if source in ("own_playlist", "others_playlist", "chart") else None
+    return {
+        "timestamp": datetime(day.year, day.month, day.day, rng.randrange(24), rng.randrange(60), tzinfo=UTC),
+        "user_id": user["user_id"],
+        "track_id": track["track_id"],
+        "isrc": track["isrc"],
+        "country": user["country"],
+        "region_code": None,
+        "source": source,
+        "source_uri": f"spotify:playlist:{playlist}" if playlist else "",
+        "stream_length": rng.randrange(1000, 29_999) if short else rng.randrange(30_000, 240_000),
+        "device_type": rng.choice(("mobile", "desktop", "tablet")),
+        "os": "ios",
+        "access": rng.choice(("free", "premium")),
+        "cached": rng.random() < 0.2,
+        "shuffle": rng.random() < 0.5,
+        "offline": False,
+        "completion": rng.random() < 0.6,
+        "discovery": rng.random() < 0.1,
+    }
+
+
+def day_tables(licensor: str, day: date, *, rows: int = 60, variant: int = 0) -> dict[str, list[dict]]:
+    """All lake tables of one licensor-day (a different `variant` emulates a re-published day)."""
+    tracks, users, playlists = _catalog(licensor)
+    rng = random.Random(f"{licensor}/{day}/{variant}")
+    weights = [1 / (i + 1) for i in range(len(tracks))]
+    pick = lambda: (rng.choices(tracks, weights)[0], rng.choice(users))  # noqa: E731
+    streams = [_stream(rng, day, *pick(), playlists, short=False) for _ in range(rows + variant * 7)]
+    sub30 = [_stream(rng, day, *pick(), playlists, short=True) for _ in range(rows // 4)]
+    by_user = {u["user_id"]: u for u in users}
+    streamed_users = sorted({s["user_id"] for s in streams + sub30})
+    streamed_tracks = sorted({s["track_id"] for s in streams + sub30})
+    track_by_id = {t["track_id"]: t for t in tracks}
+    counts: dict[tuple, int] = {}
+    for s in streams:
+        u = by_user[s["user_id"]]
+        key = (s["track_id"], s["country"], u["gender"], age_group(u["birth_year"], day))
+        counts[key] = counts.get(key, 0) + 1
+    per_country: dict[tuple, int] = {}
+    for (tid, country, _g, _a), n in counts.items():
+        per_country[(tid, country)] = per_country.get((tid, country), 0) + n
+    skips = {k: rng.randrange(0, n + 1) for k, n in sorted(per_country.items())}
+    saves = {(tid, c, p): rng.randrange(0, 3) for (tid, c) in sorted(per_country) for p in PRODUCTS[:2]}
+    uri = lambda tid: f"spotify:track:{tid}"  # noqa: E731
+    summary = []
+    for tid in sorted({k[0] for k in per_country}):
+        mine = [s for s in streams if s["track_id"] == tid]
+        by_gender = {g: sum(n for k, n in counts.items() if k[0] == tid and k[2] == g) for g in GENDERS}
+        t = track_by_id[tid]
+        summary.append(
+            {
+                "track_uri": uri(tid), "track_id": tid, "track_name": t["track_name"], "isrc": t["isrc"],
+                "album_name": t["album_name"], "album_uri": t["album_uri"], "upc": t["upc"],
+                "artist_names": t["artist_names"],
+                "artist_uris": [f"spotify:artist:{a}" for a in t["artist_names"]],
+                "listeners": len({s["user_id"] for s in mine}), "streams": len(mine),
+                "skips": sum(n for k, n in skips.items() if k[0] == tid),
+                "saves": sum(n for k, n in saves.items() if k[0] == tid),
+                "female_streams": by_gender["female"], "male_streams": by_gender["male"],
+                "non_binary_streams": by_gender["non_binary"], "unknown_gender_streams": by_gender["unknown"],
+            }
+        )  # fmt: skip
+    return {
+        "streams": streams,
+        "sub30_streams": sub30,
+        "users": [by_user[u] for u in streamed_users],
+        "tracks": [track_by_id[t] for t in streamed_tracks],
+        "aggregated_summary": summary,
+        "aggregated_count": [
+            {
+                "track_uri": uri(k[0]),
+                "track_id": k[0],
+                "country": k[1],
+                "gender": k[2],
+                "age_group": k[3],
+                "streams": n,
+            }
+            for k, n in sorted(counts.items())
+        ],
+        "aggregated_skips": [
+            {"track_uri": uri(k[0]), "track_id": k[0], "country": k[1], "skips": n} for k, n in skips.items()
+        ],
+        "aggregated_saves": [
+            {"track_uri": uri(k[0]), "track_id": k[0], "country": k[1], "product": k[2], "saves": n}
+            for k, n in saves.items()
+        ],
+    }
+
+
+def write_partition(layout: Layout, table: str, licensor: str, day: date, rows: list[dict]) -> Path:
+    """Write one lake partition the way the loader does: staged, then renamed into place."""
+    spec = TABLES_BY_NAME[table]
+    lineage = {
+        "_extra": None,
+        "_source_file": f"archive/{table}/{licensor}/{day}.gz",
+        "_loaded_at": LOADED_AT,
+    }
+    arrow = pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=spec.schema)
+    final = layout.lake_partition(table, licensor, day)
+    with staging_dir(layout.staging_root) as built:
+        pq.write_table(arrow, built / "part-0.parquet", compression="zstd")
+        publish_dir(built, final, staging_root=layout.staging_root)
+    return final
+
+
+def write_day(layout: Layout, licensor: str, day: date, *, rows: int = 60, variant: int = 0) -> None:
+    for table, table_rows in day_tables(licensor, day, rows=rows, variant=variant).items():
+        write_partition(layout, table, licensor, day, table_rows)
+
+
+def delete_day(layout: Layout, licensor: str, day: date) -> None:
+    for table in TABLES_BY_NAME:
+        remove_dir(layout.lake_partition(table, licensor, day), staging_root=layout.staging_root)
+
+
+def write_lake(layout: Layout, days: int = 5, *, rows: int = 60) -> list[date]:
+    """A lake of `days` days for both licensors; returns the days."""
+    dates = [FIRST_DAY + timedelta(days=i) for i in range(days)]
+    for licensor in LICENSORS:
+        for day in dates:
+            write_day(layout, licensor, day, rows=rows)
+    return dates
+
+
+def read_lake(layout: Layout, table: str) -> list[dict]:
+    """Every row of a lake table, straight from the Parquet files, with licensor and date from the path."""
+    out = []
+    for path in sorted(layout.lake_table(table).glob("licensor=*/date=*/*.parquet")):
+        licensor = path.parent.parent.name.split("=", 1)[1]
+        day = date.fromisoformat(path.parent.name.split("=", 1)[1])
+        out.extend({**row, "licensor": licensor, "date": day} for row in pq.read_table(path).to_pylist())
+    return out

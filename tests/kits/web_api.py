@@ -1,0 +1,24 @@
+"""A Web API client on the emulator for the enrichment tests."""
+
+from __future__ import annotations
+
+from pipeline.clients import WebApiClient
+from pipeline.clients.http import RetryPolicy
+from pipeline.emulator import RunningEmulator
+from tests.kits.settings import split_connection
+
+
+def web_client(emu: RunningEmulator, **overrides: object) -> WebApiClient:
+    """A Web API client on the emulator; a generous budget unless the test sets one."""
+    options: dict[str, object] = {
+        "base_url": emu.web_api_url,
+        "accounts_url": emu.accounts_url,
+        "client_id": emu.config.client_id,
+        "client_secret": emu.config.client_secret,
+        "timeout": 10.0,
+        "rate_limit": 10_000,
+        "retry": RetryPolicy(max_attempts=5, base_delay=0.05, max_delay=0.2),
+    }
+    options.update(overrides)
+    connection, rest = split_connection(options)
+    return WebApiClient(connection, **rest)  # type: ignore[arg-type]
