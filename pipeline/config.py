@@ -197,3 +197,8 @@ def load_settings(*, cwd: Path | None = None) -> Settings:
 def set_process_defaults() -> None:
     """Environment that Dagster itself reads (not ours): no telemetry from any command."""
     os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
+
+
+def child_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment with some variables set: for a child process we start."""
+    return {**os.environ, **overrides}

@@ -56,6 +56,7 @@ def api_env(emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.Monke
         "SPOTIFY_CLIENT_ID": emulator.config.client_id,
         "SPOTIFY_CLIENT_SECRET": emulator.config.client_secret,
         "SPOTIFY_BULK_DATA_DIR": str(data_dir),
+        "SPOTIFY_LICENSORS": ",".join(emulator.config.licensors),
     }.items():
         monkeypatch.setenv(name, value)
     return data_dir

@@ -11,7 +11,7 @@ from contextlib import closing
 import duckdb
 import streamlit as st
 
-from pipeline.config import Settings
+from pipeline.config import load_settings
 from pipeline.dashboard import queries, sections
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
@@ -21,7 +21,7 @@ from pipeline.warehouse.query import connect_readonly
 def main() -> None:
     st.set_page_config(page_title="Spotify Bulk dashboard", page_icon=":material/equalizer:", layout="wide")
     st.title("Spotify Bulk dashboard")
-    layout = Layout(Settings.from_env().data_dir.resolve())
+    layout = Layout(load_settings().lake_dir)
     try:
         con = connect_readonly(layout)
     except UsageError:

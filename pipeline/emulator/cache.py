@@ -117,11 +117,6 @@ def warm_in_processes(root: Path, days: list[tuple[DaySpec, tuple[Fault, ...]]],
     whose server threads are running, and not `multiprocessing` spawns, which would re-import the
     caller's main module.
     """
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH")))),
-    }
     workers = []
     for share in (days[i::processes] for i in range(processes)):
         if not share:
@@ -131,7 +126,7 @@ def warm_in_processes(root: Path, days: list[tuple[DaySpec, tuple[Fault, ...]]],
             for spec, faults in share
         ]
         command = [sys.executable, "-m", "pipeline.emulator.worker", str(root), json.dumps(payload)]
-        workers.append(subprocess.Popen(command, env=env))  # noqa: S603 - our own interpreter and module
+        workers.append(subprocess.Popen(command, cwd=Path(__file__).resolve().parents[2]))  # noqa: S603 - our own interpreter and module
     failed = [w.args for w in workers if w.wait() != 0]
     if failed:
         raise RuntimeError(f"{len(failed)} emulator warm-up worker(s) failed")

@@ -17,7 +17,14 @@ from pathlib import Path
 from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.reports import TABLES_BY_NAME
 
-SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
+
+def _sql_root() -> Path:
+    """`sql/` inside the installed package (a wheel ships it as `pipeline/sql`), else the checkout's."""
+    packaged = Path(__file__).resolve().parents[1] / "sql"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[2] / "sql"
+
+
+SQL_ROOT = _sql_root()
 LAYERS = ("staging", "marts")
 ACCUMULATORS = "accumulators"
 HEADER_KEYS = frozenset({"grain", "key", "partitioned_by", "rolling_days"})

@@ -11,8 +11,8 @@ import pytest
 
 from pipeline.enrichment import enrich_all
 from pipeline.layout import Layout
-from pipeline.orchestration.catalog_runs import named_tracks
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.query import named_tracks
 from tests.conftest import LOADED_DAY
 from tests.kits.web_api import web_client
 

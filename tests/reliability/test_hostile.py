@@ -17,6 +17,7 @@ from pipeline.clients.bulk_api import BulkApiClient
 from pipeline.clients.connection import Connection
 from pipeline.clients.http import RetryPolicy
 from pipeline.config import parse_licensors
+from pipeline.errors import UsageError
 from pipeline.ingest.landing import ArchiveTooLargeError, LandingOptions, land_partition
 from pipeline.ingest.load import LoadFailed, load_report
 from pipeline.layout import Layout, UnsafeName, safe_name
@@ -139,7 +140,7 @@ def test_licensor_names_with_slashes_or_dots_are_refused_before_any_request(tmp_
     data_dir = tmp_path / "root" / "data"
     with pytest.raises(UnsafeName, match="invalid licensor"):
         safe_name(licensor, what="licensor")
-    with pytest.raises(ValueError, match="invalid licensor"):
+    with pytest.raises(UsageError, match="invalid licensor"):
         parse_licensors(f"acme,{licensor}" if licensor else "acme,/")
     with pytest.raises(UnsafeName):
         Layout(data_dir).lake_partition("streams", licensor, DAY)

@@ -18,6 +18,7 @@ from tests.kits.settings import kit_definitions, kit_partitions
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 *warehouse_assets, warehouse_catalog = build_warehouse_assets(kit_partitions())
+DEFS = kit_definitions()  # built before any test instance is disposed (see _materialize)
 
 
 def _materialize(layout: Layout, partition: str, only: set[str] | None = None) -> dg.ExecuteInProcessResult:
@@ -113,7 +114,7 @@ def test_the_scheduled_warehouse_job_builds_the_look_back_window_in_one_run(
 ):
     from assets.schedules import warehouse_run_request
 
-    defs = kit_definitions()
+    defs = DEFS
     tick = lake_days[-1].toordinal() + 1
     request = warehouse_run_request(date.fromordinal(tick), lookback=2, first_day=lake_days[0])
     job = defs.resolve_job_def("warehouse_job")
