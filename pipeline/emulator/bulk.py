@@ -75,6 +75,8 @@ class BulkAPI:
             )
         segments = [s for s in request.params.get("rest", "").split("/") if s]
         found = self.locate(segments)
+        if found.info.scope == "other":  # an error: still a Bulk API request (a quota ban answers it too)
+            found.info = RequestInfo("listings", segments[0] if segments else None)
         if self.sign is None or found.status != 200 or found.info.scope != "files":
             return found
         location = self.sign("/" + "/".join(segments))
