@@ -25,7 +25,11 @@ ACCOUNTS_PATH = "/api/token"
 
 
 class RunningEmulator:
-    """An emulator serving on a background thread. A context manager; `stop()` ends it."""
+    """An emulator serving on a background thread. A context manager; `stop()` ends it.
+
+    With `downloads="signed"` a second server, the storage host, listens on another port
+    (`storage_url`); `storage_requests` and `storage_requests_with_authorization` show what it saw.
+    """
 
     def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config

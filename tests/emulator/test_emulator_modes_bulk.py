@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from emulator_testkit import DAY, Bulk, decode
+from emulator_testkit import DAY, TODAY, Bulk, decode
 
+from pipeline.emulator import EmulatorConfig, start_emulator
 from pipeline.emulator.catalog import build_catalog
 from pipeline.emulator.config import modes_from_options, parse_modes
 from pipeline.spotify_ids import base62_to_gid, gid_to_base62, normalize_track_id
@@ -164,10 +165,6 @@ def test_quota_ban_on_the_bulk_api(make_emulator):
 @pytest.fixture(scope="module")
 def totals_days(tmp_path_factory):
     """The same day served in the nested and the totals shape."""
-    from emulator_testkit import TODAY
-
-    from pipeline.emulator import EmulatorConfig, start_emulator
-
     root = tmp_path_factory.mktemp("totals")
     out = {}
     for shape in ("nested", "totals"):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from emulator_testkit import DAY, Bulk
-from test_emulator_webapi import ACME, UNKNOWN, Web
+from emulator_testkit import DAY, UNKNOWN, Bulk, Web
 
-from pipeline.emulator.catalog import is_editorial
+from pipeline.emulator.catalog import build_catalog, is_editorial
+
+ACME = build_catalog(42, "acme")
 
 
 @pytest.fixture(scope="module")

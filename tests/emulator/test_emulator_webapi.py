@@ -9,29 +9,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from emulator_testkit import DAY, TODAY, Bulk
+from emulator_testkit import DAY, TODAY, UNKNOWN, Bulk, Web
 
 from pipeline.emulator import EmulatorConfig, start_emulator
 from pipeline.emulator.catalog import build_catalog
 
 ACME = build_catalog(42, "acme")
 GLOBEX = build_catalog(42, "globex")
-UNKNOWN = "0" * 22
-
-
-class Web:
-    """A bare Web API caller with a token from the emulator's Accounts service."""
-
-    def __init__(self, emu) -> None:
-        self.emu = emu
-        self.token = Bulk(emu).token
-
-    def get(self, path: str, **params) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return httpx.get(self.emu.web_api_url + path, params=params, headers=headers, timeout=10)
-
-    def batch(self, endpoint: str, ids) -> httpx.Response:
-        return self.get(f"/{endpoint}", ids=",".join(ids))
 
 
 @pytest.fixture(scope="module")
