@@ -54,9 +54,7 @@ def serve(port: int, data_dir: Path) -> None:
         import streamlit  # noqa: F401  (fail with a clear message, not a traceback in the child)
     except ImportError:
         raise UsageError("the dashboard needs Streamlit: run `uv sync` (a project dependency)") from None
-    env = child_environment(
-        SPOTIFY_BULK_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false"
-    )
+    env = child_environment(SPOTIFY_BULK_DATA_DIR=str(data_dir), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
     print(f"Dashboard on http://{HOST}:{port}/ reading {data_dir / 'warehouse.duckdb'} (Ctrl+C to stop)")
     sys.stdout.flush()
     sys.stderr.flush()

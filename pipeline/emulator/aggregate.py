@@ -6,6 +6,10 @@ skips are the `sub_30_sec_streams` rows, and listeners are the distinct users of
 with a zero count are left out, since the keys under `country`, `gender`, `age` and `product` are data.
 Records are serialized by hand (keys are known-safe; names go through `json.dumps`): there are
 tens of thousands of nested cells per day.
+
+The `totals` shape (`aggregated_shape="totals"`) is the one two public scripts agree on: no
+`licensor`, `listeners` or `artists`, no `uri`s (ids come from `href`), country totals only, and
+saves split by product at the top level. It is built from the same tallies, so it reconciles too.
 """
 
 from __future__ import annotations
@@ -46,10 +50,13 @@ _AGE_KEYS = tuple(f'"{a}":' for a in AGE_BUCKET_NAMES)
 _GENDER_KEYS = tuple(f'"{g}":{{"total":' for g in GENDERS)
 
 
-def track_tallies(rows: StreamRows) -> dict[int, TrackTally]:
-    """Per-track tallies (track index -> tally, every track streamed that day) from the row counters."""
+def track_tallies(rows: StreamRows, totals: bool = False) -> dict[int, TrackTally]:
+    """Per-track tallies (track index -> tally, every track streamed that day) from the row counters.
+
+    With `totals`, `streams` holds country totals only (the totals shape) and `cells` counts countries.
+    """
     tallies: defaultdict[int, TrackTally] = defaultdict(TrackTally)
-    for track, (streams, cells) in _streams(rows.streams).items():
+    for track, (streams, cells) in _streams(rows.streams, totals).items():
         tallies[track].streams, tallies[track].cells = streams, cells
     for track, listeners in Counter(map(operator.floordiv, rows.listens, repeat(rows.pool))).items():
         tallies[track].listeners = listeners
@@ -61,7 +68,7 @@ def track_tallies(rows: StreamRows) -> dict[int, TrackTally]:
     return tallies
 
 
-def _streams(counts: Counter[int]) -> dict[int, tuple[str, int]]:
+def _streams(counts: Counter[int], totals: bool = False) -> dict[int, tuple[str, int]]:
     """Track -> (its nested `streams` JSON, its number of cells), from the day's cell counts.
 
     Keys are `track << 16 | country << 5 | gender << 3 | age`, so sorting them orders the cells
@@ -85,8 +92,12 @@ def _streams(counts: Counter[int]) -> dict[int, tuple[str, int]]:
                 country_total += total
             grand += country_total
             code = COUNTRY_CODES[country & 0x7FF]
-            countries.append(f'"{code}":{{"total":{country_total},"gender":{{{",".join(genders)}}}}}')
-        out[track] = (f'{{"total":{grand},"country":{{{",".join(countries)}}}}}', i - first)
+            inner = "" if totals else f',"gender":{{{",".join(genders)}}}'
+            countries.append(f'"{code}":{{"total":{country_total}{inner}}}')
+        out[track] = (
+            f'{{"total":{grand},"country":{{{",".join(countries)}}}}}',
+            len(countries) if totals else i - first,
+        )
     return out
 
 
@@ -95,20 +106,45 @@ def _skips(cells: list[tuple[str, int]]) -> str:
     return f'{{"total":{sum(n for _, n in cells)},"country":{{{countries}}}}}'
 
 
-def _saves(cells: list[tuple[str, str, int]]) -> str:
+def _saves(cells: list[tuple[str, str, int]], totals: bool = False) -> tuple[str, int]:
+    """The `saves` object and its number of flat rows (country x product, or countries for totals)."""
     countries = []
     for country, group in groupby(cells, key=operator.itemgetter(0)):
         products = [(p, n) for _, p, n in group]
-        inner = ",".join(f'"{p}":{n}' for p, n in products)
-        countries.append(f'"{country}":{{"total":{sum(n for _, n in products)},"product":{{{inner}}}}}')
-    return f'{{"total":{sum(n for _, _, n in cells)},"country":{{{",".join(countries)}}}}}'
+        inner = "" if totals else ',"product":{' + ",".join(f'"{p}":{n}' for p, n in products) + "}"
+        countries.append(f'"{country}":{{"total":{sum(n for _, n in products)}{inner}}}')
+    head = f'{{"total":{sum(n for _, _, n in cells)},"country":{{{",".join(countries)}}}'
+    if not totals:
+        return head + "}", len(cells)
+    by_product: Counter[str] = Counter()
+    for _, product, n in cells:
+        by_product[product] += n
+    products = ",".join(f'"{p}":{by_product[p]}' for p in ("free", "premium") if by_product[p])
+    return f'{head},"product":{{{products}}}}}', len(countries)
+
+
+def totals_line(day: date, track: Track, tally: TrackTally, cells: Cells) -> str:
+    """The NDJSON line of one track's record in the totals shape; adds its flat-row counts to `cells`."""
+    saves, save_rows = _saves(tally.saves, totals=True)
+    cells.count += tally.cells
+    cells.skips += len(tally.skips)
+    cells.saves += save_rows
+    j = json.dumps
+    album = track.album
+    return (
+        f'{{"date":"{day.isoformat()}","trackv2":{{"name":{j(track.name)},'
+        f'"href":"{WEB_API_HREF}/tracks/{track.id}","isrc":"{track.isrc}"}},'
+        f'"album":{{"name":{j(album.name)},"href":"{WEB_API_HREF}/albums/{album.id}","upc":"{album.upc}"}},'
+        f'"streams":{tally.streams},"skips":{_skips(tally.skips)},"saves":{saves}}}\n'
+    )
 
 
 def record_line(day: date, licensor: str, track: Track, tally: TrackTally, cells: Cells) -> str:
     """The NDJSON line of one track's aggregated record; adds its flat-row counts to `cells`."""
+    saves, save_rows = _saves(tally.saves)
     cells.count += tally.cells
     cells.skips += len(tally.skips)
-    cells.saves += len(tally.saves)
+    cells.saves += save_rows
     j = json.dumps
     trackv2 = (
         f'{{"name":{j(track.name)},"uri":"{track.uri}","href":"{WEB_API_HREF}/tracks/{track.id}",'
@@ -123,7 +159,7 @@ def record_line(day: date, licensor: str, track: Track, tally: TrackTally, cells
     return (
         f'{{"date":"{day.isoformat()}","licensor":{j(licensor)},"trackv2":{trackv2},"album":{album_json},'
         f'"artists":[{artists}],"listeners":{tally.listeners},"streams":{tally.streams},'
-        f'"skips":{_skips(tally.skips)},"saves":{_saves(tally.saves)}}}\n'
+        f'"skips":{_skips(tally.skips)},"saves":{saves}}}\n'
     )
 
 

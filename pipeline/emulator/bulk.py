@@ -3,7 +3,9 @@
 Listings are JSON arrays of `{"uri": ...}` with uris relative to the Bulk API base. Month and day
 segments are zero-padded for every other licensor only, so a client must follow the listed uris;
 requests are accepted either way. Days outside the availability window answer 404 and are absent
-from listings.
+from listings. A licensor the emulator does not know answers 404 at every level (its root
+included); a `forbidden_licensor` fault makes a known one answer 403. With `downloads="signed"` a
+file request answers a redirect to a signed URL on the storage host (`storage.py`) instead of the body.
 """
 
 from __future__ import annotations
@@ -40,10 +42,14 @@ class BulkAPI:
     cache: DayCache
     plan: Callable[[], FaultPlan]
     version: Callable[[str, datetime.date], int]  # re-publication version of a licensor-day
+    sign: Callable[[str], str] | None = None  # Bulk API file path -> signed storage URL (signed mode)
 
     def spec(self, licensor: str, day: datetime.date) -> tuple[DaySpec, tuple[Fault, ...]]:
         """What a licensor-day's content is generated from now: its spec and content faults."""
-        spec = DaySpec(self.config.seed, licensor, day, self.config.rows_per_day, self.version(licensor, day))
+        cfg = self.config
+        spec = DaySpec(
+            cfg.seed, licensor, day, cfg.rows_per_day, self.version(licensor, day), *cfg.content_modes
+        )
         return spec, self.plan().content(licensor, day)
 
     def day(self, licensor: str, day: datetime.date) -> CachedDay:
@@ -68,10 +74,22 @@ class BulkAPI:
                 401, "Invalid access token", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         segments = [s for s in request.params.get("rest", "").split("/") if s]
+        found = self.locate(segments)
+        if found.info.scope == "other":  # an error: still a Bulk API request (a quota ban answers it too)
+            found.info = RequestInfo("listings", segments[0] if segments else None)
+        if self.sign is None or found.status != 200 or found.info.scope != "files":
+            return found
+        location = self.sign("/" + "/".join(segments))
+        return Response(self.config.redirect_status, headers={"Location": location}, info=found.info)
+
+    def locate(self, segments: list[str]) -> Response:
+        """What the path `/{segments...}` under the base answers, a file's body included (no auth)."""
         if not segments:
             return api_error(404, "Not found")
         licensor = segments[0]
         if licensor not in self.config.licensors:
+            return api_error(404, f"Unknown licensor {licensor!r}")
+        if self.plan().forbidden_licensor(licensor):
             return api_error(403, f"Licensor {licensor!r} is not available to this client")
         if len(segments) < 2 or segments[1] != "enhanced":
             return api_error(404, "Not found")

@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
-BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+from pipeline.spotify_ids import int_to_base62
+
+EDITORIAL_PREFIX = "37i9dQZF1"  # Spotify-owned editorial and algorithmic playlists start so
+_EDITORIAL_EVERY = 7  # playlists 0, 7, 14... (by popularity) are editorial
 WEB_API_HREF = "https://api.spotify.com/v1"  # fixed, so file bytes do not depend on the emulator's port
 
 _WORDS_A = [
@@ -119,9 +122,20 @@ def stable_seed(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def base62_id(rng: random.Random, length: int = 22) -> str:
-    """A Spotify-style base62 id (22 characters for tracks, albums, artists and playlists)."""
-    return "".join(rng.choices(BASE62, k=length))
+def base62_id(rng: random.Random) -> str:
+    """A Spotify-style base62 id: a random 128-bit number in 22 characters, so it has a 32-hex gid."""
+    return int_to_base62(rng.getrandbits(128))
+
+
+def _playlist_id(rng: random.Random, index: int) -> str:
+    """A playlist id; every 7th (the most popular among them) an editorial `37i9dQZF1...` one."""
+    plain = base62_id(rng)
+    return EDITORIAL_PREFIX + plain[-13:] if index % _EDITORIAL_EVERY == 0 else plain
+
+
+def is_editorial(playlist_id: str) -> bool:
+    """Whether a playlist is Spotify's own editorial or algorithmic one (by its id)."""
+    return playlist_id.startswith(EDITORIAL_PREFIX[:8])
 
 
 def _upc(rng: random.Random) -> str:
@@ -247,7 +261,7 @@ def build_catalog(seed: int, licensor: str) -> Catalog:
     ranks = list(range(1, n_tracks + 1))
     rng.shuffle(ranks)
     cum_weights = tuple(itertools.accumulate(1.0 / r**1.05 for r in ranks))
-    playlists = tuple(base62_id(rng) for _ in range(300))
+    playlists = tuple(_playlist_id(rng, i) for i in range(300))
     playlist_weights = tuple(1.0 / (i + 1) ** 0.9 for i in range(len(playlists)))
     return Catalog(
         licensor=licensor,

@@ -25,14 +25,24 @@ five matching requests (two 429s, then three 5xx).
 | `empty`        | the day has an empty listing (per-country reports) or an empty file | -               |
 | `unknown_ids`  | the Web API answers `null` for a deterministic share of ids | fraction=0.02           |
 | `forbidden`    | a Web API endpoint answers 403 (audio features, newer apps) | endpoint=audio-features |
+| `quota_ban`    | 429, `reason: QUOTA_EXCEEDED`, long `Retry-After`        | count=0, retry_after=72000,|
+|                | (replaces any status: a ban answers everything)          | scope=webapi (or bulk)     |
+| `missing_file` | a file named in a listing answers 404 (transient)        | count=1, scope=files       |
+| `signed_expired` | the storage host answers 403 `ExpiredToken`            | count=1, scope=storage     |
+| `forbidden_licensor` | every Bulk API request for it answers 403          | licensor=(every licensor)  |
 
 Options every fault takes: `scope` (`any`, `bulk` = listings and files, `files`, `listings`, `token`,
-`webapi` = every Web API endpoint; transport faults default to `bulk`, `reset` and `truncate` to
-`files`), `licensor`, `report` (our name or the API's) and `date` (YYYY-MM-DD) to narrow it down,
-`endpoint` (a Web API endpoint: `tracks`, `albums`, `artists`, `audio-features`, `playlists`,
-`search`); `skip` (transport faults). Content faults change the served bytes deterministically and
-are part of the cache key, so they never leak into the clean cache. `unknown_ids` and `forbidden`
-are read by the Web API on every request, so `set_faults` switches them on and off at once.
+`webapi` = every Web API endpoint, `storage` = the storage host of signed downloads; transport
+faults default to `bulk`, `reset` and `truncate` to `files`), `licensor`, `report` (our name or
+the API's) and `date` (YYYY-MM-DD) to narrow it down, `endpoint` (a Web API endpoint: `tracks`,
+`albums`, `artists`, `audio-features`, `playlists`, `search`); `skip` (transport faults). Content
+faults change the served bytes deterministically and are part of the cache key, so they never leak
+into the clean cache. `unknown_ids` and `forbidden` are read by the Web API on every request, and
+`forbidden_licensor` by the Bulk API, so `set_faults` switches them on and off at once.
+
+Transport faults replace 200 responses; on a redirect (a signed download's 303) every transport
+fault but `reset` and `truncate` (no body to cut) applies; `quota_ban` replaces any response, as a
+ban answers everything.
 """
 
 from __future__ import annotations
@@ -45,14 +55,34 @@ from typing import Any
 
 from pipeline.reports import report_by_name
 
-TRANSPORT = ("rate_limit", "server_error", "reset", "slow", "truncate")
+TRANSPORT = (
+    "rate_limit",
+    "server_error",
+    "reset",
+    "slow",
+    "truncate",
+    "quota_ban",
+    "missing_file",
+    "signed_expired",
+)
 CONTENT = ("malformed", "drift_extra", "drift_missing", "drift_type")
 WEB_API = ("unknown_ids", "forbidden")
-KINDS = (*TRANSPORT, *CONTENT, "token_expiry", "empty", *WEB_API)
-SCOPES = ("any", "bulk", "files", "listings", "token", "webapi")
+KINDS = (*TRANSPORT, *CONTENT, "token_expiry", "empty", *WEB_API, "forbidden_licensor")
+SCOPES = ("any", "bulk", "files", "listings", "token", "webapi", "storage")
 WEB_ENDPOINTS = ("tracks", "albums", "artists", "audio-features", "playlists", "search")
-_DEFAULT_COUNT = {"rate_limit": 2, "server_error": 3}
-_DEFAULT_SCOPE = {"reset": "files", "truncate": "files", "unknown_ids": "webapi", "forbidden": "webapi"}
+REDIRECTS = (301, 302, 303, 307, 308)
+_BODY_CUTS = ("reset", "truncate")
+_DEFAULT_COUNT = {"rate_limit": 2, "server_error": 3, "quota_ban": 0}
+_DEFAULT_SCOPE = {
+    "reset": "files",
+    "truncate": "files",
+    "unknown_ids": "webapi",
+    "forbidden": "webapi",
+    "quota_ban": "webapi",
+    "missing_file": "files",
+    "signed_expired": "storage",
+}
+_DEFAULT_RETRY_AFTER = {"quota_ban": 72000}
 _DEFAULT_LINES = {"drift_type": 3}
 _DEFAULT_FRACTION = {"unknown_ids": 0.02}
 _DEFAULT_ENDPOINT = {"forbidden": "audio-features"}
@@ -62,7 +92,7 @@ _DEFAULT_ENDPOINT = {"forbidden": "audio-features"}
 class RequestInfo:
     """What a fault can be narrowed to: the kind of request and the licensor, report and day it is for."""
 
-    scope: str  # token, listings, files, webapi or other
+    scope: str  # token, listings, files, webapi, storage or other
     licensor: str | None = None
     report: str | None = None  # the API's report name
     day: date | None = None
@@ -103,6 +133,7 @@ class Fault:
             "lines": _DEFAULT_LINES.get(kind, 2),
             "fraction": _DEFAULT_FRACTION.get(kind, 0.5),
             "endpoint": _DEFAULT_ENDPOINT.get(kind),
+            "retry_after": _DEFAULT_RETRY_AFTER.get(kind, 1),
         }
         names = {f.name for f in fields(cls)} - {"kind"}
         for item in filter(None, (part.strip() for part in rest.split(","))):
@@ -209,6 +240,10 @@ class FaultPlan:
     def is_empty(self, licensor: str, report: str, day: date) -> bool:
         return any(f.kind == "empty" and f.narrows_to(licensor, report, day) for f in self.faults)
 
+    def forbidden_licensor(self, licensor: str) -> bool:
+        """Whether every Bulk API request for `licensor` answers 403 (a `forbidden_licensor` fault)."""
+        return any(f.kind == "forbidden_licensor" and f.licensor in (None, licensor) for f in self.faults)
+
     def forbidden(self, endpoint: str) -> bool:
         """Whether the Web API `endpoint` answers 403 (a `forbidden` fault names it)."""
         return any(f.kind == "forbidden" and f.endpoint in (None, endpoint) for f in self.faults)
@@ -232,14 +267,25 @@ class FaultState:
         self._seen = [0] * len(self.plan.faults)
         self._fired = [0] * len(self.plan.faults)
 
-    def pick(self, info: RequestInfo) -> tuple[Fault, int] | None:
-        """The transport fault to apply to this request, with how many times it fired before."""
+    def pick(self, info: RequestInfo, status: int = 200) -> tuple[Fault, int] | None:
+        """The transport fault to apply to this request (answered `status`), with how many times it fired."""
         with self._lock:
             for i, fault in enumerate(self.plan.faults):
-                if fault.kind not in TRANSPORT or not fault.matches(info):
+                if (
+                    fault.kind not in TRANSPORT
+                    or not fault.matches(info)
+                    or not _replaces(fault.kind, status)
+                ):
                     continue
                 self._seen[i] += 1
                 if self._seen[i] > fault.skip and (fault.count == 0 or self._fired[i] < fault.count):
                     self._fired[i] += 1
                     return fault, self._fired[i] - 1
         return None
+
+
+def _replaces(kind: str, status: int) -> bool:
+    """Whether a transport fault of `kind` may replace a response of `status` (see the module doc)."""
+    if status == 200 or kind == "quota_ban":
+        return True
+    return status in REDIRECTS and kind not in _BODY_CUTS

@@ -22,13 +22,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.emulator.aggregate import Cells, record_line, track_line, track_tallies
+from pipeline.emulator.aggregate import Cells, record_line, totals_line, track_line, track_tallies
 from pipeline.emulator.audience import User
 from pipeline.emulator.catalog import build_catalog, stable_seed
 from pipeline.emulator.gzlines import Compressor, GzipLines, LineMutator, write_lines
+from pipeline.emulator.modes import chain, mode_mutator
 from pipeline.emulator.rows import StreamRows
 
-GEN_VERSION = 1  # bump when generated content changes, so persisted caches are not reused
+GEN_VERSION = 2  # bump when generated content changes, so persisted caches are not reused
 STREAM_REPORTS = ("streams", "sub_30_sec_streams")
 DAY_REPORTS = ("users", "tracks", "aggregatedstreams")
 REPORTS = STREAM_REPORTS + DAY_REPORTS
@@ -38,13 +39,19 @@ _BATCH = 8192  # lines handed to a file's compressor at once
 
 @dataclass(frozen=True)
 class DaySpec:
-    """What determines a day's content. `version` > 0 is a re-publication with late rows added."""
+    """What determines a day's content. `version` > 0 is a re-publication with late rows added.
+
+    The last three fields are the content modes of `EmulatorConfig` (same names and values).
+    """
 
     seed: int
     licensor: str
     day: date
     rows_per_day: int
     version: int = 0
+    aggregated_shape: str = "nested"
+    field_names: str = "contract"
+    track_id_forms: str = "base62"
 
     @property
     def rows(self) -> int:
@@ -53,7 +60,17 @@ class DaySpec:
 
     @property
     def key(self) -> str:
-        return f"g{GEN_VERSION}-s{self.seed}-r{self.rows_per_day}-v{self.version}"
+        """The cache directory name: every field that changes bytes (modes only when not the default)."""
+        modes = "".join(
+            f"-{tag}{value}"
+            for tag, value, default in (
+                ("a", self.aggregated_shape, "nested"),
+                ("f", self.field_names, "contract"),
+                ("i", self.track_id_forms, "base62"),
+            )
+            if value != default
+        )
+        return f"g{GEN_VERSION}-s{self.seed}-r{self.rows_per_day}-v{self.version}{modes}"
 
 
 def file_name(report: str, country: str | None = None) -> str:
@@ -133,7 +150,11 @@ def _user_line(user: User, day: date) -> str:
 
 
 def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None) -> dict[str, Any]:
-    """Write all files of one licensor-day into `out_dir`; return the manifest."""
+    """Write all files of one licensor-day into `out_dir`; return the manifest.
+
+    `mutate` (content faults) sees lines after the content modes changed them.
+    """
+    mutate = chain(mode_mutator(spec.field_names, spec.track_id_forms), mutate)
     with _generating(), Compressor() as compressor:
         rng = random.Random(stable_seed(spec.seed, spec.licensor, spec.day.isoformat(), spec.version))
         catalog = build_catalog(spec.seed, spec.licensor)
@@ -166,7 +187,8 @@ def _day_files(
     n_users = write_lines(
         out_dir / file_name("users"), "users", (_user_line(u, spec.day) for u in users), compressor, mutate
     )
-    tallies = track_tallies(rows)
+    totals = spec.aggregated_shape == "totals"
+    tallies = track_tallies(rows, totals)
     day_tracks = sorted(tallies, key=lambda t: tracks[t].id)
     n_tracks = write_lines(
         out_dir / file_name("tracks"),
@@ -176,7 +198,12 @@ def _day_files(
         mutate,
     )
     cells = Cells()
-    agg = [record_line(spec.day, spec.licensor, tracks[t], tallies[t], cells) for t in day_tracks]
+    agg = [
+        totals_line(spec.day, tracks[t], tallies[t], cells)
+        if totals
+        else record_line(spec.day, spec.licensor, tracks[t], tallies[t], cells)
+        for t in day_tracks
+    ]
     n_agg = write_lines(
         out_dir / file_name("aggregatedstreams"), "aggregatedstreams", agg, compressor, mutate
     )

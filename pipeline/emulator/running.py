@@ -18,13 +18,18 @@ from pipeline.emulator.config import EmulatorConfig
 from pipeline.emulator.faults import FaultPlan, FaultState
 from pipeline.emulator.router import Router
 from pipeline.emulator.server import EmulatorHTTPServer
+from pipeline.emulator.storage import StorageHost, StorageRequest
 from pipeline.emulator.webapi import WEB_API_PATH, WebAPI
 
 ACCOUNTS_PATH = "/api/token"
 
 
 class RunningEmulator:
-    """An emulator serving on a background thread. A context manager; `stop()` ends it."""
+    """An emulator serving on a background thread. A context manager; `stop()` ends it.
+
+    With `downloads="signed"` a second server, the storage host, listens on another port
+    (`storage_url`); `storage_requests` and `storage_requests_with_authorization` show what it saw.
+    """
 
     def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0) -> None:
         self.config = config
@@ -52,26 +57,44 @@ class RunningEmulator:
         self.web = WebAPI(config, self.tokens, lambda: self._plan)  # `web.calls` logs batch sizes
         self.web.register(self.router)
         self._state = FaultState(self._plan)
+        self.storage: StorageHost | None = None  # the signed-download origin (downloads="signed")
+        self._servers: list[tuple[EmulatorHTTPServer, threading.Thread]] = []
         try:
-            self._server = EmulatorHTTPServer((host, port), self.router, self._state, self._record)
+            self._server = self._listen((host, port), self.router, "spotify-emulator")
+            if config.downloads == "signed":
+                self.storage = StorageHost(
+                    self.bulk.locate, config.signed_url_ttl_seconds, config.storage_content_encoding
+                )
+                storage_router = Router()
+                self.storage.register(storage_router)
+                self.storage.base_url = _url(
+                    self._listen((host, 0), storage_router, "spotify-emulator-storage")
+                )
+                self.bulk.sign = self.storage.sign
         except OSError:  # e.g. the port is taken
-            if self._own_cache:
-                shutil.rmtree(self.cache_dir, ignore_errors=True)
+            self._shutdown()
             raise
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="spotify-emulator",
-            daemon=True,
-        )
-        self._thread.start()
         self._stopped = False
+
+    def _listen(self, address: tuple[str, int], router: Router, name: str) -> EmulatorHTTPServer:
+        """Start one HTTP server (sharing the fault state and request log) on a background thread."""
+        server = EmulatorHTTPServer(address, router, self._state, self._record)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+        )
+        thread.start()
+        self._servers.append((server, thread))
+        return server
 
     # -- addresses ---------------------------------------------------------------------------
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return _url(self._server)
+
+    @property
+    def storage_url(self) -> str | None:
+        """The storage origin's base URL (signed downloads only; another port than `base_url`)."""
+        return self.storage.base_url if self.storage else None
 
     @property
     def bulk_api_url(self) -> str:
@@ -119,6 +142,16 @@ class RunningEmulator:
         """TCP connections accepted so far (keep-alive clients reuse one)."""
         return self._server.connections_opened
 
+    @property
+    def storage_requests(self) -> list[StorageRequest]:
+        """Every request the storage host answered: method, path, header names and status (a copy)."""
+        return self.storage.requests if self.storage else []
+
+    @property
+    def storage_requests_with_authorization(self) -> int:
+        """How many storage requests carried an `Authorization` header (a client bug: must stay 0)."""
+        return self.storage.requests_with_authorization if self.storage else 0
+
     def status_counts(self) -> Counter[int]:
         return Counter(s for _, _, s in self.request_log)
 
@@ -126,6 +159,8 @@ class RunningEmulator:
         with self._lock:
             self._log.clear()
             self._fault_log.clear()
+        if self.storage:
+            self.storage.clear()
 
     def expected(self, licensor: str, date: datetime.date) -> dict[str, int]:
         """The row counts the emulator serves for a licensor-day, per lake table (see the module doc)."""
@@ -163,7 +198,8 @@ class RunningEmulator:
         state = FaultState(plan)
         self._plan = plan
         self._state = state
-        self._server.faults = state
+        for server, _ in self._servers:
+            server.faults = state
 
     @property
     def faults(self) -> FaultPlan:
@@ -174,10 +210,14 @@ class RunningEmulator:
         if self._stopped:
             return
         self._stopped = True
-        self._server.shutdown()
-        self._server.close_connections()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._shutdown()
+
+    def _shutdown(self) -> None:
+        for server, thread in self._servers:
+            server.shutdown()
+            server.close_connections()
+            server.server_close()
+            thread.join(timeout=5)
         if self._own_cache:
             shutil.rmtree(self.cache_dir, ignore_errors=True)
 
@@ -186,6 +226,11 @@ class RunningEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _url(server: EmulatorHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}"
 
 
 def start_emulator(config: EmulatorConfig, *, host: str = "127.0.0.1", port: int = 0) -> RunningEmulator:
@@ -205,6 +250,9 @@ def serve_forever(config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0
     print(f"  SPOTIFY_CLIENT_SECRET={config.client_secret}")
     print(f"  SPOTIFY_LICENSORS={','.join(config.licensors)}")
     print(f"  days {first} .. {last}, {config.rows_per_day} stream rows per licensor-day, seed {config.seed}")
+    print(f"  modes: {' '.join(f'{k}={v}' for k, v in config.modes().items())}")
+    if emulator.storage_url:
+        print(f"  signed downloads from {emulator.storage_url}")
     print(f"  faults: {config.faults}", flush=True)
     try:
         threading.Event().wait()

@@ -18,10 +18,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline.emulator.faults import Fault, FaultState
-from pipeline.emulator.router import Request, Response, Router, api_error
+from pipeline.emulator.router import Request, Response, Router, api_error, json_response
+from pipeline.emulator.storage import expired_token
 
 log = logging.getLogger(__name__)
 _QUIET = (ConnectionError, TimeoutError)
+
+
+def quota_exceeded(retry_after: int) -> Response:
+    """A quota ban: 429 with a long `Retry-After` and `reason: QUOTA_EXCEEDED` in the error body."""
+    error = {"status": 429, "message": "API rate limit exceeded", "reason": "QUOTA_EXCEEDED"}
+    return json_response(429, {"error": error}, headers={"Retry-After": str(retry_after)})
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -113,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("emulator handler failed for %s %s", self.command, url.path)
             response = api_error(500, "Emulator error")
-        picked = self.server.faults.pick(response.info) if response.status == 200 else None
+        picked = self.server.faults.pick(response.info, response.status)
         fault = picked[0] if picked else None
         status = response.status
         try:
@@ -157,6 +164,15 @@ class _Handler(BaseHTTPRequestHandler):
             error = api_error(429, "API rate limit exceeded", headers={"Retry-After": str(fault.retry_after)})
             self._send(error)
             return 429
+        if kind == "quota_ban":
+            self._send(quota_exceeded(fault.retry_after))
+            return 429
+        if kind == "missing_file":
+            self._send(api_error(404, "Not found", response.info))
+            return 404
+        if kind == "signed_expired":
+            self._send(expired_token())
+            return 403
         if kind == "server_error":
             status = fault.status[fired % len(fault.status)] if fault.status else 503
             self._send(api_error(status, "Service temporarily unavailable"))

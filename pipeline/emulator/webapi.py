@@ -4,14 +4,21 @@
 Ids are the Bulk API's own (`track_id`, `album_uri`, artist uris, the playlists in `source_uri`) for
 every configured licensor, so every streamed track resolves and every playlist a stream names exists.
 Batch endpoints enforce their maximum number of ids (more, or a malformed id, is a 400) and answer
-`null` for ids they do not know. Every served call is recorded (`calls`) so tests can see batch sizes.
+`null` for ids they do not know. Every served call is recorded (`calls`) so tests can see batch sizes,
+and every authorized request is counted per endpoint, batch or single, and status (`count_calls`).
+
+`web_api_mode="development"` (the default: most licensors' apps) serves what such an app gets since
+2026: batch `tracks`/`albums`/`artists` and `audio-features` answer 403, objects lack popularity,
+followers, label, available markets and `linked_from`, search `limit` is at most 10, a playlist's
+track list is `items` and only on playlists the app's user owns, and editorial playlists
+(`37i9dQZF...`) answer 404. `"extended"` serves the extended-quota app: everything.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,7 +26,7 @@ from functools import cached_property
 from typing import Any
 
 from pipeline.emulator.accounts import TokenStore
-from pipeline.emulator.catalog import Album, Artist, Catalog, Track, build_catalog, stable_seed
+from pipeline.emulator.catalog import Album, Artist, Catalog, Track, build_catalog, is_editorial, stable_seed
 from pipeline.emulator.config import EmulatorConfig
 from pipeline.emulator.faults import FaultPlan, RequestInfo
 from pipeline.emulator.router import Request, Response, Router, api_error, json_response
@@ -37,7 +44,15 @@ BASE62_ID = re.compile(r"^[0-9A-Za-z]{22}$")
 # endpoint -> (response key, maximum ids per request)
 BATCH_LIMITS = {"tracks": ("tracks", 50), "albums": ("albums", 20), "artists": ("artists", 50)}
 BATCH_LIMITS["audio-features"] = ("audio_features", 100)
-SEARCH_LIMIT = 20
+SEARCH_LIMIT = 20  # the default page size; at most 50 (extended quota) or 10 (development mode)
+SEARCH_MAX = {"extended": 50, "development": 10}
+BATCH_DENIED = ("tracks", "albums", "artists")  # batch endpoints closed to development-mode apps
+# endpoint -> fields a development-mode app no longer gets
+REMOVED_FIELDS = {
+    "tracks": ("popularity", "available_markets", "linked_from"),
+    "albums": ("popularity", "label", "available_markets"),
+    "artists": ("popularity", "followers"),
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class WebCall:
 
     endpoint: str
     ids: tuple[str, ...]
+    batch: bool = True  # `GET /tracks?ids=` rather than `GET /tracks/{id}` (search: False)
 
 
 class WebIndex:
@@ -85,7 +101,12 @@ class WebAPI:
     plan: Callable[[], FaultPlan]
     today: Callable[[], date] | None = None  # the day popularity and followers are shown for
     _calls: list[WebCall] = field(default_factory=list)
+    _counts: Counter[tuple[str, bool, int]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def development(self) -> bool:
+        return self.config.web_api_mode == "development"
 
     @cached_property
     def index(self) -> WebIndex:
@@ -100,6 +121,22 @@ class WebAPI:
     def clear_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+            self._counts.clear()
+
+    def count_calls(
+        self, endpoint: str | None = None, *, batch: bool | None = None, status: int | None = None
+    ) -> int:
+        """Authorized requests answered so far, refused ones included, matching all the given filters.
+
+        `status` is the handler's answer (before transport faults such as a 429 replace it).
+        """
+        with self._lock:
+            counts = list(self._counts.items())
+        return sum(
+            n
+            for (e, b, s), n in counts
+            if endpoint in (None, e) and batch in (None, b) and status in (None, s)
+        )
 
     def register(self, router: Router) -> None:
         """Add the Web API's routes to the emulator's route table."""
@@ -119,6 +156,13 @@ class WebAPI:
 
     def lookup(self, endpoint: str, entity_id: str) -> dict[str, Any] | None:
         """The object `endpoint` answers for `entity_id`, or None when it does not know the id."""
+        found = self._object(endpoint, entity_id)
+        if found is not None and self.development:
+            for name in REMOVED_FIELDS.get(endpoint, ()):
+                found.pop(name, None)
+        return found
+
+    def _object(self, endpoint: str, entity_id: str) -> dict[str, Any] | None:
         if self._unknown(endpoint, entity_id):
             return None
         index, day = self.index, self._day()
@@ -139,10 +183,12 @@ class WebAPI:
             artist = index.artists.get(entity_id)
             return None if artist is None else artist_object(artist, index.artist_popularity[entity_id], day)
         found = index.playlists.get(entity_id)
-        return None if found is None else playlist_object(*found, day)
+        if found is None or (self.development and is_editorial(entity_id)):
+            return None
+        return playlist_object(*found, day, self.config.app_user, self.development)
 
     # -- handlers -----------------------------------------------------------------------------
-    def _guard(self, request: Request, endpoint: str) -> Response | None:
+    def _guard(self, request: Request, endpoint: str, batch: bool) -> Response | None:
         """The 401 or 403 a request gets before its ids are looked at, or None."""
         info = RequestInfo("webapi", endpoint=endpoint)
         if not self.tokens.authorized(request):
@@ -150,21 +196,29 @@ class WebAPI:
                 401, "Invalid access token", info, {"WWW-Authenticate": 'Bearer error="invalid_token"'}
             )
         if self.plan().forbidden(endpoint):
-            return api_error(403, "Forbidden", info)
+            return self._count(endpoint, batch, api_error(403, "Forbidden", info))
+        if self.development and (endpoint == "audio-features" or (batch and endpoint in BATCH_DENIED)):
+            return self._count(endpoint, batch, api_error(403, "Forbidden: not available to this app", info))
         return None
 
-    def _record(self, endpoint: str, ids: tuple[str, ...]) -> None:
+    def _count(self, endpoint: str, batch: bool, response: Response) -> Response:
         with self._lock:
-            self._calls.append(WebCall(endpoint, ids))
+            self._counts[(endpoint, batch, response.status)] += 1
+        return response
+
+    def _record(self, endpoint: str, ids: tuple[str, ...], batch: bool) -> None:
+        with self._lock:
+            self._calls.append(WebCall(endpoint, ids, batch))
 
     def _batch_handler(self, endpoint: str) -> Callable[[Request], Response]:
         key, limit = BATCH_LIMITS[endpoint]
         info = RequestInfo("webapi", endpoint=endpoint)
 
         def handle(request: Request) -> Response:
-            refused = self._guard(request, endpoint)
-            if refused is not None:
-                return refused
+            refused = self._guard(request, endpoint, batch=True)
+            return refused or self._count(endpoint, True, answer(request))
+
+        def answer(request: Request) -> Response:
             raw = ",".join(request.query.get("ids", []))
             ids = tuple(part.strip() for part in raw.split(",")) if raw else ()
             if not ids:
@@ -173,7 +227,7 @@ class WebAPI:
                 return api_error(400, f"Too many ids requested: at most {limit}", info)
             if any(not BASE62_ID.fullmatch(i) for i in ids):
                 return api_error(400, "Invalid base62 id", info)
-            self._record(endpoint, ids)
+            self._record(endpoint, ids, batch=True)
             return json_response(200, {key: [self.lookup(endpoint, i) for i in ids]}, info)
 
         return handle
@@ -182,13 +236,14 @@ class WebAPI:
         info = RequestInfo("webapi", endpoint=endpoint)
 
         def handle(request: Request) -> Response:
-            refused = self._guard(request, endpoint)
-            if refused is not None:
-                return refused
+            refused = self._guard(request, endpoint, batch=False)
+            return refused or self._count(endpoint, False, answer(request))
+
+        def answer(request: Request) -> Response:
             entity_id = request.params["id"]
             if not BASE62_ID.fullmatch(entity_id):
                 return api_error(400, "Invalid base62 id", info)
-            self._record(endpoint, (entity_id,))
+            self._record(endpoint, (entity_id,), batch=False)
             found = self.lookup(endpoint, entity_id)
             if found is None:
                 return api_error(404, "Resource not found", info)
@@ -197,28 +252,34 @@ class WebAPI:
         return handle
 
     def _search(self, request: Request) -> Response:
+        refused = self._guard(request, "search", batch=False)
+        return refused or self._count("search", False, self._search_page(request))
+
+    def _search_page(self, request: Request) -> Response:
         """`?q=isrc:X&type=track` finds tracks by ISRC; any other `q` matches track names."""
         info = RequestInfo("webapi", endpoint="search")
-        refused = self._guard(request, "search")
-        if refused is not None:
-            return refused
         query = " ".join(request.query.get("q", [])).strip()
         types = {t.strip() for t in ",".join(request.query.get("type", [])).split(",") if t.strip()}
         if not query or not types:
             return api_error(400, "No search query" if not query else "Missing parameter type", info)
         if "track" not in types:
             return api_error(400, "Only type=track is supported by the emulator", info)
-        self._record("search", (query,))
+        most = SEARCH_MAX[self.config.web_api_mode]
+        raw_limit = request.query.get("limit", [str(min(SEARCH_LIMIT, most))])[0]
+        limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() else -1
+        if not 1 <= limit <= most:
+            return api_error(400, f"Invalid limit: must be between 1 and {most}", info)
+        self._record("search", (query,), batch=False)
         if query.lower().startswith("isrc:"):
             tracks = self.index.by_isrc.get(query[5:].strip().upper(), [])
         else:
             needle = query.lower()
             tracks = [t for t, _ in self.index.tracks.values() if needle in t.name.lower()]
-        items = [self.lookup("tracks", t.id) for t in tracks[:SEARCH_LIMIT]]
+        items = [self.lookup("tracks", t.id) for t in tracks[:limit]]
         page = {
             "href": None,
             "items": [item for item in items if item is not None],
-            "limit": SEARCH_LIMIT,
+            "limit": limit,
             "next": None,
             "offset": 0,
             "previous": None,

@@ -12,7 +12,7 @@ import random
 from datetime import date
 from typing import Any
 
-from pipeline.emulator.catalog import WEB_API_HREF, Album, Artist, Catalog, Track, stable_seed
+from pipeline.emulator.catalog import WEB_API_HREF, Album, Artist, Catalog, Track, is_editorial, stable_seed
 
 OPEN_URL = "https://open.spotify.com"
 _EPOCH = date(2024, 1, 1).toordinal()  # follower counts grow from here
@@ -186,22 +186,31 @@ def audio_features_object(track: Track) -> dict[str, Any]:
     }
 
 
-def playlist_object(catalog: Catalog, index: int, day: date) -> dict[str, Any]:
-    """A playlist of `catalog` (its `index`-th, by popularity): name, owner, followers, flags."""
+def playlist_object(
+    catalog: Catalog, index: int, day: date, app_user: str, development: bool = False
+) -> dict[str, Any]:
+    """A playlist of `catalog` (its `index`-th, by popularity): name, owner, followers, flags.
+
+    Editorial playlists are Spotify's; a deterministic eighth of the others belong to `app_user`,
+    the app's own user. The track list is `tracks` (extended quota) or, in development mode,
+    `items`, and then only on the playlists the app's user owns.
+    """
     playlist_id = catalog.playlists[index]
     rng = _rng(playlist_id, "playlist")
-    if rng.random() < 0.2:
+    if rng.random() < 0.2 or is_editorial(playlist_id):
         owner_id, owner_name = "spotify", "Spotify"
     else:
         owner_id = f"user{rng.randrange(10**9):09d}"
         owner_name = f"{rng.choice(('Ana', 'Ben', 'Kai', 'Lena', 'Rui', 'Nia'))} {rng.randrange(100)}"
+        if stable_seed(playlist_id, "owned") % 8 == 0:
+            owner_id, owner_name = app_user, "Emulator App"
     collaborative = rng.random() < 0.05
     base = int(60_000 / (index + 1) ** 0.9 * (0.6 + rng.random() * 0.8))
     growth = max(1, base // 1500)
     followers = max(0, base + growth * (day.toordinal() - _EPOCH) + _drift(playlist_id, day, growth))
     words = f"{rng.choice(_PLAYLIST_WORDS)} {catalog.licensor.title()} {rng.randrange(1, 99)}"
     week = day.isocalendar()
-    return {
+    playlist = {
         **_links("playlist", playlist_id),
         "name": words,
         "description": f"The best of {catalog.licensor.title()}, updated weekly.",
@@ -211,5 +220,10 @@ def playlist_object(catalog: Catalog, index: int, day: date) -> dict[str, Any]:
         "collaborative": collaborative,
         "snapshot_id": f"{stable_seed(playlist_id, week.year, week.week):016x}",
         "images": [],
-        "tracks": {"href": f"{WEB_API_HREF}/playlists/{playlist_id}/tracks", "total": rng.randrange(20, 200)},
     }
+    total = rng.randrange(20, 200)
+    if not development:
+        playlist["tracks"] = {"href": f"{WEB_API_HREF}/playlists/{playlist_id}/tracks", "total": total}
+    elif owner_id == app_user:
+        playlist["items"] = {"href": f"{WEB_API_HREF}/playlists/{playlist_id}/items", "total": total}
+    return playlist

@@ -54,9 +54,11 @@ def test_requests_without_a_valid_token_get_401(emu):
     assert httpx.get(uri, headers={"Authorization": "Basic abc"}).status_code == 401
 
 
-def test_unknown_or_forbidden_licensor_is_403_and_unknown_paths_404(bulk):
-    assert bulk.get("/initech/enhanced/streams").status_code == 403
-    assert bulk.get("/initech/enhanced/streams/2026/11/20/US").status_code == 403
+def test_unknown_licensor_and_unknown_paths_are_404(bulk):
+    unknown = bulk.get("/initech/enhanced/streams")  # the licensor's report root: a configuration error
+    assert unknown.status_code == 404 and "initech" in unknown.json()["error"]["message"]
+    assert bulk.get("/initech/enhanced/streams/2026/11/20/US").status_code == 404
+    assert bulk.get("/acme/enhanced/streams").status_code == 200  # a known licensor's root lists years
     assert bulk.get("/acme/enhanced/nosuchreport").status_code == 404
     assert bulk.get("/acme/basic/streams").status_code == 404
     assert bulk.get("/acme/enhanced/streams/2026/xx").status_code == 404

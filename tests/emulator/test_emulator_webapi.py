@@ -1,4 +1,7 @@
-"""The emulator's Web API over real HTTP: shapes, limits, faults, consistency with the Bulk API."""
+"""The emulator's Web API of an extended-quota app over real HTTP: shapes, limits, faults, consistency.
+
+(The development-mode app, the default, is tested in `test_emulator_modes_webapi.py`.)
+"""
 
 from __future__ import annotations
 
@@ -9,31 +12,22 @@ import pytest
 
 from pipeline.emulator import EmulatorConfig, start_emulator
 from pipeline.emulator.catalog import build_catalog
-from tests.kits.emulator_http import DAY, TODAY, Bulk
+from tests.kits.emulator_http import DAY, TODAY, UNKNOWN, Bulk, Web
 
 ACME = build_catalog(42, "acme")
 GLOBEX = build_catalog(42, "globex")
-UNKNOWN = "0" * 22
-
-
-class Web:
-    """A bare Web API caller with a token from the emulator's Accounts service."""
-
-    def __init__(self, emu) -> None:
-        self.emu = emu
-        self.token = Bulk(emu).token
-
-    def get(self, path: str, **params) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.token}"}
-        return httpx.get(self.emu.web_api_url + path, params=params, headers=headers, timeout=10)
-
-    def batch(self, endpoint: str, ids) -> httpx.Response:
-        return self.get(f"/{endpoint}", ids=",".join(ids))
 
 
 @pytest.fixture(scope="module")
-def web(emu) -> Web:
-    return Web(emu)
+def extended(tmp_path_factory: pytest.TempPathFactory):
+    config = EmulatorConfig(today=TODAY, web_api_mode="extended", cache_dir=tmp_path_factory.mktemp("ext"))
+    with start_emulator(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def web(extended) -> Web:
+    return Web(extended)
 
 
 def test_batch_endpoints_answer_objects_in_order_and_null_for_unknown_ids(web):
@@ -61,7 +55,7 @@ def test_batch_endpoints_answer_objects_in_order_and_null_for_unknown_ids(web):
     assert features["id"] == source.id and 0 <= features["danceability"] <= 1 and 0 <= features["key"] < 12
 
 
-def test_batch_limits_malformed_ids_and_missing_token(web, emu):
+def test_batch_limits_malformed_ids_and_missing_token(web, extended):
     ids = [t.id for t in ACME.tracks[:101]]
     for endpoint, limit in (("tracks", 50), ("albums", 20), ("artists", 50), ("audio-features", 100)):
         assert web.batch(endpoint, ids[:limit]).status_code == 200
@@ -69,7 +63,7 @@ def test_batch_limits_malformed_ids_and_missing_token(web, emu):
         assert too_many.status_code == 400 and "Too many ids" in too_many.json()["error"]["message"]
     assert web.batch("tracks", ["not-an-id"]).status_code == 400
     assert web.get("/tracks").status_code == 400  # no ids
-    assert httpx.get(emu.web_api_url + f"/tracks?ids={ids[0]}").status_code == 401
+    assert httpx.get(extended.web_api_url + f"/tracks?ids={ids[0]}").status_code == 401
     assert web.get("/playlists/bad!").status_code == 400
 
 
@@ -92,7 +86,8 @@ def test_search_by_isrc(web):
     assert web.get("/search", q="isrc:X").status_code == 400  # no type
 
 
-def test_every_streamed_track_and_playlist_resolves(web, bulk):
+def test_every_streamed_track_and_playlist_resolves(web, extended):
+    bulk = Bulk(extended)
     streams = bulk.records("acme", "streams", DAY) + bulk.records("globex", "sub_30_sec_streams", DAY)
     track_ids = sorted({s["track_id"] for s in streams})
     for start in range(0, len(track_ids), 50):
@@ -109,7 +104,8 @@ def test_popularity_and_followers_drift_by_day_and_are_deterministic(tmp_path):
     artist = ACME.tracks[0].artists[0].id
     seen = []
     for today in (TODAY, TODAY, TODAY + timedelta(days=3)):
-        with start_emulator(EmulatorConfig(today=today, cache_dir=tmp_path / "c")) as emu:
+        config = EmulatorConfig(today=today, cache_dir=tmp_path / "c", web_api_mode="extended")
+        with start_emulator(config) as emu:
             web = Web(emu)
             body = web.batch("artists", [artist]).json()["artists"][0]
             pl = web.get(f"/playlists/{ACME.playlists[3]}").json()
@@ -123,6 +119,7 @@ def test_webapi_faults_rate_limit_forbidden_and_unknown_ids(make_emulator):
         "rate_limit:scope=webapi,count=2,retry_after=2",
         "forbidden",
         "unknown_ids:fraction=0.5,endpoint=tracks",
+        web_api_mode="extended",
     )
     web = Web(emu)  # token requests are outside the webapi scope
     ids = [t.id for t in ACME.tracks[:40]]

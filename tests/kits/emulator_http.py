@@ -16,6 +16,7 @@ from pipeline.emulator.generate import STREAM_REPORTS
 
 TODAY = date(2026, 11, 23)
 DAY = date(2026, 11, 20)  # available: today - lag (1 day) is the last one
+UNKNOWN = "0" * 22  # a well-formed id no catalog has
 
 
 class Bulk:
@@ -73,6 +74,21 @@ class Bulk:
 
     def close(self) -> None:
         self.http.close()
+
+
+class Web:
+    """A bare Web API caller with a token from the emulator's Accounts service."""
+
+    def __init__(self, emu) -> None:
+        self.emu = emu
+        self.token = Bulk(emu).token
+
+    def get(self, path: str, **params) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return httpx.get(self.emu.web_api_url + path, params=params, headers=headers, timeout=10)
+
+    def batch(self, endpoint: str, ids) -> httpx.Response:
+        return self.get(f"/{endpoint}", ids=",".join(ids))
 
 
 def decode(data: bytes) -> list[dict]:
