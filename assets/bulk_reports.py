@@ -10,22 +10,16 @@ from datetime import date
 
 import dagster as dg
 
-from assets.checks import SUB30_LIMIT_MS, schema_matches, stream_length_range
+from assets.checks import schema_matches, stream_length_range
 from assets.metadata import partition_metadata
 from pipeline.ingest.landing import LandingResult, TableResult
 from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
 from pipeline.orchestration.partitions import Partitions, partition_parts
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
-from pipeline.reports import REPORTS, STREAMS, SUB30_STREAMS, TABLES_BY_NAME, ReportSpec
+from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec
 
 GROUP = "bulk_api"
 API_POOL = "spotify_api"
-
-# Extra checks per table, beyond "schema as declared": (check name, description).
-_LENGTH_CHECKS = {
-    SUB30_STREAMS.name: ("all_under_30s", "Every sub-30 stream is shorter than 30 000 ms."),
-    STREAMS.name: ("all_at_least_30s", "Every stream in the streams report lasts 30 000 ms or more."),
-}
 
 
 def _check_specs(report: ReportSpec) -> list[dg.AssetCheckSpec]:
@@ -39,9 +33,11 @@ def _check_specs(report: ReportSpec) -> list[dg.AssetCheckSpec]:
                 description="The Parquet schema equals the declared schema in pipeline/reports.py.",
             )
         )
-        if table.name in _LENGTH_CHECKS:
-            name, description = _LENGTH_CHECKS[table.name]
-            specs.append(dg.AssetCheckSpec(name, asset=table.name, blocking=True, description=description))
+        if table.length_rule is not None:
+            rule = table.length_rule
+            specs.append(
+                dg.AssetCheckSpec(rule.check, asset=table.name, blocking=True, description=rule.description)
+            )
     specs.append(
         dg.AssetCheckSpec(
             "reject_share",
@@ -65,18 +61,21 @@ def _check_results(
             metadata={"detail": description},
         )
     ]
-    if spec.name in _LENGTH_CHECKS:
+    rule = spec.length_rule
+    if rule is not None:
         low, high = stream_length_range(table.path)
-        if high is None or low is None:
-            ok = True  # no rows
-        elif spec.name == SUB30_STREAMS.name:
-            ok = high < SUB30_LIMIT_MS
-        else:
-            ok = low >= SUB30_LIMIT_MS
+        ok = (
+            low is None
+            or high is None  # no rows
+            or (
+                (rule.at_least_ms is None or low >= rule.at_least_ms)
+                and (rule.under_ms is None or high < rule.under_ms)
+            )
+        )
         results.append(
             dg.AssetCheckResult(
                 asset_key=spec.name,
-                check_name=_LENGTH_CHECKS[spec.name][0],
+                check_name=rule.check,
                 passed=bool(ok),
                 metadata={"min_stream_length": low or 0, "max_stream_length": high or 0},
             )

@@ -12,8 +12,6 @@ import pyarrow.parquet as pq
 
 from pipeline.reports import TableSpec
 
-SUB30_LIMIT_MS = 30_000
-
 
 def schema_matches(spec: TableSpec, path: Path) -> tuple[bool, str]:
     """The written file's Arrow schema equals the registry's declaration (names, order, types)."""

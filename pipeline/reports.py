@@ -1,13 +1,15 @@
 """The one registry of Bulk API reports and the lake tables they land in.
 
-Everything that needs a report's API path, its lake tables, their Arrow schemas, required fields
-or sort order reads it from here, so the emulator, the client, the landing code and the Dagster
-assets cannot drift apart.
+Everything per report or table lives here: the API path, which parser reads it, the lake tables,
+their Arrow schemas, required fields, sort order, personal columns, value bounds and the blocking
+stream-length rule. The emulator, the client, landing and the Dagster assets read it, so adding a
+report is a change here plus its SQL staging model, and nothing can drift apart.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pyarrow as pa
 
@@ -41,15 +43,54 @@ _STREAM_FIELDS = [
 ]
 
 
+REPORT_YEAR = "report_year"  # a bound's high end: the year of the report's day
+SUB30_LIMIT_MS = 30_000  # a stream is 30 s or more; sub-30 streams are shorter
+
+
+@dataclass(frozen=True)
+class FieldBound:
+    """An inclusive range a numeric field's values must lie in (plausibility; `None` is open)."""
+
+    field: str
+    low: int | None
+    high: int | Literal["report_year"] | None = None
+
+
+@dataclass(frozen=True)
+class LengthRule:
+    """A blocking check on `stream_length` (ms), run on the staged partition before it is published."""
+
+    check: str  # the Dagster asset check's name
+    description: str
+    at_least_ms: int | None = None
+    under_ms: int | None = None
+
+    def holds(self, low: int | None, high: int | None) -> bool:
+        """Whether a partition whose stream lengths span `low`..`high` passes (no rows: it does)."""
+        if low is None or high is None:
+            return True
+        return (self.at_least_ms is None or low >= self.at_least_ms) and (
+            self.under_ms is None or high < self.under_ms
+        )
+
+
 @dataclass(frozen=True)
 class TableSpec:
-    """A lake table: its declared record schema, required fields and sort order."""
+    """A lake table: its declared record schema, required fields, sort order and rules.
+
+    `personal` columns identify listeners (pseudonymized at landing when that is on); `location`
+    columns sit below country level (dropped when asked); `bounds` reject implausible values.
+    """
 
     name: str
     fields: tuple[pa.Field, ...]
     required: tuple[str, ...]
     sort_by: tuple[str, ...]
     description: str = ""
+    personal: tuple[str, ...] = ()
+    location: tuple[str, ...] = ()
+    bounds: tuple[FieldBound, ...] = ()
+    length_rule: LengthRule | None = None
 
     @property
     def record_schema(self) -> pa.Schema:
@@ -70,6 +111,7 @@ class ReportSpec:
     api_name: str  # the path segment under /{licensor}/enhanced/
     per_country: bool  # one file per country under the day listing
     tables: tuple[TableSpec, ...]
+    parser: Literal["flat", "aggregated"] = "flat"  # one record per row, or one nested record per track
 
 
 STREAMS = TableSpec(
@@ -78,6 +120,14 @@ STREAMS = TableSpec(
     required=("timestamp", "user_id", "track_id", "country", "stream_length"),
     sort_by=("country", "track_id", "timestamp"),
     description="One row per stream of 30 seconds or more (Bulk API streams report).",
+    personal=("user_id",),
+    location=("region_code",),
+    bounds=(FieldBound("stream_length", 0),),
+    length_rule=LengthRule(
+        "all_at_least_30s",
+        "Every stream in the streams report lasts 30 000 ms or more.",
+        at_least_ms=SUB30_LIMIT_MS,
+    ),
 )
 SUB30_STREAMS = TableSpec(
     name="sub30_streams",
@@ -85,6 +135,12 @@ SUB30_STREAMS = TableSpec(
     required=STREAMS.required,
     sort_by=STREAMS.sort_by,
     description="One row per stream shorter than 30 seconds (Bulk API sub_30_sec_streams report).",
+    personal=STREAMS.personal,
+    location=STREAMS.location,
+    bounds=STREAMS.bounds,
+    length_rule=LengthRule(
+        "all_under_30s", "Every sub-30 stream is shorter than 30 000 ms.", under_ms=SUB30_LIMIT_MS
+    ),
 )
 USERS = TableSpec(
     name="users",
@@ -100,6 +156,9 @@ USERS = TableSpec(
     required=("user_id",),
     sort_by=("country", "user_id"),
     description="One row per user who streamed that day: demographics and product.",
+    personal=("user_id",),
+    location=("region_code",),
+    bounds=(FieldBound("birth_year", 1900, REPORT_YEAR), FieldBound("account_age_days", 0)),
 )
 TRACKS = TableSpec(
     name="tracks",
@@ -120,6 +179,7 @@ TRACKS = TableSpec(
     required=("track_id",),
     sort_by=("track_id",),
     description="One row per track streamed that day: catalog metadata as the Bulk API reports it.",
+    bounds=(FieldBound("duration_ms", 1),),
 )
 
 # Aggregated streams arrive nested; these are the four flat tables they land in.
@@ -191,10 +251,12 @@ REPORTS: tuple[ReportSpec, ...] = (
         "aggregatedstreams",
         per_country=False,
         tables=(AGGREGATED_SUMMARY, AGGREGATED_COUNT, AGGREGATED_SKIPS, AGGREGATED_SAVES),
+        parser="aggregated",
     ),
 )
 REPORTS_BY_NAME: dict[str, ReportSpec] = {r.name: r for r in REPORTS}
 TABLES_BY_NAME: dict[str, TableSpec] = {t.name: t for r in REPORTS for t in r.tables}
+PERSONAL_TABLES = frozenset(t.name for t in TABLES_BY_NAME.values() if t.personal)
 
 
 def report_by_name(name: str) -> ReportSpec:

@@ -23,14 +23,14 @@ from pipeline.ingest.landing.errors import TooManyRejectsError
 from pipeline.ingest.landing.flat import FlatParser
 from pipeline.ingest.landing.memory import return_freed_memory
 from pipeline.ingest.landing.parsing import Parser, prepare_ahead
-from pipeline.ingest.landing.privacy import PERSONAL_TABLES, Privacy, Pseudonymizer, ensure_consistent
+from pipeline.ingest.landing.privacy import Privacy, Pseudonymizer, ensure_consistent
 from pipeline.ingest.landing.reader import Item, OverlongLine, read_blocks
 from pipeline.ingest.landing.rejects import REJECTS_FILE, Reject, RejectLog
 from pipeline.ingest.landing.results import LandingResult, TableResult
 from pipeline.ingest.landing.rules import bounds_for
 from pipeline.ingest.landing.sink import Lineage, SinkSettings, TableSink
 from pipeline.layout import Layout
-from pipeline.reports import AGGREGATED_SUMMARY, ReportSpec
+from pipeline.reports import PERSONAL_TABLES, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, publish_dir, staging_dir
 
 PART_FILE = "part-0.parquet"
@@ -159,7 +159,7 @@ def _parse_files(
     spec = report.tables[0]
     parser: Parser = (
         AggregatedParser(max_line_bytes=opts.max_line_bytes)
-        if spec.name == AGGREGATED_SUMMARY.name
+        if report.parser == "aggregated"
         else FlatParser(spec, max_line_bytes=opts.max_line_bytes, bounds=bounds_for(spec, day))
     )
     lines_total = 0

@@ -25,12 +25,9 @@ import pyarrow.compute as pc
 
 from pipeline.ingest.landing.errors import LandingError
 from pipeline.layout import Layout
-from pipeline.reports import STREAMS, SUB30_STREAMS, USERS
+from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME
 from pipeline.storage.atomic import atomic_write_bytes, exclusive_lock
 
-PERSONAL_TABLES = frozenset({STREAMS.name, SUB30_STREAMS.name, USERS.name})
-USER_ID = "user_id"
-LOCATION_FIELDS = ("region_code",)  # below country level: dropped with `drop_region`
 MIN_KEY_CHARS = 16
 MARKER_FILE = ".privacy.json"
 _CACHE_ENTRIES = 100_000  # pseudonyms remembered across blocks (a user streams many times a day)
@@ -84,11 +81,14 @@ class Pseudonymizer:
         """`rows` of lake table `table` with user ids pseudonymized and/or region codes nulled."""
         if not self.privacy.applies_to(table) or not rows.num_rows:
             return rows
-        if self.privacy.pseudonymize and USER_ID in rows.column_names:
-            index = rows.schema.get_field_index(USER_ID)
-            rows = rows.set_column(index, rows.schema.field(index), self.pseudonyms(rows[USER_ID]))
+        spec = TABLES_BY_NAME[table]
+        if self.privacy.pseudonymize:
+            for name in spec.personal:
+                if name in rows.column_names:
+                    index = rows.schema.get_field_index(name)
+                    rows = rows.set_column(index, rows.schema.field(index), self.pseudonyms(rows[name]))
         if self.privacy.drop_region:
-            for name in LOCATION_FIELDS:
+            for name in spec.location:
                 if name in rows.column_names:
                     index = rows.schema.get_field_index(name)
                     column = pa.nulls(rows.num_rows, rows.schema.field(index).type)

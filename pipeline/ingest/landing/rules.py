@@ -14,9 +14,7 @@ from datetime import date
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.reports import STREAMS, SUB30_STREAMS, TRACKS, USERS, TableSpec
-
-OLDEST_BIRTH_YEAR = 1900
+from pipeline.reports import REPORT_YEAR, FieldBound, TableSpec
 
 
 @dataclass(frozen=True)
@@ -50,21 +48,21 @@ class Bound:
         return pc.fill_null(mask, False)
 
 
+def _below(bound: FieldBound) -> str:
+    if bound.low == 0:
+        return "is negative"
+    if bound.low == 1:
+        return "is not positive"
+    return f"is before {bound.low}"
+
+
 def bounds_for(spec: TableSpec, day: date) -> tuple[Bound, ...]:
-    """The rules of one flat table for a report of `day` (birth years are judged against it)."""
-    if spec.name in (STREAMS.name, SUB30_STREAMS.name):
-        return (Bound("stream_length", 0, None, "is negative"),)
-    if spec.name == USERS.name:
-        return (
-            Bound(
-                "birth_year",
-                OLDEST_BIRTH_YEAR,
-                day.year,
-                f"is before {OLDEST_BIRTH_YEAR}",
-                f"is in the future (the report is for {day:%Y-%m-%d})",
-            ),
-            Bound("account_age_days", 0, None, "is negative"),
-        )
-    if spec.name == TRACKS.name:
-        return (Bound("duration_ms", 1, None, "is not positive"),)
-    return ()
+    """The registry's rules of one flat table for a report of `day` (years are judged against it)."""
+    rules = []
+    for bound in spec.bounds:
+        if bound.high == REPORT_YEAR:
+            high, above = day.year, f"is in the future (the report is for {day:%Y-%m-%d})"
+        else:
+            high, above = bound.high, f"is above {bound.high}"
+        rules.append(Bound(bound.field, bound.low, high, _below(bound), above))  # type: ignore[arg-type]
+    return tuple(rules)
