@@ -18,6 +18,7 @@ import duckdb
 
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
+from pipeline.warehouse.catalog import open_catalog
 
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 FORMATS = ("table", "csv", "json")
@@ -57,7 +58,7 @@ def connect_readonly(layout: Layout) -> duckdb.DuckDBPyConnection:
     path = layout.warehouse_path
     if not path.exists():
         raise UsageError(f"no warehouse at {path}: run `spotify-bulk build` first")
-    return duckdb.connect(str(path), read_only=True)
+    return open_catalog(path)
 
 
 def run_query(layout: Layout, sql: str) -> QueryResult:

@@ -17,6 +17,7 @@ from pipeline.http import RetryPolicy
 from pipeline.layout import Layout
 from pipeline.loading import load_report
 from pipeline.reports import REPORTS
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.webapi import WebApiClient
 
 # The session emulator's "today" is 2026-06-15 and it publishes up to the day before.
@@ -69,7 +70,7 @@ def lake(data_dir: Path, table: str) -> pl.DataFrame:
 
 
 def warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    return open_catalog(data_dir / "warehouse.duckdb")
 
 
 def drop_catalog_views(data_dir: Path) -> None:

@@ -6,13 +6,13 @@ import asyncio
 import shutil
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pytest
 
 from pipeline.enrich import named_tracks
 from pipeline.enrichment import enrich_all
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from tests.conftest import LOADED_DAY
 from tests.enrichment.enrich_kit import web_client
 
@@ -28,7 +28,7 @@ def _enrich(emu, layout, now=T0, **options):
 
 
 def _query(layout, sql: str):
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         return con.execute(sql).fetchall()
     finally:

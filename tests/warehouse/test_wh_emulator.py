@@ -6,7 +6,6 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 
 from pipeline.bulk_api import BulkApiClient
@@ -16,6 +15,7 @@ from pipeline.layout import Layout
 from pipeline.loading import load_report
 from pipeline.reports import REPORTS
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 
 TODAY = date(2026, 6, 15)
 DAYS = [date(2026, 6, 12), date(2026, 6, 13)]
@@ -43,7 +43,7 @@ def _lake_rows(layout: Layout, table: str, licensor: str, day: date) -> int:
 
 
 def _mart(layout: Layout, sql: str, params: dict | None = None) -> list[tuple]:
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         return con.execute(sql, params or {}).fetchall()
     finally:
