@@ -75,6 +75,21 @@ def run_query(layout: Layout, sql: str) -> QueryResult:
         con.close()
 
 
+RATE_SUFFIXES = ("_rate", "_share", "_pct")
+
+
+def is_rate(column: str) -> bool:
+    """Columns holding a fraction (`skip_rate`, `sub30_share`, `share`, `..._pct`), as the marts name them."""
+    return column == "share" or column.endswith(RATE_SUFFIXES)
+
+
+def _percent(value: Any) -> str:
+    """A fraction as people read it, the way the dashboard shows it: 0.0925 -> `9.3%`."""
+    if isinstance(value, float | Decimal) and value == value:
+        return f"{float(value):,.1%}"
+    return _cell(value)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -92,11 +107,16 @@ def _cell(value: Any) -> str:
 
 
 def format_table(result: QueryResult) -> str:
-    """Aligned columns, numbers right-aligned with thousands separators, and a row count."""
-    cells = [[_cell(v) for v in row] for row in result.rows]
+    """Aligned columns, numbers right-aligned with thousands separators, rates as percentages, and a
+    row count (csv and json keep the raw fractions for other programs)."""
+    cell = [_percent if is_rate(c) else _cell for c in result.columns]
+    cells = [[fmt(v) for fmt, v in zip(cell, row, strict=True)] for row in result.rows]
     numeric = [
-        all(isinstance(row[i], int | float | Decimal) and not isinstance(row[i], bool) for row in result.rows)
-        and bool(result.rows)
+        any(row[i] is not None for row in result.rows)
+        and all(
+            row[i] is None or (isinstance(row[i], int | float | Decimal) and not isinstance(row[i], bool))
+            for row in result.rows
+        )
         for i in range(len(result.columns))
     ]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
