@@ -17,7 +17,14 @@ from pipeline.errors import UsageError
 from pipeline.reports import REPORTS, ReportSpec, report_by_name
 from pipeline.retention import add_retention_parser, cmd_retention
 from pipeline.settings import parse_licensors
-from pipeline.warehouse.cli import add_build_parser, add_query_parser, cmd_build, cmd_query
+from pipeline.warehouse.cli import (
+    add_build_parser,
+    add_query_parser,
+    add_sql_parser,
+    cmd_build,
+    cmd_query,
+    cmd_sql,
+)
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
@@ -63,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_build_parser(sub)
     add_query_parser(sub)
+    add_sql_parser(sub)
     add_retention_parser(sub)
 
     dashboard = sub.add_parser("dashboard", help="serve the dashboard on localhost (reads the warehouse)")
@@ -155,6 +163,7 @@ COMMANDS = {
     "enrich": cmd_enrich,
     "build": cmd_build,
     "query": cmd_query,
+    "sql": cmd_sql,
     "retention": cmd_retention,
     "emulator": cmd_emulator,
     "dashboard": cmd_dashboard,

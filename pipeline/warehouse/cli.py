@@ -1,6 +1,6 @@
-"""`spotify-bulk build` and `spotify-bulk query`: argument wiring and handlers.
+"""`spotify-bulk build`, `query` and `sql`: argument wiring and handlers.
 
-`pipeline/cli.py` adds these parsers and dispatches to `cmd_build` / `cmd_query`; bad arguments
+`pipeline/cli.py` adds these parsers and dispatches to `cmd_build` / `cmd_query` / `cmd_sql`; bad arguments
 raise `UsageError` (one clear line, exit code 2).
 """
 
@@ -16,7 +16,8 @@ from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.settings import Settings
 from pipeline.warehouse.build import BuildResult, build_warehouse
-from pipeline.warehouse.query import FORMATS, format_result, run_query
+from pipeline.warehouse.query import FORMATS, connect_readonly, format_result, run_query
+from pipeline.warehouse.shell import run_shell
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -47,6 +48,15 @@ def add_query_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
         help="output format (default: table, with rates as percentages)",
     )
     return parser
+
+
+def add_sql_parser(subparsers: Subparsers) -> argparse.ArgumentParser:
+    return subparsers.add_parser(
+        "sql",
+        help="an interactive read-only SQL prompt over the warehouse",
+        description="Type SQL statements ending in ';' (results print as `query` tables); .quit or "
+        "Ctrl+D leaves. Statements that would write are refused. Reads a script from a pipe too.",
+    )
 
 
 def _layout() -> Layout:
@@ -84,6 +94,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     result = build_warehouse(_layout(), window, full_refresh=args.full_refresh)
     print_build(result)
     return 0 if result.passed else 1
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    layout = _layout()
+    connect_readonly(layout).close()  # no warehouse yet: say so once, before any prompt
+    failures = run_shell(layout, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    return 0 if failures == 0 or sys.stdin.isatty() else 1
 
 
 def cmd_query(args: argparse.Namespace) -> int:

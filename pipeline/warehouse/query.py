@@ -34,13 +34,18 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
-def check_read_only(sql: str) -> None:
-    """Refuse anything but reads, with the offending statement named."""
+def parse_statements(sql: str) -> list[duckdb.Statement]:
+    """The statements of `sql`, split by DuckDB's own parser (a parse error is a `UsageError`)."""
     try:
         with duckdb.connect(":memory:") as parser:
-            statements = parser.extract_statements(sql)
+            return parser.extract_statements(sql)
     except duckdb.Error as exc:
         raise UsageError(f"the SQL does not parse: {exc}") from None
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse anything but reads, with the offending statement named."""
+    statements = parse_statements(sql)
     if not statements:
         raise UsageError("no SQL statement given")
     for statement in statements:
