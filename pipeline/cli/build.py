@@ -29,7 +29,7 @@ def add_parser(subparsers: Any) -> None:
 def _window(args: argparse.Namespace) -> DateWindow | None:
     given = window_given(args)
     if args.full_refresh and given:
-        raise UsageError("--full-refresh rebuilds every date; drop --date/--start/--end")
+        raise UsageError("--full-refresh rebuilds every date; drop --date/--start/--end/--period")
     return window_from_args(args) if given else None
 
 

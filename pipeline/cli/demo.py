@@ -105,6 +105,6 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int) -> int:
     print("Next steps:")
     print("  uv run dagster dev                      # the Dagster UI: runs, assets, checks, schedule")
     print("  uv run spotify-bulk dashboard           # the dashboard on http://127.0.0.1:8501/")
-    print(f"  duckdb -c \"SELECT * FROM read_parquet('{layout.lake_root}/streams/*/*/*.parquet',")
-    print('             hive_partitioning=true) LIMIT 5"')
+    print('  uv run spotify-bulk query "SELECT * FROM fct_track_performance LIMIT 5"')
+    print("  uv run spotify-bulk sql                 # a read-only SQL prompt over the warehouse")
     return code

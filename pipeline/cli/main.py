@@ -17,7 +17,7 @@ from pipeline.config import load_settings, set_process_defaults
 from pipeline.errors import UsageError
 
 EXIT_OK, EXIT_USAGE = 0, 2
-COMMANDS = ("demo", "load", "enrich", "build", "query", "retention", "dashboard", "emulator")
+COMMANDS = ("demo", "load", "enrich", "build", "query", "sql", "retention", "dashboard", "emulator")
 
 
 def _command(name: str):  # noqa: ANN202 - a module

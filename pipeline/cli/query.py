@@ -17,7 +17,12 @@ def add_parser(subparsers: Any) -> None:
         description="Query warehouse.duckdb read-only; statements that would write are refused.",
     )
     parser.add_argument("sql", help='the SQL, e.g. "SELECT * FROM fct_track_performance LIMIT 5"')
-    parser.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="output format (default: table, with rates as percentages)",
+    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,6 +4,12 @@ Readers open `warehouse.duckdb` read-only. Nobody ever writes that file in place
 built in staging and `os.replace`d over it, so readers never meet a lock and never see a half-built
 state; a connection keeps the snapshot it opened until it reconnects. Lake views read the snapshot's
 lake; mart views list the immutable mart versions the snapshot notes (see snapshot.py).
+
+Analysts open the file with their own DuckDB, often an older one, and from wherever the data
+directory is mounted. So it is written in DuckDB 1.1's storage format (`STORAGE_VERSION`), and its
+views name files relative to the data directory. DuckDB resolves relative paths against the working
+directory, then its `file_search_path`: `open_catalog` sets that to the catalog's directory, and a
+DuckDB CLI is started from the data directory (or runs `SET file_search_path = '<data dir>'`).
 """
 
 from __future__ import annotations
@@ -23,6 +29,13 @@ from pipeline.warehouse.quoting import quote_identifier, quote_literal
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import record_marts, store_mart
 from pipeline.warehouse.sources import files_select, lake_columns, parquet_select
+
+STORAGE_VERSION = "v1.1.0"  # the oldest DuckDB that opens the catalog: 1.1 (README, "Warehouse")
+
+
+def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a published catalog that finds its files wherever it was moved."""
+    return duckdb.connect(str(path), read_only=True, config={"file_search_path": str(path.parent)})
 
 
 def _snapshot_for_catalog(session: Session, lake_snapshot: Path | None) -> tuple[Path, dict[str, list[Path]]]:
@@ -52,14 +65,17 @@ def _write_catalog(
     versions: dict[str, list[Path]],
     window: DateWindow | None,
 ) -> None:
-    con = duckdb.connect(str(path))
+    data_dir = session.paths.catalog_path.parent  # views bind now, so the names must resolve now
+    config = {"storage_compatibility_version": STORAGE_VERSION, "file_search_path": str(data_dir)}
+    con = duckdb.connect(str(path), config=config)
     try:
         con.execute("BEGIN")  # one commit (one fsync) for the whole catalog, not one per statement
         con.execute("CREATE SCHEMA lake")
         for table in TABLES_BY_NAME:
-            select = parquet_select(snapshot / "lake" / table, lake_columns(table), partitioned=True)
+            root = snapshot / "lake" / table
+            select = parquet_select(root, lake_columns(table), partitioned=True, base=data_dir)
             con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {select}")
-        define_catalog_views(con, snapshot / "lake")
+        define_catalog_views(con, snapshot / "lake", base=data_dir)
         con.execute(
             "CREATE TABLE _warehouse_models (name VARCHAR, layer VARCHAR, description VARCHAR, "
             "grain VARCHAR, key VARCHAR[], partitioned_by VARCHAR, columns JSON)"
@@ -68,7 +84,10 @@ def _write_catalog(
             name = quote_identifier(model.name)
             if model.materialized:
                 body = files_select(
-                    versions[model.name], session.columns[model.name], partitioned=model.partitioned
+                    versions[model.name],
+                    session.columns[model.name],
+                    partitioned=model.partitioned,
+                    base=data_dir,
                 )
             else:
                 body = model.sql + "\n"

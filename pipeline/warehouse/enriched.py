@@ -16,7 +16,7 @@ import duckdb
 from pipeline.enrichment.tables import CATALOG_TABLES, SNAPSHOT_COLUMN, CatalogTable
 from pipeline.warehouse.links import link_tree
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
-from pipeline.warehouse.sources import Columns, duckdb_type, empty_select
+from pipeline.warehouse.sources import Columns, duckdb_type, empty_select, sql_path
 
 
 def catalog_columns(table: CatalogTable) -> Columns:
@@ -25,8 +25,11 @@ def catalog_columns(table: CatalogTable) -> Columns:
     return (*columns, (SNAPSHOT_COLUMN, "DATE")) if table.daily else columns
 
 
-def catalog_select(lake_root: Path, table: CatalogTable) -> str:
-    """SELECT the table's columns from its Parquet under `lake_root`, or a typed empty SELECT."""
+def catalog_select(lake_root: Path, table: CatalogTable, *, base: Path | None = None) -> str:
+    """SELECT the table's columns from its Parquet under `lake_root`, or a typed empty SELECT.
+
+    `base`: name the files relative to it (the published catalog's directory).
+    """
     root = lake_root / table.name
     columns = catalog_columns(table)
     if next(root.glob(table.glob), None) is None:
@@ -37,13 +40,16 @@ def catalog_select(lake_root: Path, table: CatalogTable) -> str:
         if table.daily
         else ", hive_partitioning = false"
     )
-    return f"SELECT {names} FROM read_parquet({quote_literal(root / table.glob)}{options})"
+    return f"SELECT {names} FROM read_parquet({quote_literal(sql_path(root, base) / table.glob)}{options})"
 
 
-def define_catalog_views(con: duckdb.DuckDBPyConnection, lake_root: Path) -> None:
+def define_catalog_views(
+    con: duckdb.DuckDBPyConnection, lake_root: Path, *, base: Path | None = None
+) -> None:
     """`lake.<catalog table>` views over the catalog files under `lake_root` (schema `lake` exists)."""
     for table in CATALOG_TABLES.values():
-        con.execute(f"CREATE VIEW lake.{quote_identifier(table.name)} AS {catalog_select(lake_root, table)}")
+        select = catalog_select(lake_root, table, base=base)
+        con.execute(f"CREATE VIEW lake.{quote_identifier(table.name)} AS {select}")
 
 
 def link_catalog(source_lake: Path, target_lake: Path) -> int:

@@ -18,6 +18,7 @@ import duckdb
 
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
+from pipeline.warehouse.catalog import open_catalog
 
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 FORMATS = ("table", "csv", "json")
@@ -33,13 +34,18 @@ class QueryResult:
     rows: list[tuple[Any, ...]]
 
 
-def check_read_only(sql: str) -> None:
-    """Refuse anything but reads, with the offending statement named."""
+def parse_statements(sql: str) -> list[duckdb.Statement]:
+    """The statements of `sql`, split by DuckDB's own parser (a parse error is a `UsageError`)."""
     try:
         with duckdb.connect(":memory:") as parser:
-            statements = parser.extract_statements(sql)
+            return parser.extract_statements(sql)
     except duckdb.Error as exc:
         raise UsageError(f"the SQL does not parse: {exc}") from None
+
+
+def check_read_only(sql: str) -> None:
+    """Refuse anything but reads, with the offending statement named."""
+    statements = parse_statements(sql)
     if not statements:
         raise UsageError("no SQL statement given")
     for statement in statements:
@@ -57,7 +63,7 @@ def connect_readonly(layout: Layout) -> duckdb.DuckDBPyConnection:
     path = layout.warehouse_path
     if not path.exists():
         raise UsageError(f"no warehouse at {path}: run `spotify-bulk build` first")
-    return duckdb.connect(str(path), read_only=True)
+    return open_catalog(path)
 
 
 def run_query(layout: Layout, sql: str) -> QueryResult:
@@ -72,6 +78,21 @@ def run_query(layout: Layout, sql: str) -> QueryResult:
         raise UsageError(str(exc).strip()) from None
     finally:
         con.close()
+
+
+RATE_SUFFIXES = ("_rate", "_share", "_pct")
+
+
+def is_rate(column: str) -> bool:
+    """Columns holding a fraction (`skip_rate`, `sub30_share`, `share`, `..._pct`), as the marts name them."""
+    return column == "share" or column.endswith(RATE_SUFFIXES)
+
+
+def _percent(value: Any) -> str:
+    """A fraction as people read it, the way the dashboard shows it: 0.0925 -> `9.3%`."""
+    if isinstance(value, float | Decimal) and value == value:
+        return f"{float(value):,.1%}"
+    return _cell(value)
 
 
 def _cell(value: Any) -> str:
@@ -91,11 +112,16 @@ def _cell(value: Any) -> str:
 
 
 def format_table(result: QueryResult) -> str:
-    """Aligned columns, numbers right-aligned with thousands separators, and a row count."""
-    cells = [[_cell(v) for v in row] for row in result.rows]
+    """Aligned columns, numbers right-aligned with thousands separators, rates as percentages, and a
+    row count (csv and json keep the raw fractions for other programs)."""
+    cell = [_percent if is_rate(c) else _cell for c in result.columns]
+    cells = [[fmt(v) for fmt, v in zip(cell, row, strict=True)] for row in result.rows]
     numeric = [
-        all(isinstance(row[i], int | float | Decimal) and not isinstance(row[i], bool) for row in result.rows)
-        and bool(result.rows)
+        any(row[i] is not None for row in result.rows)
+        and all(
+            row[i] is None or (isinstance(row[i], int | float | Decimal) and not isinstance(row[i], bool))
+            for row in result.rows
+        )
         for i in range(len(result.columns))
     ]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]

@@ -60,15 +60,22 @@ def has_parquet(root: Path, *, partitioned: bool) -> bool:
     return next(root.glob(pattern), None) is not None
 
 
-def parquet_select(root: Path, columns: Columns, *, partitioned: bool) -> str:
+def sql_path(path: Path, base: Path | None) -> Path:
+    """`path` as SQL names it: relative to `base` when given, so the published catalog moves with
+    its data directory (readers resolve it through DuckDB's `file_search_path`, see catalog.py)."""
+    return path if base is None else path.relative_to(base)
+
+
+def parquet_select(root: Path, columns: Columns, *, partitioned: bool, base: Path | None = None) -> str:
     """SELECT `columns` from the Parquet under `root` (Hive `licensor=/date=` when partitioned)."""
     if not has_parquet(root, partitioned=partitioned):
         return empty_select(columns)
     names = ", ".join(quote_identifier(name) for name, _ in columns)
+    named = sql_path(root, base)
     if partitioned:
-        source = f"read_parquet({quote_literal(root / '*' / '*' / '*.parquet')}, {_HIVE_OPTIONS})"
+        source = f"read_parquet({quote_literal(named / '*' / '*' / '*.parquet')}, {_HIVE_OPTIONS})"
     else:
-        source = f"read_parquet({quote_literal(root / '*.parquet')})"
+        source = f"read_parquet({quote_literal(named / '*.parquet')})"
     return f"SELECT {names} FROM {source}"
 
 
@@ -81,7 +88,9 @@ def parquet_files(directory: Path) -> list[Path]:
         return []
 
 
-def files_select(files: Sequence[Path], columns: Columns, *, partitioned: bool) -> str:
+def files_select(
+    files: Sequence[Path], columns: Columns, *, partitioned: bool, base: Path | None = None
+) -> str:
     """SELECT `columns` from exactly `files` (Hive `licensor=/date=` from their paths when partitioned).
 
     Binding a listed file costs less than globbing a tree: views over the few files a build reads
@@ -90,7 +99,7 @@ def files_select(files: Sequence[Path], columns: Columns, *, partitioned: bool) 
     if not files:
         return empty_select(columns)
     names = ", ".join(quote_identifier(name) for name, _ in columns)
-    listed = "[" + ", ".join(quote_literal(f) for f in files) + "]"
+    listed = "[" + ", ".join(quote_literal(sql_path(f, base)) for f in files) + "]"
     options = f", {_HIVE_OPTIONS}" if partitioned else ""
     return f"SELECT {names} FROM read_parquet({listed}{options})"
 

@@ -2,7 +2,8 @@
 through Playwright, a demo-loaded warehouse, then more data loaded and built while the page is open.
 
 The screenshot goes to a temporary file; `UPDATE_SCREENSHOT=1` rewrites the committed `docs/dashboard.png`.
-Chromium missing is a failure, not a skip: `.ci/run` installs it.
+Chromium missing is a skip naming the install command on a developer's machine, and a failure under
+`CI=true` (`.ci/run` installs it); see `dash_kit.require_chromium`.
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from playwright.sync_api import Locator, Page, expect, sync_playwright
 from pipeline.dashboard import queries
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
-from tests.kits.dashboard import MORE_DAY, land, warehouse
+from tests.kits import dashboard as dash_kit
+from tests.kits.dashboard import MORE_DAY, land, require_chromium, warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -134,12 +135,16 @@ def _load_more_and_build(emulator, data_dir: Path) -> None:
     assert result.passed, result.failed_checks
 
 
-def test_the_dashboard_in_headless_chromium(dashboard, emulator, tmp_path):
-    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run installs it)"
+@pytest.fixture
+def chromium() -> Path:
+    return require_chromium()
+
+
+def test_the_dashboard_in_headless_chromium(chromium, dashboard, emulator, tmp_path):
     url, data_dir = dashboard
     names = _top_track_names(data_dir, 5)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             page.goto(url)
@@ -163,3 +168,13 @@ def test_the_dashboard_in_headless_chromium(dashboard, emulator, tmp_path):
             _assert_no_error(page)
         finally:
             browser.close()
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_a_missing_browser_skips_locally_and_fails_in_ci(monkeypatch, ci, outcome):
+    monkeypatch.setattr(dash_kit, "find_chromium", lambda: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match=r"apt-get install chromium"):
+        require_chromium()
+    monkeypatch.setattr(dash_kit, "find_chromium", lambda: Path("/opt/chromium/chrome"))
+    assert require_chromium() == Path("/opt/chromium/chrome")

@@ -6,12 +6,12 @@ import asyncio
 import shutil
 from datetime import UTC, datetime, timedelta
 
-import duckdb
 import pytest
 
 from pipeline.enrichment import enrich_all
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.query import named_tracks
 from tests.conftest import LOADED_DAY
 from tests.kits.web_api import web_client
@@ -28,7 +28,7 @@ def _enrich(emu, layout, now=T0, **options):
 
 
 def _query(layout, sql: str):
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         return con.execute(sql).fetchall()
     finally:

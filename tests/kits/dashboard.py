@@ -1,14 +1,17 @@
-"""Helpers for the dashboard tests: land emulator days, enrich, and read the lake independently."""
+"""Helpers for the dashboard tests: land emulator days, enrich, read the lake, find a browser."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
+import pytest
 
 from pipeline.clients import WebApiClient
 from pipeline.clients.bulk_api import BulkApiClient
@@ -18,11 +21,43 @@ from pipeline.enrichment import enrich_all
 from pipeline.ingest.load import load_report
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
+from pipeline.warehouse.catalog import open_catalog
 from tests.kits.settings import emulator_connection
 
 # The session emulator's "today" is 2026-06-15 and it publishes up to the day before.
 DAYS = (date(2026, 6, 11), date(2026, 6, 12), date(2026, 6, 13))
 MORE_DAY = date(2026, 6, 14)
+CHROMIUM_NAMES = ("chromium", "chromium-browser")  # Debian's and Ubuntu's
+CHROMIUM_INSTALL = "apt-get install chromium"
+
+
+def find_chromium() -> Path | None:
+    """A Chromium to drive: the OS package on PATH, else one `playwright install` put in its cache."""
+    for name in CHROMIUM_NAMES:
+        if found := shutil.which(name):
+            return Path(found)
+    from playwright.sync_api import Error, sync_playwright
+
+    try:
+        with sync_playwright() as playwright:
+            bundled = Path(playwright.chromium.executable_path)
+    except Error:
+        return None
+    return bundled if bundled.is_file() else None
+
+
+def require_chromium() -> Path:
+    """The browser, else a skip on a developer's fresh machine, but a failure under CI (`.ci/run`
+    installs it): a browser test that silently skips in CI is a test nobody runs."""
+    found = find_chromium()
+    if found is not None:
+        return found
+    reason = (
+        f"no Chromium ({', '.join(CHROMIUM_NAMES)} or Playwright's): install it with `{CHROMIUM_INSTALL}`"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: a missing browser is a failure)")
+    pytest.skip(reason)
 
 
 def land(emu: RunningEmulator, layout: Layout, days: Iterable[date]) -> None:
@@ -61,7 +96,7 @@ def lake(data_dir: Path, table: str) -> pl.DataFrame:
 
 
 def warehouse(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    return open_catalog(data_dir / "warehouse.duckdb")
 
 
 def drop_catalog_views(data_dir: Path) -> None:

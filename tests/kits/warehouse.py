@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import duckdb
-
 from pipeline.layout import Layout
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.models import discover_models
 
 MARTS = tuple(m for m in discover_models() if m.materialized)
@@ -30,7 +29,7 @@ def file_hashes(root: Path) -> dict[str, str]:
 
 def mart_fingerprints(layout: Layout) -> dict[str, tuple[int, int]]:
     """Row count and an order-independent content checksum of every mart, read through the catalog."""
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         out = {}
         for model in MARTS:

@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pytest
 
+from pipeline.warehouse.catalog import open_catalog
 from tests.conftest import LOADED_DAY
 from tests.kits import crash_driver
 from tests.kits.reliability import assert_no_partial_state, lake_state, record
@@ -48,7 +48,7 @@ class Reference:
 
 def marts(data_dir: Path) -> dict[str, list[tuple]]:
     """Every fct_/dim_ view of the published warehouse, sorted, without time-of-load columns."""
-    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    con = open_catalog(data_dir / "warehouse.duckdb")
     try:
         names = [
             n

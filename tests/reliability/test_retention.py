@@ -6,12 +6,11 @@ import os
 import time
 from datetime import date
 
-import duckdb
-
 from pipeline.cli import main as cli
 from pipeline.layout import Layout
 from pipeline.orchestration.retention import apply_retention
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from tests.conftest import EMULATOR_TODAY
 from tests.kits.reliability import assert_no_partial_state, load_day, record, report_named
@@ -66,7 +65,7 @@ def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, ca
             assert _dates(snapshot / "lake" / table) == set(DAYS[1:])
     assert not rejects.exists() and not stale.exists() and fresh.exists()
     assert_no_partial_state(data_dir)
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)  # the published catalog still answers
+    con = open_catalog(layout.warehouse_path)  # the published catalog still answers
     try:
         days = {d for (d,) in con.execute("SELECT DISTINCT date FROM stg_streams").fetchall()}
     finally:

@@ -15,13 +15,13 @@ import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse import accumulate
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.models import SQL_ROOT, ModelError, discover_accumulators, discover_models
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths
@@ -69,7 +69,7 @@ BUILT = {
 
 
 def _query(layout: Layout, queries: dict[str, str]) -> dict[str, list[tuple]]:
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         return {name: con.execute(sql).fetchall() for name, sql in queries.items()}
     finally:

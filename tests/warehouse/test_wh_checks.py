@@ -6,16 +6,15 @@ import shutil
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.models import SQL_ROOT
 from tests.kits.fake_lake import day_tables, write_partition
 
 
 def _published_snapshot(layout: Layout) -> str:
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         return con.execute("SELECT snapshot FROM _warehouse_build").fetchone()[0]
     finally:

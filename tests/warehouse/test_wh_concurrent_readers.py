@@ -14,11 +14,10 @@ import time
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from tests.kits.fake_lake import write_day
 
 STATE_SQL = """
@@ -33,12 +32,13 @@ SELECT
 """
 
 READER = f'''
-import duckdb, json, pathlib, sys, time
+import json, pathlib, sys, time
+from pipeline.warehouse.catalog import open_catalog
 path, stop, out = sys.argv[1:4]
 queries, errors, bad, states = 0, 0, [], set()
 while not pathlib.Path(stop).exists():
     try:
-        con = duckdb.connect(path, read_only=True)
+        con = open_catalog(pathlib.Path(path))
         try:
             row = con.execute("""{STATE_SQL}""").fetchone()
         finally:
@@ -59,7 +59,7 @@ pathlib.Path(out).write_text(json.dumps(result))
 def _thread_reader(path: Path, stop: threading.Event, tally: dict) -> None:
     while not stop.is_set():
         try:
-            con = duckdb.connect(str(path), read_only=True)
+            con = open_catalog(path)
             try:
                 row = con.execute(STATE_SQL).fetchone()
             finally:

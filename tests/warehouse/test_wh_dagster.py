@@ -6,13 +6,13 @@ import warnings
 from datetime import date
 
 import dagster as dg
-import duckdb
 import pytest
 
 from assets.warehouse import CATALOG, MODELS, POOL
 from assets.warehouse import warehouse_assets as build_warehouse_assets
 from pipeline.layout import Layout
 from pipeline.orchestration.resources import LakeResource
+from pipeline.warehouse.catalog import open_catalog
 from tests.kits.fake_lake import day_tables, write_partition
 from tests.kits.settings import kit_definitions, kit_partitions
 
@@ -79,7 +79,7 @@ def test_materializing_a_date_builds_checks_and_publishes(layout: Layout, lake_d
     assert rows["stg_streams"] == 120 and rows["fct_daily_streams"] > 0
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     assert con.execute("SELECT DISTINCT date FROM fct_daily_streams").fetchall() == [(lake_days[2],)]
     assert con.execute("SELECT sum(streams) FROM fct_track_performance").fetchone() == (120,)
     con.close()
@@ -126,7 +126,7 @@ def test_the_scheduled_warehouse_job_builds_the_look_back_window_in_one_run(
             raise_on_error=False,
         )
     assert result.success
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     built = [
         row[0] for row in con.execute("SELECT DISTINCT date FROM fct_daily_streams ORDER BY 1").fetchall()
     ]

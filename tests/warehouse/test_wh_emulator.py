@@ -6,7 +6,6 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 
 from pipeline.clients.bulk_api import BulkApiClient
@@ -16,6 +15,7 @@ from pipeline.ingest.load import load_report
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from tests.kits.settings import emulator_connection
 
 TODAY = date(2026, 6, 15)
@@ -38,7 +38,7 @@ def _lake_rows(layout: Layout, table: str, licensor: str, day: date) -> int:
 
 
 def _mart(layout: Layout, sql: str, params: dict | None = None) -> list[tuple]:
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         return con.execute(sql, params or {}).fetchall()
     finally:

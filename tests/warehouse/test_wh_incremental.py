@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-import duckdb
-
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.paths import WarehousePaths
 from tests.kits.fake_lake import LICENSORS, delete_day, read_lake, write_day
 from tests.kits.warehouse import file_hashes, file_states, mart_fingerprints
 
 
 def _streams_by_day(layout: Layout, mart: str = "fct_daily_streams") -> dict[tuple[str, date], int]:
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         rows = con.execute(f"SELECT licensor, date, sum(streams) FROM {mart} GROUP BY ALL").fetchall()
         return {(r[0], r[1]): int(r[2]) for r in rows}
@@ -83,7 +82,7 @@ def test_late_data_republish_then_lookback_corrects_without_duplicates(
     }
     perf = _streams_by_day(layout, "fct_track_performance")
     assert perf[("acme", day)] == expected
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     dupes = con.execute(
         "SELECT count(*) FROM (SELECT licensor, date, track_id FROM fct_track_performance "
         "GROUP BY ALL HAVING count(*) > 1)"
@@ -112,7 +111,7 @@ def test_a_day_gone_from_the_lake_leaves_no_stale_mart_rows(
 def test_empty_lake_publishes_empty_views_with_columns(layout: Layout):
     result = build_warehouse(layout)
     assert result.passed and result.window is None
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     assert con.execute("SELECT count(*) FROM fct_track_performance").fetchone() == (0,)
     assert con.execute("SELECT count(*) FROM stg_streams").fetchone() == (0,)
     columns = [r[0] for r in con.execute("DESCRIBE fct_daily_streams").fetchall()]
@@ -135,7 +134,7 @@ def test_a_model_whose_columns_change_is_rebuilt_over_all_dates(layout: Layout, 
     by_model = {b.model: b for b in result.models}
     assert by_model["fct_playlist_streams"].window == built.window  # every date, not only the asked one
     assert by_model["fct_daily_streams"].window == DateWindow(last, last)
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     assert con.execute("SELECT count(*), min(added) FROM fct_playlist_streams").fetchone()[1] == 1
     con.close()
 

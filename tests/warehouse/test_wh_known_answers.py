@@ -7,11 +7,11 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.models import SQL_ROOT
 from tests.kits.fake_lake import read_lake
 
@@ -37,7 +37,7 @@ LIBRARY_SOURCES = {"collection", "album", "artist"}
 
 
 def _mart(layout: Layout, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         return con.execute(sql).fetchall()
     finally:

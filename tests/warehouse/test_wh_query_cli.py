@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -125,3 +127,25 @@ def test_top_tracks_table(layout: Layout, built: BuildResult):
     assert lines[1].split()[:4] == ["rank", "licensor", "track", "artists"]
     assert lines[3].split()[:2] == ["1", "globex"] and "Globex Song 0" in lines[3]
     assert lines[-1] == "(3 rows)"
+    assert lines[1].split()[-3:] == ["sub30_share", "skip_rate", "save_rate"]
+    for rate in lines[3].split()[-3:]:
+        assert re.fullmatch(r"\d{1,3}\.\d%", rate), lines[3]
+
+
+def test_rates_print_as_percentages_in_tables_only():
+    from pipeline.warehouse.query import QueryResult, format_result
+
+    result = QueryResult(
+        ("track", "streams", "skip_rate", "sub30_share", "share", "streams_dod_change_pct", "ratio"),
+        [
+            ("a", 10, 0.09254, Decimal("0.5"), 1.0, -0.125, 0.0925),
+            ("b", 3, None, 0.0, float("nan"), 0.0, 1.0),
+        ],
+    )
+    lines = format_result(result, "table").splitlines()
+    assert lines[2].split() == ["a", "10", "9.3%", "50.0%", "100.0%", "-12.5%", "0.0925"]
+    assert lines[3].split() == ["b", "3", "0.0%", "NaN", "0.0%", "1"]  # null prints empty
+    assert lines[0].index("skip_rate") + len("skip_rate") == lines[2].index("9.3%") + len(
+        "9.3%"
+    )  # right-aligned
+    assert format_result(result, "csv").splitlines()[1] == "a,10,0.09254,0.5,1.0,-0.125,0.0925"

@@ -9,11 +9,10 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-import duckdb
-
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.paths import WarehousePaths
 from pipeline.warehouse.snapshot import DEFAULT_RETENTION_SECONDS, MARTS_MANIFEST, _expired
 from tests.kits.fake_lake import LICENSORS, delete_day, read_lake, write_day
@@ -62,7 +61,7 @@ def test_an_expired_snapshot_is_reused_and_matches_the_lake(
     listed = {v for s in paths.snapshots_root.iterdir() for v in json.loads((s / MARTS_MANIFEST).read_text())}
     versions = paths.mart_versions_root
     assert {str(p.relative_to(versions)) for p in versions.rglob("*.parquet")} == listed  # collected
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         counts = con.execute(
             "SELECT count(*), (SELECT sum(streams) FROM fct_daily_streams) FROM lake.streams"
