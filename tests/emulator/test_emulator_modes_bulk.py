@@ -95,17 +95,17 @@ def test_storage_refuses_an_authorization_header_and_counts_it(make_emulator):
 
 
 def test_expired_or_tampered_urls_get_403(make_emulator):
-    emu = make_emulator(downloads="signed", signed_url_ttl_seconds=1)
+    emu = make_emulator(downloads="signed", signed_url_ttl_seconds=4)  # room for a loaded machine
     client = Bulk(emu)
     location = client.get(US).headers["location"]
-    tampered = location.replace("X-Goog-Expires=1", "X-Goog-Expires=3600")
+    tampered = location.replace("X-Goog-Expires=4", "X-Goog-Expires=3600")
     bad = httpx.get(tampered)
     assert bad.status_code == 403 and b"SignatureDoesNotMatch" in bad.content
     other_path = location.replace("/US?", "/GB?")
     assert b"SignatureDoesNotMatch" in httpx.get(other_path).content
     unsigned = httpx.get(location.split("?")[0])
     assert unsigned.status_code == 403
-    time.sleep(2.05)
+    time.sleep(5.05)
     expired = httpx.get(location)
     assert expired.status_code == 403 and b"<Code>ExpiredToken</Code>" in expired.content
     fresh = httpx.get(client.get(US).headers["location"])  # ask the API again: a fresh URL works

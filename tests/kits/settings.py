@@ -63,7 +63,10 @@ def kit_definitions(settings: Settings | None = None) -> dg.Definitions:
     """Definitions as `dagster dev` builds them, for settings the test chose."""
     from pipeline.definitions import build_definitions
 
-    return build_definitions(settings or Settings(licensors=("acme", "globex")))
+    defs = build_definitions(settings or Settings(licensors=("acme", "globex")))
+    # Resolve now: resolving later, after a test instance was disposed, trips over its dead weakref.
+    defs.get_repository_def()
+    return defs
 
 
 def lake_report_assets() -> list[dg.AssetsDefinition]:
