@@ -163,6 +163,9 @@ def test_enrichment_names_every_streamed_track_then_a_rerun_asks_nothing(dev_emu
     second, again = _run_all(dev_emulator, layout, T0 + timedelta(days=1))
     assert again.requests_made == 0 and all(r.requests == 0 for r in second.values())
     assert dev_emulator.request_log[since:] == []  # not even a token request
+    assert not second["audio_features"].available  # the 403 is remembered for the TTL
+    third, _ = _run_all(dev_emulator, layout, T0 + timedelta(days=8))  # past it: asked once again
+    assert not third["audio_features"].available and third["audio_features"].requests == 1
 
     built = build_warehouse(layout)  # null popularity, followers and label are fine downstream
     assert built.passed, built.failed_checks
@@ -176,17 +179,24 @@ def test_enrichment_names_every_streamed_track_then_a_rerun_asks_nothing(dev_emu
     assert row is not None and row[0] > 0 and row[1] == 0
 
 
+def _web_api(emu, **fields) -> WebApiResource:
+    return WebApiResource(
+        client_id=emu.config.client_id,
+        client_secret=emu.config.client_secret,
+        base_url=emu.web_api_url,
+        accounts_url=emu.accounts_url,
+        rate_limit=10_000,
+        **fields,
+    )
+
+
+def test_the_resources_mode_reaches_the_client(dev_emulator):
+    assert _web_api(dev_emulator).client().mode == "auto"
+    assert _web_api(dev_emulator, mode="single").client().kind_modes == dict.fromkeys(SINGLE_KINDS, "single")
+
+
 def test_catalog_assets_stay_green_on_a_development_app(dev_emulator, layout):
-    resources = {
-        "web_api": WebApiResource(
-            client_id=dev_emulator.config.client_id,
-            client_secret=dev_emulator.config.client_secret,
-            base_url=dev_emulator.web_api_url,
-            accounts_url=dev_emulator.accounts_url,
-            rate_limit=10_000,
-        ),
-        "lake": LakeResource(data_dir=str(layout.data_dir)),
-    }
+    resources = {"web_api": _web_api(dev_emulator), "lake": LakeResource(data_dir=str(layout.data_dir))}
     with dg.instance_for_test() as instance:
         result = dg.materialize(catalog_assets, resources=resources, instance=instance)
     assert result.success
