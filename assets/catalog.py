@@ -53,6 +53,7 @@ def _metadata(result: EnrichResult, config: CatalogConfig) -> dict[str, object]:
         "preview": dg.MetadataValue.md(markdown_preview(result.path) if exists else "_no rows yet_"),
         "available": result.available,
         "requests": result.requests,
+        "lookup": result.lookup,
         "ids_wanted": result.wanted,
         "ids_requested": result.requested,
         "found": result.found,

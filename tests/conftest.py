@@ -39,8 +39,28 @@ def emulator_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def emulator(emulator_cache: Path) -> Iterator[RunningEmulator]:
-    """A clean (fault-free) emulator shared by the session; tests that inject faults start their own."""
-    config = EmulatorConfig(rows_per_day=600, today=EMULATOR_TODAY, cache_dir=emulator_cache)
+    """A clean (fault-free) emulator shared by the session; tests that inject faults start their own.
+
+    Its Web API app has the extended quota (batch endpoints, popularity, audio features), which the
+    tests of batch sizes and catalog history rely on; `dev_emulator` serves a development-mode app.
+    """
+    config = EmulatorConfig(
+        rows_per_day=600, today=EMULATOR_TODAY, cache_dir=emulator_cache, web_api_mode="extended"
+    )
+    with start_emulator(config) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def dev_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
+    """The session emulator's data (same seed, licensors and days) behind a development-mode Web API
+    app: batch tracks/albums/artists and audio features 403, no popularity, followers or label."""
+    config = EmulatorConfig(
+        rows_per_day=600,
+        today=EMULATOR_TODAY,
+        cache_dir=tmp_path_factory.mktemp("dev_emulator_cache"),
+        web_api_mode="development",
+    )
     with start_emulator(config) as running:
         yield running
 

@@ -5,6 +5,11 @@ features; playlists one by one), at most `max_concurrency` at a time, under a cl
 budget. Retries (429 honouring `Retry-After`, 5xx, transport errors) come from the shared
 `RetryingClient`, a fresh token on a 401 (once, per attempt); every attempt, retries included, passes
 through the budget, and a 429 pauses all senders. A `null` entry means "not found", never a failure.
+
+Development-mode apps may not use the batch `tracks`/`albums`/`artists` endpoints (403). In
+`mode="auto"` the first batch of such a kind goes out alone, and a 403 switches the kind to
+`GET /{kind}/{id}`, one id per request (same concurrency and budget; a 404 means "not found");
+`mode="single"` never tries a batch for them, `mode="batch"` never falls back (a 403 is an error).
 """
 
 from __future__ import annotations
@@ -57,9 +62,13 @@ BATCH_ENDPOINTS: dict[str, tuple[str, int]] = {
     "audio-features": ("audio_features", 100),
 }
 PLAYLIST_FIELDS = (  # only what we keep: a full playlist answer also carries its first 100 tracks
-    "id,name,description,owner(id,display_name),followers.total,public,collaborative,snapshot_id,tracks.total"
+    "id,name,description,owner(id,display_name),followers.total,public,collaborative,snapshot_id,"
+    "tracks.total,items.total"  # `items` for development-mode apps (and only on the app user's own)
 )
 DEFAULT_RATE_LIMIT = 150  # requests per rolling 30 s; Spotify does not publish its limit
+# Kinds that can be looked up one id at a time (`GET /{kind}/{id}`) when the batch endpoint is refused.
+SINGLE_KINDS = ("tracks", "albums", "artists")
+MODES = ("auto", "batch", "single")  # how tracks, albums and artists are asked for
 
 
 class Forbidden(ApiError):
@@ -97,7 +106,10 @@ class WebApiClient(ApiSession):
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: Uniform | None = None,
+        mode: str = "auto",
     ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         super().__init__(
             connection,
             retry=retry,
@@ -111,6 +123,15 @@ class WebApiClient(ApiSession):
         # Every attempt (retries included) passes through the rate budget; no request was sent yet.
         self.http.client.event_hooks = {"request": [self._before_send], "response": [self._after_response]}
         self.requests: Counter[str] = Counter()  # requests sent per endpoint, retries included
+        self.mode = mode
+        # kind -> "batch" | "single": how it is asked for now (auto: batch until the first 403)
+        self._kind_modes = {k: "single" if mode == "single" else "batch" for k in SINGLE_KINDS}
+        self._batch_works: set[str] = set()  # kinds whose batch endpoint answered (no probe needed)
+
+    @property
+    def kind_modes(self) -> dict[str, str]:
+        """How each of tracks, albums and artists is asked for now: "batch" or "single" (one id)."""
+        return dict(self._kind_modes)
 
     @property
     def requests_made(self) -> int:
@@ -205,12 +226,27 @@ class WebApiClient(ApiSession):
     ) -> BatchResult[R]:
         key, size = BATCH_ENDPOINTS[endpoint]
         valid, invalid = _split(ids)
+        if self._kind_modes.get(endpoint) == "single":
+            return await self._singles(endpoint, valid, parse, invalid)
+        can_fall_back = self.mode == "auto" and endpoint in self._kind_modes
+        refused: list[str] = []  # ids of batches refused (403) after the kind fell back to single ids
 
         async def fetch(batch: tuple[str, ...]) -> tuple[list[R], list[str]]:
-            payload = await self._get(endpoint, {"ids": ",".join(batch)})
+            if can_fall_back and self._kind_modes[endpoint] == "single":
+                refused.extend(batch)  # another batch was refused meanwhile: ask these one by one
+                return [], []
+            try:
+                payload = await self._get(endpoint, {"ids": ",".join(batch)})
+            except Forbidden:
+                if not can_fall_back:
+                    raise
+                self._fall_back(endpoint)
+                refused.extend(batch)
+                return [], []
             entries = payload.get(key) if payload is not None else None
             if not isinstance(entries, list):
                 raise InvalidAnswer(f"GET /{endpoint} answered without a {key!r} array")
+            self._batch_works.add(endpoint)
             found, missing = [], []
             for position, entity_id in enumerate(batch):
                 entry = entries[position] if position < len(entries) else None
@@ -221,13 +257,38 @@ class WebApiClient(ApiSession):
             return found, missing
 
         batches = chunked(valid, size)
-        if probe_first and batches:
+        probe = probe_first or (can_fall_back and endpoint not in self._batch_works)
+        if probe and batches:
             first = await self._gather(batches[:1], fetch, invalid)
             if isinstance(first.error, Forbidden):
                 raise first.error
-            rest = await self._gather(batches[1:], fetch, ())
-            return _merge(first, rest)
-        return await self._gather(batches, fetch, invalid)
+            if first.error is not None:  # as in `_gather`: after a failure start no more
+                rest = BatchResult[R](failed=tuple(i for b in batches[1:] for i in b))
+            else:
+                rest = await self._gather(batches[1:], fetch, ())
+            result = _merge(first, rest)
+        else:
+            result = await self._gather(batches, fetch, invalid)
+        if refused:
+            result = _merge(result, await self._singles(endpoint, refused, parse, ()))
+        return result
+
+    def _fall_back(self, endpoint: str) -> None:
+        """Ask `endpoint`'s kind one id at a time from now on (its batch endpoint answered 403)."""
+        if self._kind_modes[endpoint] != "single":
+            self._kind_modes[endpoint] = "single"
+            log.info("the Web API refused batch /%s (403): asking one id per request", endpoint)
+
+    async def _singles(
+        self, endpoint: str, ids: Sequence[str], parse: Parser[R], invalid: Sequence[str]
+    ) -> BatchResult[R]:
+        """`GET /{endpoint}/{id}` for each id, `max_concurrency` at a time; a 404 means "not found"."""
+
+        async def fetch(batch: tuple[str, ...]) -> tuple[list[R], list[str]]:
+            payload = await self._get(f"{endpoint}/{batch[0]}", {})
+            return ([parse(payload, batch[0])], []) if payload is not None else ([], [batch[0]])
+
+        return await self._gather([(i,) for i in ids], fetch, invalid)
 
     async def _gather(
         self,

@@ -54,6 +54,11 @@ def _strings(obj: Mapping[str, Any], path: str) -> tuple[str, ...]:
     return tuple(i for i in items if isinstance(i, str)) if isinstance(items, list) else ()
 
 
+def _first(*values: Any) -> Any:
+    """The first value that is not None (None if all are)."""
+    return next((v for v in values if v is not None), None)
+
+
 def _extra(obj: Mapping[str, Any], mapped: frozenset[str]) -> str | None:
     rest = {k: v for k, v in obj.items() if k not in mapped and k not in _IGNORED}
     return json.dumps(rest, sort_keys=True, separators=(",", ":")) if rest else None
@@ -209,7 +214,7 @@ def parse_audio_features(o: Mapping[str, Any], entity_id: str) -> AudioFeaturesR
 def parse_playlist(o: Mapping[str, Any], entity_id: str) -> PlaylistRecord:
     mapped = frozenset(
         {"id", "name", "description", "owner", "followers", "public", "collaborative", "snapshot_id"}
-        | {"tracks"}
+        | {"tracks", "items"}
     )
     return PlaylistRecord(
         id=entity_id,
@@ -221,7 +226,7 @@ def parse_playlist(o: Mapping[str, Any], entity_id: str) -> PlaylistRecord:
         public=_bool(o, "public"),
         collaborative=_bool(o, "collaborative"),
         snapshot_id=_str(o, "snapshot_id"),
-        tracks_total=_int(o, "tracks.total"),
+        tracks_total=_first(_int(o, "items.total"), _int(o, "tracks.total")),
         extra=_extra(o, mapped),
     )
 

@@ -49,7 +49,7 @@ class EmulatorConfig:
       `stream_os`, `customer_id`, `country_code`, `user_product_type`).
     - `track_id_forms`: `"base62"` or `"mixed"` (a share of streams, sub-30 and tracks lines carry
       `track_id` as a `spotify:track:` URI or as a 32-hex gid).
-    - `web_api_mode`: `"development"` (most licensors' app: no batch endpoints, no popularity,
+    - `web_api_mode`: `"development"` (the default, most licensors' app: no batch endpoints, no popularity,
       followers or label, no audio features, search limit 10, playlist items only for playlists
       `app_user` owns, editorial playlists 404) or `"extended"` (extended quota: everything).
     """
@@ -71,7 +71,7 @@ class EmulatorConfig:
     aggregated_shape: str = "nested"
     field_names: str = "contract"
     track_id_forms: str = "base62"
-    web_api_mode: str = "extended"
+    web_api_mode: str = "development"
     app_user: str = "emulator-app-user"  # the Web API app's own user: owner of some playlists
 
     def __post_init__(self) -> None:

@@ -3,12 +3,15 @@
 Incremental: an id is asked only if it was never asked or was last asked longer than the TTL ago
 (default 7 days), found or not, so unknown ids are remembered rather than retried every run. What
 was fetched is written even when some batches failed; the failure is raised afterwards, so a retry
-continues where this pass stopped. Plain Python: the Dagster assets and tests call it alike.
+continues where this pass stopped. A 403 for an optional kind (audio features, refused to
+development-mode apps) is remembered for the TTL too: passes within it ask nothing and report the
+kind unavailable. Plain Python: the Dagster assets and tests call it alike.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,10 +37,11 @@ from pipeline.enrichment.tables import (
     STATE_SCHEMA,
     TRACKS_DAILY,
     CatalogTable,
+    refused_path,
     state_path,
 )
 from pipeline.layout import Layout
-from pipeline.storage.atomic import exclusive_lock
+from pipeline.storage.atomic import atomic_write_bytes, exclusive_lock
 
 DEFAULT_TTL = timedelta(days=7)
 Fetch = Callable[[WebApiClient, list[str]], Awaitable[BatchResult[Any]]]
@@ -86,6 +90,7 @@ class EnrichResult:
     seconds: float
     available: bool = True  # False when the endpoint answered 403 (optional kinds only)
     history_path: Path | None = None  # today's daily partition, when this pass wrote to it
+    lookup: str = "batch"  # "single" when the kind was asked one id per request (development mode)
 
 
 class EnrichmentFailed(Exception):
@@ -101,6 +106,15 @@ def _permanent(error: BaseException) -> bool:
     if isinstance(error, RetriesExhausted):
         return False
     return isinstance(error, AuthError | Forbidden | InvalidAnswer | ApiStatusError)
+
+
+def _refused_since(path: Path, cutoff: datetime) -> bool:
+    """Whether the file records a 403 after `cutoff` (a missing or unreadable file: no)."""
+    try:
+        refused_at = datetime.fromisoformat(json.loads(path.read_text(encoding="utf-8"))["refused_at"])
+        return refused_at > cutoff
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def _rows(kind: Kind, records: tuple[Any, ...], at: datetime) -> pa.Table:
@@ -131,13 +145,18 @@ async def enrich(
         wanted = wanted_ids(kind.name, layout)
         state_file = state_path(layout, kind.name)
         due = due_ids(wanted, read_table(state_file, STATE_SCHEMA), now, ttl)[:max_ids]
-        available = True
+        refused = refused_path(layout, kind.name)
+        available = not (kind.optional and _refused_since(refused, now - ttl))
         try:
-            batch = await kind.fetch(client, due) if due else BatchResult()
+            batch = await kind.fetch(client, due) if due and available else BatchResult()
         except Forbidden:
             if not kind.optional:
                 raise
             batch, available = BatchResult(), False
+            atomic_write_bytes(refused, json.dumps({"refused_at": now.isoformat()}).encode())
+        else:
+            if available and due:
+                refused.unlink(missing_ok=True)  # allowed again (or never refused)
         rows = _rows(kind, batch.found, now)
         current = upsert(path, kind.table.schema, kind.table.key, rows) if len(rows) else None
         history, history_path = 0, None
@@ -167,6 +186,7 @@ async def enrich(
         seconds=time.monotonic() - started,
         available=available,
         history_path=history_path,
+        lookup=client.kind_modes.get(kind.name, "single" if kind.name == "playlists" else "batch"),
     )
     if batch.error is not None:
         message = f"catalog {kind.name}: {len(batch.failed)} of {len(due)} ids not fetched: {batch.error}"

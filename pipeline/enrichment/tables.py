@@ -4,6 +4,7 @@
 lake/catalog_{tracks|albums|artists|playlists|audio_features}/part-0.parquet   latest row per id
 lake/catalog_{tracks|artists|playlists}_daily/snapshot_date=YYYY-MM-DD/part-0.parquet
 lake/catalog_state/kind={kind}/part-0.parquet                          when each id was last asked
+lake/catalog_state/kind={kind}/refused.json       when an optional kind's endpoint last answered 403
 ```
 Current tables hold the latest answer per id (replaced on refetch); daily tables keep popularity and
 follower counts per day they were fetched, so history accumulates instead of being overwritten.
@@ -176,3 +177,8 @@ CATALOG_TABLES: dict[str, CatalogTable] = {
 def state_path(layout: Layout, kind: str) -> Path:
     """The fetch-state file of one kind (`tracks`, `albums`, ...)."""
     return layout.lake_table(STATE_TABLE) / f"kind={kind}" / PART_FILE
+
+
+def refused_path(layout: Layout, kind: str) -> Path:
+    """When the Web API last refused an optional kind (403): `{"refused_at": ISO 8601}`."""
+    return state_path(layout, kind).with_name("refused.json")

@@ -82,7 +82,10 @@ class WebApiResource(ApiResource):
 
     def client(self) -> WebApiClient:
         return WebApiClient(
-            self.connection(), rate_limit=self.rate_limit, rate_window=self.rate_window_seconds
+            self.connection(),
+            rate_limit=self.rate_limit,
+            rate_window=self.rate_window_seconds,
+            mode=self.mode,
         )
 
 

@@ -44,12 +44,16 @@ def layout(landed: Path, tmp_path: Path) -> Layout:
 
 @pytest.fixture
 def make_emulator(tmp_path: Path) -> Iterator[Callable[..., RunningEmulator]]:
-    """Emulators with the session emulator's catalog (same seed and licensors) and the given faults."""
+    """Emulators with the session emulator's catalog (same seed and licensors) and the given faults;
+    an extended-quota Web API app unless `web_api_mode="development"`."""
     started: list[RunningEmulator] = []
 
-    def make(*faults: str) -> RunningEmulator:
+    def make(*faults: str, web_api_mode: str = "extended") -> RunningEmulator:
         config = EmulatorConfig(
-            today=EMULATOR_TODAY, faults=FaultPlan.parse(list(faults)), cache_dir=tmp_path / "emu-cache"
+            today=EMULATOR_TODAY,
+            faults=FaultPlan.parse(list(faults)),
+            cache_dir=tmp_path / "emu-cache",
+            web_api_mode=web_api_mode,
         )
         started.append(start_emulator(config))
         return started[-1]

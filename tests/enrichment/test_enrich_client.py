@@ -45,6 +45,7 @@ def test_batches_use_each_endpoints_maximum(emulator):
         calls = [c for c in emulator.web.calls if c.endpoint == endpoint]
         assert sorted((len(c.ids) for c in calls), reverse=True) == sizes, method
         assert client.requests_made == len(sizes)
+        assert client.kind_modes.get(endpoint, "batch") == "batch"  # an extended app: never one by one
         assert len(result.found) == len(set(ids)) and not result.not_found and result.error is None
         assert {r.id for r in result.found} == set(ids)  # duplicates were asked once
 
@@ -74,7 +75,8 @@ def test_a_429_burst_is_survived_with_requests_bounded(make_emulator):
     emu = make_emulator("rate_limit:scope=webapi,count=6,retry_after=1")
     ids = [t.id for t in ACME.tracks[:400]]  # 8 batches
     started = time.monotonic()
-    result, client = asyncio.run(_call(emu, "tracks", ids))
+    # mode="batch": all 8 batches go out together (auto mode sends the first alone, as a 403 probe)
+    result, client = asyncio.run(_call(emu, "tracks", ids, mode="batch"))
     assert result.error is None and len(result.found) == 400
     web = [s for m, p, s in emu.request_log if p.startswith("/v1/") and not p.startswith("/v1/analytics")]
     assert web.count(429) == 6 and web.count(200) == 8
