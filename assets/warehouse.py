@@ -67,13 +67,19 @@ def _check_specs(model: Model) -> list[dg.AssetCheckSpec]:
 
 
 def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    """A warehouse check as Dagster sees it: differences explained by landing rejects are a warning
+    (a WARN-severity failure, which does not block), with the numbers."""
+    metadata: dict[str, object] = {
+        "failures": outcome.failures,
+        "sample": dg.MetadataValue.json([list(map(str, r)) for r in outcome.sample]),
+    }
+    if outcome.explained or outcome.note:
+        metadata.update(explained_by_rejects=outcome.explained, rejects=outcome.note)
     return dg.AssetCheckResult(
         check_name=outcome.name,
-        passed=outcome.passed,
-        metadata={
-            "failures": outcome.failures,
-            "sample": dg.MetadataValue.json([list(map(str, r)) for r in outcome.sample]),
-        },
+        passed=outcome.passed and not outcome.warning,
+        severity=dg.AssetCheckSeverity.WARN if outcome.warning else dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
     )
 
 
