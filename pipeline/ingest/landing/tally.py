@@ -19,10 +19,12 @@ from pathlib import Path
 
 from pipeline.layout import Layout
 from pipeline.storage.atomic import atomic_write_bytes
-from pipeline.warehouse.paths import partition_dirs
 
 TALLY_FILE = "tally.json"
-_TRACK = re.compile(r'"track_(?:id|uri)"\s*:\s*"(?:spotify:track:)?([A-Za-z0-9]{22})"')
+# A track id as a field, a URI or a Web API link (the aggregated report nests it in `trackv2`).
+_TRACK = re.compile(
+    r'"track_id"\s*:\s*"([A-Za-z0-9]{22})"|spotify:track:([A-Za-z0-9]{22})|/tracks/([A-Za-z0-9]{22})'
+)
 _COUNTRY = re.compile(r'"country"\s*:\s*"([A-Z]{2})"')
 _FILE_COUNTRY = re.compile(r"_([A-Z]{2})\.json(?:\.gz)?$")
 _REASON_CHARS = 60
@@ -86,7 +88,7 @@ def attribute(source_file: str, raw: str) -> tuple[str, str | None] | None:
     if track is None:
         return None
     country = _COUNTRY.search(raw) or _FILE_COUNTRY.search(source_file)
-    return track.group(1), country.group(1) if country else None
+    return next(g for g in track.groups() if g), country.group(1) if country else None
 
 
 def tally_rejects(report: str, licensor: str, day: date, lines: int, spool: Path | None) -> RejectTally:
@@ -128,8 +130,15 @@ def read_tallies(
     names = list(reports) if reports is not None else sorted(p.name for p in root.glob("*") if p.is_dir())
     found = []
     for name in names:
-        for _licensor, day, directory in partition_dirs(root / name):
-            path = directory / TALLY_FILE
-            if start <= day <= end and path.is_file():
+        for path in (root / name).glob(f"licensor=*/date=*/{TALLY_FILE}"):
+            day = _partition_day(path.parent.name)
+            if day is not None and start <= day <= end:
                 found.append(RejectTally.from_json(path.read_bytes()))
     return sorted(found, key=lambda t: (t.day, t.licensor, t.report))
+
+
+def _partition_day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(name.removeprefix("date="))
+    except ValueError:
+        return None
