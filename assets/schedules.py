@@ -11,6 +11,8 @@ from datetime import date, timedelta
 import dagster as dg
 
 from assets.bulk_reports import GROUP
+from pipeline.dates import DateWindow
+from pipeline.ingest.status import repull_window
 from pipeline.orchestration.partitions import Partitions, partition_key
 
 bulk_reports_job = dg.define_asset_job(
@@ -46,13 +48,12 @@ warehouse_job = dg.define_asset_job(
 
 def warehouse_run_request(tick_day: date, lookback: int, first_day: date) -> dg.RunRequest:
     """One run over yesterday and the look-back window: the marts read whole windows (single run)."""
-    end = tick_day - timedelta(days=1)
-    start = max(first_day, end - timedelta(days=lookback))
+    window = repull_window(tick_day, lookback, first_day) or DateWindow(first_day, first_day)
     return dg.RunRequest(
         run_key=f"warehouse:{tick_day:%Y-%m-%d}",
         tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
+            "dagster/asset_partition_range_start": window.start.isoformat(),
+            "dagster/asset_partition_range_end": window.end.isoformat(),
         },
     )
 

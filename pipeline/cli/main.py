@@ -17,7 +17,9 @@ from pipeline.config import load_settings, set_process_defaults
 from pipeline.errors import UsageError
 
 EXIT_OK, EXIT_USAGE = 0, 2
-COMMANDS = ("demo", "load", "enrich", "build", "query", "sql", "retention", "dashboard", "emulator")
+COMMANDS = (
+    "demo", "load", "enrich", "build", "status", "query", "sql", "retention", "dashboard", "emulator",
+)  # fmt: skip
 
 
 def _command(name: str):  # noqa: ANN202 - a module
