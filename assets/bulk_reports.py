@@ -166,6 +166,7 @@ def build_report_assets(
                     path=table.path,
                     size=table.bytes,
                     schema=table.schema,
+                    spec=TABLES_BY_NAME[table.table],
                     extra={
                         "source_files": len(archive.files) if archive else 0,
                         "archive_bytes": archive.total_bytes if archive else 0,

@@ -106,6 +106,8 @@ LAKE_CHECKS: dict[str, tuple[str, str, str]] = {
     ),
 }
 UNIQUE_KEY = "unique_key"
+# Checks whose sample rows end in a user id: shown locally, never written to Dagster's metadata.
+PERSONAL_SAMPLES = frozenset({"streamed_users_in_users"})
 LAKE_CHECK_MODELS = ("stg_streams", "stg_users", "stg_tracks", "stg_aggregated_count")  # what their SQL reads
 
 

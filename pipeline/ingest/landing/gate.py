@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.ingest.landing.errors import LandingError
+from pipeline.ingest.landing.personal import shown_columns
 from pipeline.reports import TableSpec
 
 SCHEMA_CHECK = "schema_as_declared"
@@ -89,9 +90,8 @@ def stream_length_range(path: Path) -> tuple[int | None, int | None]:
 
 
 def _sample(spec: TableSpec, path: Path, mask_of: object) -> tuple[dict[str, object], ...]:
-    """A few rows the mask function flags, without personal or location columns."""
-    hidden = set(spec.personal) | set(spec.location) | {"_extra"}
-    columns = [f.name for f in spec.schema if f.name not in hidden]
+    """A few rows the mask function flags, without personal columns (they go to Dagster's storage)."""
+    columns = [*shown_columns(spec), "_source_file"]
     table = pq.read_table(path, columns=columns)
     rows = table.filter(mask_of(table)).slice(0, SAMPLE_ROWS).to_pylist()  # type: ignore[operator]
     return tuple({k: _plain(v) for k, v in row.items()} for row in rows)

@@ -24,6 +24,7 @@ from pipeline.ingest.landing.flat import FlatParser
 from pipeline.ingest.landing.gate import BLOCKED_FILE, BlockedByChecksError, gate_checks, write_blocked
 from pipeline.ingest.landing.memory import return_freed_memory
 from pipeline.ingest.landing.parsing import Parser, prepare_ahead
+from pipeline.ingest.landing.personal import PersonalData
 from pipeline.ingest.landing.privacy import Privacy, Pseudonymizer, ensure_consistent
 from pipeline.ingest.landing.reader import Item, OverlongLine, read_blocks
 from pipeline.ingest.landing.rejects import REJECTS_FILE, Reject, RejectLog
@@ -72,7 +73,7 @@ def land_partition(
         raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
     opts = options or LandingOptions()
     return_freed_memory()
-    privacy = Pseudonymizer(opts.privacy)
+    privacy = PersonalData(Pseudonymizer(opts.privacy))  # user ids, region codes, `_extra`
     if any(t.name in PERSONAL_TABLES for t in report.tables):
         ensure_consistent(layout, opts.privacy)
     say = on_progress or (lambda _message: None)
@@ -174,7 +175,7 @@ def _parse_files(
     sinks: dict[str, TableSink],
     rejects: RejectLog,
     opts: LandingOptions,
-    privacy: Pseudonymizer,
+    privacy: PersonalData,
     say: Callable[[str], None],
 ) -> tuple[int, Counter[str]]:
     """Feed every line of every file to the report's parser; return (lines, unknown field counts).
