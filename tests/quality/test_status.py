@@ -125,3 +125,22 @@ def test_status_on_90_days_of_two_licensors_is_quick(tmp_path, capsys):
     with capsys.disabled():
         print(f"\nstatus on 90 days x 2 licensors x 5 reports: {seconds:.3f} s")
     assert seconds < 10
+
+
+def test_the_dashboards_health_frames_carry_the_same_facts(layout: Layout):
+    from pipeline.dashboard.queries import health_frames
+
+    freshness, problems = health_frames(_status(layout))
+    assert freshness.row(0, named=True) | {"last_load": None} == {
+        "licensor": "acme",
+        "newest_day": FIRST_DAY + timedelta(days=2),
+        "last_load": None,
+        "days_missing": 3,
+        "missing": "06-02, 06-04, 06-05",
+        "days_failed": 1,
+        "rejected": 1,
+    }
+    states = {(r["date"], r["report"]): (r["state"], r["rejected"]) for r in problems.iter_rows(named=True)}
+    assert states[(FIRST_DAY, "streams")] == ("loaded", 1)
+    assert states[(FIRST_DAY + timedelta(days=1), "users")] == ("failed", 0)
+    assert states[(FIRST_DAY + timedelta(days=3), "streams")] == ("not available", 0)
