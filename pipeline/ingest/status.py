@@ -16,11 +16,10 @@ from typing import Literal
 import pyarrow.parquet as pq
 
 from pipeline.dates import DateWindow
-from pipeline.ingest.landing.tally import read_tallies
 from pipeline.ingest.ledger import LoadRecord, read_records
+from pipeline.ingest.tally import read_tallies
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS, ReportSpec
-from pipeline.warehouse.paths import partition_dirs
 
 PART_FILE = "part-0.parquet"
 CellState = Literal["loaded", "not_available", "failed", "not_loaded"]
@@ -112,9 +111,10 @@ def repull_window(today: date, lookback_days: int, first_day: date) -> DateWindo
 def _lake_days(layout: Layout, report: ReportSpec) -> dict[tuple[str, date], tuple[int, datetime]]:
     """(licensor, day) -> (rows, modified) of the report's first table in the lake."""
     found = {}
-    for licensor, day, directory in partition_dirs(layout.lake_table(report.tables[0].name)):
-        path = directory / PART_FILE
+    for path in layout.lake_table(report.tables[0].name).glob(f"licensor=*/date=*/{PART_FILE}"):
+        licensor = path.parent.parent.name.removeprefix("licensor=")
         try:
+            day = date.fromisoformat(path.parent.name.removeprefix("date="))
             rows = pq.read_metadata(path).num_rows
             modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
         except (OSError, ValueError):

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.dates import DateWindow
-from pipeline.ingest.landing.tally import RejectTally, read_tallies
+from pipeline.ingest.tally import RejectTally, read_tallies
 from pipeline.layout import Layout
 from pipeline.storage.atomic import exclusive_lock, remove_dir
 from pipeline.warehouse.accumulate import prepare

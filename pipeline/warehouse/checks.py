@@ -14,7 +14,7 @@ from datetime import date
 import duckdb
 
 from pipeline.dates import DateWindow
-from pipeline.ingest.landing.tally import RejectTally
+from pipeline.ingest.tally import RejectTally
 from pipeline.warehouse.models import Model
 from pipeline.warehouse.quoting import quote_columns, quote_identifier
 from pipeline.warehouse.reconcile import EXPLAINERS, explain, rejects_note

@@ -1,7 +1,7 @@
 """Reconciliation that understands accepted rejects: a difference the landing explains is a warning.
 
 Landing accepts a day with a few refused lines (under SPOTIFY_BULK_MAX_REJECT_SHARE) and records
-them in a per report-day tally (`pipeline/ingest/landing/tally.py`). A rejected stream line leaves
+them in a per report-day tally (`pipeline/ingest/tally.py`). A rejected stream line leaves
 the aggregated count one higher than the stream rows for its track and country; a rejected users
 or tracks line leaves a streamed user or track unknown. Each offending row of a reconciliation
 check is explained when the tally of that licensor-day accounts for it:
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from pipeline.ingest.landing.tally import RejectTally
+from pipeline.ingest.tally import RejectTally
 
 Row = tuple[object, ...]
 DayKey = tuple[str, date]

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.ingest.landing import land_partition
 from pipeline.ingest.landing.gate import BLOCKED_FILE, UNIT_CHECK, BlockedByChecksError
-from pipeline.ingest.landing.tally import TALLY_FILE, RejectTally
+from pipeline.ingest.tally import TALLY_FILE, RejectTally
 from pipeline.reports import report_by_name
 from tests.kits.ndjson import dumps, stream_records
 

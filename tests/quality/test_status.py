@@ -12,9 +12,9 @@ from pipeline.cli.main import build_parser
 from pipeline.cli.status import format_status, run
 from pipeline.config import Settings
 from pipeline.dates import DateWindow
-from pipeline.ingest.landing.tally import RejectTally, write_tally
 from pipeline.ingest.ledger import LoadRecord, write_record
 from pipeline.ingest.status import lake_status, repull_window
+from pipeline.ingest.tally import RejectTally, write_tally
 from pipeline.layout import Layout
 from tests.kits.fake_lake import FIRST_DAY, day_tables, write_day, write_partition
 

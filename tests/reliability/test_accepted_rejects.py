@@ -7,7 +7,7 @@ import dagster as dg
 
 from pipeline.cli.build import print_build
 from pipeline.emulator import FaultPlan
-from pipeline.ingest.landing.tally import read_tallies
+from pipeline.ingest.tally import read_tallies
 from pipeline.layout import Layout
 from pipeline.orchestration.resources import LakeResource
 from pipeline.warehouse.build import build_warehouse

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from pipeline.cli.build import print_build
-from pipeline.ingest.landing.tally import RejectTally, write_tally
+from pipeline.ingest.tally import RejectTally, write_tally
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from tests.kits.fake_lake import day_tables, write_partition

@@ -31,7 +31,7 @@ from pipeline.ingest.landing.rejects import REJECTS_FILE, Reject, RejectLog
 from pipeline.ingest.landing.results import LandingResult, TableResult
 from pipeline.ingest.landing.rules import bounds_for
 from pipeline.ingest.landing.sink import Lineage, SinkSettings, TableSink
-from pipeline.ingest.landing.tally import tally_rejects, write_tally
+from pipeline.ingest.tally import tally_rejects, write_tally
 from pipeline.layout import Layout
 from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, publish_dir, staging_dir
