@@ -10,34 +10,43 @@ from datetime import date
 
 import dagster as dg
 
-from assets.checks import schema_matches, stream_length_range
+from assets.checks import gate_checks
 from assets.metadata import partition_metadata
 from pipeline.ingest.landing import LandingResult, TableResult
+from pipeline.ingest.landing.gate import (
+    REQUIRED_CHECK,
+    SCHEMA_CHECK,
+    UNIT_CHECK,
+    BlockedByChecksError,
+    GateOutcome,
+)
 from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
 from pipeline.orchestration.partitions import Partitions, partition_parts
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
-from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec
+from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec, TableSpec
 
 GROUP = "bulk_api"
 API_POOL = "spotify_api"
 
 
+def _blocking_checks(table: TableSpec) -> list[tuple[str, str]]:
+    """(name, description) of the landing gate's checks on one table, as Dagster asset checks."""
+    checks = [
+        (SCHEMA_CHECK, "The Parquet schema equals the declared schema in pipeline/reports.py."),
+        (REQUIRED_CHECK, f"Required fields are never null: {', '.join(table.required)}."),
+    ]
+    if table.length_rule is not None:
+        checks.append((table.length_rule.check, table.length_rule.description))
+        checks.append((UNIT_CHECK, "Stream lengths are milliseconds, not seconds (median of at least 1 s)."))
+    return checks
+
+
 def _check_specs(report: ReportSpec) -> list[dg.AssetCheckSpec]:
-    specs = []
-    for table in report.tables:
-        specs.append(
-            dg.AssetCheckSpec(
-                "schema_as_declared",
-                asset=table.name,
-                blocking=True,
-                description="The Parquet schema equals the declared schema in pipeline/reports.py.",
-            )
-        )
-        if table.length_rule is not None:
-            rule = table.length_rule
-            specs.append(
-                dg.AssetCheckSpec(rule.check, asset=table.name, blocking=True, description=rule.description)
-            )
+    specs = [
+        dg.AssetCheckSpec(name, asset=table.name, blocking=True, description=description)
+        for table in report.tables
+        for name, description in _blocking_checks(table)
+    ]
     specs.append(
         dg.AssetCheckSpec(
             "reject_share",
@@ -48,38 +57,26 @@ def _check_specs(report: ReportSpec) -> list[dg.AssetCheckSpec]:
     return specs
 
 
+def _gate_result(outcome: GateOutcome) -> dg.AssetCheckResult:
+    """A landing gate outcome as a Dagster check result (checked before publishing)."""
+    return dg.AssetCheckResult(
+        asset_key=outcome.table,
+        check_name=outcome.check,
+        passed=outcome.passed,
+        metadata={
+            "field": outcome.field,
+            "rule": outcome.rule,
+            "detail": outcome.detail,
+            "sample": dg.MetadataValue.json(list(outcome.sample)),
+        },
+    )
+
+
 def _check_results(
     report: ReportSpec, table: TableResult, landing: LandingResult, max_share: float
 ) -> list[dg.AssetCheckResult]:
     spec = TABLES_BY_NAME[table.table]
-    passed, description = schema_matches(spec, table.path)
-    results = [
-        dg.AssetCheckResult(
-            asset_key=spec.name,
-            check_name="schema_as_declared",
-            passed=passed,
-            metadata={"detail": description},
-        )
-    ]
-    rule = spec.length_rule
-    if rule is not None:
-        low, high = stream_length_range(table.path)
-        ok = (
-            low is None
-            or high is None  # no rows
-            or (
-                (rule.at_least_ms is None or low >= rule.at_least_ms)
-                and (rule.under_ms is None or high < rule.under_ms)
-            )
-        )
-        results.append(
-            dg.AssetCheckResult(
-                asset_key=spec.name,
-                check_name=rule.check,
-                passed=bool(ok),
-                metadata={"min_stream_length": low or 0, "max_stream_length": high or 0},
-            )
-        )
+    results = [_gate_result(outcome) for outcome in gate_checks(spec, table.path)]
     if spec.name == report.tables[0].name:
         share = landing.rejected / landing.lines_total if landing.lines_total else 0.0
         results.append(
@@ -142,6 +139,12 @@ def build_report_assets(
         try:
             outcome = asyncio.run(_load(report, licensor, day, bulk_api, lake, context.log))
         except LoadFailed as exc:
+            blocked = exc.__cause__
+            if isinstance(blocked, BlockedByChecksError):  # refused before publishing: say which check
+                selected = context.selected_asset_check_keys
+                for outcome in blocked.failed:
+                    if dg.AssetCheckKey(dg.AssetKey(outcome.table), outcome.check) in selected:
+                        yield _gate_result(outcome)
             if exc.permanent:
                 raise dg.Failure(description=str(exc), allow_retries=False) from None
             raise
@@ -163,6 +166,7 @@ def build_report_assets(
                     path=table.path,
                     size=table.bytes,
                     schema=table.schema,
+                    spec=TABLES_BY_NAME[table.table],
                     extra={
                         "source_files": len(archive.files) if archive else 0,
                         "archive_bytes": archive.total_bytes if archive else 0,

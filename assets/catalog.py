@@ -158,11 +158,3 @@ catalog_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(GROUP),
     description="Enriches the catalog from the Web API: only new ids and ids older than the TTL.",
 )
-
-daily_catalog = dg.ScheduleDefinition(
-    name="daily_catalog",
-    job=catalog_job,
-    cron_schedule="0 8 * * *",
-    execution_timezone="UTC",
-    description="Daily at 08:00 UTC, after the loads: enrich ids that are new or past the TTL.",
-)

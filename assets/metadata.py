@@ -9,6 +9,9 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.ingest.landing.personal import shown_columns
+from pipeline.reports import TableSpec
+
 PREVIEW_ROWS = 5
 PREVIEW_COLUMNS = 8
 
@@ -17,10 +20,14 @@ def column_schema(schema: pa.Schema) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=f.name, type=str(f.type)) for f in schema])
 
 
-def markdown_preview(path: Path) -> str:
-    """The first rows of a Parquet file as a small markdown table (lineage columns left out)."""
+def markdown_preview(path: Path, spec: TableSpec | None = None) -> str:
+    """The first rows of a Parquet file as a small markdown table (lineage columns left out, and
+    the personal columns of a personal table: the preview is kept in Dagster's event storage)."""
     parquet = pq.ParquetFile(path)
-    names = [n for n in parquet.schema_arrow.names if not n.startswith("_")][:PREVIEW_COLUMNS]
+    allowed = set(shown_columns(spec)) if spec is not None else None
+    names = [
+        n for n in parquet.schema_arrow.names if not n.startswith("_") and (allowed is None or n in allowed)
+    ][:PREVIEW_COLUMNS]
     if parquet.metadata.num_rows == 0:
         return "_no rows: the day had no data_"
     batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS, columns=names))
@@ -36,13 +43,19 @@ def _cell(value: Any) -> str:
 
 
 def partition_metadata(
-    *, rows: int, path: Path, size: int, schema: pa.Schema, extra: dict[str, Any]
+    *,
+    rows: int,
+    path: Path,
+    size: int,
+    schema: pa.Schema,
+    extra: dict[str, Any],
+    spec: TableSpec | None = None,
 ) -> dict[str, Any]:
     return {
         "dagster/row_count": rows,
         "dagster/column_schema": column_schema(schema),
         "path": dg.MetadataValue.path(str(path)),
         "bytes": dg.MetadataValue.int(size),
-        "preview": dg.MetadataValue.md(markdown_preview(path)),
+        "preview": dg.MetadataValue.md(markdown_preview(path, spec)),
         **extra,
     }

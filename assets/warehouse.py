@@ -14,7 +14,7 @@ from pipeline.dates import DateWindow
 from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.orchestration.partitions import Partitions
 from pipeline.orchestration.resources import LakeResource
-from pipeline.warehouse.checks import LAKE_CHECKS, UNIQUE_KEY, CheckOutcome
+from pipeline.warehouse.checks import LAKE_CHECKS, PERSONAL_SAMPLES, UNIQUE_KEY, CheckOutcome
 from pipeline.warehouse.models import Model, discover_models
 from pipeline.warehouse.steps import StepResult, materialize_model, publish_warehouse, run_tag
 
@@ -67,13 +67,19 @@ def _check_specs(model: Model) -> list[dg.AssetCheckSpec]:
 
 
 def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    """A warehouse check as Dagster sees it: differences explained by landing rejects are a warning
+    (a WARN-severity failure, which does not block), with the numbers."""
+    sample = [list(map(str, r)) for r in outcome.sample]
+    if outcome.name in PERSONAL_SAMPLES:  # the event storage outlives the lake: no user ids in it
+        sample = [[*r[:-1], "(user id not shown)"] for r in sample]
+    metadata: dict[str, object] = {"failures": outcome.failures, "sample": dg.MetadataValue.json(sample)}
+    if outcome.explained or outcome.note:
+        metadata.update(explained_by_rejects=outcome.explained, rejects=outcome.note)
     return dg.AssetCheckResult(
         check_name=outcome.name,
-        passed=outcome.passed,
-        metadata={
-            "failures": outcome.failures,
-            "sample": dg.MetadataValue.json([list(map(str, r)) for r in outcome.sample]),
-        },
+        passed=outcome.passed and not outcome.warning,
+        severity=dg.AssetCheckSeverity.WARN if outcome.warning else dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
     )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.bulk_reports import bulk_report_assets
-from assets.catalog import catalog_assets, catalog_job, daily_catalog
-from assets.schedules import build_schedules, bulk_reports_job, warehouse_job
+from assets.catalog import catalog_assets, catalog_job
+from assets.schedules import build_schedules, build_sensors, bulk_reports_job, warehouse_job
 from assets.warehouse import warehouse_assets
 from pipeline.config import Settings, load_settings
 from pipeline.orchestration.partitions import build_partitions
@@ -28,7 +28,8 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *warehouse_assets(partitions),
         ],
         jobs=[bulk_reports_job, catalog_job, warehouse_job],
-        schedules=[*build_schedules(partitions, settings.lookback_days), daily_catalog],
+        schedules=build_schedules(partitions, settings.lookback_days),
+        sensors=build_sensors(partitions, settings.lookback_days),
         resources=build_resources(settings),
     )
 

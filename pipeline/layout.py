@@ -67,6 +67,10 @@ class Layout:
     def rejects_partition(self, report: str, licensor: str, day: date) -> Path:
         return self._partition(self.data_dir / "rejects", report, licensor, day)
 
+    def ledger_partition(self, report: str, licensor: str, day: date) -> Path:
+        """Where the last load outcome of a report-day is recorded (see pipeline/ingest/ledger.py)."""
+        return self._partition(self.data_dir / "ledger", report, licensor, day)
+
     def lock_path(self, kind: str, licensor: str, day: date) -> Path:
         kind = safe_name(kind, what="lock kind")
         licensor = safe_name(licensor, what="licensor")

@@ -45,6 +45,13 @@ def print_build(result: BuildResult) -> None:
             f"  {build.model:<26} {build.rows:>12,} rows  {build.partitions_written:>5} written  "
             f"{build.partitions_removed:>4} removed  {build.seconds:6.2f} s"
         )
+    for check in (c for c in result.checks if c.warning):
+        print(
+            f"check WARNING: {check.model}.{check.name}: {check.explained:,} differences explained by rejects"
+        )
+        print(f"  {check.note}")
+    if result.rejects:
+        print(result.rejects)
     for check in result.failed_checks:
         print(f"check FAILED: {check.model}.{check.name}: {check.failures:,} offending rows", file=sys.stderr)
         print(f"  {check.description}", file=sys.stderr)

@@ -17,23 +17,29 @@ from pipeline.config import load_settings, set_process_defaults
 from pipeline.errors import UsageError
 
 EXIT_OK, EXIT_USAGE = 0, 2
-COMMANDS = ("demo", "load", "enrich", "build", "query", "sql", "retention", "dashboard", "emulator")
+COMMANDS = (
+    "demo", "load", "enrich", "build", "status", "query", "sql", "retention", "dashboard", "emulator",
+)  # fmt: skip
 
 
 def _command(name: str):  # noqa: ANN202 - a module
     return importlib.import_module(f"pipeline.cli.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser, or only `only`'s: importing one module, not every command's
+    libraries, keeps a quick command (`status`) quick."""
     parser = argparse.ArgumentParser(prog="spotify-bulk", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        _command(name).add_parser(sub)
+        if only is None or name == only:
+            _command(name).add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(given[0] if given and given[0] in COMMANDS else None).parse_args(given)
     set_process_defaults()
     try:
         settings = load_settings()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import date
 from typing import Any
 
 from pipeline.config import Settings
@@ -14,9 +15,10 @@ from pipeline.orchestration.retention import apply_retention
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "retention",
-        help="delete archive, lake and rejects partitions older than N days",
-        description="Delete every archive, lake, rejects and warehouse-snapshot partition dated more "
-        "than N days before today (UTC), and staging leftovers of crashed runs. The archive and the "
+        help="delete archive, lake, rejects partitions and Dagster runs older than N days",
+        description="Delete every archive, lake, rejects, ledger and warehouse-snapshot partition dated more "
+        "than N days before today (UTC), the Dagster runs (with their event records) of those days, and "
+        "staging leftovers of crashed runs. The archive and the "
         "rejects hold personal data as the API sent it: this is how long it is kept.",
     )
     parser.add_argument("--keep-days", type=int, required=True, help="days to keep (at least 1)")
@@ -28,13 +30,31 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--keep-days must be at least 1")
     layout = Layout(settings.lake_dir)
     result = apply_retention(layout, keep_days=args.keep_days, dry_run=args.dry_run)
+    runs = _prune_dagster(settings, result.cutoff, dry_run=result.dry_run)
     verb = "would delete" if result.dry_run else "deleted"
     for item in result.expired if result.dry_run else ():
         print(f"{verb} {item.kind}: {item.path}")
     counts = result.counts()
-    summary = ", ".join(f"{counts[k]} {k}" for k in ("archive", "lake", "rejects", "snapshot", "staging"))
+    kinds = ("archive", "lake", "rejects", "ledger", "snapshot", "staging")
+    summary = ", ".join(f"{counts[k]} {k}" for k in kinds)
     print(
         f"Retention (keep {args.keep_days} days, before {result.cutoff:%Y-%m-%d}): {verb} {summary} "
-        f"partition(s), {result.bytes:,} bytes"
+        f"partition(s), {result.bytes:,} bytes; {len(runs)} Dagster run(s) of those days with their events"
     )
     return 0
+
+
+def _prune_dagster(settings: Settings, cutoff: date, *, dry_run: bool) -> list[str]:
+    """Runs of expired partitions in the project's Dagster instance, with their event records
+    (previews, check results and logs are kept there, not in the lake)."""
+    from pipeline.orchestration.event_retention import prune_runs
+    from pipeline.orchestration.instance import open_instance
+
+    instance = open_instance(settings)
+    try:
+        runs = prune_runs(instance, cutoff, dry_run=dry_run)
+    finally:
+        instance.dispose()
+    for run_id in runs if dry_run else ():
+        print(f"would delete Dagster run {run_id} (and its event records)")
+    return runs

@@ -11,9 +11,11 @@ from contextlib import closing
 import duckdb
 import streamlit as st
 
-from pipeline.config import load_settings
+from pipeline.config import Settings, load_settings
 from pipeline.dashboard import queries, sections
+from pipeline.dates import DateWindow, utc_today
 from pipeline.errors import UsageError
+from pipeline.ingest.status import LakeStatus, lake_status
 from pipeline.layout import Layout
 from pipeline.warehouse.query import connect_readonly
 
@@ -21,7 +23,8 @@ from pipeline.warehouse.query import connect_readonly
 def main() -> None:
     st.set_page_config(page_title="Spotify Bulk dashboard", page_icon=":material/equalizer:", layout="wide")
     st.title("Spotify Bulk dashboard")
-    layout = Layout(load_settings().lake_dir)
+    settings = load_settings()
+    layout = Layout(settings.lake_dir)
     try:
         con = connect_readonly(layout)
     except UsageError:
@@ -34,16 +37,30 @@ def main() -> None:
             return
         filters = sections.sidebar(options, queries.build_info(con), layout.warehouse_path)
         try:
-            render(con, filters)
+            if render(con, filters):
+                sections.data_health(health(layout, filters, settings))
         except duckdb.IOException:
             # A build removed an old snapshot while this page was reading it: the next run sees the new one.
             st.warning("The warehouse was rebuilt while this page was loading: refresh to see the new data.")
 
 
-def render(con: duckdb.DuckDBPyConnection, filters: queries.Filters) -> None:
+def health(layout: Layout, filters: queries.Filters, settings: Settings) -> LakeStatus:
+    """The lake's status for the page's licensors and days (read from the data directory)."""
+    return lake_status(
+        layout,
+        filters.licensors,
+        DateWindow(filters.start, filters.end),
+        today=utc_today(),
+        lookback_days=settings.lookback_days,
+        first_day=settings.start_date,
+    )
+
+
+def render(con: duckdb.DuckDBPyConnection, filters: queries.Filters) -> bool:
+    """The warehouse sections; False when nothing matches the filters."""
     daily = sections.headline(con, filters)
     if daily is None:
-        return
+        return False
     available = queries.catalog_availability(con)
     sections.overview(daily)
     sections.top_tracks(con, filters)
@@ -52,6 +69,7 @@ def render(con: duckdb.DuckDBPyConnection, filters: queries.Filters) -> None:
     sections.sources(con, filters)
     sections.playlists(con, filters, available)
     sections.artists(con, filters, available)
+    return True
 
 
 main()

@@ -18,6 +18,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from pipeline.ingest.status import LakeStatus
+
 DEFAULT_DAYS = 28
 
 # Tracks whose name or artists contain the search text (or whose id is the text).
@@ -514,3 +516,51 @@ def artist_summary(history: pl.DataFrame) -> pl.DataFrame:
         .sort(["streams", "artist_id"], descending=[True, False])
         .drop("artist_id")
     )
+
+
+def health_frames(status: LakeStatus) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(freshness per licensor, report-days not loaded or with rejects) for the data health section."""
+    freshness = pl.DataFrame(
+        {
+            "licensor": [h.licensor for h in status.licensors],
+            "newest_day": [h.newest_day for h in status.licensors],
+            "last_load": [
+                h.last_load.replace(tzinfo=None) if h.last_load else None for h in status.licensors
+            ],
+            "days_missing": [len(h.days_missing) for h in status.licensors],
+            "missing": [", ".join(f"{d:%m-%d}" for d in h.days_missing) for h in status.licensors],
+            "days_failed": [len(h.days_failed) for h in status.licensors],
+            "rejected": [h.rejected for h in status.licensors],
+        },
+        schema={
+            "licensor": pl.String,
+            "newest_day": pl.Date,
+            "last_load": pl.Datetime("us"),
+            "days_missing": pl.Int64,
+            "missing": pl.String,
+            "days_failed": pl.Int64,
+            "rejected": pl.Int64,
+        },
+    )
+    issues = [c for c in status.cells if c.state != "loaded" or c.rejected]
+    problems = pl.DataFrame(
+        {
+            "date": [c.day for c in issues],
+            "licensor": [c.licensor for c in issues],
+            "report": [c.report for c in issues],
+            "state": [c.state.replace("_", " ") for c in issues],
+            "rows": [c.rows for c in issues],
+            "rejected": [c.rejected for c in issues],
+            "cause": [c.cause for c in issues],
+        },
+        schema={
+            "date": pl.Date,
+            "licensor": pl.String,
+            "report": pl.String,
+            "state": pl.String,
+            "rows": pl.Int64,
+            "rejected": pl.Int64,
+            "cause": pl.String,
+        },
+    )
+    return freshness, problems.sort(["date", "licensor", "report"], descending=[True, False, False])

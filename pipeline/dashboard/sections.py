@@ -17,6 +17,7 @@ import streamlit as st
 
 from pipeline.dashboard import charts, queries
 from pipeline.dashboard.queries import BuildInfo, CatalogAvailability, Filters, Options
+from pipeline.ingest.status import LakeStatus
 
 LOAD_HINT = (
     "Load some data, then build the warehouse:\n\n"
@@ -296,3 +297,44 @@ def artists(con: duckdb.DuckDBPyConnection, filters: Filters, available: Catalog
             "followers_change": _count("Followers change", help="Since the first snapshot shown"),
         },
     )
+
+
+def data_health(status: LakeStatus) -> None:
+    """What the lake holds for the page's licensors and days: freshness, missing days, rejects."""
+    st.subheader("Data health")
+    freshness, problems = queries.health_frames(status)
+    _table(
+        freshness,
+        {
+            "licensor": "Licensor",
+            "newest_day": st.column_config.DateColumn("Newest complete day"),
+            "last_load": st.column_config.DatetimeColumn("Last successful load (UTC)"),
+            "days_missing": _count("Days incomplete", help="Days with some report not loaded"),
+            "missing": "Which",
+            "days_failed": _count("Days with failures"),
+            "rejected": _count("Lines rejected", help="Lines refused at landing (malformed or implausible)"),
+        },
+    )
+    if problems.is_empty():
+        st.caption("Every report of every day shown is loaded, with no rejected lines.")
+    else:
+        total = int(problems["rejected"].sum())
+        days = problems.filter(pl.col("rejected") > 0)["date"].n_unique()
+        if total:
+            st.caption(
+                f"{total:,} lines rejected at landing on {days} day(s); the warehouse checks count them."
+            )
+        _table(
+            problems,
+            {
+                "date": st.column_config.DateColumn("Date"),
+                "licensor": "Licensor",
+                "report": "Report",
+                "state": "State",
+                "rows": _count("Rows"),
+                "rejected": _count("Rejected"),
+                "cause": "Cause",
+            },
+        )
+    if status.repull is not None:
+        st.caption(f"The next daily load re-pulls {status.repull}.")

@@ -22,6 +22,7 @@ from pipeline.clients.http import ApiStatusError
 from pipeline.clients.session import AuthError
 from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition
 from pipeline.ingest.landing import LandingError, LandingOptions, LandingResult, land_partition
+from pipeline.ingest.ledger import LoadRecord, now, write_record
 from pipeline.layout import Layout, UnsafeName
 from pipeline.reports import ReportSpec
 from pipeline.storage.atomic import exclusive_lock_async
@@ -128,7 +129,16 @@ async def load_report(
                 options=opts,
             )
     except NotAvailable as exc:
+        write_record(layout, LoadRecord(report.name, licensor, day, "not_available", now(), str(exc)))
         return LoadOutcome(report, licensor, day, None, None, time.monotonic() - started, str(exc))
     except Exception as exc:
+        write_record(layout, LoadRecord(report.name, licensor, day, "failed", now(), str(exc)))
         raise LoadFailed(report, licensor, day, exc) from exc
+    rows = landing.tables[0].rows if landing.tables else 0
+    write_record(
+        layout,
+        LoadRecord(
+            report.name, licensor, day, "loaded", now(), "", rows, landing.lines_total, landing.rejected
+        ),
+    )
     return LoadOutcome(report, licensor, day, archive, landing, time.monotonic() - started)

@@ -23,6 +23,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.dates import utc_today
+from pipeline.ingest.ledger import LEDGER_DIR
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from pipeline.storage.atomic import exclusive_lock, remove_dir
@@ -36,7 +37,7 @@ DUCKDB_TEMP = "duckdb-temp"  # see pipeline/warehouse/session.py
 class Expired:
     """One partition (or staging leftover) past the retention."""
 
-    kind: str  # archive, lake, rejects, snapshot or staging
+    kind: str  # archive, lake, rejects, ledger, snapshot or staging
     name: str  # report or lake table
     licensor: str
     day: date | None
@@ -80,6 +81,9 @@ def find_expired(layout: Layout, cutoff: date, *, now: float | None = None) -> l
         )
         found += _partitions(
             layout.data_dir / "rejects" / report.name, "rejects", report.name, report.name, cutoff
+        )
+        found += _partitions(
+            layout.data_dir / LEDGER_DIR / report.name, "ledger", report.name, report.name, cutoff
         )
         for table in report.tables:
             found += _partitions(layout.lake_table(table.name), "lake", table.name, report.name, cutoff)

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from pipeline.dates import DateWindow
+from pipeline.ingest.tally import RejectTally, read_tallies
 from pipeline.layout import Layout
 from pipeline.storage.atomic import exclusive_lock, remove_dir
 from pipeline.warehouse.accumulate import prepare
@@ -30,6 +31,7 @@ from pipeline.warehouse.materialize import (
 from pipeline.warehouse.models import SQL_ROOT, Accumulator, Model, discover
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.reconcile import rejects_note
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import create_lake_snapshot, find_snapshot, gc_snapshots
 
@@ -47,6 +49,7 @@ class BuildResult:
     snapshot: Path | None
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    rejects: str = ""  # "N lines rejected at landing on these days: ..." for the window, if any
 
     @property
     def passed(self) -> bool:
@@ -157,6 +160,7 @@ def build_warehouse(
     builds: list[ModelBuild] = []
     checks: list[CheckOutcome] = []
     catalog_snapshot = None
+    rejects = ""
     with exclusive_lock(paths.lock_path):
         mark = time.monotonic()
         lake_snapshot = create_lake_snapshot(paths)
@@ -177,7 +181,9 @@ def build_warehouse(
                     _remove_orphans(paths, models)
                 mark = time.monotonic()
                 if target is not None:
-                    checks.extend(lake_checks(session.con, target.start, target.end))
+                    tallies = reconciled_tallies(layout, target)
+                    rejects = rejects_note(tallies)
+                    checks.extend(lake_checks(session.con, target.start, target.end, tallies=tallies))
                 timings["lake_checks"] = time.monotonic() - mark
                 if all(c.passed for c in checks):
                     builds, mart_checks = _build_marts(
@@ -201,7 +207,13 @@ def build_warehouse(
         snapshot=catalog_snapshot,
         seconds=time.monotonic() - started,
         timings=timings,
+        rejects=rejects,
     )
+
+
+def reconciled_tallies(layout: Layout, window: DateWindow) -> list[RejectTally]:
+    """Every report's reject tallies over `window` (each check uses those of the reports it reads)."""
+    return read_tallies(layout, window.start, window.end)
 
 
 def publish(session: Session, window: DateWindow | None, *, lake_snapshot: Path) -> Path:

@@ -1,21 +1,26 @@
 """Reconciliation checks: the lake agrees with itself, and no mart has a duplicate key.
 
 Each check counts offending rows inside a date window and keeps a few as a sample, so a failure
-says what is wrong, not only that something is.
+says what is wrong, not only that something is. A reconciliation difference that the lines
+rejected at landing fully explain (`reconcile.py`) passes as a warning with the numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import duckdb
 
 from pipeline.dates import DateWindow
+from pipeline.ingest.tally import RejectTally
 from pipeline.warehouse.models import Model
 from pipeline.warehouse.quoting import quote_columns, quote_identifier
+from pipeline.warehouse.reconcile import EXPLAINERS, explain, rejects_note
 
 SAMPLE_ROWS = 5
+MAX_EXPLAINED_ROWS = 100_000  # more differences than this are never a handful of rejected lines
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,13 @@ class CheckOutcome:
     failures: int
     description: str
     sample: tuple[tuple[object, ...], ...] = ()
+    explained: int = 0  # differences the lines rejected at landing account for
+    note: str = ""  # "N lines rejected at landing on these days: ..." when rejects were involved
+
+    @property
+    def warning(self) -> bool:
+        """Passed, but only because recorded rejects explain its differences."""
+        return self.passed and self.explained > 0
 
 
 # A check's SQL returns the offending rows; parameters are the window.
@@ -94,24 +106,48 @@ LAKE_CHECKS: dict[str, tuple[str, str, str]] = {
     ),
 }
 UNIQUE_KEY = "unique_key"
+# Checks whose sample rows end in a user id: shown locally, never written to Dagster's metadata.
+PERSONAL_SAMPLES = frozenset({"streamed_users_in_users"})
 LAKE_CHECK_MODELS = ("stg_streams", "stg_users", "stg_tracks", "stg_aggregated_count")  # what their SQL reads
 
 
 def _outcome(
-    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, date], name: str, model: str, description: str
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, date],
+    name: str,
+    model: str,
+    description: str,
+    tallies: Sequence[RejectTally] = (),
 ) -> CheckOutcome:
     failures = con.execute(f"SELECT count(*) FROM (\n{sql}\n)", params).fetchone()
     count = int(failures[0]) if failures else 0
+    if count and name in EXPLAINERS and count <= MAX_EXPLAINED_ROWS:
+        found = explain(name, con.execute(sql, params).fetchall(), tallies)
+        note = rejects_note(found.rejects)
+        sample = found.unexplained[:SAMPLE_ROWS] or found.unexplained
+        unexplained = len(found.unexplained)
+        return CheckOutcome(
+            name, model, unexplained == 0, unexplained, description, sample, found.explained, note
+        )
     sample = con.execute(f"SELECT * FROM (\n{sql}\n) LIMIT {SAMPLE_ROWS}", params).fetchall() if count else []
     return CheckOutcome(name, model, count == 0, count, description, tuple(tuple(r) for r in sample))
 
 
 def lake_checks(
-    con: duckdb.DuckDBPyConnection, start: date, end: date, *, only_model: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    start: date,
+    end: date,
+    *,
+    only_model: str | None = None,
+    tallies: Sequence[RejectTally] = (),
 ) -> list[CheckOutcome]:
-    """The reconciliation checks over the staging views for a window (optionally one model's)."""
+    """The reconciliation checks over the staging views for a window (optionally one model's).
+
+    `tallies` are the window's reject tallies: differences they explain pass, as warnings.
+    """
     return [
-        _outcome(con, sql, {"start": start, "end": end}, name, model, description)
+        _outcome(con, sql, {"start": start, "end": end}, name, model, description, tallies)
         for name, (model, description, sql) in LAKE_CHECKS.items()
         if only_model is None or model == only_model
     ]

@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.storage.atomic import exclusive_lock
-from pipeline.warehouse.build import build_model, publish, run_snapshot
+from pipeline.warehouse.build import build_model, publish, reconciled_tallies, run_snapshot
 from pipeline.warehouse.checks import LAKE_CHECK_MODELS, CheckOutcome, lake_checks
 from pipeline.warehouse.materialize import ModelBuild
 from pipeline.warehouse.models import SQL_ROOT, Model, discover_models
@@ -87,7 +87,17 @@ def materialize_model(
             count = session.con.execute(
                 f"SELECT count(*) FROM {quote_identifier(name)} {where}", params
             ).fetchone()
-            checks = lake_checks(session.con, window.start, window.end, only_model=name) if window else []
+            checks = (
+                lake_checks(
+                    session.con,
+                    window.start,
+                    window.end,
+                    only_model=name,
+                    tallies=reconciled_tallies(layout, window),
+                )
+                if window
+                else []
+            )
             return StepResult(
                 name, int(count[0]) if count else 0, session.columns[name], tuple(checks), None, None
             )

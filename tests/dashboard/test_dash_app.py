@@ -25,6 +25,7 @@ SECTIONS = [
     "Sources",
     "Top playlists",
     "Artist popularity and followers",
+    "Data health",
 ]
 
 
@@ -187,3 +188,12 @@ def _load_and_build(data_dir: Path) -> None:
     for licensor in ("acme", "globex"):
         write_day(layout, licensor, MORE_DAY)
     assert build_warehouse(layout).passed
+
+
+def test_data_health_shows_freshness_per_licensor(demo_dir, monkeypatch):
+    app = _run(demo_dir, monkeypatch)
+    fresh = _frame(app, "days_missing")
+    assert sorted(fresh["licensor"]) == ["acme", "globex"]
+    assert fresh["days_missing"].to_list() == [0, 0] and fresh["rejected"].to_list() == [0, 0]
+    assert [d.date() for d in fresh["newest_day"]] == [DAYS[-1]] * 2 and not fresh["last_load"].isna().any()
+    assert any("re-pulls" in c.value for c in app.caption)

@@ -62,7 +62,8 @@ def test_catalog_assets_are_defined_in_the_catalog_group_on_the_api_pool():
         assert node.group_name == "catalog" and node.description
     assert {a.op.pool for a in catalog_assets} == {"spotify_api"}
     assert defs.resolve_job_def("catalog_job") is not None
-    assert defs.resolve_schedule_def("daily_catalog").job_name == "catalog_job"
+    sequence = defs.resolve_sensor_def("daily_sequence")  # after the day's loads, before the build
+    assert {t.job_name for t in sequence.targets} == {"catalog_job", "warehouse_job"}
     upstream = graph.get(dg.AssetKey("catalog_albums")).parent_keys
     assert dg.AssetKey("catalog_tracks") in upstream and dg.AssetKey("tracks") in upstream
 

@@ -40,12 +40,12 @@ def test_malformed_line_rejected_with_exact_line_and_neighbours_kept(layout, arc
 
 def test_castable_values_are_cast(layout, archive):
     record = next(stream_records(1))
-    odd = {**record, "stream_length": "123", "cached": "true", "shuffle": 0, "isrc": 12345, "user_id": "u9"}
+    odd = {**record, "stream_length": "31000", "cached": "true", "shuffle": 0, "isrc": 12345, "user_id": "u9"}
     path = archive("streams", "US.gz", [record, odd])
     result = _land(layout, "streams", [path])
     assert result.rejected == 0
     row = next(r for r in pq.read_table(result.tables[0].path).to_pylist() if r["user_id"] == "u9")
-    assert (row["stream_length"], row["cached"], row["shuffle"], row["isrc"]) == (123, True, False, "12345")
+    assert (row["stream_length"], row["cached"], row["shuffle"], row["isrc"]) == (31000, True, False, "12345")
 
 
 @pytest.mark.parametrize(

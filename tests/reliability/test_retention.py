@@ -50,7 +50,7 @@ def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     assert cli.main(["retention", "--keep-days", "4", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "would delete 2 archive, 2 lake, 1 rejects, 2 snapshot, 1 staging" in out
+    assert "would delete 2 archive, 2 lake, 2 rejects, 2 ledger, 2 snapshot, 1 staging" in out
     assert "before 2026-06-11" in out and "date=2026-06-10" in out
     assert all(_dates(layout.lake_table(t)) == set(DAYS) for t in tables) and stale.exists()
     assert cli.main(["retention", "--keep-days", "0"]) == 2

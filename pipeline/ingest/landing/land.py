@@ -21,16 +21,19 @@ import pyarrow.parquet as pq
 from pipeline.ingest.landing.aggregated import AggregatedParser
 from pipeline.ingest.landing.errors import TooManyRejectsError
 from pipeline.ingest.landing.flat import FlatParser
+from pipeline.ingest.landing.gate import BLOCKED_FILE, BlockedByChecksError, gate_checks, write_blocked
 from pipeline.ingest.landing.memory import return_freed_memory
 from pipeline.ingest.landing.parsing import Parser, prepare_ahead
+from pipeline.ingest.landing.personal import PersonalData
 from pipeline.ingest.landing.privacy import Privacy, Pseudonymizer, ensure_consistent
 from pipeline.ingest.landing.reader import Item, OverlongLine, read_blocks
 from pipeline.ingest.landing.rejects import REJECTS_FILE, Reject, RejectLog
 from pipeline.ingest.landing.results import LandingResult, TableResult
 from pipeline.ingest.landing.rules import bounds_for
 from pipeline.ingest.landing.sink import Lineage, SinkSettings, TableSink
+from pipeline.ingest.tally import tally_rejects, write_tally
 from pipeline.layout import Layout
-from pipeline.reports import PERSONAL_TABLES, ReportSpec
+from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, publish_dir, staging_dir
 
 PART_FILE = "part-0.parquet"
@@ -70,7 +73,7 @@ def land_partition(
         raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
     opts = options or LandingOptions()
     return_freed_memory()
-    privacy = Pseudonymizer(opts.privacy)
+    privacy = PersonalData(Pseudonymizer(opts.privacy))  # user ids, region codes, `_extra`
     if any(t.name in PERSONAL_TABLES for t in report.tables):
         ensure_consistent(layout, opts.privacy)
     say = on_progress or (lambda _message: None)
@@ -115,9 +118,13 @@ def land_partition(
             spilled = f" after {result.spilled_runs} spilled run(s)" if result.spilled_runs else ""
             say(f"sorted and wrote {name}: {result.rows:,} rows{spilled}")
             built[name] = (sink.out_path.parent, result)
+        _gate(layout, report, licensor, day, built, lock)
+        tally = tally_rejects(report.name, licensor, day, lines_total, rejects.spool)
         tables = []
         with exclusive_lock(lock):
             rejects_path = rejects.publish(rejects_final)
+            write_tally(rejects_final.parent, tally)
+            (rejects_final.parent / BLOCKED_FILE).unlink(missing_ok=True)
             for name, (out_dir, result) in built.items():
                 staged = out_dir / PART_FILE
                 size, schema = staged.stat().st_size, pq.read_schema(staged)
@@ -139,6 +146,27 @@ def land_partition(
     )
 
 
+def _gate(
+    layout: Layout,
+    report: ReportSpec,
+    licensor: str,
+    day: date,
+    built: dict[str, tuple[Path, object]],
+    lock: Path,
+) -> None:
+    """Run the blocking checks on every staged table; on a failure publish nothing and say why."""
+    failed = [
+        outcome
+        for name, (out_dir, _result) in built.items()
+        for outcome in gate_checks(TABLES_BY_NAME[name], out_dir / PART_FILE)
+        if not outcome.passed
+    ]
+    if failed:
+        with exclusive_lock(lock):
+            sample = write_blocked(layout.rejects_partition(report.name, licensor, day), failed)
+        raise BlockedByChecksError(report.name, licensor, f"{day:%Y-%m-%d}", failed, sample)
+
+
 def _parse_files(
     report: ReportSpec,
     day: date,
@@ -147,7 +175,7 @@ def _parse_files(
     sinks: dict[str, TableSink],
     rejects: RejectLog,
     opts: LandingOptions,
-    privacy: Pseudonymizer,
+    privacy: PersonalData,
     say: Callable[[str], None],
 ) -> tuple[int, Counter[str]]:
     """Feed every line of every file to the report's parser; return (lines, unknown field counts).

@@ -1,0 +1,51 @@
+"""A partition refused by the landing gate still reports its blocking asset checks in Dagster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.ingest.landing.gate import UNIT_CHECK, BlockedByChecksError, GateOutcome
+from pipeline.orchestration.partitions import partition_key
+from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from tests.conftest import LOADED_DAY
+from tests.kits.settings import lake_report_assets
+
+
+def test_a_blocked_landing_fails_the_run_and_reports_the_failed_checks(emulator, tmp_path, monkeypatch):
+    sample = ({"stream_length": 212, "_source_file": "archive/streams/US.gz"},)
+    failed = [
+        GateOutcome("streams", "all_at_least_30s", False, "stream_length", ">= 30000 ms", "spans 31..400"),
+        GateOutcome("streams", UNIT_CHECK, False, "stream_length", "median >= 1000 ms", "median 212", sample),
+    ]
+
+    def refuse(_layout, report, licensor, day, _files, **_kwargs):
+        raise BlockedByChecksError(report.name, licensor, f"{day}", failed, Path("blocked.json"))
+
+    monkeypatch.setattr("pipeline.ingest.load.land_partition", refuse)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            lake_report_assets(),
+            selection=["streams"],
+            partition_key=str(partition_key("acme", LOADED_DAY)),
+            resources={
+                "bulk_api": BulkApiResource(
+                    client_id=emulator.config.client_id,
+                    client_secret=emulator.config.client_secret,
+                    base_url=emulator.bulk_api_url,
+                    accounts_url=emulator.accounts_url,
+                ),
+                "lake": LakeResource(data_dir=str(tmp_path / "data")),
+            },
+            instance=instance,
+            raise_on_error=False,
+        )
+    assert not result.success and not result.get_asset_materialization_events()
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {"all_at_least_30s", UNIT_CHECK}
+    unit = checks[UNIT_CHECK]
+    assert not unit.passed and unit.metadata["field"].value == "stream_length"
+    assert unit.metadata["sample"].value == [sample[0]]
+    [failure] = result.get_step_failure_events()
+    assert "previous version is kept" in failure.step_failure_data.error.message

@@ -1,0 +1,71 @@
+"""One malformed line per file, as a real feed has: the day lands, builds and publishes, with the
+rejects shown in the build output and in the warehouse checks' Dagster metadata."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from pipeline.cli.build import print_build
+from pipeline.emulator import FaultPlan
+from pipeline.ingest.tally import read_tallies
+from pipeline.layout import Layout
+from pipeline.orchestration.resources import LakeResource
+from pipeline.warehouse.build import build_warehouse
+from tests.conftest import LOADED_DAY
+from tests.kits.reliability import load_day, record
+from tests.kits.settings import kit_partitions
+from tests.reliability.conftest import LICENSOR
+
+RECONCILED = ("aggregated_count_matches_streams", "streamed_users_in_users", "streamed_tracks_in_tracks")
+
+
+def _warehouse_check_evaluations(data_dir) -> dict[str, dg.AssetCheckEvaluation]:
+    from assets.warehouse import warehouse_assets
+
+    assets = warehouse_assets(kit_partitions())
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            assets,
+            selection=["stg_aggregated_count", "stg_streams"],
+            partition_key=f"{LOADED_DAY:%Y-%m-%d}",
+            resources={"lake": LakeResource(data_dir=str(data_dir))},
+            instance=instance,
+        )
+        assert result.success
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def test_one_malformed_line_per_file_lands_builds_and_publishes(emu, tmp_path, capsys):
+    emu.set_faults(FaultPlan.parse(["malformed:lines=1"]))
+    data_dir = tmp_path / "data"
+    loaded = load_day(emu, data_dir, LICENSOR, LOADED_DAY, max_reject_share=0.2)
+    assert not loaded.failures, loaded.failures
+    rejected = {name: outcome.landing.rejected for name, outcome in loaded.outcomes.items()}
+    assert all(n >= 1 for n in rejected.values()), rejected
+    tallies = read_tallies(Layout(data_dir), LOADED_DAY, LOADED_DAY)
+    assert {t.report: t.rejected for t in tallies} == rejected
+
+    built = build_warehouse(Layout(data_dir))
+    assert built.passed and built.catalog is not None, built.failed_checks
+    checks = {c.name: c for c in built.checks}
+    warned = [name for name in RECONCILED if checks[name].warning]
+    assert "aggregated_count_matches_streams" in warned  # the cut stream and aggregated lines
+    assert all(checks[name].failures == 0 for name in RECONCILED)
+    total = sum(rejected.values())
+    assert built.rejects.startswith(f"{total} lines rejected at landing on these days")
+    print_build(built)
+    out = capsys.readouterr().out
+    assert "check WARNING: stg_aggregated_count.aggregated_count_matches_streams" in out
+    assert f"{total} lines rejected at landing" in out and "Published" in out
+
+    evaluations = _warehouse_check_evaluations(data_dir)
+    count = evaluations["aggregated_count_matches_streams"]
+    assert count.severity == dg.AssetCheckSeverity.WARN and not count.passed  # a warning, not a block
+    metadata = {k: v.value for k, v in count.metadata.items()}
+    assert metadata["failures"] == 0 and metadata["explained_by_rejects"] >= 1
+    assert "lines rejected at landing on these days" in metadata["rejects"]
+    record(
+        "faults",
+        "malformed (1 line per file), accepted",
+        f"{total} lines rejected; build published with {len(warned)} reconciliation warnings, 0 blocked",
+    )
