@@ -150,6 +150,8 @@ def build_report_assets(
             return
         landing = outcome.landing
         archive = outcome.archive
+        if outcome.empty_files:
+            context.log.warning(f"files without data (empty on the API): {', '.join(outcome.empty_files)}")
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         selected_checks = context.selected_asset_check_keys
         for table in landing.tables:
@@ -166,6 +168,7 @@ def build_report_assets(
                     extra={
                         "source_files": len(archive.files) if archive else 0,
                         "archive_bytes": archive.total_bytes if archive else 0,
+                        "empty_files": dg.MetadataValue.json(list(outcome.empty_files)),
                         "rejected_lines": landing.rejected,
                         "unknown_fields": dg.MetadataValue.json(landing.unknown_fields),
                         "seconds": round(outcome.seconds, 3),

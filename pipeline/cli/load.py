@@ -53,6 +53,8 @@ def _print_progress(index: int, total: int, run: Any) -> None:
         status = f"{rows:,} rows; not available yet: {', '.join(run.not_available)}"
     else:
         status = f"{rows:,} rows"
+    if run.empty_files:
+        status += f"; files without data: {', '.join(run.empty_files)}"
     print(f"[{index}/{total}] {run.day:%Y-%m-%d} {run.licensor}: {status} ({run.seconds:.1f} s)", flush=True)
 
 

@@ -2,7 +2,11 @@
 
 Listings are followed by the `uri`s they contain (month and day may or may not be zero-padded), each
 listed uri is validated before it is used, and a download is streamed to disk while its sha256, size
-and gzip integrity are checked, so a truncated or hostile file never reaches the archive. The disk
+and gzip integrity are checked, so a truncated or hostile file never reaches the archive. A file
+request may answer a redirect to a signed storage URL: it is fetched without our token, and a fresh
+one is asked for when the storage host refuses it (expired). A 404 means what its place says: at a
+report's root, a wrong licensor (fail loudly); on a day, not published yet; on a listed file, a
+passing inconsistency (retried). The disk
 writes, hashing and inflating run on worker threads (ISA-L, hashlib and file writes release the GIL),
 so concurrent downloads use every core and the event loop only moves bytes off the sockets.
 """
@@ -18,7 +22,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,12 @@ CHUNK_BYTES = 1 << 20  # received bytes handed to a worker at a time
 # few times (its output buffer grows from 16 KiB), so few large steps contend least with the loop.
 _INFLATE_STEP = 4 << 20
 _NUMBER = re.compile(r"^[0-9]{1,4}$")
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# The storage host refusing a signed URL (bad request, expired or unknown signature, gone): ask the
+# API for a fresh one, at most `url_renewals` times.
+STORAGE_REFUSALS = frozenset({400, 401, 403, 404})
+DEFAULT_URL_RENEWALS = 3
+_IDENTITY = {"Accept-Encoding": "identity"}  # the gzip file as it is, never decoded in transit
 
 __all__ = [
     "ApiError",
@@ -60,6 +70,8 @@ __all__ = [
     "LicensorForbidden",
     "NotAvailable",
     "RemoteFile",
+    "SignedUrlRefused",
+    "UnknownLicensor",
     "UnsafeFileName",
 ]
 
@@ -73,6 +85,29 @@ class NotAvailable(Exception):
 
 class LicensorForbidden(ApiError):
     """The API answered 403: these credentials may not read this licensor."""
+
+
+class UnknownLicensor(ApiError):
+    """A report's root answered 404: the licensor name is wrong (or the report not granted to it)."""
+
+
+class SignedUrlRefused(ApiError):
+    """The storage host refused every fresh signed URL the API gave for a file."""
+
+
+class _StorageRefused(Exception):
+    """The storage host refused a signed URL (`status`): the download asks the API for a fresh one."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the storage host refused the signed URL ({status})")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class _SignedUrl:
+    """Where a file request redirected: a credential until it expires, so never shown."""
+
+    url: str = field(repr=False)
 
 
 class InvalidListing(ApiError):
@@ -98,13 +133,18 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class DownloadedFile:
-    """A file written to disk, with the size and sha256 of exactly the bytes written."""
+    """A file written to disk, with the size and sha256 of exactly the bytes written.
+
+    `empty` says it holds no data (0 bytes, or a gzip of nothing): a day or country without
+    streams, which must stay visible as such rather than pass for a broken download.
+    """
 
     remote: RemoteFile
     path: Path
     name: str
     bytes: int
     sha256: str
+    empty: bool = False
 
 
 class _GzipCheck:
@@ -204,6 +244,7 @@ class BulkApiClient(ApiSession):
         *,
         retry: RetryPolicy | None = None,
         max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        url_renewals: int = DEFAULT_URL_RENEWALS,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: Uniform | None = None,
@@ -218,6 +259,7 @@ class BulkApiClient(ApiSession):
             rng=rng,
         )
         self.max_decompressed_bytes = max_decompressed_bytes
+        self.url_renewals = url_renewals
         # Inflating is CPU work: more workers than cores would only take turns.
         self._workers = concurrent.futures.ThreadPoolExecutor(
             max_workers=min(max_concurrency, os.cpu_count() or 1), thread_name_prefix="bulk-download"
@@ -232,8 +274,9 @@ class BulkApiClient(ApiSession):
     async def list_files(self, report: ReportSpec, licensor: str, day: date) -> list[RemoteFile]:
         """The files of `report` for `licensor` on `day`, found by following the listings' uris.
 
-        Raises `NotAvailable` when the day is not published (404 or absent from a listing); an empty
-        day listing is a day without data and gives an empty list.
+        Raises `NotAvailable` when the day is not published (404 or absent from a listing),
+        `UnknownLicensor` when the report's root answers 404 and `LicensorForbidden` on a 403; an
+        empty day listing is a day without data and gives an empty list.
         """
         safe_name(licensor, what="licensor")
         root = f"/{licensor}/enhanced/{report.api_name}"
@@ -256,16 +299,69 @@ class BulkApiClient(ApiSession):
         return sorted(files, key=lambda f: f.country or "")
 
     async def download(self, file: RemoteFile, dest: Path) -> DownloadedFile:
-        """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch."""
-        url = self._url(file.uri)
+        """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch.
 
-        async def receive(response: httpx.Response) -> DownloadedFile:
-            _raise_for_status(response, "GET", url, f"file {file.uri}")
+        A redirect is followed here, not by httpx: to a signed URL, without our token, asking the
+        API again (at most `url_renewals` times) when the storage host refuses it.
+        """
+        url = self._url(file.uri)
+        refusals: list[int] = []
+
+        async def receive(response: httpx.Response) -> DownloadedFile | _SignedUrl:
+            status = response.status_code
+            if status in REDIRECTS:
+                return _signed_location(response, url)
+            if status == 404:  # listed a moment ago: a passing inconsistency, worth another try
+                raise RetryableError("status 404 Not Found (a file named in its listing)", status=404)
+            _raise_for_status(response, "GET", url, file.uri, f"file {file.uri}")
             name = _file_name(response.headers.get("content-disposition"), file.name, url)
             return await self._write(response, file, dest, name, url)
 
-        headers = {"Accept-Encoding": "identity"}
-        return await self.http.stream("GET", url, receive, headers=headers, tokens=self.tokens)
+        while True:
+            got = await self.http.stream(
+                "GET", url, receive, headers=_IDENTITY, tokens=self.tokens, follow_redirects=False
+            )
+            if isinstance(got, DownloadedFile):
+                return got
+            try:
+                return await self._from_storage(got, file, dest, url)
+            except _StorageRefused as exc:
+                refusals.append(exc.status)
+            if len(refusals) > self.url_renewals:
+                raise SignedUrlRefused(
+                    f"GET {url_path(url)}: the storage host refused {len(refusals)} fresh signed URLs "
+                    f"(statuses {', '.join(map(str, refusals))}): check the machine's clock and that "
+                    "nothing between us and the storage host adds or changes headers"
+                )
+            log.warning(
+                "GET %s: the storage host refused the signed URL (%d); asking the API for a fresh one",
+                url_path(url),
+                refusals[-1],
+            )
+
+    async def _from_storage(
+        self, signed: _SignedUrl, file: RemoteFile, dest: Path, api_url: str
+    ) -> DownloadedFile:
+        """Download a signed URL: anonymous (the signature is the credential), storage 5xx retried."""
+
+        async def receive(response: httpx.Response) -> DownloadedFile:
+            status = response.status_code
+            if status in STORAGE_REFUSALS:
+                raise _StorageRefused(status)
+            if status != 200:
+                raise ApiStatusError("GET", api_url, status)
+            name = _file_name(response.headers.get("content-disposition"), file.name, api_url)
+            return await self._write(response, file, dest, name, api_url)
+
+        return await self.http.stream(
+            "GET",
+            signed.url,
+            receive,
+            headers=_IDENTITY,
+            follow_redirects=False,
+            anonymous=True,
+            shown_as=api_url,
+        )
 
     async def _write(
         self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str
@@ -294,9 +390,15 @@ class BulkApiClient(ApiSession):
                 await _settle(job)
             sink.discard()
             raise
-        log.info("downloaded %s (%s bytes)", url_path(url), f"{sink.size:,}")
+        empty = sink.check.decompressed == 0
+        log.info("downloaded %s (%s bytes%s)", url_path(url), f"{sink.size:,}", ", no data" if empty else "")
         return DownloadedFile(
-            remote=file, path=final, name=final.name, bytes=sink.size, sha256=sink.digest.hexdigest()
+            remote=file,
+            path=final,
+            name=final.name,
+            bytes=sink.size,
+            sha256=sink.digest.hexdigest(),
+            empty=empty,
         )
 
     async def _then(self, job: Job | None, work: Callable[..., None], *args: Any) -> Job:
@@ -312,7 +414,12 @@ class BulkApiClient(ApiSession):
         url = self._url(uri)
 
         response = await self.http.request("GET", url, tokens=self.tokens)
-        _raise_for_status(response, "GET", url, what)
+        if depth == 0 and response.status_code == 404:
+            raise UnknownLicensor(
+                f"unknown licensor {root.split('/')[1]!r} (404 at {root}): check SPOTIFY_LICENSORS "
+                "against your welcome email (or ask Spotify whether this report is granted to it)"
+            )
+        _raise_for_status(response, "GET", url, uri, what)
         where = f"listing GET {url_path(url)}"
         try:
             payload = response.json()
@@ -359,8 +466,9 @@ def _default_name(report: ReportSpec, day: date, country: str | None) -> str:
     return f"{report.name}_{day:%Y-%m-%d}{suffix}.json.gz"
 
 
-def _raise_for_status(response: httpx.Response, method: str, url: str, what: str) -> None:
-    """Map the statuses that mean something to the Bulk API client's exceptions."""
+def _raise_for_status(response: httpx.Response, method: str, url: str, uri: str, what: str) -> None:
+    """Map the statuses that mean something to the Bulk API client's exceptions (`uri`: the path
+    below the base URL, whose first segment is the licensor)."""
     status = response.status_code
     if status == 200:
         return
@@ -368,12 +476,21 @@ def _raise_for_status(response: httpx.Response, method: str, url: str, what: str
         raise TokenRejected(method, url)
     if status == 403:
         raise LicensorForbidden(
-            f"the client is not allowed to read {what} (403 on {method} {url_path(url)}): "
-            "check the licensor name and that these credentials are granted access to it"
+            f"client not allowed for licensor {uri.split('/')[1]!r} (403 at {uri}): check the licensor "
+            "name and that these credentials were granted access to it"
         )
     if status == 404:
         raise NotAvailable(what)
     raise ApiStatusError(method, url, status)
+
+
+def _signed_location(response: httpx.Response, url: str) -> _SignedUrl:
+    """The redirect's target, resolved against the request; only http(s) is followed."""
+    location = response.headers.get("location")
+    target = response.url.join(location) if location else None
+    if target is None or target.scheme not in ("http", "https"):
+        raise ApiStatusError("GET", url, response.status_code)  # a redirect without a usable Location
+    return _SignedUrl(str(target))
 
 
 def _disposition_filename(value: str | None) -> str | None:

@@ -16,9 +16,11 @@ from pipeline.clients.bulk_api import (
     InvalidListing,
     LicensorForbidden,
     NotAvailable,
+    SignedUrlRefused,
+    UnknownLicensor,
     UnsafeFileName,
 )
-from pipeline.clients.http import ApiStatusError
+from pipeline.clients.http import ApiStatusError, WaitTooLong
 from pipeline.clients.session import AuthError
 from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition
 from pipeline.ingest.landing import LandingError, LandingOptions, LandingResult, land_partition
@@ -28,10 +30,14 @@ from pipeline.storage.atomic import exclusive_lock_async
 
 Progress = Callable[[str], None]
 
-# Errors that another attempt cannot fix: retrying them only delays the clear message.
+# Errors that another attempt cannot fix: retrying them only delays the clear message. A long wait
+# (a quota ban) is one too: a step retry minutes later would only meet the same ban.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (
     AuthError,
     LicensorForbidden,
+    UnknownLicensor,
+    SignedUrlRefused,
+    WaitTooLong,
     InvalidListing,
     UnsafeFileName,
     DownloadTooLarge,
@@ -84,6 +90,11 @@ class LoadOutcome:
     def available(self) -> bool:
         return self.landing is not None
 
+    @property
+    def empty_files(self) -> tuple[str, ...]:
+        """The archived files that held no data (see `ArchivedPartition.empty_files`)."""
+        return self.archive.empty_files if self.archive else ()
+
 
 async def load_report(
     client: BulkApiClient,
@@ -116,7 +127,11 @@ async def load_report(
                 day,
                 on_progress=lambda done, total, name: chatter(f"downloaded {done}/{total} {name}"),
             )
-            say(f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes")
+            empty = archive.empty_files
+            say(
+                f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes"
+                + (f"; {len(empty)} without data: {', '.join(empty)}" if empty else "")
+            )
             landing = land_partition(
                 layout,
                 report,

@@ -33,6 +33,7 @@ class PartitionRun:
     seconds: float
     rows: dict[str, int] = field(default_factory=dict)
     not_available: tuple[str, ...] = ()
+    empty_files: tuple[str, ...] = ()  # files that held no data (a day or country without streams)
     error: str | None = None
 
 
@@ -64,10 +65,13 @@ def _summarize(
     result: dg.ExecuteInProcessResult, reports: Sequence[ReportSpec], licensor: str, day: date, seconds: float
 ) -> PartitionRun:
     rows: dict[str, int] = {}
+    empty: dict[str, None] = {}  # the report's empty files, once though each of its tables names them
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
         value = materialization.metadata.get("dagster/row_count")
         rows[materialization.asset_key.to_user_string()] = int(getattr(value, "value", 0) or 0)
+        names = getattr(materialization.metadata.get("empty_files"), "value", None)
+        empty.update(dict.fromkeys(str(n) for n in names or ()))
     not_available = tuple(r.name for r in reports if not any(t.name in rows for t in r.tables))
     error = run_error(result)
     return PartitionRun(
@@ -78,6 +82,7 @@ def _summarize(
         seconds=seconds,
         rows=rows,
         not_available=() if error else not_available,
+        empty_files=tuple(empty),
         error=error,
     )
 

@@ -175,6 +175,7 @@ def test_downloads_run_concurrently_but_bounded(api, make_client, layout):
 
 
 def test_not_available_touches_nothing(api, make_client, layout):
+    api.route("/acme/enhanced/streams", listing("/acme/enhanced/streams/2025"))
     with pytest.raises(NotAvailable, match="streams for acme on 2026-11-20 is not available yet"):
         fetch(make_client, layout)
     assert not layout.archive_root.exists()

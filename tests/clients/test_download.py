@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from pipeline.clients import bulk_api
-from pipeline.clients.bulk_api import DownloadTooLarge, NotAvailable, RemoteFile, UnsafeFileName
+from pipeline.clients.bulk_api import DownloadTooLarge, RemoteFile, UnsafeFileName
 from pipeline.clients.http import RetriesExhausted
 from tests.kits.fake_api import BrokenStream, respond
 
@@ -174,9 +174,19 @@ def test_same_disposition_name_twice_falls_back_to_the_suggested_name(api, make_
     assert (tmp_path / "data.json.gz").read_bytes() == b"another country's file"
 
 
-def test_download_404_is_not_available(api, make_client, tmp_path):
-    with pytest.raises(NotAvailable, match=f"file {URI} is not available yet"):
+def test_a_listed_file_answering_404_is_retried_then_fails_naming_it(api, make_client, tmp_path, sleeps):
+    with pytest.raises(RetriesExhausted) as info:
         download(make_client, tmp_path)
+    assert str(info.value) == (
+        f"GET /v1/analytics{URI} failed after 3 attempt(s): "
+        "last error: status 404 Not Found (a file named in its listing)"
+    )
+    assert len(api.requests) == 3 and len(sleeps) == 2
+
+
+def test_a_listed_file_answering_404_once_is_downloaded(api, make_client, tmp_path):
+    api.route(URI, respond(404), respond(200, GZ))
+    assert download(make_client, tmp_path).path.read_bytes() == GZ
 
 
 def test_download_with_expired_token_refreshes_once(api, make_client, tmp_path):
