@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.message
-import hashlib
 import logging
 import os
 import re
@@ -40,18 +39,15 @@ from pipeline.clients.http import (
     url_path,
 )
 from pipeline.clients.session import ApiSession, AuthError, TokenRejected
+from pipeline.clients.sink import DownloadTooLarge, GzipCheck, Job, Sink, settle
 from pipeline.layout import safe_name
 from pipeline.reports import ReportSpec
-from pipeline.storage.gzip_stream import GZIP_OR_ZLIB, CorruptGzip, GzipStream, IncompleteGzip
 
 log = logging.getLogger(__name__)
 
 GIB = 1 << 30
 DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * GIB
 CHUNK_BYTES = 1 << 20  # received bytes handed to a worker at a time
-# Decompressed bytes produced per step, so a bomb never fills memory. Each step drops the GIL a
-# few times (its output buffer grows from 16 KiB), so few large steps contend least with the loop.
-_INFLATE_STEP = 4 << 20
 _NUMBER = re.compile(r"^[0-9]{1,4}$")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # The storage host refusing a signed URL (bad request, expired or unknown signature, gone): ask the
@@ -118,10 +114,6 @@ class UnsafeFileName(ApiError):
     """The server suggested a file name that tries to leave the target directory."""
 
 
-class DownloadTooLarge(ApiError):
-    """The file decompresses past the configured cap (a gzip bomb or a misconfigured cap)."""
-
-
 @dataclass(frozen=True)
 class RemoteFile:
     """One file of a report-day on the API; `name` is the file name used if the server gives none."""
@@ -145,94 +137,6 @@ class DownloadedFile:
     bytes: int
     sha256: str
     empty: bool = False
-
-
-class _GzipCheck:
-    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded."""
-
-    def __init__(self, method: str, url: str, cap: int) -> None:
-        self.method, self.url, self.cap = method, url, cap
-        self.decompressed = 0
-        self._stream = GzipStream(wbits=GZIP_OR_ZLIB, step=_INFLATE_STEP)
-
-    def feed(self, data: bytes) -> None:
-        try:
-            for out in self._stream.feed(data):
-                self._count(out)
-        except CorruptGzip as exc:
-            raise RetryableError(f"corrupt gzip stream ({exc})") from None
-
-    def _count(self, out: bytes) -> None:
-        self.decompressed += len(out)
-        if self.decompressed > self.cap:
-            raise DownloadTooLarge(
-                f"{self.method} {url_path(self.url)}: the file decompresses to more than "
-                f"{self.cap:,} bytes (possible gzip bomb); raise max_decompressed_bytes if it is genuine"
-            )
-
-    def finish(self) -> None:
-        try:
-            self._count(self._stream.finish())
-        except CorruptGzip as exc:
-            raise RetryableError(f"corrupt gzip stream ({exc})") from None
-        except IncompleteGzip:
-            raise RetryableError(
-                "incomplete gzip stream (the body ended before the end of the gzip data)"
-            ) from None
-
-
-class _Sink:
-    """One download's bytes on their way to a temporary file: written, hashed and gzip-checked.
-
-    `feed` and `finish` run on a worker thread, one call at a time and in order (the download
-    awaits each before handing over the next); `discard` runs on the event loop once none is running.
-    """
-
-    def __init__(self, path: Path, check: _GzipCheck) -> None:
-        self.path, self.check = path, check
-        self.digest, self.size = hashlib.sha256(), 0
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed by finish() or discard()
-
-    def feed(self, pieces: list[bytes]) -> None:
-        # One copy to make one write, one hash update and few inflate steps: each call releases and
-        # retakes the GIL, and handing the GIL back and forth with the event loop is what costs.
-        data = b"".join(pieces) if len(pieces) > 1 else pieces[0]
-        self._fh.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        self.check.feed(data)
-
-    def finish(self) -> None:
-        """Prove the gzip complete, then make the file durable and close it."""
-        self.check.finish()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-
-    def discard(self) -> None:
-        self._fh.close()
-        self.path.unlink(missing_ok=True)
-
-
-Job = concurrent.futures.Future[None]
-
-
-async def _settle(job: Job) -> None:
-    """Wait until a worker job has stopped: it cannot be interrupted, and nothing may touch the
-    file once the download has cleaned up (a cancellation meanwhile is passed on afterwards)."""
-    if job.cancel() or job.done():
-        return
-    waiter = asyncio.wrap_future(job)
-    interrupted = False
-    while not waiter.done():
-        try:
-            await asyncio.wait([waiter])
-        except asyncio.CancelledError:
-            interrupted = True
-    if not waiter.cancelled():
-        waiter.exception()  # retrieved: the download is already failing with its own error
-    if interrupted:
-        raise asyncio.CancelledError
 
 
 class BulkApiClient(ApiSession):
@@ -367,7 +271,7 @@ class BulkApiClient(ApiSession):
         self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str
     ) -> DownloadedFile:
         tmp = dest / f".{uuid.uuid4().hex}.part"
-        sink = _Sink(tmp, _GzipCheck("GET", url, self.max_decompressed_bytes))
+        sink = Sink(tmp, GzipCheck("GET", url, self.max_decompressed_bytes))
         job: Job | None = None  # at most one in flight: the sink sees the bytes in order
         try:
             batch: list[bytes] = []
@@ -387,7 +291,7 @@ class BulkApiClient(ApiSession):
             final = _place(tmp, dest, name, file.name, url)
         except BaseException:
             if job is not None:
-                await _settle(job)
+                await settle(job)
             sink.discard()
             raise
         empty = sink.check.decompressed == 0

@@ -96,6 +96,7 @@ def test_fetch_partition_publishes_files_and_manifest(api, make_client, layout):
         "country": "GB",
         "bytes": len(body("GB")),
         "sha256": hashlib.sha256(body("GB")).hexdigest(),
+        "empty": False,
     }
     for secret in (CLIENT_SECRET, "token-1", "Bearer", "authorization"):
         assert secret.lower() not in manifest_text.lower()

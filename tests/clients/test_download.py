@@ -16,6 +16,7 @@ import pytest
 from pipeline.clients import bulk_api
 from pipeline.clients.bulk_api import DownloadTooLarge, RemoteFile, UnsafeFileName
 from pipeline.clients.http import RetriesExhausted
+from pipeline.clients.sink import Sink
 from tests.kits.fake_api import BrokenStream, respond
 
 URI = "/acme/enhanced/streams/2026/11/20/US"
@@ -238,13 +239,13 @@ def test_a_body_truncated_mid_batch_is_retried(api, make_client, tmp_path, sleep
 
 def test_writing_hashing_and_inflating_run_off_the_event_loop(api, make_client, tmp_path, monkeypatch):
     threads = set()
-    feed = bulk_api._Sink.feed
+    feed = Sink.feed
 
     def recording(self, pieces):
         threads.add(threading.current_thread())
         feed(self, pieces)
 
-    monkeypatch.setattr(bulk_api._Sink, "feed", recording)
+    monkeypatch.setattr(Sink, "feed", recording)
     api.route(URI, respond(200, GZ))
     loop_thread = threading.current_thread()  # asyncio.run runs the loop on this thread
     download(make_client, tmp_path)
@@ -253,7 +254,7 @@ def test_writing_hashing_and_inflating_run_off_the_event_loop(api, make_client, 
 
 def test_a_cancelled_download_waits_for_its_worker_then_cleans_up(api, make_client, tmp_path, monkeypatch):
     entered, release = threading.Event(), threading.Event()
-    feed = bulk_api._Sink.feed
+    feed = Sink.feed
     after_release = []
 
     def blocking(self, pieces):
@@ -262,7 +263,7 @@ def test_a_cancelled_download_waits_for_its_worker_then_cleans_up(api, make_clie
         feed(self, pieces)  # writes to the temporary file after the cancellation arrived
         after_release.append(os.listdir(tmp_path))
 
-    monkeypatch.setattr(bulk_api._Sink, "feed", blocking)
+    monkeypatch.setattr(Sink, "feed", blocking)
     api.route(URI, respond(200, GZ))
 
     async def main():

@@ -17,7 +17,7 @@ from pipeline.ingest.archive import MANIFEST_NAME
 from pipeline.reports import REPORTS
 from tests.conftest import LOADED_DAY
 from tests.kits.reliability import assert_no_partial_state, lake_state, load_day, record, report_named
-from tests.reliability.conftest import LICENSOR
+from tests.reliability.conftest import LICENSOR, cleaned
 
 STORAGE_PREFIX = "/emulator-bulk-exports/"
 USERS_FILE = f"/v1/analytics/{LICENSOR}/enhanced/users/{LOADED_DAY:%Y/%m/%d}"  # acme's are zero-padded
@@ -38,10 +38,7 @@ def signed(fault_emulator: RunningEmulator) -> Iterator[RunningEmulator]:
 
 @pytest.fixture
 def storage(signed: RunningEmulator) -> Iterator[RunningEmulator]:
-    signed.clear_log()
-    yield signed
-    signed.set_faults(FaultPlan())
-    signed.clear_log()
+    yield from cleaned(signed)
 
 
 def _assert_token_never_reached_storage(emu: RunningEmulator) -> None:
