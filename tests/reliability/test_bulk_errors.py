@@ -23,7 +23,7 @@ from pipeline.orchestration.partitions import partition_key
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
 from pipeline.reports import REPORTS
 from tests.conftest import LOADED_DAY
-from tests.kits.reliability import lake_state, load_day, record, report_named
+from tests.kits.reliability import lake_state, load_day, logged, record, report_named
 from tests.kits.settings import emulator_connection, lake_report_assets
 from tests.reliability.conftest import LICENSOR
 
@@ -66,7 +66,7 @@ def test_a_listed_file_answering_404_once_is_retried_and_loads(emu, tmp_path, cl
     data_dir = tmp_path / "data"
     result = load_day(emu, data_dir, LICENSOR, LOADED_DAY, reports=(USERS,))
     assert not result.failures, result.failures
-    assert emu.count(status=404) == 1
+    assert logged(lambda: emu.count(status=404), 1) == 1
     assert lake_state(data_dir, LICENSOR, LOADED_DAY)["users"] == clean["users"]
     record("errors", "missing_file:count=1", "retried; loaded")
 
@@ -77,7 +77,7 @@ def test_a_listed_file_answering_404_for_good_fails_naming_it(emu, tmp_path):
     message = str(result.failures["users"])
     assert f"GET /v1/analytics/{LICENSOR}/enhanced/users/{LOADED_DAY:%Y/%m/%d} failed after 4" in message
     assert "404 Not Found (a file named in its listing)" in message
-    assert emu.count(status=404) == 4  # FAST_RETRY's attempts, then the failure
+    assert logged(lambda: emu.count(status=404), 4) == 4  # FAST_RETRY's attempts, then the failure
     record("errors", "missing_file:count=0", "failed after 4 attempts, naming the file")
 
 
@@ -105,7 +105,7 @@ def test_a_quota_ban_ends_the_load_in_seconds_with_the_resume_time(emu, tmp_path
         message = str(failure)
         assert failure.permanent and "Spotify asked to wait 20.0 h (quota exceeded)" in message
         assert message.rsplit("resume after ", 1)[1] in resume, message
-    assert emu.count(status=429) == len(REPORTS)  # one request each: not retried
+    assert logged(lambda: emu.count(status=429), len(REPORTS)) == len(REPORTS)  # one each: not retried
     record("waiting", "quota_ban (Retry-After 72000 s)", f"{len(REPORTS)} reports ended in {seconds:.1f} s")
 
 
