@@ -12,10 +12,12 @@ import dagster as dg
 
 from assets.checks import schema_matches, stream_length_range
 from assets.metadata import partition_metadata
+from pipeline.clients.http import format_resume
 from pipeline.ingest.landing import LandingResult, TableResult
 from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
 from pipeline.orchestration.partitions import Partitions, partition_parts
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.runs import RESUME_AFTER
 from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec
 
 GROUP = "bulk_api"
@@ -143,7 +145,8 @@ def build_report_assets(
             outcome = asyncio.run(_load(report, licensor, day, bulk_api, lake, context.log))
         except LoadFailed as exc:
             if exc.permanent:
-                raise dg.Failure(description=str(exc), allow_retries=False) from None
+                metadata = {RESUME_AFTER: format_resume(exc.resume_at)} if exc.resume_at else None
+                raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from None
             raise
         if outcome.landing is None:
             context.log.warning(f"{outcome.not_available_reason}; nothing materialized")

@@ -127,6 +127,13 @@ def run_load(
             f"error: {run.day:%Y-%m-%d} {run.licensor} failed (run {run.run_id}): {run.error}",
             file=sys.stderr,
         )
+    resume = max((r.resume_after for r in runs if r.resume_after), default=None)
+    if resume:
+        print(
+            f"Stopped: Spotify asked to wait until {resume} (UTC); {total - len(runs)} partition run(s) "
+            f"not started. Run the same command again after {resume}.",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

@@ -66,12 +66,15 @@ def throttled(say: Progress, *, every_seconds: float = 5.0) -> Progress:
 class LoadFailed(Exception):
     """A report load failed; the message names report, licensor, date and cause.
 
-    `permanent` tells orchestration not to retry (bad credentials, too many rejects, hostile input).
+    `permanent` tells orchestration not to retry (bad credentials, too many rejects, hostile input,
+    long waits); `resume_at` is the UTC time Spotify asked us to wait until, if it asked.
     """
 
     def __init__(self, report: ReportSpec, licensor: str, day: date, cause: BaseException) -> None:
         super().__init__(f"{report.name} for {licensor} on {day:%Y-%m-%d} failed: {cause}")
         self.permanent = isinstance(cause, PERMANENT_ERRORS)
+        # Spotify asked us to stop until then (a quota ban): every further request meets the same wait.
+        self.resume_at = cause.resume_at if isinstance(cause, WaitTooLong) else None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ in SPOTIFY_LICENSORS, a file without data, a quota ban.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -72,10 +73,16 @@ def test_a_misspelled_licensor_exits_non_zero_naming_it_and_an_empty_file_is_sho
 
 def test_a_quota_ban_ends_the_load_in_seconds_and_prints_when_to_resume(start, capsys):
     start("acme", "quota_ban:retry_after=72000,scope=bulk")
+    window = ["--start", "2026-06-10", "--end", DAY]  # three partitions: only the first one runs
     started = time.monotonic()
-    code = _load("--licensor", "acme")
+    code = main(["load", "--licensor", "acme", "--report", "users", "--workers", "1", *window])
     seconds = time.monotonic() - started
-    _, err = capsys.readouterr()
+    out, err = capsys.readouterr()
     assert code == 1
     assert "Spotify asked to wait 20.0 h (quota exceeded)" in err and "resume after 20" in err
-    assert seconds < 10, seconds
+    resume = err.split("resume after ", 1)[1][:17]
+    assert f"Stopped: Spotify asked to wait until {resume} (UTC); 2 partition run(s) not started" in err
+    assert "[1/3]" in out and "[2/3]" not in out
+    run_seconds = float(re.search(r"\[1/3\] .* \(([0-9.]+) s\)", out).group(1))  # the partition run
+    assert run_seconds < 10 and seconds < 60, (run_seconds, seconds)  # the rest: building definitions
+    print(f"quota-ban CLI: partition run {run_seconds:.1f} s, whole command {seconds:.1f} s")
