@@ -55,6 +55,9 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 STORAGE_REFUSALS = frozenset({400, 401, 403, 404})
 DEFAULT_URL_RENEWALS = 3
 _IDENTITY = {"Accept-Encoding": "identity"}  # the gzip file as it is, never decoded in transit
+# A storage host holding the file with `Content-Encoding: gzip` (GCS) serves it decompressed to a
+# client that does not accept gzip ("decompressive transcoding"): accept it, and keep the raw bytes.
+_STORED_AS_IS = {"Accept-Encoding": "gzip"}
 
 __all__ = [
     "ApiError",
@@ -261,7 +264,7 @@ class BulkApiClient(ApiSession):
             "GET",
             signed.url,
             receive,
-            headers=_IDENTITY,
+            headers=_STORED_AS_IS,
             follow_redirects=False,
             anonymous=True,
             shown_as=api_url,

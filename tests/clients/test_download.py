@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.clients import bulk_api
 from pipeline.clients.bulk_api import DownloadTooLarge, RemoteFile, UnsafeFileName
-from pipeline.clients.http import RetriesExhausted
+from pipeline.clients.http import ApiStatusError, RetriesExhausted
 from pipeline.clients.sink import Sink
 from tests.kits.fake_api import BrokenStream, respond
 
@@ -281,3 +281,53 @@ def test_a_cancelled_download_waits_for_its_worker_then_cleans_up(api, make_clie
     asyncio.run(main())
     assert len(after_release) == 1 and len(after_release[0]) == 1  # the .part file, still there then
     assert os.listdir(tmp_path) == []  # and removed only after the worker had finished
+
+
+SIGNED = "https://storage.test/bucket/streams_US.json.gz?X-Goog-Signature=s1gn4ture"
+
+
+def with_storage(api, *replies) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    """The fake API plus a storage host answering `replies` (see `respond`) in turn, the last repeating."""
+    seen: list[httpx.Request] = []
+    queue = list(replies)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host != "storage.test":
+            return await api.handler(request)
+        seen.append(request)
+        return (queue.pop(0) if len(queue) > 1 else queue[0])(request)
+
+    return httpx.MockTransport(handler), seen
+
+
+def test_a_redirect_is_followed_without_the_token_and_keeps_the_gzip(api, make_client, tmp_path):
+    api.route(URI, respond(303, headers={"Location": SIGNED}))
+    transport, seen = with_storage(api, respond(200, GZ, headers={"Content-Encoding": "gzip"}))
+    result = download(make_client, tmp_path, transport=transport)
+    assert result.path.read_bytes() == GZ and not result.empty
+    (storage,) = seen
+    assert "authorization" not in storage.headers and storage.headers["accept-encoding"] == "gzip"
+    assert api.requests[0].headers["authorization"] == "Bearer token-1"
+
+
+def test_a_refused_signed_url_is_asked_for_again_then_fails_without_showing_it(api, make_client, tmp_path):
+    api.route(URI, respond(302, headers={"Location": SIGNED}))
+    transport, seen = with_storage(api, respond(403), respond(400), respond(200, GZ))
+    assert download(make_client, tmp_path, transport=transport).path.read_bytes() == GZ
+    assert (len(api.requests), len(seen)) == (3, 3)
+    transport, seen = with_storage(api, respond(403))
+    with pytest.raises(bulk_api.SignedUrlRefused) as info:
+        download(make_client, tmp_path / "x", transport=transport)
+    assert "refused 4 fresh signed URLs (statuses 403, 403, 403, 403)" in str(info.value)
+    assert "s1gn4ture" not in str(info.value) and "storage.test" not in str(info.value)
+
+
+def test_a_redirect_without_a_usable_location_fails(api, make_client, tmp_path):
+    api.route(URI, respond(307, headers={"Location": "ftp://storage.test/file"}))
+    with pytest.raises(ApiStatusError, match=f"GET /v1/analytics{URI} answered 307"):
+        download(make_client, tmp_path)
+
+
+def test_an_empty_gzip_is_marked_empty(api, make_client, tmp_path):
+    api.route(URI, respond(200, gzip.compress(b"")))
+    assert download(make_client, tmp_path).empty
