@@ -12,6 +12,7 @@ import dagster as dg
 
 from assets.checks import gate_checks
 from assets.metadata import partition_metadata
+from pipeline.clients.http import format_resume
 from pipeline.ingest.landing import LandingResult, TableResult
 from pipeline.ingest.landing.gate import (
     REQUIRED_CHECK,
@@ -23,6 +24,7 @@ from pipeline.ingest.landing.gate import (
 from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
 from pipeline.orchestration.partitions import Partitions, partition_parts
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.runs import RESUME_AFTER
 from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec, TableSpec
 
 GROUP = "bulk_api"
@@ -146,13 +148,16 @@ def build_report_assets(
                     if dg.AssetCheckKey(dg.AssetKey(outcome.table), outcome.check) in selected:
                         yield _gate_result(outcome)
             if exc.permanent:
-                raise dg.Failure(description=str(exc), allow_retries=False) from None
+                metadata = {RESUME_AFTER: format_resume(exc.resume_at)} if exc.resume_at else None
+                raise dg.Failure(description=str(exc), metadata=metadata, allow_retries=False) from None
             raise
         if outcome.landing is None:
             context.log.warning(f"{outcome.not_available_reason}; nothing materialized")
             return
         landing = outcome.landing
         archive = outcome.archive
+        if outcome.empty_files:
+            context.log.warning(f"files without data (empty on the API): {', '.join(outcome.empty_files)}")
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         selected_checks = context.selected_asset_check_keys
         for table in landing.tables:
@@ -170,6 +175,7 @@ def build_report_assets(
                     extra={
                         "source_files": len(archive.files) if archive else 0,
                         "archive_bytes": archive.total_bytes if archive else 0,
+                        "empty_files": dg.MetadataValue.json(list(outcome.empty_files)),
                         "rejected_lines": landing.rejected,
                         "unknown_fields": dg.MetadataValue.json(landing.unknown_fields),
                         "seconds": round(outcome.seconds, 3),

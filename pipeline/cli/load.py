@@ -53,6 +53,8 @@ def _print_progress(index: int, total: int, run: Any) -> None:
         status = f"{rows:,} rows; not available yet: {', '.join(run.not_available)}"
     else:
         status = f"{rows:,} rows"
+    if run.empty_files:
+        status += f"; files without data: {', '.join(run.empty_files)}"
     print(f"[{index}/{total}] {run.day:%Y-%m-%d} {run.licensor}: {status} ({run.seconds:.1f} s)", flush=True)
 
 
@@ -123,6 +125,13 @@ def run_load(
     for run in failed:
         print(
             f"error: {run.day:%Y-%m-%d} {run.licensor} failed (run {run.run_id}): {run.error}",
+            file=sys.stderr,
+        )
+    resume = max((r.resume_after for r in runs if r.resume_after), default=None)
+    if resume:
+        print(
+            f"Stopped: Spotify asked to wait until {resume} (UTC); {total - len(runs)} partition run(s) "
+            f"not started. Run the same command again after {resume}.",
             file=sys.stderr,
         )
     return 1 if failed else 0

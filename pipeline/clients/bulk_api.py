@@ -2,7 +2,11 @@
 
 Listings are followed by the `uri`s they contain (month and day may or may not be zero-padded), each
 listed uri is validated before it is used, and a download is streamed to disk while its sha256, size
-and gzip integrity are checked, so a truncated or hostile file never reaches the archive. The disk
+and gzip integrity are checked, so a truncated or hostile file never reaches the archive. A file
+request may answer a redirect to a signed storage URL: it is fetched without our token, and a fresh
+one is asked for when the storage host refuses it (expired). A 404 means what its place says: at a
+report's root, a wrong licensor (fail loudly); on a day, not published yet; on a listed file, a
+passing inconsistency (retried). The disk
 writes, hashing and inflating run on worker threads (ISA-L, hashlib and file writes release the GIL),
 so concurrent downloads use every core and the event loop only moves bytes off the sockets.
 """
@@ -12,13 +16,12 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.message
-import hashlib
 import logging
 import os
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -36,19 +39,25 @@ from pipeline.clients.http import (
     url_path,
 )
 from pipeline.clients.session import ApiSession, AuthError, TokenRejected
+from pipeline.clients.sink import DownloadTooLarge, GzipCheck, Job, Sink, settle
 from pipeline.layout import safe_name
 from pipeline.reports import ReportSpec
-from pipeline.storage.gzip_stream import GZIP_OR_ZLIB, CorruptGzip, GzipStream, IncompleteGzip
 
 log = logging.getLogger(__name__)
 
 GIB = 1 << 30
 DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * GIB
 CHUNK_BYTES = 1 << 20  # received bytes handed to a worker at a time
-# Decompressed bytes produced per step, so a bomb never fills memory. Each step drops the GIL a
-# few times (its output buffer grows from 16 KiB), so few large steps contend least with the loop.
-_INFLATE_STEP = 4 << 20
 _NUMBER = re.compile(r"^[0-9]{1,4}$")
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# The storage host refusing a signed URL (bad request, expired or unknown signature, gone): ask the
+# API for a fresh one, at most `url_renewals` times.
+STORAGE_REFUSALS = frozenset({400, 401, 403, 404})
+DEFAULT_URL_RENEWALS = 3
+_IDENTITY = {"Accept-Encoding": "identity"}  # the gzip file as it is, never decoded in transit
+# A storage host holding the file with `Content-Encoding: gzip` (GCS) serves it decompressed to a
+# client that does not accept gzip ("decompressive transcoding"): accept it, and keep the raw bytes.
+_STORED_AS_IS = {"Accept-Encoding": "gzip"}
 
 __all__ = [
     "ApiError",
@@ -60,6 +69,8 @@ __all__ = [
     "LicensorForbidden",
     "NotAvailable",
     "RemoteFile",
+    "SignedUrlRefused",
+    "UnknownLicensor",
     "UnsafeFileName",
 ]
 
@@ -75,16 +86,35 @@ class LicensorForbidden(ApiError):
     """The API answered 403: these credentials may not read this licensor."""
 
 
+class UnknownLicensor(ApiError):
+    """A report's root answered 404: the licensor name is wrong (or the report not granted to it)."""
+
+
+class SignedUrlRefused(ApiError):
+    """The storage host refused every fresh signed URL the API gave for a file."""
+
+
+class _StorageRefused(Exception):
+    """The storage host refused a signed URL (`status`): the download asks the API for a fresh one."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the storage host refused the signed URL ({status})")
+        self.status = status
+
+
+@dataclass(frozen=True)
+class _SignedUrl:
+    """Where a file request redirected: a credential until it expires, so never shown."""
+
+    url: str = field(repr=False)
+
+
 class InvalidListing(ApiError):
     """A listing was not a JSON array of `{"uri": ...}` or held a uri we refuse to follow."""
 
 
 class UnsafeFileName(ApiError):
     """The server suggested a file name that tries to leave the target directory."""
-
-
-class DownloadTooLarge(ApiError):
-    """The file decompresses past the configured cap (a gzip bomb or a misconfigured cap)."""
 
 
 @dataclass(frozen=True)
@@ -98,101 +128,18 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class DownloadedFile:
-    """A file written to disk, with the size and sha256 of exactly the bytes written."""
+    """A file written to disk, with the size and sha256 of exactly the bytes written.
+
+    `empty` says it holds no data (0 bytes, or a gzip of nothing): a day or country without
+    streams, which must stay visible as such rather than pass for a broken download.
+    """
 
     remote: RemoteFile
     path: Path
     name: str
     bytes: int
     sha256: str
-
-
-class _GzipCheck:
-    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded."""
-
-    def __init__(self, method: str, url: str, cap: int) -> None:
-        self.method, self.url, self.cap = method, url, cap
-        self.decompressed = 0
-        self._stream = GzipStream(wbits=GZIP_OR_ZLIB, step=_INFLATE_STEP)
-
-    def feed(self, data: bytes) -> None:
-        try:
-            for out in self._stream.feed(data):
-                self._count(out)
-        except CorruptGzip as exc:
-            raise RetryableError(f"corrupt gzip stream ({exc})") from None
-
-    def _count(self, out: bytes) -> None:
-        self.decompressed += len(out)
-        if self.decompressed > self.cap:
-            raise DownloadTooLarge(
-                f"{self.method} {url_path(self.url)}: the file decompresses to more than "
-                f"{self.cap:,} bytes (possible gzip bomb); raise max_decompressed_bytes if it is genuine"
-            )
-
-    def finish(self) -> None:
-        try:
-            self._count(self._stream.finish())
-        except CorruptGzip as exc:
-            raise RetryableError(f"corrupt gzip stream ({exc})") from None
-        except IncompleteGzip:
-            raise RetryableError(
-                "incomplete gzip stream (the body ended before the end of the gzip data)"
-            ) from None
-
-
-class _Sink:
-    """One download's bytes on their way to a temporary file: written, hashed and gzip-checked.
-
-    `feed` and `finish` run on a worker thread, one call at a time and in order (the download
-    awaits each before handing over the next); `discard` runs on the event loop once none is running.
-    """
-
-    def __init__(self, path: Path, check: _GzipCheck) -> None:
-        self.path, self.check = path, check
-        self.digest, self.size = hashlib.sha256(), 0
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed by finish() or discard()
-
-    def feed(self, pieces: list[bytes]) -> None:
-        # One copy to make one write, one hash update and few inflate steps: each call releases and
-        # retakes the GIL, and handing the GIL back and forth with the event loop is what costs.
-        data = b"".join(pieces) if len(pieces) > 1 else pieces[0]
-        self._fh.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        self.check.feed(data)
-
-    def finish(self) -> None:
-        """Prove the gzip complete, then make the file durable and close it."""
-        self.check.finish()
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-
-    def discard(self) -> None:
-        self._fh.close()
-        self.path.unlink(missing_ok=True)
-
-
-Job = concurrent.futures.Future[None]
-
-
-async def _settle(job: Job) -> None:
-    """Wait until a worker job has stopped: it cannot be interrupted, and nothing may touch the
-    file once the download has cleaned up (a cancellation meanwhile is passed on afterwards)."""
-    if job.cancel() or job.done():
-        return
-    waiter = asyncio.wrap_future(job)
-    interrupted = False
-    while not waiter.done():
-        try:
-            await asyncio.wait([waiter])
-        except asyncio.CancelledError:
-            interrupted = True
-    if not waiter.cancelled():
-        waiter.exception()  # retrieved: the download is already failing with its own error
-    if interrupted:
-        raise asyncio.CancelledError
+    empty: bool = False
 
 
 class BulkApiClient(ApiSession):
@@ -204,6 +151,7 @@ class BulkApiClient(ApiSession):
         *,
         retry: RetryPolicy | None = None,
         max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        url_renewals: int = DEFAULT_URL_RENEWALS,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: Uniform | None = None,
@@ -218,6 +166,7 @@ class BulkApiClient(ApiSession):
             rng=rng,
         )
         self.max_decompressed_bytes = max_decompressed_bytes
+        self.url_renewals = url_renewals
         # Inflating is CPU work: more workers than cores would only take turns.
         self._workers = concurrent.futures.ThreadPoolExecutor(
             max_workers=min(max_concurrency, os.cpu_count() or 1), thread_name_prefix="bulk-download"
@@ -232,8 +181,9 @@ class BulkApiClient(ApiSession):
     async def list_files(self, report: ReportSpec, licensor: str, day: date) -> list[RemoteFile]:
         """The files of `report` for `licensor` on `day`, found by following the listings' uris.
 
-        Raises `NotAvailable` when the day is not published (404 or absent from a listing); an empty
-        day listing is a day without data and gives an empty list.
+        Raises `NotAvailable` when the day is not published (404 or absent from a listing),
+        `UnknownLicensor` when the report's root answers 404 and `LicensorForbidden` on a 403; an
+        empty day listing is a day without data and gives an empty list.
         """
         safe_name(licensor, what="licensor")
         root = f"/{licensor}/enhanced/{report.api_name}"
@@ -256,22 +206,75 @@ class BulkApiClient(ApiSession):
         return sorted(files, key=lambda f: f.country or "")
 
     async def download(self, file: RemoteFile, dest: Path) -> DownloadedFile:
-        """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch."""
-        url = self._url(file.uri)
+        """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch.
 
-        async def receive(response: httpx.Response) -> DownloadedFile:
-            _raise_for_status(response, "GET", url, f"file {file.uri}")
+        A redirect is followed here, not by httpx: to a signed URL, without our token, asking the
+        API again (at most `url_renewals` times) when the storage host refuses it.
+        """
+        url = self._url(file.uri)
+        refusals: list[int] = []
+
+        async def receive(response: httpx.Response) -> DownloadedFile | _SignedUrl:
+            status = response.status_code
+            if status in REDIRECTS:
+                return _signed_location(response, url)
+            if status == 404:  # listed a moment ago: a passing inconsistency, worth another try
+                raise RetryableError("status 404 Not Found (a file named in its listing)", status=404)
+            _raise_for_status(response, "GET", url, file.uri, f"file {file.uri}")
             name = _file_name(response.headers.get("content-disposition"), file.name, url)
             return await self._write(response, file, dest, name, url)
 
-        headers = {"Accept-Encoding": "identity"}
-        return await self.http.stream("GET", url, receive, headers=headers, tokens=self.tokens)
+        while True:
+            got = await self.http.stream(
+                "GET", url, receive, headers=_IDENTITY, tokens=self.tokens, follow_redirects=False
+            )
+            if isinstance(got, DownloadedFile):
+                return got
+            try:
+                return await self._from_storage(got, file, dest, url)
+            except _StorageRefused as exc:
+                refusals.append(exc.status)
+            if len(refusals) > self.url_renewals:
+                raise SignedUrlRefused(
+                    f"GET {url_path(url)}: the storage host refused {len(refusals)} fresh signed URLs "
+                    f"(statuses {', '.join(map(str, refusals))}): check the machine's clock and that "
+                    "nothing between us and the storage host adds or changes headers"
+                )
+            log.warning(
+                "GET %s: the storage host refused the signed URL (%d); asking the API for a fresh one",
+                url_path(url),
+                refusals[-1],
+            )
+
+    async def _from_storage(
+        self, signed: _SignedUrl, file: RemoteFile, dest: Path, api_url: str
+    ) -> DownloadedFile:
+        """Download a signed URL: anonymous (the signature is the credential), storage 5xx retried."""
+
+        async def receive(response: httpx.Response) -> DownloadedFile:
+            status = response.status_code
+            if status in STORAGE_REFUSALS:
+                raise _StorageRefused(status)
+            if status != 200:
+                raise ApiStatusError("GET", api_url, status)
+            name = _file_name(response.headers.get("content-disposition"), file.name, api_url)
+            return await self._write(response, file, dest, name, api_url)
+
+        return await self.http.stream(
+            "GET",
+            signed.url,
+            receive,
+            headers=_STORED_AS_IS,
+            follow_redirects=False,
+            anonymous=True,
+            shown_as=api_url,
+        )
 
     async def _write(
         self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str
     ) -> DownloadedFile:
         tmp = dest / f".{uuid.uuid4().hex}.part"
-        sink = _Sink(tmp, _GzipCheck("GET", url, self.max_decompressed_bytes))
+        sink = Sink(tmp, GzipCheck("GET", url, self.max_decompressed_bytes))
         job: Job | None = None  # at most one in flight: the sink sees the bytes in order
         try:
             batch: list[bytes] = []
@@ -291,12 +294,18 @@ class BulkApiClient(ApiSession):
             final = _place(tmp, dest, name, file.name, url)
         except BaseException:
             if job is not None:
-                await _settle(job)
+                await settle(job)
             sink.discard()
             raise
-        log.info("downloaded %s (%s bytes)", url_path(url), f"{sink.size:,}")
+        empty = sink.check.decompressed == 0
+        log.info("downloaded %s (%s bytes%s)", url_path(url), f"{sink.size:,}", ", no data" if empty else "")
         return DownloadedFile(
-            remote=file, path=final, name=final.name, bytes=sink.size, sha256=sink.digest.hexdigest()
+            remote=file,
+            path=final,
+            name=final.name,
+            bytes=sink.size,
+            sha256=sink.digest.hexdigest(),
+            empty=empty,
         )
 
     async def _then(self, job: Job | None, work: Callable[..., None], *args: Any) -> Job:
@@ -312,7 +321,12 @@ class BulkApiClient(ApiSession):
         url = self._url(uri)
 
         response = await self.http.request("GET", url, tokens=self.tokens)
-        _raise_for_status(response, "GET", url, what)
+        if depth == 0 and response.status_code == 404:
+            raise UnknownLicensor(
+                f"unknown licensor {root.split('/')[1]!r} (404 at {root}): check SPOTIFY_LICENSORS "
+                "against your welcome email (or ask Spotify whether this report is granted to it)"
+            )
+        _raise_for_status(response, "GET", url, uri, what)
         where = f"listing GET {url_path(url)}"
         try:
             payload = response.json()
@@ -359,8 +373,9 @@ def _default_name(report: ReportSpec, day: date, country: str | None) -> str:
     return f"{report.name}_{day:%Y-%m-%d}{suffix}.json.gz"
 
 
-def _raise_for_status(response: httpx.Response, method: str, url: str, what: str) -> None:
-    """Map the statuses that mean something to the Bulk API client's exceptions."""
+def _raise_for_status(response: httpx.Response, method: str, url: str, uri: str, what: str) -> None:
+    """Map the statuses that mean something to the Bulk API client's exceptions (`uri`: the path
+    below the base URL, whose first segment is the licensor)."""
     status = response.status_code
     if status == 200:
         return
@@ -368,12 +383,21 @@ def _raise_for_status(response: httpx.Response, method: str, url: str, what: str
         raise TokenRejected(method, url)
     if status == 403:
         raise LicensorForbidden(
-            f"the client is not allowed to read {what} (403 on {method} {url_path(url)}): "
-            "check the licensor name and that these credentials are granted access to it"
+            f"client not allowed for licensor {uri.split('/')[1]!r} (403 at {uri}): check the licensor "
+            "name and that these credentials were granted access to it"
         )
     if status == 404:
         raise NotAvailable(what)
     raise ApiStatusError(method, url, status)
+
+
+def _signed_location(response: httpx.Response, url: str) -> _SignedUrl:
+    """The redirect's target, resolved against the request; only http(s) is followed."""
+    location = response.headers.get("location")
+    target = response.url.join(location) if location else None
+    if target is None or target.scheme not in ("http", "https"):
+        raise ApiStatusError("GET", url, response.status_code)  # a redirect without a usable Location
+    return _SignedUrl(str(target))
 
 
 def _disposition_filename(value: str | None) -> str | None:

@@ -1,20 +1,25 @@
 """One retrying request layer over `httpx.AsyncClient`, shared by the Bulk API and Web API clients.
 
 Transient failures (429, 500/502/503/504, connection resets, timeouts, bodies cut short) are retried
-with exponential backoff and full jitter, honouring `Retry-After`. A streamed download that fails
-mid-body is restarted from scratch. Errors name the method and URL path only: never the query
-string, headers, tokens or secrets.
+with exponential backoff and full jitter, honouring `Retry-After`. A wait longer than the policy's
+`max_retry_after`, or a quota ban (429 with `reason: QUOTA_EXCEEDED`), ends the call at once with
+`WaitTooLong`/`QuotaExceeded` and the UTC time to resume: sleeping through hours helps nobody. A
+streamed download that fails mid-body is restarted from scratch. Errors name the method and URL path
+only: never the query string (signed URLs), headers, tokens or secrets.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 
 import httpx
@@ -24,6 +29,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 USER_AGENT = "spotify-bulk-etl/0.1"
+QUOTA_REASON = "QUOTA_EXCEEDED"
+# httpx logs every request's URL (INFO) and httpcore every response's headers (DEBUG): a signed
+# download URL (query string = signature) or its `Location` would reach the logs through them.
+HTTP_LIBRARY_LOGGERS = ("httpx", "httpcore.http11", "httpcore.http2", "httpcore.connection", "httpcore.proxy")
+_URL_QUERY = re.compile(r"(https?://[^\s?'\"]*)\?[^\s'\"]*")
+_ERROR_BODY_LIMIT = 64 << 10  # a 429's body is a short JSON error; never read more of it
 
 # Transport failures worth another try; `UnsupportedProtocol`, `LocalProtocolError` are our bugs.
 RETRYABLE_TRANSPORT_ERRORS: tuple[type[Exception], ...] = (
@@ -75,6 +86,75 @@ class RetriesExhausted(ApiError):
         super().__init__(f"{method} {self.path} failed after {attempts} attempt(s): last error: {cause}")
 
 
+class WaitTooLong(ApiError):
+    """The server asked for a wait longer than we sleep through: stop now and say when to resume.
+
+    `wait_seconds` is the asked wait (None when a quota ban gave no `Retry-After`) and `resume_at`
+    the UTC time it ends; the message is the one an operator acts on.
+    """
+
+    def __init__(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        wait_seconds: float | None,
+        limit: float | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        self.method, self.path, self.wait_seconds, self.limit = method, url_path(url), wait_seconds, limit
+        start = now or datetime.now(UTC)
+        self.resume_at = None if wait_seconds is None else start + timedelta(seconds=wait_seconds)
+        where = f"{method} {self.path}"
+        if self.resume_at is None:
+            super().__init__(f"Spotify reported {self.why()} on {where} without a Retry-After: resume later")
+        else:
+            super().__init__(
+                f"Spotify asked to wait {human_duration(wait_seconds or 0.0)} ({self.why()}) on {where}: "
+                f"resume after {format_resume(self.resume_at)}"
+            )
+
+    def why(self) -> str:
+        limit = f" of {human_duration(self.limit)}" if self.limit is not None else ""
+        return f"over the limit{limit}, SPOTIFY_MAX_RETRY_AFTER_SECONDS"
+
+
+class QuotaExceeded(WaitTooLong):
+    """A quota ban: 429 with `reason: QUOTA_EXCEEDED` (Retry-After of 20 h and more are seen)."""
+
+    def why(self) -> str:
+        return "quota exceeded"
+
+
+def human_duration(seconds: float) -> str:
+    """`20.0 h`, `15.0 min` or `90 s`: a wait as an operator reads it."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 120:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds:.0f} s"
+
+
+def format_resume(when: datetime) -> str:
+    """A UTC time to the minute, rounded up so that resuming at it is never too early."""
+    when = when.astimezone(UTC)
+    if when.second or when.microsecond:
+        when = when.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return when.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def is_quota_ban(status: int, body: bytes) -> bool:
+    """Whether a response is a quota ban: a 429 whose JSON error carries `reason: QUOTA_EXCEEDED`."""
+    if status != 429 or not body:
+        return False
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return False
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return any(isinstance(p, dict) and p.get("reason") == QUOTA_REASON for p in (payload, error))
+
+
 class RetryableError(Exception):
     """Raised inside an attempt to ask for another try (a truncated body, a retryable status)."""
 
@@ -90,7 +170,7 @@ class RetryPolicy:
     max_attempts: int = 5
     base_delay: float = 1.0  # first backoff ceiling; doubles each attempt
     max_delay: float = 30.0  # ceiling of any single backoff
-    max_retry_after: float = 120.0  # a longer Retry-After is cut to this
+    max_retry_after: float = 600.0  # a longer Retry-After ends the call with `WaitTooLong`
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
 
     def __post_init__(self) -> None:
@@ -176,12 +256,12 @@ class RetryingClient:
                 last: BaseException = exc
             except RETRYABLE_TRANSPORT_ERRORS as exc:
                 status, cause, retry_after, last = None, _describe(exc), None, exc
+            limit = policy.max_retry_after
+            if retry_after is not None and retry_after > limit:
+                raise WaitTooLong(method, url, wait_seconds=retry_after, limit=limit) from None
             if number == policy.max_attempts:
                 raise RetriesExhausted(method, url, attempts=number, status=status, cause=cause) from last
-            if retry_after is not None:
-                delay = min(retry_after, policy.max_retry_after)
-            else:
-                delay = policy.backoff(number, self._rng)
+            delay = retry_after if retry_after is not None else policy.backoff(number, self._rng)
             log.warning(
                 "%s %s: %s (attempt %d of %d); retrying in %.2fs",
                 method,
@@ -210,13 +290,18 @@ class RetryingClient:
         tokens.invalidate(token)
         return True
 
-    def _check_retryable(self, response: httpx.Response) -> None:
-        if response.status_code in self.policy.retry_statuses:
-            raise RetryableError(
-                f"status {response.status_code} {_reason(response.status_code)}".rstrip(),
-                status=response.status_code,
-                retry_after=parse_retry_after(response.headers.get("retry-after")),
-            )
+    def _check_retryable(self, method: str, url: str, response: httpx.Response, body: bytes) -> None:
+        """Raise `RetryableError` for a status worth another try (`run` ends a too long wait), or
+        `QuotaExceeded` for a quota ban, told apart by the reason in `body` (the start of the body)."""
+        status = response.status_code
+        if status not in self.policy.retry_statuses:
+            return
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if is_quota_ban(status, body):
+            raise QuotaExceeded(method, url, wait_seconds=retry_after)
+        raise RetryableError(
+            f"status {status} {_reason(status)}".rstrip(), status=status, retry_after=retry_after
+        )
 
     async def request(
         self,
@@ -249,7 +334,7 @@ class RetryingClient:
                 if self._stale_token(response, tokens, token, refreshed):
                     refreshed = True
                     continue
-                self._check_retryable(response)
+                self._check_retryable(method, url, response, response.content[:_ERROR_BODY_LIMIT])
                 return response
 
         return await self.run(method, url, attempt)
@@ -262,26 +347,49 @@ class RetryingClient:
         *,
         headers: Mapping[str, str] | None = None,
         tokens: TokenSource | None = None,
+        follow_redirects: bool = True,
+        anonymous: bool = False,
+        shown_as: str | None = None,
     ) -> T:
         """Open a streamed response and pass it to `handle`; a failure mid-body restarts it all.
 
         `handle` sees every non-retryable response (it decides what a 404 or a 401 means) and may
         raise `RetryableError` when the body it read is unusable (for example a truncated gzip).
         With `tokens`, every attempt carries the current bearer token (see `_stale_token`).
+        `anonymous` sends no `Authorization` header at all (a signed storage URL is refused with
+        one); `shown_as` is the URL named in logs and errors instead of `url` (which may be secret).
         """
+        shown = shown_as or url
 
         async def attempt() -> T:
             refreshed = False
             while True:
                 token = await tokens.token() if tokens is not None else None
-                async with self.client.stream(method, url, headers=_with_bearer(headers, token)) as response:
+                request = self.client.build_request(method, url, headers=_with_bearer(headers, token))
+                if anonymous:
+                    request.headers.pop("Authorization", None)
+                response = await self.client.send(request, stream=True, follow_redirects=follow_redirects)
+                try:
                     if self._stale_token(response, tokens, token, refreshed):
                         refreshed = True
                         continue
-                    self._check_retryable(response)
+                    body = await _error_body(response) if response.status_code == 429 else b""
+                    self._check_retryable(method, shown, response, body)
                     return await handle(response)
+                finally:
+                    await response.aclose()
 
-        return await self.run(method, url, attempt)
+        return await self.run(method, shown, attempt)
+
+
+async def _error_body(response: httpx.Response) -> bytes:
+    """The start of a streamed error response's body (enough for a JSON error, never a huge one)."""
+    data = b""
+    async for chunk in response.aiter_bytes():
+        data += chunk
+        if len(data) >= _ERROR_BODY_LIMIT:
+            break
+    return data[:_ERROR_BODY_LIMIT]
 
 
 def _with_bearer(headers: Mapping[str, str] | None, token: str | None) -> Mapping[str, str] | None:
@@ -290,13 +398,33 @@ def _with_bearer(headers: Mapping[str, str] | None, token: str | None) -> Mappin
     return {**(headers or {}), "Authorization": f"Bearer {token}"}
 
 
+class RedactQueries(logging.Filter):
+    """Rewrites a log record with every URL's query string replaced by `?<redacted>`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _URL_QUERY.sub(r"\1?<redacted>", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+def redact_library_logs() -> None:
+    """Install `RedactQueries` on the HTTP libraries' loggers (once per process)."""
+    for name in HTTP_LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactQueries) for f in logger.filters):
+            logger.addFilter(RedactQueries())
+
+
 def new_async_client(
     *,
     timeout: float | httpx.Timeout,
     max_connections: int = 16,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An `httpx.AsyncClient` with explicit timeouts and pool limits."""
+    """An `httpx.AsyncClient` with explicit timeouts and pool limits (and URL queries kept out of logs)."""
+    redact_library_logs()
     return httpx.AsyncClient(
         timeout=make_timeout(timeout),
         limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),

@@ -181,7 +181,9 @@ class ApiSession:
         client = new_async_client(
             timeout=connection.timeout, max_connections=max_connections, transport=transport
         )
-        self.http = RetryingClient(client, policy=retry, sleep=sleep, rng=rng)
+        # The connection's patience is the policy's: a longer Retry-After ends the call (`WaitTooLong`).
+        policy = retry or RetryPolicy(max_retry_after=connection.max_retry_after)
+        self.http = RetryingClient(client, policy=policy, sleep=sleep, rng=rng)
         self.tokens = ClientCredentials(
             self.http,
             accounts_url=connection.accounts_url,

@@ -38,6 +38,7 @@ class ArchivedFile:
     country: str | None
     bytes: int
     sha256: str
+    empty: bool = False  # no data in it (0 bytes or a gzip of nothing)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class ArchivedPartition:
     @property
     def total_bytes(self) -> int:
         return sum(f.bytes for f in self.files)
+
+    @property
+    def empty_files(self) -> tuple[str, ...]:
+        """Names of the files that hold no data: shown per file, so "no data" is never silent."""
+        return tuple(f.name for f in self.files if f.empty)
 
 
 async def fetch_partition(
@@ -77,7 +83,9 @@ async def fetch_partition(
         files = tuple(
             sorted(
                 (
-                    ArchivedFile(final / d.name, d.name, d.remote.uri, d.remote.country, d.bytes, d.sha256)
+                    ArchivedFile(
+                        final / d.name, d.name, d.remote.uri, d.remote.country, d.bytes, d.sha256, d.empty
+                    )
                     for d in downloaded
                 ),
                 key=lambda f: f.name,
@@ -118,7 +126,8 @@ async def _download_all(
 
 
 def _manifest_json(partition: ArchivedPartition, report: ReportSpec) -> str:
-    """What was fetched, from where, with checksums; never credentials, tokens or headers."""
+    """What was fetched, from where (the API uri, never a signed URL), with checksums; never
+    credentials, tokens or headers."""
     document = {
         "manifest_version": MANIFEST_VERSION,
         "report": partition.report,
@@ -128,7 +137,14 @@ def _manifest_json(partition: ArchivedPartition, report: ReportSpec) -> str:
         "fetched_at": partition.fetched_at.isoformat().replace("+00:00", "Z"),
         "total_bytes": partition.total_bytes,
         "files": [
-            {"name": f.name, "uri": f.uri, "country": f.country, "bytes": f.bytes, "sha256": f.sha256}
+            {
+                "name": f.name,
+                "uri": f.uri,
+                "country": f.country,
+                "bytes": f.bytes,
+                "sha256": f.sha256,
+                "empty": f.empty,
+            }
             for f in partition.files
         ],
     }
@@ -149,6 +165,7 @@ def read_manifest(path: Path) -> ArchivedPartition:
                 country=None if f.get("country") is None else str(f["country"]),
                 bytes=int(f["bytes"]),
                 sha256=str(f["sha256"]),
+                empty=f.get("empty") is True,
             )
             for f in doc["files"]
         )

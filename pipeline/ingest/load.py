@@ -16,9 +16,11 @@ from pipeline.clients.bulk_api import (
     InvalidListing,
     LicensorForbidden,
     NotAvailable,
+    SignedUrlRefused,
+    UnknownLicensor,
     UnsafeFileName,
 )
-from pipeline.clients.http import ApiStatusError
+from pipeline.clients.http import ApiStatusError, WaitTooLong
 from pipeline.clients.session import AuthError
 from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition
 from pipeline.ingest.landing import LandingError, LandingOptions, LandingResult, land_partition
@@ -29,10 +31,14 @@ from pipeline.storage.atomic import exclusive_lock_async
 
 Progress = Callable[[str], None]
 
-# Errors that another attempt cannot fix: retrying them only delays the clear message.
+# Errors that another attempt cannot fix: retrying them only delays the clear message. A long wait
+# (a quota ban) is one too: a step retry minutes later would only meet the same ban.
 PERMANENT_ERRORS: tuple[type[Exception], ...] = (
     AuthError,
     LicensorForbidden,
+    UnknownLicensor,
+    SignedUrlRefused,
+    WaitTooLong,
     InvalidListing,
     UnsafeFileName,
     DownloadTooLarge,
@@ -61,12 +67,15 @@ def throttled(say: Progress, *, every_seconds: float = 5.0) -> Progress:
 class LoadFailed(Exception):
     """A report load failed; the message names report, licensor, date and cause.
 
-    `permanent` tells orchestration not to retry (bad credentials, too many rejects, hostile input).
+    `permanent` tells orchestration not to retry (bad credentials, too many rejects, hostile input,
+    long waits); `resume_at` is the UTC time Spotify asked us to wait until, if it asked.
     """
 
     def __init__(self, report: ReportSpec, licensor: str, day: date, cause: BaseException) -> None:
         super().__init__(f"{report.name} for {licensor} on {day:%Y-%m-%d} failed: {cause}")
         self.permanent = isinstance(cause, PERMANENT_ERRORS)
+        # Spotify asked us to stop until then (a quota ban): every further request meets the same wait.
+        self.resume_at = cause.resume_at if isinstance(cause, WaitTooLong) else None
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,11 @@ class LoadOutcome:
     @property
     def available(self) -> bool:
         return self.landing is not None
+
+    @property
+    def empty_files(self) -> tuple[str, ...]:
+        """The archived files that held no data (see `ArchivedPartition.empty_files`)."""
+        return self.archive.empty_files if self.archive else ()
 
 
 async def load_report(
@@ -117,7 +131,11 @@ async def load_report(
                 day,
                 on_progress=lambda done, total, name: chatter(f"downloaded {done}/{total} {name}"),
             )
-            say(f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes")
+            empty = archive.empty_files
+            say(
+                f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes"
+                + (f"; {len(empty)} without data: {', '.join(empty)}" if empty else "")
+            )
             landing = land_partition(
                 layout,
                 report,

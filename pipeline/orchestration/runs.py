@@ -20,6 +20,7 @@ from pipeline.orchestration.partitions import partition_key
 from pipeline.reports import ReportSpec, report_by_name
 
 JOB_NAME = "bulk_reports_job"
+RESUME_AFTER = "resume_after"  # failure metadata: the UTC time Spotify asked us to wait until
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,9 @@ class PartitionRun:
     seconds: float
     rows: dict[str, int] = field(default_factory=dict)
     not_available: tuple[str, ...] = ()
+    empty_files: tuple[str, ...] = ()  # files that held no data (a day or country without streams)
     error: str | None = None
+    resume_after: str | None = None  # Spotify asked to wait until then (a quota ban): stop for now
 
 
 _OUR_ERRORS = ("LoadFailed", "Failure")
@@ -60,14 +63,28 @@ def run_error(result: dg.ExecuteInProcessResult) -> str | None:
     return "; ".join(dict.fromkeys(errors)) or (None if result.success else "run failed")
 
 
+def resume_after(result: dg.ExecuteInProcessResult) -> str | None:
+    """The latest `resume_after` a failed step carries, if Spotify asked the run to wait."""
+    times = []
+    for event in result.get_step_failure_events():
+        user = event.step_failure_data.user_failure_data
+        value = getattr(user.metadata.get(RESUME_AFTER), "value", None) if user else None
+        if isinstance(value, str):
+            times.append(value)
+    return max(times, default=None)
+
+
 def _summarize(
     result: dg.ExecuteInProcessResult, reports: Sequence[ReportSpec], licensor: str, day: date, seconds: float
 ) -> PartitionRun:
     rows: dict[str, int] = {}
+    empty: dict[str, None] = {}  # the report's empty files, once though each of its tables names them
     for event in result.get_asset_materialization_events():
         materialization = event.materialization
         value = materialization.metadata.get("dagster/row_count")
         rows[materialization.asset_key.to_user_string()] = int(getattr(value, "value", 0) or 0)
+        names = getattr(materialization.metadata.get("empty_files"), "value", None)
+        empty.update(dict.fromkeys(str(n) for n in names or ()))
     not_available = tuple(r.name for r in reports if not any(t.name in rows for t in r.tables))
     error = run_error(result)
     return PartitionRun(
@@ -78,7 +95,9 @@ def _summarize(
         seconds=seconds,
         rows=rows,
         not_available=() if error else not_available,
+        empty_files=tuple(empty),
         error=error,
+        resume_after=resume_after(result),
     )
 
 
@@ -138,6 +157,8 @@ def run_partitions(
 
     With `workers` > 1, runs execute in that many spawned processes (each run still one process's
     in-process execution), all recording to the same instance; results arrive as they finish.
+    Once a run reports that Spotify asked to wait (`resume_after`), no further run is started:
+    each would only meet the same ban. The runs not started are missing from the result.
     """
     todo = [(licensor, day) for day in days for licensor in licensors]
     notify = on_result or (lambda _run: None)
@@ -146,6 +167,8 @@ def run_partitions(
         for licensor, day in todo:
             outcomes.append(_run_one(defs, instance, licensor, day, reports, log_level))
             notify(outcomes[-1])
+            if outcomes[-1].resume_after:
+                break
         return outcomes
     names = tuple(r.name for r in reports)
     context = multiprocessing.get_context("spawn")  # no fork: the parent may run threads (emulator)
@@ -157,6 +180,11 @@ def run_partitions(
     ) as pool:
         futures = [pool.submit(_worker_run, lic, day, names, log_level) for lic, day in todo]
         for future in as_completed(futures):
+            if future.cancelled():
+                continue
             outcomes.append(future.result())
             notify(outcomes[-1])
+            if outcomes[-1].resume_after:
+                for pending in futures:
+                    pending.cancel()  # those already running finish; the rest never start
     return sorted(outcomes, key=lambda run: (run.day, run.licensor))

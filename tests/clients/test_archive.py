@@ -96,6 +96,7 @@ def test_fetch_partition_publishes_files_and_manifest(api, make_client, layout):
         "country": "GB",
         "bytes": len(body("GB")),
         "sha256": hashlib.sha256(body("GB")).hexdigest(),
+        "empty": False,
     }
     for secret in (CLIENT_SECRET, "token-1", "Bearer", "authorization"):
         assert secret.lower() not in manifest_text.lower()
@@ -175,6 +176,7 @@ def test_downloads_run_concurrently_but_bounded(api, make_client, layout):
 
 
 def test_not_available_touches_nothing(api, make_client, layout):
+    api.route("/acme/enhanced/streams", listing("/acme/enhanced/streams/2025"))
     with pytest.raises(NotAvailable, match="streams for acme on 2026-11-20 is not available yet"):
         fetch(make_client, layout)
     assert not layout.archive_root.exists()

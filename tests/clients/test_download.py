@@ -14,8 +14,9 @@ import httpx
 import pytest
 
 from pipeline.clients import bulk_api
-from pipeline.clients.bulk_api import DownloadTooLarge, NotAvailable, RemoteFile, UnsafeFileName
-from pipeline.clients.http import RetriesExhausted
+from pipeline.clients.bulk_api import DownloadTooLarge, RemoteFile, UnsafeFileName
+from pipeline.clients.http import ApiStatusError, RetriesExhausted
+from pipeline.clients.sink import Sink
 from tests.kits.fake_api import BrokenStream, respond
 
 URI = "/acme/enhanced/streams/2026/11/20/US"
@@ -174,9 +175,19 @@ def test_same_disposition_name_twice_falls_back_to_the_suggested_name(api, make_
     assert (tmp_path / "data.json.gz").read_bytes() == b"another country's file"
 
 
-def test_download_404_is_not_available(api, make_client, tmp_path):
-    with pytest.raises(NotAvailable, match=f"file {URI} is not available yet"):
+def test_a_listed_file_answering_404_is_retried_then_fails_naming_it(api, make_client, tmp_path, sleeps):
+    with pytest.raises(RetriesExhausted) as info:
         download(make_client, tmp_path)
+    assert str(info.value) == (
+        f"GET /v1/analytics{URI} failed after 3 attempt(s): "
+        "last error: status 404 Not Found (a file named in its listing)"
+    )
+    assert len(api.requests) == 3 and len(sleeps) == 2
+
+
+def test_a_listed_file_answering_404_once_is_downloaded(api, make_client, tmp_path):
+    api.route(URI, respond(404), respond(200, GZ))
+    assert download(make_client, tmp_path).path.read_bytes() == GZ
 
 
 def test_download_with_expired_token_refreshes_once(api, make_client, tmp_path):
@@ -228,13 +239,13 @@ def test_a_body_truncated_mid_batch_is_retried(api, make_client, tmp_path, sleep
 
 def test_writing_hashing_and_inflating_run_off_the_event_loop(api, make_client, tmp_path, monkeypatch):
     threads = set()
-    feed = bulk_api._Sink.feed
+    feed = Sink.feed
 
     def recording(self, pieces):
         threads.add(threading.current_thread())
         feed(self, pieces)
 
-    monkeypatch.setattr(bulk_api._Sink, "feed", recording)
+    monkeypatch.setattr(Sink, "feed", recording)
     api.route(URI, respond(200, GZ))
     loop_thread = threading.current_thread()  # asyncio.run runs the loop on this thread
     download(make_client, tmp_path)
@@ -243,7 +254,7 @@ def test_writing_hashing_and_inflating_run_off_the_event_loop(api, make_client, 
 
 def test_a_cancelled_download_waits_for_its_worker_then_cleans_up(api, make_client, tmp_path, monkeypatch):
     entered, release = threading.Event(), threading.Event()
-    feed = bulk_api._Sink.feed
+    feed = Sink.feed
     after_release = []
 
     def blocking(self, pieces):
@@ -252,7 +263,7 @@ def test_a_cancelled_download_waits_for_its_worker_then_cleans_up(api, make_clie
         feed(self, pieces)  # writes to the temporary file after the cancellation arrived
         after_release.append(os.listdir(tmp_path))
 
-    monkeypatch.setattr(bulk_api._Sink, "feed", blocking)
+    monkeypatch.setattr(Sink, "feed", blocking)
     api.route(URI, respond(200, GZ))
 
     async def main():
@@ -270,3 +281,53 @@ def test_a_cancelled_download_waits_for_its_worker_then_cleans_up(api, make_clie
     asyncio.run(main())
     assert len(after_release) == 1 and len(after_release[0]) == 1  # the .part file, still there then
     assert os.listdir(tmp_path) == []  # and removed only after the worker had finished
+
+
+SIGNED = "https://storage.test/bucket/streams_US.json.gz?X-Goog-Signature=s1gn4ture"
+
+
+def with_storage(api, *replies) -> tuple[httpx.MockTransport, list[httpx.Request]]:
+    """The fake API plus a storage host answering `replies` (see `respond`) in turn, the last repeating."""
+    seen: list[httpx.Request] = []
+    queue = list(replies)
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host != "storage.test":
+            return await api.handler(request)
+        seen.append(request)
+        return (queue.pop(0) if len(queue) > 1 else queue[0])(request)
+
+    return httpx.MockTransport(handler), seen
+
+
+def test_a_redirect_is_followed_without_the_token_and_keeps_the_gzip(api, make_client, tmp_path):
+    api.route(URI, respond(303, headers={"Location": SIGNED}))
+    transport, seen = with_storage(api, respond(200, GZ, headers={"Content-Encoding": "gzip"}))
+    result = download(make_client, tmp_path, transport=transport)
+    assert result.path.read_bytes() == GZ and not result.empty
+    (storage,) = seen
+    assert "authorization" not in storage.headers and storage.headers["accept-encoding"] == "gzip"
+    assert api.requests[0].headers["authorization"] == "Bearer token-1"
+
+
+def test_a_refused_signed_url_is_asked_for_again_then_fails_without_showing_it(api, make_client, tmp_path):
+    api.route(URI, respond(302, headers={"Location": SIGNED}))
+    transport, seen = with_storage(api, respond(403), respond(400), respond(200, GZ))
+    assert download(make_client, tmp_path, transport=transport).path.read_bytes() == GZ
+    assert (len(api.requests), len(seen)) == (3, 3)
+    transport, seen = with_storage(api, respond(403))
+    with pytest.raises(bulk_api.SignedUrlRefused) as info:
+        download(make_client, tmp_path / "x", transport=transport)
+    assert "refused 4 fresh signed URLs (statuses 403, 403, 403, 403)" in str(info.value)
+    assert "s1gn4ture" not in str(info.value) and "storage.test" not in str(info.value)
+
+
+def test_a_redirect_without_a_usable_location_fails(api, make_client, tmp_path):
+    api.route(URI, respond(307, headers={"Location": "ftp://storage.test/file"}))
+    with pytest.raises(ApiStatusError, match=f"GET /v1/analytics{URI} answered 307"):
+        download(make_client, tmp_path)
+
+
+def test_an_empty_gzip_is_marked_empty(api, make_client, tmp_path):
+    api.route(URI, respond(200, gzip.compress(b"")))
+    assert download(make_client, tmp_path).empty

@@ -11,10 +11,13 @@ import pytest
 
 from pipeline.clients.http import (
     ApiStatusError,
+    QuotaExceeded,
     RetriesExhausted,
     RetryableError,
     RetryingClient,
     RetryPolicy,
+    WaitTooLong,
+    format_resume,
     make_timeout,
     parse_retry_after,
 )
@@ -87,10 +90,69 @@ def test_429_honours_retry_after_seconds():
     assert len(seen) == 2
 
 
-def test_retry_after_is_capped_by_max_retry_after():
-    transport, _ = scripted(httpx.Response(429, headers={"Retry-After": "3600"}), 200)
-    _, sleeps = run_request(transport)
-    assert sleeps == [30.0]
+def test_retry_after_above_max_retry_after_ends_the_call_with_the_resume_time():
+    transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "3600"}), 200)
+    before = time.time()
+    with pytest.raises(WaitTooLong) as info:
+        run_request(transport)
+    exc = info.value
+    assert len(seen) == 1  # not retried, not slept through
+    assert exc.wait_seconds == 3600 and not isinstance(exc, QuotaExceeded)
+    assert exc.resume_at is not None and abs(exc.resume_at.timestamp() - before - 3600) < 5
+    assert str(exc) == (
+        "Spotify asked to wait 1.0 h (over the limit of 30 s, SPOTIFY_MAX_RETRY_AFTER_SECONDS) on "
+        f"GET /v1/things: resume after {format_resume(exc.resume_at)}"
+    )
+
+
+def test_a_long_retry_after_on_a_503_ends_the_call_too():
+    transport, seen = scripted(httpx.Response(503, headers={"Retry-After": "31"}), 200)
+    with pytest.raises(WaitTooLong):
+        run_request(transport)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize(
+    "body", [{"error": {"status": 429, "reason": "QUOTA_EXCEEDED"}}, {"reason": "QUOTA_EXCEEDED"}]
+)
+def test_a_quota_ban_ends_the_call_even_with_a_short_retry_after(body):
+    transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "5"}, json=body), 200)
+    with pytest.raises(QuotaExceeded) as info:
+        run_request(transport)
+    assert len(seen) == 1
+    assert "(quota exceeded) on GET /v1/things: resume after " in str(info.value)
+
+
+def test_a_quota_ban_without_retry_after_says_so():
+    body = {"error": {"status": 429, "reason": "QUOTA_EXCEEDED"}}
+    transport, _ = scripted(httpx.Response(429, json=body), 200)
+    with pytest.raises(QuotaExceeded, match="quota exceeded on GET /v1/things without a Retry-After"):
+        run_request(transport)
+
+
+def test_a_quota_ban_on_a_stream_ends_it_too():
+    body = {"error": {"status": 429, "reason": "QUOTA_EXCEEDED"}}
+    transport, seen = scripted(httpx.Response(429, headers={"Retry-After": "72000"}, json=body), 200)
+
+    async def main() -> None:
+        http = RetryingClient(httpx.AsyncClient(transport=transport), policy=POLICY, sleep=_no_sleep)
+        async with http.client:
+            await http.stream("GET", URL, _status)
+
+    with pytest.raises(QuotaExceeded, match=r"wait 20.0 h \(quota exceeded\)"):
+        asyncio.run(main())
+    assert len(seen) == 1
+
+
+async def _status(response: httpx.Response) -> int:
+    return response.status_code
+
+
+def test_resume_times_round_up_to_the_minute():
+    from datetime import UTC, datetime
+
+    assert format_resume(datetime(2026, 12, 3, 1, 9, 1, tzinfo=UTC)) == "2026-12-03T01:10Z"
+    assert format_resume(datetime(2026, 12, 3, 1, 10, tzinfo=UTC)) == "2026-12-03T01:10Z"
 
 
 def test_429_without_retry_after_falls_back_to_backoff():

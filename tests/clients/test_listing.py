@@ -7,7 +7,13 @@ from datetime import date
 
 import pytest
 
-from pipeline.clients.bulk_api import InvalidListing, LicensorForbidden, NotAvailable, RemoteFile
+from pipeline.clients.bulk_api import (
+    InvalidListing,
+    LicensorForbidden,
+    NotAvailable,
+    RemoteFile,
+    UnknownLicensor,
+)
 from pipeline.clients.http import ApiError
 from pipeline.reports import report_by_name
 from tests.kits.fake_api import listing, respond
@@ -74,8 +80,8 @@ def test_empty_day_listing_is_a_day_without_data(api, make_client):
     assert list_files(make_client) == []
 
 
-@pytest.mark.parametrize("missing", [ROOT, f"{ROOT}/2026", f"{ROOT}/2026/3", f"{ROOT}/2026/3/5"])
-def test_404_anywhere_on_the_path_is_not_available(api, make_client, missing):
+@pytest.mark.parametrize("missing", [f"{ROOT}/2026", f"{ROOT}/2026/3", f"{ROOT}/2026/3/5"])
+def test_404_below_the_report_root_is_not_available(api, make_client, missing):
     unpadded_tree(api)
     del api.routes[missing]
     with pytest.raises(NotAvailable) as info:
@@ -100,9 +106,24 @@ def test_a_date_absent_from_its_listing_is_not_available(api, make_client, path,
         list_files(make_client)
 
 
-def test_403_means_the_licensor_is_forbidden(api, make_client, sleeps):
-    api.route(ROOT, respond(403, json={"error": {"status": 403, "message": "Forbidden"}}))
-    with pytest.raises(LicensorForbidden, match=r"not allowed to read streams for acme on 2026-03-05 \(403"):
+def test_404_at_the_report_root_is_an_unknown_licensor(api, make_client, sleeps):
+    unpadded_tree(api)
+    del api.routes[ROOT]
+    with pytest.raises(UnknownLicensor) as info:
+        list_files(make_client)
+    assert str(info.value).startswith(
+        f"unknown licensor 'acme' (404 at {ROOT}): check SPOTIFY_LICENSORS against your welcome email"
+    )
+    assert isinstance(info.value, ApiError) and sleeps == []
+
+
+@pytest.mark.parametrize("where", [ROOT, f"{ROOT}/2026/3"])
+def test_403_means_the_licensor_is_forbidden(api, make_client, sleeps, where):
+    unpadded_tree(api)
+    api.route(where, respond(403, json={"error": {"status": 403, "message": "Forbidden"}}))
+    with pytest.raises(
+        LicensorForbidden, match=rf"client not allowed for licensor 'acme' \(403 at {where}\)"
+    ):
         list_files(make_client)
     assert sleeps == []
 

@@ -8,7 +8,9 @@ declared schema, an archive whose manifest matches its files).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -145,6 +147,15 @@ def assert_inside(data_dir: Path, root: Path) -> None:
     """Nothing was written under `root` except inside `data_dir`."""
     outside = [p for p in root.rglob("*") if p.is_file() and data_dir not in p.parents]
     assert outside == [], f"written outside the data directory: {outside}"
+
+
+def logged(read: Callable[[], object], expected: object, *, timeout: float = 2.0) -> object:
+    """`read()` once it equals `expected` (or at the timeout): the emulator logs a request after
+    answering it, so the client can be done before the server's log has the last request."""
+    deadline = time.monotonic() + timeout
+    while (value := read()) != expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return value
 
 
 def report_named(name: str) -> ReportSpec:

@@ -28,10 +28,15 @@ def fault_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
 @pytest.fixture
 def emu(fault_emulator: RunningEmulator) -> Iterator[RunningEmulator]:
     """The suite's emulator, clean again (no faults, empty logs) after the test."""
-    fault_emulator.clear_log()
-    yield fault_emulator
-    fault_emulator.set_faults(FaultPlan())
-    fault_emulator.clear_log()
+    yield from cleaned(fault_emulator)
+
+
+def cleaned(running: RunningEmulator) -> Iterator[RunningEmulator]:
+    """A shared emulator for one test: logs emptied before, faults and logs cleared after."""
+    running.clear_log()
+    yield running
+    running.set_faults(FaultPlan())
+    running.clear_log()
 
 
 @pytest.fixture(scope="package")

@@ -15,8 +15,8 @@ import time
 import dagster as dg
 import pytest
 
-from pipeline.clients.bulk_api import NotAvailable, RemoteFile
-from pipeline.clients.http import RetryPolicy
+from pipeline.clients.bulk_api import RemoteFile
+from pipeline.clients.http import RetriesExhausted, RetryPolicy
 from pipeline.emulator import FaultPlan
 from pipeline.orchestration.partitions import partition_key
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
@@ -28,6 +28,7 @@ from tests.kits.reliability import (
     client_for,
     lake_state,
     load_day,
+    logged,
     record,
     report_named,
 )
@@ -269,7 +270,8 @@ def test_unpublished_day_is_not_available_and_writes_nothing(emu, tmp_path, clea
         outcome = result.outcomes[report.name]
         assert not outcome.available and outcome.not_available_reason.endswith("is not available yet")
     assert not (data_dir / "lake").exists() and not (data_dir / "archive").exists()
-    # A uri of an unpublished day asked directly: the API's 404 is "not available", not an error.
+    # A file uri answering 404 (as if listed a moment ago) is a passing inconsistency, not "not
+    # available": retried, then a failure that names it.
     uri = f"/{LICENSOR}/enhanced/users/{EMULATOR_TODAY:%Y/%m/%d}"
     remote = RemoteFile(uri=uri, country=None, name="users.json.gz")
 
@@ -277,9 +279,9 @@ def test_unpublished_day_is_not_available_and_writes_nothing(emu, tmp_path, clea
         async with client_for(emu) as client:
             await client.download(remote, tmp_path)
 
-    with pytest.raises(NotAvailable, match="is not available yet"):
+    with pytest.raises(RetriesExhausted, match=f"GET /v1/analytics{uri} failed after 4 attempt"):
         asyncio.run(fetch())
-    assert emu.count(status=404) == 1
+    assert logged(lambda: emu.count(status=404), 4) == 4
     assert list(tmp_path.glob("*.part")) == []
     record("faults", "404 (day not published)", "not available yet; nothing written")
     _rerun_matches_clean(emu, data_dir, clean)

@@ -3,7 +3,8 @@
 The client secret, every access token the emulator issued (token expiry forces several), the
 pseudonym key and a wrong secret tried on purpose must appear in no log line (DEBUG included), no
 Dagster event or metadata, no exception message, no archive manifest and no file under the data
-directory or the Dagster instance, from in-process runs, failed runs and the real CLI.
+directory or the Dagster instance, from in-process runs, failed runs and the real CLI. Signed
+download URLs (a credential until they expire) are held to the same rule.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipeline.cli.main import main
 from pipeline.emulator import FaultPlan, start_emulator
 from pipeline.orchestration.partitions import partition_key
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
@@ -161,3 +163,79 @@ def test_no_secret_value_appears_in_any_output(fault_emulator, tmp_path, monkeyp
     values = f"{len(needles)} values ({len(issued)} tokens, client + wrong secret, key, Basic forms)"
     where = "DEBUG logs, Dagster events and storage, exceptions, manifests, lake, rejects, CLI output"
     record("secrets", values, f"0 hits in {files} files + logs, {size / 1e6:.1f} MB ({where})")
+
+
+def _signed_needles(urls: list[str]) -> dict[str, bytes]:
+    """Every signed URL the API handed out: whole, its query and its signature (each a credential)."""
+    needles: dict[str, bytes] = {}
+    for i, url in enumerate(urls):
+        query = url.split("?", 1)[1]
+        signature = next(p for p in query.split("&") if p.startswith("X-Goog-Signature=")).split("=", 1)[1]
+        needles |= {
+            f"signed URL {i + 1}": url.encode(),
+            f"signed URL {i + 1} query": query.encode(),
+            f"signed URL {i + 1} signature": signature.encode(),
+        }
+    return needles
+
+
+def test_no_signed_url_appears_in_any_output(fault_emulator, tmp_path, monkeypatch, caplog, capfd):
+    """Signed downloads with an expired URL and storage 5xx: the URLs reach no log, event, error,
+    manifest or file (the emulator's own request log, the storage host's side, is not ours)."""
+    caplog.set_level(logging.DEBUG)
+    faults = FaultPlan.parse(["signed_expired:count=1", "server_error:count=1,scope=storage"])
+    config = replace(fault_emulator.config, downloads="signed", faults=faults)
+    data_dir, cli_data_dir, dagster_home = tmp_path / "data", tmp_path / "cli-data", tmp_path / "dagster_home"
+    texts: dict[str, str] = {}
+    with start_emulator(config) as emu:
+        signed: list[str] = []
+        sign = emu.bulk.sign
+        assert sign is not None
+
+        def recording_sign(path: str) -> str:
+            signed.append(sign(path))
+            return signed[-1]
+
+        emu.bulk.sign = recording_sign
+        monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", emu.config.client_secret)
+        run = {"partition_key": str(partition_key(LICENSOR, LOADED_DAY)), "raise_on_error": False}
+        with dg.instance_for_test() as instance:
+            loaded = dg.materialize(
+                lake_report_assets(), resources=_resources(emu, data_dir), instance=instance, **run
+            )
+            assert loaded.success
+            texts[f"run {loaded.run_id} events"] = "\n".join(map(repr, loaded.all_events))
+            # the CLI, verbose, in this process (so the signing above is seen)
+            dagster_home.mkdir()
+            env = _cli_env(emu, cli_data_dir, dagster_home) | {
+                "SPOTIFY_CLIENT_SECRET": emu.config.client_secret
+            }
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            monkeypatch.chdir(tmp_path)
+            command = [
+                "load",
+                "--licensor",
+                LICENSOR,
+                "--date",
+                str(LOADED_DAY),
+                "--workers",
+                "1",
+                "--verbose",
+            ]
+            assert main(command) == 0
+            ours = [r for r in caplog.records if not r.name.startswith("pipeline.emulator")]
+            texts["python logs (DEBUG, emulator excluded)"] = "\n".join(
+                f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in ours
+            )
+            captured = capfd.readouterr()
+            texts |= {"stdout": captured.out, "stderr": captured.err}
+            needles = _signed_needles(signed)
+            roots = [data_dir, cli_data_dir, Path(instance.root_directory), dagster_home]
+            files, size, hits = _scan(roots, texts, needles)
+        assert emu.storage_requests_with_authorization == 0
+    assert len(signed) >= 2 * 5 + 1  # every file of both loads, one expired URL asked again
+    assert any("signed URL" in r.getMessage() for r in ours)  # the renewal was logged, URL-free
+    assert any(r.name == "httpx" for r in ours)  # httpx logged its requests, queries redacted
+    assert hits == [], hits[:5]
+    record("secrets", f"{len(signed)} signed URLs", f"0 hits in {files} files + logs, {size / 1e6:.1f} MB")
