@@ -7,12 +7,18 @@ every line starts with `{`, no line holds a second value after its object (check
 scans, far cheaper than counting lines in Python) and its strings are valid UTF-8. Then rows and
 lines match one to one. Any doubt sends that one block to the slow path: `json.loads` per line
 with lossless per-field casts and precise rejects.
+
+Both paths rename fields the same way (`names.py`): on the fast path the aliases are columns of the
+read schema, typed like their field, and merged into it with `coalesce`, so no line is parsed twice.
+Track ids are normalized to base62 (`trackids.py`); per file, a `FieldTally` feeds `fieldcheck.py`.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -21,11 +27,14 @@ import pyarrow.json as pj
 
 from pipeline.ingest.landing.coerce import coercer_for, show
 from pipeline.ingest.landing.drift import EXTRA, extra_json
+from pipeline.ingest.landing.fieldcheck import FieldTally
 from pipeline.ingest.landing.lines import BadLine, load_object, split_block
 from pipeline.ingest.landing.parsing import Parsed
 from pipeline.ingest.landing.rejects import Reject
 from pipeline.ingest.landing.rules import Bound
+from pipeline.ingest.landing.trackids import id_violation, normalize_column
 from pipeline.reports import TableSpec
+from pipeline.spotify_ids import normalize_track_id
 
 # Arrow parses a block in chunks of this size: large chunks cost ~25 % less CPU than small ones.
 # Arrow refuses lines longer than twice the chunk; shorter overlong lines are caught by
@@ -60,27 +69,65 @@ def has_line_longer_than(data: bytes, limit: int) -> bool:
     return max(map(len, data.split(b"\n"))) > limit
 
 
-class FlatParser:
-    """Parses line blocks of one flat table, counting unknown fields as it goes."""
+@dataclass(frozen=True)
+class IdRule:
+    """A track id column's rule on the fast path: the mask of values that are no id (see trackids)."""
 
-    def __init__(self, spec: TableSpec, *, max_line_bytes: int, bounds: tuple[Bound, ...] = ()) -> None:
+    field: str
+
+    def violation(self, value: object) -> str:
+        return id_violation(self.field, value)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Arrow's parse of a block, fields renamed and ids normalized; masks of values that are no id."""
+
+    table: pa.Table
+    bad_ids: dict[str, pa.Array]
+
+
+class FlatParser:
+    """Parses line blocks of one flat table, counting unknown fields and invalid track ids as it goes."""
+
+    def __init__(
+        self,
+        spec: TableSpec,
+        *,
+        max_line_bytes: int,
+        bounds: tuple[Bound, ...] = (),
+        aliases: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self.spec = spec
         self.bounds = bounds  # plausibility rules (`rules.bounds_for`): out-of-range values are rejected
         self.record_schema = spec.record_schema
         self.out_schema = pa.schema([*spec.fields, pa.field(EXTRA, pa.string())])
         self.max_line_bytes = max_line_bytes
         self.unknown_fields: Counter[str] = Counter()
+        self.invalid_ids = 0  # lines rejected because a track id was in no known form
+        self.tally = FieldTally()  # of the current file; `finish_file` hands it over
+        self.aliases = dict(spec.aliases if aliases is None else aliases)
+        self._alias_names = [n for names in self.aliases.values() for n in names]
         self._declared = frozenset(self.record_schema.names)
+        self._known = self._declared | frozenset(self._alias_names)
         self._required = frozenset(spec.required)
-        self._coercers = [(f.name, coercer_for(f.type)) for f in spec.fields]
+        self._optional = tuple(n for n in self.record_schema.names if n not in self._required)
+        self._coercers = [
+            (f.name, (f.name, *self.aliases.get(f.name, ())), coercer_for(f.type)) for f in spec.fields
+        ]
         self._positions = {f.name: i for i, f in enumerate(spec.fields)}
         # Timestamps are read as strings and cast afterwards: Arrow's cast parses ISO 8601 ~15x
         # faster than its JSON reader's timestamp conversion (the same strictness: a value either
         # casts or sends the block to the slow path).
         self._timestamps = [f.name for f in self.record_schema if pa.types.is_timestamp(f.type)]
-        read_schema = pa.schema(
-            [pa.field(f.name, pa.string()) if f.name in self._timestamps else f for f in self.record_schema]
-        )
+        read_fields = [
+            pa.field(f.name, pa.string()) if f.name in self._timestamps else f for f in self.record_schema
+        ]
+        by_name = {f.name: f for f in read_fields}
+        read_fields += [
+            by_name[name].with_name(alias) for name, names in self.aliases.items() for alias in names
+        ]
+        read_schema = pa.schema(read_fields)
         self._parse_options = pj.ParseOptions(
             explicit_schema=read_schema,
             unexpected_field_behavior="infer",
@@ -89,7 +136,7 @@ class FlatParser:
         # One thread per block: blocks are parsed in parallel (land.py), not chunks within one.
         self._read_options = pj.ReadOptions(block_size=_ARROW_CHUNK, use_threads=False)
 
-    def prepare(self, data: bytes) -> pa.Table | None:
+    def prepare(self, data: bytes) -> Prepared | None:
         """Arrow's parse of the block, or None when it needs the line-by-line path.
 
         Thread-safe and independent of line numbers, so several blocks can be prepared at once.
@@ -107,6 +154,7 @@ class FlatParser:
             )
             if not data.isascii() or _matches(view, _SURROGATE_ESCAPE):
                 table.validate(full=True)  # invalid UTF-8, or a lone surrogate from a \ud800 escape
+            table = self._renamed(table)
             for name in self._timestamps:
                 index = table.schema.get_field_index(name)
                 if index >= 0:
@@ -114,20 +162,57 @@ class FlatParser:
                     table = table.set_column(index, name, pc.cast(table[name], declared))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
             return None
-        return table
+        bad_ids = {}
+        for name in self.spec.track_ids:
+            column, bad = normalize_column(table[name])
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+            if bad is not None:
+                bad_ids[name] = bad
+        return Prepared(table, bad_ids)
 
-    def parse(self, data: bytes, prepared: pa.Table | None, first_line: int, source: str) -> Parsed:
+    def _renamed(self, table: pa.Table) -> pa.Table:
+        """Each aliased field filled from its aliases where it is null; the alias columns dropped."""
+        if not self.aliases:
+            return table
+        for name, names in self.aliases.items():
+            own = table[name]
+            present = [c for c in (table[n] for n in names) if c.null_count < len(c)]
+            if not present:
+                continue
+            if own.null_count < len(own):
+                present.insert(0, own)
+            merged = pc.coalesce(*present) if len(present) > 1 else present[0]
+            table = table.set_column(table.schema.get_field_index(name), name, merged)
+        return table.drop_columns(self._alias_names)
+
+    def finish_file(self) -> FieldTally:
+        """The tally of the file whose last block was parsed; the next file starts a new one."""
+        tally, self.tally = self.tally, FieldTally()
+        return tally
+
+    def parse(self, data: bytes, prepared: Prepared | None, first_line: int, source: str) -> Parsed:
         """Rows of a block of whole lines whose first line is number `first_line` of `source`."""
         if prepared is None:
             return self._slow(data, first_line, source)
         return self._accept_fast(prepared, data, first_line, source)
 
     # -- fast path -------------------------------------------------------------------------
-    def _accept_fast(self, table: pa.Table, data: bytes, first_line: int, source: str) -> Parsed:
+    def _accept_fast(self, prepared: Prepared, data: bytes, first_line: int, source: str) -> Parsed:
+        table = prepared.table
         lines = table.num_rows  # one row per line: checked in _fast
         rejects: list[Reject] = []
+        extra_names = [n for n in table.column_names if n not in self._declared]
+        tally = self.tally
+        tally.records += lines
+        for name in self.spec.required:
+            tally.missing[name] += table[name].null_count
+        for name in extra_names:
+            tally.unknown[name] += lines - table[name].null_count
         # Whole-column tests; only the rows they flag are looked at one by one, for the reason.
-        tests = [(pc.is_null(table[name]), f"missing required field {name!r}") for name in self.spec.required]
+        tests: list[tuple[Any, Any]] = [
+            (pc.is_null(table[name]), f"missing required field {name!r}") for name in self.spec.required
+        ]
+        tests += [(mask, IdRule(name)) for name, mask in prepared.bad_ids.items()]
         tests += [(bound.outside(table[bound.field]), bound) for bound in self.bounds]
         if tests:
             mask = tests[0][0]
@@ -138,9 +223,12 @@ class FlatParser:
                 for row in pc.indices_nonzero(mask).to_pylist():
                     why = next(why for flags, why in tests if flags[row].as_py())
                     reason = why if isinstance(why, str) else why.violation(table[why.field][row].as_py())
+                    self.invalid_ids += isinstance(why, IdRule)
                     rejects.append(Reject.of(source, first_line + row, str(reason), raw_lines[row]))
                 table = table.filter(pc.invert(mask))
-        extra_names = [n for n in table.column_names if n not in self._declared]
+        tally.rows += table.num_rows
+        for name in self._optional:
+            tally.nulls[name] += table[name].null_count
         if extra_names and table.num_rows:
             for name in extra_names:
                 present = table.num_rows - table[name].null_count
@@ -166,27 +254,45 @@ class FlatParser:
             except BadLine as exc:
                 rejects.append(Reject.of(source, line, str(exc), raw))
         table = pa.Table.from_pydict(columns, schema=self.out_schema)
+        self.tally.rows += table.num_rows
+        for name in self._optional:
+            self.tally.nulls[name] += table[name].null_count
         return Parsed({self.spec.name: table}, rejects, lines, records)
 
     def _append(self, record: dict[str, Any], columns: dict[str, list[Any]]) -> None:
         """Append one record's cast values to `columns`, or raise BadLine (leaving them as they were)."""
+        tally = self.tally
+        tally.records += 1
+        extra = {k: v for k, v in record.items() if k not in self._known and v is not None}
+        tally.unknown.update(extra.keys())
         values: list[Any] = []
-        for name, cast in self._coercers:
-            value = record.get(name)
+        missing = bad_id = None
+        for name, names, cast in self._coercers:
+            value = next((v for n in names if (v := record.get(n)) is not None), None)
             if value is not None:
+                given = value
                 try:
                     value = cast(value)
                 except (ValueError, OverflowError):
+                    if missing:  # the first problem in field order, as before renames were counted
+                        break
                     dtype = self.record_schema.field(name).type
                     raise BadLine(f"field {name!r}: cannot cast {show(value)} to {dtype}") from None
+                if name in self.spec.track_ids and (value := normalize_track_id(value)) is None:
+                    bad_id = bad_id or id_violation(name, given)
             elif name in self._required:
-                raise BadLine(f"missing required field {name!r}")
+                tally.missing[name] += 1
+                missing = missing or name  # counted for every required field, reported for the first
             values.append(value)
+        if missing:
+            raise BadLine(f"missing required field {missing!r}")
+        if bad_id:
+            self.invalid_ids += 1
+            raise BadLine(bad_id)
         for bound in self.bounds:
             if reason := bound.violation(values[self._positions[bound.field]]):
                 raise BadLine(reason)
-        extra = {k: v for k, v in record.items() if k not in self._declared and v is not None}
-        for (name, _), value in zip(self._coercers, values, strict=True):
+        for (name, _, _), value in zip(self._coercers, values, strict=True):
             columns[name].append(value)
         if extra:
             self.unknown_fields.update(extra.keys())
