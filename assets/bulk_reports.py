@@ -150,6 +150,8 @@ def build_report_assets(
             return
         landing = outcome.landing
         archive = outcome.archive
+        for warning in landing.warnings:
+            context.log.warning(warning)
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         selected_checks = context.selected_asset_check_keys
         for table in landing.tables:
@@ -168,6 +170,8 @@ def build_report_assets(
                         "archive_bytes": archive.total_bytes if archive else 0,
                         "rejected_lines": landing.rejected,
                         "unknown_fields": dg.MetadataValue.json(landing.unknown_fields),
+                        "field_warnings": dg.MetadataValue.json(list(landing.warnings)),
+                        "invalid_track_ids": landing.invalid_track_ids,
                         "seconds": round(outcome.seconds, 3),
                     },
                 ),

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.ingest.landing import land_partition
+from pipeline.ingest.landing.aggregated import UnknownShapeError
 from pipeline.reports import report_by_name
+from pipeline.spotify_ids import base62_to_gid
 from tests.kits.ndjson import dumps
 
 from .conftest import DAY, LICENSOR, LOADED_AT
@@ -137,3 +140,83 @@ def test_empty_day_writes_four_empty_tables(layout, archive):
     result = _land(layout, [archive("aggregated_streams", "day.gz", [])])
     assert [t.rows for t in result.tables] == [0, 0, 0, 0]
     assert all(t.path.exists() for t in result.tables)
+
+
+def _totals_record(track: str) -> dict:
+    """The totals shape: no licensor, listeners, artists or uris; country totals; saves by plan on top."""
+    return {
+        "date": str(DAY),
+        "trackv2": {"name": "Song", "href": f"https://api.spotify.com/v1/tracks/{track}", "isrc": "USX1"},
+        "album": {"name": "Album", "href": "https://api.spotify.com/v1/albums/A1", "upc": "0001"},
+        "streams": {"total": 12, "country": {"US": {"total": 9}, "SE": {"total": 3}}},
+        "skips": {"total": 2, "country": {"US": {"total": 2}}},
+        "saves": {
+            "total": 5,
+            "country": {"US": {"total": 4}, "SE": {"total": 1}},
+            "product": {"free": 2, "premium": 3},
+        },
+    }
+
+
+def test_totals_shape_lands_country_totals_without_inventing_demographics(layout, archive):
+    result = _land(layout, [archive("aggregated_streams", "day.gz", [_totals_record(T1)])])
+    assert result.rejected == 0
+    (summary,) = _read(result, "aggregated_summary")
+    assert (summary["track_uri"], summary["track_id"]) == (f"spotify:track:{T1}", T1)
+    assert (summary["album_uri"], summary["listeners"], summary["artist_names"]) == (
+        "spotify:album:A1",
+        None,
+        None,
+    )
+    assert (summary["streams"], summary["skips"], summary["saves"]) == (12, 2, 5)
+    assert summary["female_streams"] is None and summary["unknown_gender_streams"] is None
+    counts = _read(result, "aggregated_count")
+    assert [(c["country"], c["gender"], c["age_group"], c["streams"]) for c in counts] == [
+        ("SE", None, None, 3),
+        ("US", None, None, 9),
+    ]
+    saves = _read(result, "aggregated_saves")
+    assert [(s["country"], s["product"], s["saves"]) for s in saves] == [
+        ("SE", None, 1),
+        ("US", None, 4),
+        (None, "free", 2),
+        (None, "premium", 3),
+    ]
+    assert [(s["country"], s["skips"]) for s in _read(result, "aggregated_skips")] == [("US", 2)]
+
+
+def test_track_ids_come_normalized_from_uri_or_href(layout, archive):
+    gid_track = "4uLU6hMCjMI75M1A2tKUQC"
+    by_gid = _totals_record(T1)
+    by_gid["trackv2"]["href"] = f"https://api.spotify.com/v1/tracks/{base62_to_gid(gid_track)}?market=US"
+    junk = _totals_record(T2)
+    junk["trackv2"]["href"] = "https://api.spotify.com/v1/tracks/nope"
+    path = archive("aggregated_streams", "day.gz", [by_gid, junk])
+    result = _land(layout, [path], max_reject_share=1.0)
+    assert [r["track_id"] for r in _read(result, "aggregated_summary")] == [gid_track]
+    assert result.invalid_track_ids == 1
+    (reject,) = [json.loads(x) for x in result.rejects_path.read_text().splitlines()]
+    assert reject["reason"].startswith(
+        "field 'trackv2.href': \"https://api.spotify.com/v1/tracks/nope\" is not"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda r: r.pop("trackv2"), "no 'trackv2'"),
+        (lambda r: r["streams"]["country"]["US"].update(age={"18-22": 9}), "unknown key(s) 'age' under"),
+        (lambda r: r["saves"].update(plans={"free": 1}), "unknown key(s) 'plans' under 'saves'"),
+    ],
+)
+def test_a_record_of_unknown_shape_fails_the_load_with_a_skeleton(layout, archive, change, why):
+    record = _totals_record(T1)
+    record["customer"] = "someone@example.com"
+    change(record)
+    path = archive("aggregated_streams", "day.gz", [_totals_record(T2), record])
+    with pytest.raises(UnknownShapeError) as caught:
+        _land(layout, [path])
+    message = str(caught.value)
+    assert why in message and "line 2 of" in message and 'record skeleton: {"date":"str"' in message
+    assert "someone@example.com" not in message and "Song" not in message  # a skeleton, no values
+    assert not layout.lake_partition("aggregated_count", LICENSOR, DAY).exists()

@@ -35,7 +35,13 @@ def _land(layout, report, files, **kwargs):
 
 
 def test_tracks_types_round_trip(layout, archive):
-    second = {**TRACK, "track_id": "0aaa".ljust(22, "a"), "artist_names": [], "explicit": True, "duration_ms": 2**40}
+    second = {
+        **TRACK,
+        "track_id": "0aaa".ljust(22, "a"),
+        "artist_names": [],
+        "explicit": True,
+        "duration_ms": 2**40,
+    }
     files = [archive("tracks", "tracks.gz", [TRACK, second])]
     result = _land(layout, "tracks", files)
     rows = pq.read_table(result.tables[0].path).to_pylist()
