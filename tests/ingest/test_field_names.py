@@ -151,3 +151,16 @@ def test_one_wire_name_for_two_fields_is_refused(tmp_path):
     path.write_text('[streams]\nos = "stream_source"\n')  # the registry maps it to `source`
     with pytest.raises(FieldMapError, match="'stream_source' is mapped to both"):
         aliases_for(STREAMS, load_field_map(path))
+
+
+def test_aliases_of_other_inferred_types_are_cast_like_the_slow_path(layout, archive, tmp_path):
+    path = tmp_path / "fields.toml"
+    path.write_text('[streams]\ntimestamp = "played_at"\n')
+    records = [_renamed(r, {"timestamp": "played_at"}) for r in stream_records(20)]
+    for record in records:
+        record["stream_cached"] = "true"  # text where a bool belongs: the slow path's casts decide
+        del record["cached"]
+    result = _land(layout, [archive("streams", "US.gz", records)], options=LandingOptions(field_map=path))
+    rows = _rows(result)
+    assert len(rows) == 20 and all(r["cached"] is True and r["timestamp"] is not None for r in rows)
+    assert result.unknown_fields == {}

@@ -8,8 +8,8 @@ scans, far cheaper than counting lines in Python) and its strings are valid UTF-
 lines match one to one. Any doubt sends that one block to the slow path: `json.loads` per line
 with lossless per-field casts and precise rejects.
 
-Both paths rename fields the same way (`names.py`): on the fast path the aliases are columns of the
-read schema, typed like their field, and merged into it with `coalesce`, so no line is parsed twice.
+Both paths rename fields the same way (`names.py`): on the fast path an alias Arrow found is merged
+into its field with `coalesce` (whole columns), so no line is parsed twice.
 Track ids are normalized to base62 (`trackids.py`); per file, a `FieldTally` feeds `fieldcheck.py`.
 """
 
@@ -69,6 +69,10 @@ def has_line_longer_than(data: bytes, limit: int) -> bool:
     return max(map(len, data.split(b"\n"))) > limit
 
 
+class _Retype(Exception):
+    """An alias column Arrow inferred with another type than its field's: the slow path decides."""
+
+
 @dataclass(frozen=True)
 class IdRule:
     """A track id column's rule on the fast path: the mask of values that are no id (see trackids)."""
@@ -107,9 +111,9 @@ class FlatParser:
         self.invalid_ids = 0  # lines rejected because a track id was in no known form
         self.tally = FieldTally()  # of the current file; `finish_file` hands it over
         self.aliases = dict(spec.aliases if aliases is None else aliases)
-        self._alias_names = [n for names in self.aliases.values() for n in names]
+        self._alias_of = {alias: name for name, names in self.aliases.items() for alias in names}
         self._declared = frozenset(self.record_schema.names)
-        self._known = self._declared | frozenset(self._alias_names)
+        self._known = self._declared | frozenset(self._alias_of)
         self._required = frozenset(spec.required)
         self._optional = tuple(n for n in self.record_schema.names if n not in self._required)
         self._coercers = [
@@ -120,14 +124,9 @@ class FlatParser:
         # faster than its JSON reader's timestamp conversion (the same strictness: a value either
         # casts or sends the block to the slow path).
         self._timestamps = [f.name for f in self.record_schema if pa.types.is_timestamp(f.type)]
-        read_fields = [
-            pa.field(f.name, pa.string()) if f.name in self._timestamps else f for f in self.record_schema
-        ]
-        by_name = {f.name: f for f in read_fields}
-        read_fields += [
-            by_name[name].with_name(alias) for name, names in self.aliases.items() for alias in names
-        ]
-        read_schema = pa.schema(read_fields)
+        read_schema = pa.schema(
+            [pa.field(f.name, pa.string()) if f.name in self._timestamps else f for f in self.record_schema]
+        )
         self._parse_options = pj.ParseOptions(
             explicit_schema=read_schema,
             unexpected_field_behavior="infer",
@@ -154,13 +153,13 @@ class FlatParser:
             )
             if not data.isascii() or _matches(view, _SURROGATE_ESCAPE):
                 table.validate(full=True)  # invalid UTF-8, or a lone surrogate from a \ud800 escape
-            table = self._renamed(table)
             for name in self._timestamps:
                 index = table.schema.get_field_index(name)
                 if index >= 0:
                     declared = self.record_schema.field(name).type
                     table = table.set_column(index, name, pc.cast(table[name], declared))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            table = self._renamed(table)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, _Retype):
             return None
         bad_ids = {}
         for name in self.spec.track_ids:
@@ -171,19 +170,33 @@ class FlatParser:
         return Prepared(table, bad_ids)
 
     def _renamed(self, table: pa.Table) -> pa.Table:
-        """Each aliased field filled from its aliases where it is null; the alias columns dropped."""
-        if not self.aliases:
+        """Aliased fields filled from their aliases where null; the alias columns dropped.
+
+        Aliases are not in the read schema (declaring them costs Arrow's reader ~25 % on every
+        block), so a present one comes with an inferred type: taken when it is the field's type
+        (a timestamp also from text), else the block goes to the slow path, whose casts decide.
+        """
+        present = [n for n in table.column_names if n in self._alias_of]
+        if not present:
             return table
         for name, names in self.aliases.items():
-            own = table[name]
-            present = [c for c in (table[n] for n in names) if c.null_count < len(c)]
-            if not present:
-                continue
-            if own.null_count < len(own):
-                present.insert(0, own)
-            merged = pc.coalesce(*present) if len(present) > 1 else present[0]
-            table = table.set_column(table.schema.get_field_index(name), name, merged)
-        return table.drop_columns(self._alias_names)
+            columns = [table[name]] if table[name].null_count < table.num_rows else []
+            columns += [self._retyped(table[n], name) for n in names if n in present]
+            columns = [c for c in columns if c.null_count < len(c)]
+            if columns:
+                merged = pc.coalesce(*columns) if len(columns) > 1 else columns[0]
+                table = table.set_column(table.schema.get_field_index(name), name, merged)
+        return table.drop_columns(present)
+
+    def _retyped(self, column: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+        declared = self.record_schema.field(name).type
+        if column.type == declared or column.null_count == len(column):
+            return column
+        if name in self._timestamps and (
+            pa.types.is_string(column.type) or pa.types.is_timestamp(column.type)
+        ):
+            return pc.cast(column, declared)
+        raise _Retype
 
     def finish_file(self) -> FieldTally:
         """The tally of the file whose last block was parsed; the next file starts a new one."""
