@@ -164,3 +164,13 @@ def test_aliases_of_other_inferred_types_are_cast_like_the_slow_path(layout, arc
     rows = _rows(result)
     assert len(rows) == 20 and all(r["cached"] is True and r["timestamp"] is not None for r in rows)
     assert result.unknown_fields == {}
+
+
+def test_the_environment_variable_reaches_landing(tmp_path):
+    from pipeline.config import settings_from
+    from pipeline.orchestration.resources import lake_resource
+
+    path = tmp_path / "fields.toml"
+    settings = settings_from({"SPOTIFY_BULK_FIELD_MAP": str(path), "SPOTIFY_BULK_PSEUDONYMIZE": "0"})
+    assert lake_resource(settings).landing_options().field_map == path.resolve()
+    assert lake_resource(settings_from({})).landing_options().field_map is None
