@@ -158,6 +158,8 @@ def build_report_assets(
         archive = outcome.archive
         if outcome.empty_files:
             context.log.warning(f"files without data (empty on the API): {', '.join(outcome.empty_files)}")
+        for warning in landing.warnings:
+            context.log.warning(warning)
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         selected_checks = context.selected_asset_check_keys
         for table in landing.tables:
@@ -178,6 +180,8 @@ def build_report_assets(
                         "empty_files": dg.MetadataValue.json(list(outcome.empty_files)),
                         "rejected_lines": landing.rejected,
                         "unknown_fields": dg.MetadataValue.json(landing.unknown_fields),
+                        "field_warnings": dg.MetadataValue.json(list(landing.warnings)),
+                        "invalid_track_ids": landing.invalid_track_ids,
                         "seconds": round(outcome.seconds, 3),
                     },
                 ),

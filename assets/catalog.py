@@ -59,6 +59,8 @@ def _metadata(result: EnrichResult, config: CatalogConfig) -> dict[str, object]:
         "found": result.found,
         "not_found": result.not_found,
         "invalid_ids": result.invalid,
+        "malformed_lake_ids": result.malformed_ids,
+        "malformed_lake_id_sample": dg.MetadataValue.json(list(result.malformed_sample)),
         "failed": result.failed,
         "history_rows_today": result.history_rows,
         "ttl_days": config.ttl_days,
@@ -141,6 +143,11 @@ def build_catalog_asset(kind: str) -> dg.AssetsDefinition:
             ) from None
         except ApiError as exc:  # refused before anything was fetched (credentials, 403)
             raise dg.Failure(description=f"catalog {kind}: {exc}", allow_retries=False) from None
+        if result.malformed_ids:
+            context.log.warning(
+                f"{result.malformed_ids:,} distinct value(s) in the lake are not {kind} ids and were not "
+                f"asked (e.g. {', '.join(result.malformed_sample)}): re-land those days to normalize them"
+            )
         if not result.available:
             context.log.warning(f"the Web API refused {kind} (403): marked unavailable, nothing fetched")
         yield dg.MaterializeResult(asset_key=spec.table.name, metadata=_metadata(result, config))

@@ -8,7 +8,7 @@ report is a change here plus its SQL staging model, and nothing can drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
@@ -42,6 +42,22 @@ _STREAM_FIELDS = [
     pa.field("discovery", pa.bool_()),
 ]
 
+
+# Names real warehouses built on the Bulk API use for the contract's fields (declared -> wire names).
+_STREAM_ALIASES: dict[str, tuple[str, ...]] = {
+    "source": ("stream_source",),
+    "source_uri": ("stream_source_uri",),
+    "cached": ("stream_cached",),
+    "device_type": ("stream_device",),
+    "os": ("stream_os",),
+    "user_id": ("customer_id",),
+    "country": ("country_code",),
+}
+_USER_ALIASES: dict[str, tuple[str, ...]] = {
+    "user_id": ("customer_id",),
+    "country": ("country_code",),
+    "product": ("user_product_type",),
+}
 
 REPORT_YEAR = "report_year"  # a bound's high end: the year of the report's day
 SUB30_LIMIT_MS = 30_000  # a stream is 30 s or more; sub-30 streams are shorter
@@ -80,6 +96,8 @@ class TableSpec:
 
     `personal` columns identify listeners (pseudonymized at landing when that is on); `location`
     columns sit below country level (dropped when asked); `bounds` reject implausible values.
+    `aliases` are other names a field arrives under (real warehouses rename them; the user's field
+    map, `SPOTIFY_BULK_FIELD_MAP`, adds more); `track_ids` are columns normalized to base62 ids.
     """
 
     name: str
@@ -91,6 +109,8 @@ class TableSpec:
     location: tuple[str, ...] = ()
     bounds: tuple[FieldBound, ...] = ()
     length_rule: LengthRule | None = None
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    track_ids: tuple[str, ...] = ()
 
     @property
     def record_schema(self) -> pa.Schema:
@@ -128,6 +148,8 @@ STREAMS = TableSpec(
         "Every stream in the streams report lasts 30 000 ms or more.",
         at_least_ms=SUB30_LIMIT_MS,
     ),
+    aliases=_STREAM_ALIASES,
+    track_ids=("track_id",),
 )
 SUB30_STREAMS = TableSpec(
     name="sub30_streams",
@@ -141,6 +163,8 @@ SUB30_STREAMS = TableSpec(
     length_rule=LengthRule(
         "all_under_30s", "Every sub-30 stream is shorter than 30 000 ms.", under_ms=SUB30_LIMIT_MS
     ),
+    aliases=STREAMS.aliases,
+    track_ids=STREAMS.track_ids,
 )
 USERS = TableSpec(
     name="users",
@@ -159,6 +183,7 @@ USERS = TableSpec(
     personal=("user_id",),
     location=("region_code",),
     bounds=(FieldBound("birth_year", 1900, REPORT_YEAR), FieldBound("account_age_days", 0)),
+    aliases=_USER_ALIASES,
 )
 TRACKS = TableSpec(
     name="tracks",
@@ -180,6 +205,7 @@ TRACKS = TableSpec(
     sort_by=("track_id",),
     description="One row per track streamed that day: catalog metadata as the Bulk API reports it.",
     bounds=(FieldBound("duration_ms", 1),),
+    track_ids=("track_id",),
 )
 
 # Aggregated streams arrive nested; these are the four flat tables they land in.
@@ -217,9 +243,13 @@ AGGREGATED_COUNT = TableSpec(
         pa.field("age_group", pa.string()),
         pa.field("streams", pa.int64()),
     ),
-    required=("track_uri", "country", "gender", "age_group", "streams"),
+    # The totals shape has no gender or age: then a row is a country total, gender and age null.
+    required=("track_uri", "country", "streams"),
     sort_by=("country", "track_uri", "gender", "age_group"),
-    description="One row per track, country, gender and age group: streams (aggregated streams).",
+    description=(
+        "One row per track, country, gender and age group: streams (aggregated streams); "
+        "gender and age_group are null where the report has country totals only."
+    ),
 )
 AGGREGATED_SKIPS = TableSpec(
     name="aggregated_skips",
@@ -236,9 +266,14 @@ AGGREGATED_SAVES = TableSpec(
         pa.field("product", pa.string()),
         pa.field("saves", pa.int64()),
     ),
-    required=("track_uri", "country", "product", "saves"),
+    # The totals shape has saves per country (product null) and per plan over all countries
+    # (country null): sum rows with a country for countries, rows with a product for plans.
+    required=("track_uri", "saves"),
     sort_by=("country", "track_uri", "product"),
-    description="One row per track, country and user plan: saves (aggregated streams).",
+    description=(
+        "One row per track, country and user plan: saves (aggregated streams). Where the report has "
+        "country totals only, product is null, and the plan split over all countries has country null."
+    ),
 )
 
 REPORTS: tuple[ReportSpec, ...] = (

@@ -31,9 +31,11 @@ def print_summary(summary: EnrichSummary) -> None:
         if meta.get("available", True) is False:
             print(f"  {name}: not available to this app (403); skipped, run stays green", flush=True)
             continue
+        malformed = int(meta.get("malformed_lake_ids", 0))
         print(
             f"  {name}: {rows:,} rows; asked {int(meta.get('ids_requested', 0)):,} ids in "
-            f"{int(meta.get('requests', 0)):,} requests; {int(meta.get('not_found', 0)):,} not found",
+            f"{int(meta.get('requests', 0)):,} requests; {int(meta.get('not_found', 0)):,} not found"
+            + (f"; {malformed:,} malformed ids in the lake, not asked" if malformed else ""),
             flush=True,
         )
     print(

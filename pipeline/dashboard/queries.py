@@ -357,6 +357,25 @@ def demographics(con: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFra
     return _frame(con, DEMOGRAPHICS_SQL, filters.params())
 
 
+NO_BREAKDOWN = (
+    "No demographic breakdown: the Aggregated Streams report for this selection has country "
+    "totals only (no gender or age), so none is shown."
+)
+
+
+def with_breakdown(demo: pl.DataFrame) -> tuple[pl.DataFrame, float]:
+    """The groups that have a gender or age (shares among them), and the share of streams without.
+
+    The report's totals shape has neither: those streams are counted, never split by invention.
+    """
+    known = demo.filter(pl.col("gender").is_not_null() | pl.col("age_group").is_not_null())
+    total = demo["streams"].sum() if demo.height else 0
+    without = (total - (known["streams"].sum() if known.height else 0)) / total if total else 0.0
+    if without and known.height:
+        known = known.with_columns(share=pl.col("streams") / pl.col("streams").sum())
+    return known, float(without)
+
+
 def demographics_matrix(demo: pl.DataFrame) -> pl.DataFrame:
     """Share of streams as an age group x gender table (one row per age group; 0 where none)."""
     if demo.is_empty():

@@ -203,6 +203,14 @@ def demographics(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
     if frame.is_empty():
         st.caption("No Aggregated Streams demographics for this selection.")
         return
+    frame, without = queries.with_breakdown(frame)
+    if frame.is_empty():
+        st.caption(queries.NO_BREAKDOWN)
+        return
+    if without:
+        st.caption(
+            f"{without:.1%} of streams have no demographic breakdown (country totals only): not shown."
+        )
     left, right = st.columns(2)
     left.altair_chart(
         charts.bars(

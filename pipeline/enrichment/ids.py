@@ -4,10 +4,14 @@
 - albums: the tracks report's `album_uri`, and the album of every track the Web API returned;
 - artists: the aggregated report's `artist_uris`, and the artists of catalog tracks and albums;
 - playlists: `source_uri`s of the form `spotify:playlist:<id>` in streams and sub-30 streams.
-Only well-formed base62 ids are returned, sorted, each once.
+Only well-formed base62 ids are asked, sorted, each once; values that are not (a lake landed before
+ids were normalized, a malformed uri) are counted and sampled for the asset's metadata, never
+dropped unseen.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import duckdb
 
@@ -16,6 +20,25 @@ from pipeline.layout import Layout
 
 _ID = "[0-9A-Za-z]{22}"
 _STREAM_TABLES = ("streams", "sub30_streams")
+SAMPLE = 5
+
+
+@dataclass
+class WantedIds:
+    """Ids to ask the Web API for, and the distinct values found where an id belongs but none is."""
+
+    ids: set[str] = field(default_factory=set)
+    malformed: set[str] = field(default_factory=set)
+
+    def __ior__(self, other: WantedIds) -> WantedIds:
+        self.ids |= other.ids
+        self.malformed |= other.malformed
+        return self
+
+    @property
+    def sample(self) -> list[str]:
+        """A few malformed values, shortened: enough to see what form they are in."""
+        return [value[:60] for value in sorted(self.malformed)[:SAMPLE]]
 
 
 def _lake_files(layout: Layout, table: str) -> list[str]:
@@ -29,60 +52,67 @@ def _catalog_files(layout: Layout, table: CatalogTable) -> list[str]:
     return [str(path)] if path.is_file() else []
 
 
-def _distinct(sql: str, files: list[str]) -> set[str]:
-    """Run `SELECT ... FROM read_parquet(?)` (one id column) over `files`; ids as a set."""
+def _distinct(sql: str, files: list[str]) -> WantedIds:
+    """Run `SELECT value, id FROM read_parquet(?)` over `files`: `id` is the value's id, or empty or
+    NULL when the value is not one."""
+    found = WantedIds()
     if not files:
-        return set()
+        return found
     with duckdb.connect() as con:
         rows = con.execute(sql, [files]).fetchall()
-    return {r[0] for r in rows if r[0] is not None}
+    for value, id_ in rows:
+        if id_:
+            found.ids.add(id_)
+        elif value is not None:
+            found.malformed.add(value)
+    return found
 
 
-def _from_uris(column: str, kind: str, files: list[str], *, list_column: bool = False) -> set[str]:
+def _from_uris(column: str, kind: str, files: list[str], *, list_column: bool = False) -> WantedIds:
     """Ids out of `spotify:{kind}:<id>` uris in `column` (a list column is unnested first)."""
     value = f"unnest({column})" if list_column else column
     sql = (
-        f"SELECT DISTINCT regexp_extract(uri, '^spotify:{kind}:({_ID})$', 1) AS id "
+        f"SELECT DISTINCT uri, regexp_extract(uri, '^spotify:{kind}:({_ID})$', 1) AS id "
         f"FROM (SELECT {value} AS uri FROM read_parquet(?, union_by_name = true)) "
         f"WHERE uri LIKE 'spotify:{kind}:%'"
-    )
-    return _distinct(sql, files) - {""}
-
-
-def _ids_in(column: str, files: list[str], *, list_column: bool = False) -> set[str]:
-    value = f"unnest({column})" if list_column else column
-    sql = (
-        f"SELECT DISTINCT id FROM (SELECT {value} AS id FROM read_parquet(?, union_by_name = true)) "
-        f"WHERE regexp_full_match(id, '{_ID}')"
     )
     return _distinct(sql, files)
 
 
-def track_ids(layout: Layout) -> list[str]:
+def _ids_in(column: str, files: list[str], *, list_column: bool = False) -> WantedIds:
+    value = f"unnest({column})" if list_column else column
+    sql = (
+        f"SELECT DISTINCT id, CASE WHEN regexp_full_match(id, '{_ID}') THEN id END "
+        f"FROM (SELECT {value} AS id FROM read_parquet(?, union_by_name = true)) WHERE id IS NOT NULL"
+    )
+    return _distinct(sql, files)
+
+
+def track_ids(layout: Layout) -> WantedIds:
     files = [f for t in (*_STREAM_TABLES, "tracks") for f in _lake_files(layout, t)]
-    return sorted(_ids_in("track_id", files))
+    return _ids_in("track_id", files)
 
 
-def album_ids(layout: Layout) -> list[str]:
+def album_ids(layout: Layout) -> WantedIds:
     found = _from_uris("album_uri", "album", _lake_files(layout, "tracks"))
     found |= _ids_in("album_id", _catalog_files(layout, CATALOG_TRACKS))
-    return sorted(found)
+    return found
 
 
-def artist_ids(layout: Layout) -> list[str]:
+def artist_ids(layout: Layout) -> WantedIds:
     found = _from_uris("artist_uris", "artist", _lake_files(layout, "aggregated_summary"), list_column=True)
     catalog = _catalog_files(layout, CATALOG_TRACKS) + _catalog_files(layout, CATALOG_ALBUMS)
     for path in catalog:
         found |= _ids_in("artist_ids", [path], list_column=True)
-    return sorted(found)
+    return found
 
 
-def playlist_ids(layout: Layout) -> list[str]:
+def playlist_ids(layout: Layout) -> WantedIds:
     files = [f for t in _STREAM_TABLES for f in _lake_files(layout, t)]
-    return sorted(_from_uris("source_uri", "playlist", files))
+    return _from_uris("source_uri", "playlist", files)
 
 
-def wanted_ids(kind: str, layout: Layout) -> list[str]:
+def wanted_ids(kind: str, layout: Layout) -> WantedIds:
     """The ids of `kind` (`tracks`, `albums`, `artists`, `playlists`, `audio_features`) in the lake."""
     readers = {
         "tracks": track_ids,

@@ -91,6 +91,8 @@ class EnrichResult:
     available: bool = True  # False when the endpoint answered 403 (optional kinds only)
     history_path: Path | None = None  # today's daily partition, when this pass wrote to it
     lookup: str = "batch"  # "single" when the kind was asked one id per request (development mode)
+    malformed_ids: int = 0  # distinct lake values where an id belongs but none is: not asked
+    malformed_sample: tuple[str, ...] = ()
 
 
 class EnrichmentFailed(Exception):
@@ -142,7 +144,8 @@ async def enrich(
     started, requests_before = time.monotonic(), client.requests_made
     path = kind.table.path(layout)
     with exclusive_lock(layout.locks_root / f"catalog-{kind.name}.lock"):
-        wanted = wanted_ids(kind.name, layout)
+        found = wanted_ids(kind.name, layout)
+        wanted = sorted(found.ids)
         state_file = state_path(layout, kind.name)
         due = due_ids(wanted, read_table(state_file, STATE_SCHEMA), now, ttl)[:max_ids]
         refused = refused_path(layout, kind.name)
@@ -187,6 +190,8 @@ async def enrich(
         available=available,
         history_path=history_path,
         lookup=client.kind_modes.get(kind.name, "single" if kind.name == "playlists" else "batch"),
+        malformed_ids=len(found.malformed),
+        malformed_sample=tuple(found.sample),
     )
     if batch.error is not None:
         message = f"catalog {kind.name}: {len(batch.failed)} of {len(due)} ids not fetched: {batch.error}"

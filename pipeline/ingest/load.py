@@ -24,6 +24,7 @@ from pipeline.clients.http import ApiStatusError, WaitTooLong
 from pipeline.clients.session import AuthError
 from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition
 from pipeline.ingest.landing import LandingError, LandingOptions, LandingResult, land_partition
+from pipeline.ingest.landing.names import load_field_map
 from pipeline.ingest.ledger import LoadRecord, now, write_record
 from pipeline.layout import Layout, UnsafeName
 from pipeline.reports import ReportSpec
@@ -122,6 +123,7 @@ async def load_report(
     opts = options or LandingOptions()
     try:
         opts.privacy.check()  # a missing key fails before any download
+        load_field_map(opts.field_map)  # and so does a bad field map
         async with exclusive_lock_async(layout.lock_path(f"load-{report.name}", licensor, day)):
             archive = await fetch_partition(
                 client,

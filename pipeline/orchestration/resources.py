@@ -115,7 +115,7 @@ class LakeResource(dg.ConfigurableResource):
     def landing_options(self) -> LandingOptions:
         """Landing settings of this lake (the key is checked when a load starts, not here)."""
         privacy = Privacy(self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region)
-        return LandingOptions(privacy=privacy)
+        return LandingOptions(privacy=privacy, field_map=Path(self.field_map) if self.field_map else None)
 
     def warehouse_options(self) -> WarehouseOptions:
         return WarehouseOptions(

@@ -5,7 +5,9 @@
 WITH by_plan AS MATERIALIZED (
     SELECT licensor, date, track_id, product, CAST(sum(saves) AS BIGINT) AS saves
     FROM stg_aggregated_saves
-    WHERE date BETWEEN $start AND $end
+    -- rows without a plan are country totals (the report's totals shape); its plan split is given
+    -- over all countries instead (country null), so every save is counted once by plan
+    WHERE date BETWEEN $start AND $end AND product IS NOT NULL
     GROUP BY licensor, date, track_id, product
 )
 SELECT

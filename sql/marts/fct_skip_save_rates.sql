@@ -17,7 +17,7 @@ skips AS (
 saves AS (
     SELECT licensor, date, track_id, country, CAST(sum(saves) AS BIGINT) AS saves
     FROM stg_aggregated_saves
-    WHERE date BETWEEN $start AND $end
+    WHERE date BETWEEN $start AND $end AND country IS NOT NULL  -- not the plan split over all countries
     GROUP BY licensor, date, track_id, country
 ),
 keys AS (

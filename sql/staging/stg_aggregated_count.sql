@@ -2,6 +2,7 @@
 -- grain: one track x country x gender x age group per licensor and day
 -- key: licensor, date, track_uri, country, gender, age_group
 -- partitioned_by: date
+-- gender and age_group are null where the report has country totals only (its totals shape).
 SELECT
     licensor,
     date,

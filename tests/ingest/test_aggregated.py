@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 
 import pyarrow.parquet as pq
+import pytest
 
 from pipeline.ingest.landing import land_partition
+from pipeline.ingest.landing.aggregated import UnknownShapeError
 from pipeline.reports import report_by_name
+from pipeline.spotify_ids import base62_to_gid
 from tests.kits.ndjson import dumps
 
 from .conftest import DAY, LICENSOR, LOADED_AT
 
+# 22-character base62 ids, as the wire contract has them (other forms are normalized to these)
+T1, T2, T3, T4, T5 = (f"T{n}".ljust(22, "x") for n in range(1, 6))
 AGES = ["0-17", "18-22", "23-27", "28-34", "35-44", "45-59", "60-150", "unknown"]
 
 
@@ -51,8 +56,8 @@ def _read(result, table):
 
 
 def test_flattening_with_known_numbers(layout, archive):
-    first = _record("T2", [1, 2, 3, 4, 5, 6, 7, 8], [10, 0, 0, 0, 0, 0, 0, 1], [2, 2, 2, 2, 2, 2, 2, 2])
-    second = {**_record("T1", [0] * 8, [3] * 8, [1] * 8), "popularity": 55}
+    first = _record(T2, [1, 2, 3, 4, 5, 6, 7, 8], [10, 0, 0, 0, 0, 0, 0, 1], [2, 2, 2, 2, 2, 2, 2, 2])
+    second = {**_record(T1, [0] * 8, [3] * 8, [1] * 8), "popularity": 55}
     result = _land(layout, [archive("aggregated_streams", "day.gz", [first, second])])
     assert [t.table for t in result.tables] == [
         "aggregated_summary",
@@ -61,9 +66,9 @@ def test_flattening_with_known_numbers(layout, archive):
         "aggregated_saves",
     ]
     summary = _read(result, "aggregated_summary")
-    assert [r["track_uri"] for r in summary] == ["spotify:track:T1", "spotify:track:T2"]
+    assert [r["track_uri"] for r in summary] == [f"spotify:track:{T1}", f"spotify:track:{T2}"]
     t2 = summary[1]
-    assert t2["track_id"] == "T2" and t2["track_name"] == "Song T2" and t2["isrc"] == "USX1"
+    assert t2["track_id"] == T2 and t2["track_name"] == f"Song {T2}" and t2["isrc"] == "USX1"
     assert (t2["album_name"], t2["album_uri"], t2["upc"]) == ("Album", "spotify:album:A1", "0001")
     assert t2["artist_names"] == ["Ann", "Bo"] and t2["artist_uris"] == [
         "spotify:artist:1",
@@ -84,36 +89,36 @@ def test_flattening_with_known_numbers(layout, archive):
     keys = [(c["country"], c["track_uri"], c["gender"], c["age_group"]) for c in counts]
     assert keys == sorted(keys)
     assert {"country", "gender", "age_group", "streams"} <= set(counts[0])
-    us_rows = [(c["gender"], c["streams"]) for c in counts if c["track_id"] == "T2" and c["country"] == "US"]
+    us_rows = [(c["gender"], c["streams"]) for c in counts if c["track_id"] == T2 and c["country"] == "US"]
     assert us_rows[1] == ("female", 2) and us_rows[8 + 7] == ("male", 1)  # sorted: female ages, then male
 
     skips = _read(result, "aggregated_skips")
     assert [(s["country"], s["track_id"], s["skips"]) for s in skips] == [
-        ("SE", "T1", 2),
-        ("SE", "T2", 2),
-        ("US", "T1", 5),
-        ("US", "T2", 5),
+        ("SE", T1, 2),
+        ("SE", T2, 2),
+        ("US", T1, 5),
+        ("US", T2, 5),
     ]
     saves = _read(result, "aggregated_saves")
     assert [(s["track_id"], s["product"], s["saves"]) for s in saves] == [
-        ("T1", "free", 4),
-        ("T1", "premium", 5),
-        ("T2", "free", 4),
-        ("T2", "premium", 5),
+        (T1, "free", 4),
+        (T1, "premium", 5),
+        (T2, "free", 4),
+        (T2, "premium", 5),
     ]
-    assert sum(s["saves"] for s in saves if s["track_id"] == "T2") == t2["saves"]
+    assert sum(s["saves"] for s in saves if s["track_id"] == T2) == t2["saves"]
     assert all(r["_source_file"].endswith("/day.gz") and r["_loaded_at"] == LOADED_AT for r in saves)
 
 
 def test_malformed_records_rejected_whole(layout, archive):
-    good = _record("T1", [1] * 8, [1] * 8, [1] * 8)
-    bad_leaf = _record("T2", [1] * 8, [1] * 8, [1] * 8)
+    good = _record(T1, [1] * 8, [1] * 8, [1] * 8)
+    bad_leaf = _record(T2, [1] * 8, [1] * 8, [1] * 8)
     bad_leaf["streams"]["country"]["US"]["gender"]["male"]["age"]["18-22"] = "lots"
-    no_uri = _record("T3", [1] * 8, [1] * 8, [1] * 8)
+    no_uri = _record(T3, [1] * 8, [1] * 8, [1] * 8)
     del no_uri["trackv2"]["uri"]
-    not_object = _record("T4", [1] * 8, [1] * 8, [1] * 8)
+    not_object = _record(T4, [1] * 8, [1] * 8, [1] * 8)
     not_object["saves"]["country"]["US"] = 12
-    castable = _record("T5", [1] * 8, [1] * 8, [1] * 8)
+    castable = _record(T5, [1] * 8, [1] * 8, [1] * 8)
     castable["listeners"] = "42"
     lines = [dumps(good), dumps(bad_leaf), dumps(no_uri), "{oops", dumps(not_object), dumps(castable)]
     path = archive("aggregated_streams", "day.gz", lines, raw=True)
@@ -121,17 +126,97 @@ def test_malformed_records_rejected_whole(layout, archive):
     rejects = [json.loads(x) for x in result.rejects_path.read_text().splitlines()]
     assert [(r["line"], r["reason"]) for r in rejects] == [
         (2, "field 'streams.country.US.gender.male.age.18-22': cannot cast \"lots\" to int64"),
-        (3, "missing required field 'trackv2.uri'"),
+        (3, "missing required field 'trackv2.uri' (or a track 'trackv2.href')"),
         (4, "malformed JSON: Expecting property name enclosed in double quotes at column 2"),
         (5, "field 'saves.country.US': expected an object, got 12"),
     ]
     assert result.lines_total == 6 and result.rejected == 4
     summary = _read(result, "aggregated_summary")
-    assert [r["track_id"] for r in summary] == ["T1", "T5"] and summary[1]["listeners"] == 42
-    assert {c["track_id"] for c in _read(result, "aggregated_count")} == {"T1", "T5"}
+    assert [r["track_id"] for r in summary] == [T1, T5] and summary[1]["listeners"] == 42
+    assert {c["track_id"] for c in _read(result, "aggregated_count")} == {T1, T5}
 
 
 def test_empty_day_writes_four_empty_tables(layout, archive):
     result = _land(layout, [archive("aggregated_streams", "day.gz", [])])
     assert [t.rows for t in result.tables] == [0, 0, 0, 0]
     assert all(t.path.exists() for t in result.tables)
+
+
+def _totals_record(track: str) -> dict:
+    """The totals shape: no licensor, listeners, artists or uris; country totals; saves by plan on top."""
+    return {
+        "date": str(DAY),
+        "trackv2": {"name": "Song", "href": f"https://api.spotify.com/v1/tracks/{track}", "isrc": "USX1"},
+        "album": {"name": "Album", "href": "https://api.spotify.com/v1/albums/A1", "upc": "0001"},
+        "streams": {"total": 12, "country": {"US": {"total": 9}, "SE": {"total": 3}}},
+        "skips": {"total": 2, "country": {"US": {"total": 2}}},
+        "saves": {
+            "total": 5,
+            "country": {"US": {"total": 4}, "SE": {"total": 1}},
+            "product": {"free": 2, "premium": 3},
+        },
+    }
+
+
+def test_totals_shape_lands_country_totals_without_inventing_demographics(layout, archive):
+    result = _land(layout, [archive("aggregated_streams", "day.gz", [_totals_record(T1)])])
+    assert result.rejected == 0
+    (summary,) = _read(result, "aggregated_summary")
+    assert (summary["track_uri"], summary["track_id"]) == (f"spotify:track:{T1}", T1)
+    assert (summary["album_uri"], summary["listeners"], summary["artist_names"]) == (
+        "spotify:album:A1",
+        None,
+        None,
+    )
+    assert (summary["streams"], summary["skips"], summary["saves"]) == (12, 2, 5)
+    assert summary["female_streams"] is None and summary["unknown_gender_streams"] is None
+    counts = _read(result, "aggregated_count")
+    assert [(c["country"], c["gender"], c["age_group"], c["streams"]) for c in counts] == [
+        ("SE", None, None, 3),
+        ("US", None, None, 9),
+    ]
+    saves = _read(result, "aggregated_saves")
+    assert [(s["country"], s["product"], s["saves"]) for s in saves] == [
+        ("SE", None, 1),
+        ("US", None, 4),
+        (None, "free", 2),
+        (None, "premium", 3),
+    ]
+    assert [(s["country"], s["skips"]) for s in _read(result, "aggregated_skips")] == [("US", 2)]
+
+
+def test_track_ids_come_normalized_from_uri_or_href(layout, archive):
+    gid_track = "4uLU6hMCjMI75M1A2tKUQC"
+    by_gid = _totals_record(T1)
+    by_gid["trackv2"]["href"] = f"https://api.spotify.com/v1/tracks/{base62_to_gid(gid_track)}?market=US"
+    junk = _totals_record(T2)
+    junk["trackv2"]["href"] = "https://api.spotify.com/v1/tracks/nope"
+    path = archive("aggregated_streams", "day.gz", [by_gid, junk])
+    result = _land(layout, [path], max_reject_share=1.0)
+    assert [r["track_id"] for r in _read(result, "aggregated_summary")] == [gid_track]
+    assert result.invalid_track_ids == 1
+    (reject,) = [json.loads(x) for x in result.rejects_path.read_text().splitlines()]
+    assert reject["reason"].startswith(
+        "field 'trackv2.href': \"https://api.spotify.com/v1/tracks/nope\" is not"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda r: r.pop("trackv2"), "no 'trackv2'"),
+        (lambda r: r["streams"]["country"]["US"].update(age={"18-22": 9}), "unknown key(s) 'age' under"),
+        (lambda r: r["saves"].update(plans={"free": 1}), "unknown key(s) 'plans' under 'saves'"),
+    ],
+)
+def test_a_record_of_unknown_shape_fails_the_load_with_a_skeleton(layout, archive, change, why):
+    record = _totals_record(T1)
+    record["customer"] = "someone@example.com"
+    change(record)
+    path = archive("aggregated_streams", "day.gz", [_totals_record(T2), record])
+    with pytest.raises(UnknownShapeError) as caught:
+        _land(layout, [path])
+    message = str(caught.value)
+    assert why in message and "line 2 of" in message and 'record skeleton: {"date":"str"' in message
+    assert "someone@example.com" not in message and "Song" not in message  # a skeleton, no values
+    assert not layout.lake_partition("aggregated_count", LICENSOR, DAY).exists()

@@ -35,11 +35,17 @@ def _land(layout, report, files, **kwargs):
 
 
 def test_tracks_types_round_trip(layout, archive):
-    second = {**TRACK, "track_id": "0aaa", "artist_names": [], "explicit": True, "duration_ms": 2**40}
+    second = {
+        **TRACK,
+        "track_id": "0aaa".ljust(22, "a"),
+        "artist_names": [],
+        "explicit": True,
+        "duration_ms": 2**40,
+    }
     files = [archive("tracks", "tracks.gz", [TRACK, second])]
     result = _land(layout, "tracks", files)
     rows = pq.read_table(result.tables[0].path).to_pylist()
-    assert [r["track_id"] for r in rows] == ["0aaa", TRACK["track_id"]]  # sorted by track_id
+    assert [r["track_id"] for r in rows] == ["0aaa".ljust(22, "a"), TRACK["track_id"]]  # sorted by track_id
     got = {k: rows[1][k] for k in TRACK}
     assert got == TRACK
     assert rows[0]["artist_names"] == [] and rows[0]["explicit"] is True and rows[0]["duration_ms"] == 2**40

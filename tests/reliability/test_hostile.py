@@ -190,8 +190,8 @@ def test_a_bomb_in_the_archive_and_overlong_or_non_utf8_lines_at_landing(tmp_pat
 
 TRACKS, AGGREGATED = report_by_name("tracks"), report_by_name("aggregated_streams")
 USER = {"user_id": "u", "birth_year": 1990, "account_age_days": 30}
-TRACK = {"track_id": "t", "duration_ms": 200_000}
-AGG = {"trackv2": {"uri": "spotify:track:t"}, "listeners": 2}
+TRACK = {"track_id": "4uLU6hMCjMI75M1A2tKUQC", "duration_ms": 200_000}
+AGG = {"trackv2": {"uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC"}, "listeners": 2}
 ABSURD = [  # (report, plausible record, field, absurd value, reason)
     (STREAMS, RECORD, "stream_length", -5, "field 'stream_length': -5 is negative"),
     (

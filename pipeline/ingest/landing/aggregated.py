@@ -2,8 +2,13 @@
 
 Files are small (one line per track), so each line is read with `json.loads` and walked in
 Python. Keys under country, gender, age and product are data and become row values, never
-columns. A record that does not have the documented shape is rejected whole, with the path of
-the offending field, so the four tables always agree with each other.
+columns. Two shapes are read (see the wire contract): the nested one (country x gender x age,
+listeners, artists, `uri`s) and the totals one (country totals only, ids from `href`, saves by
+plan at the top). Where a level is absent its columns are null (a country total has gender and
+age null) rather than invented. A record with bad values is rejected whole, with the path of the
+offending field, so the four tables always agree; a record with structural keys the reader does
+not know fails the load (`UnknownShapeError`), since its counts would otherwise be lost unseen.
+Track ids from `uri` or `href` are normalized to base62; one of no known form rejects the record.
 """
 
 from __future__ import annotations
@@ -16,14 +21,28 @@ import pyarrow as pa
 
 from pipeline.ingest.landing.coerce import coercer_for, show
 from pipeline.ingest.landing.drift import EXTRA
+from pipeline.ingest.landing.errors import LandingError
+from pipeline.ingest.landing.fieldcheck import FieldTally
 from pipeline.ingest.landing.lines import BadLine, load_object, split_block
 from pipeline.ingest.landing.parsing import Parsed
 from pipeline.ingest.landing.rejects import Reject
+from pipeline.ingest.landing.trackids import InvalidTrackId, id_violation
 from pipeline.reports import AGGREGATED_COUNT, AGGREGATED_SAVES, AGGREGATED_SKIPS, AGGREGATED_SUMMARY
+from pipeline.spotify_ids import normalize_track_id
 
 KNOWN_FIELDS = frozenset(
     {"date", "licensor", "trackv2", "album", "artists", "listeners", "streams", "skips", "saves"}
 )
+# The keys each counting level may hold; any other key there is a shape we do not know.
+_LEVEL_KEYS = {
+    "streams": {"total", "country"},
+    "streams.country": {"total", "gender"},
+    "streams.country.gender": {"total", "age"},
+    "skips": {"total", "country"},
+    "skips.country": {"total"},
+    "saves": {"total", "country", "product"},
+    "saves.country": {"total", "product"},
+}
 GENDER_COLUMNS = {
     "female": "female_streams",
     "male": "male_streams",
@@ -31,8 +50,39 @@ GENDER_COLUMNS = {
     "unknown": "unknown_gender_streams",
 }
 TABLES = (AGGREGATED_SUMMARY, AGGREGATED_COUNT, AGGREGATED_SKIPS, AGGREGATED_SAVES)
+SAMPLE_CHARS = 400
 _count = coercer_for(pa.int64())
 _text = coercer_for(pa.string())
+
+
+class UnknownShapeError(LandingError):
+    """An aggregated record whose structure the reader does not know: reading on would lose counts."""
+
+
+class _Shape(Exception):
+    """Raised inside `flatten` for a structural surprise; the parser turns it into UnknownShapeError."""
+
+
+def skeleton(value: Any, limit: int = SAMPLE_CHARS) -> str:
+    """The record's keys with every leaf value replaced by its type: a sample free of data values."""
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {str(k)[:40]: strip(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [strip(v) for v in node[:3]]
+        return None if node is None else type(node).__name__
+
+    text = json.dumps(strip(value), ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _level(value: Any, path: str, level: str) -> dict[str, Any]:
+    """An object of a counting level, checked for keys of no known shape."""
+    found = _object(value, path)
+    if unknown := set(found) - _LEVEL_KEYS[level]:
+        raise _Shape(f"unknown key(s) {', '.join(sorted(map(repr, unknown)))} under {path!r}")
+    return found
 
 
 def _object(value: Any, path: str) -> dict[str, Any]:
@@ -64,32 +114,59 @@ def _string(value: Any, path: str) -> str | None:
         raise BadLine(f"field {path!r}: cannot cast {show(value)} to string") from None
 
 
-def flatten(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    """Rows of the four tables for one record (without lineage), or BadLine."""
-    track = _object(record.get("trackv2"), "trackv2")
+def _track_key(track: dict[str, Any]) -> dict[str, str]:
+    """`track_uri` and base62 `track_id` from `trackv2.uri`, else from `trackv2.href`."""
     uri = _string(track.get("uri"), "trackv2.uri")
-    if not uri:
-        raise BadLine("missing required field 'trackv2.uri'")
-    key = {"track_uri": uri, "track_id": uri.rsplit(":", 1)[-1].rsplit("/", 1)[-1]}
+    href = _string(track.get("href"), "trackv2.href")
+    if uri:
+        path, given = "trackv2.uri", uri
+    elif href and "/tracks/" in href:
+        path, given = "trackv2.href", href.split("?", 1)[0].rstrip("/").rsplit("/tracks/", 1)[-1]
+    else:
+        raise BadLine("missing required field 'trackv2.uri' (or a track 'trackv2.href')")
+    track_id = normalize_track_id(given)
+    if track_id is None:
+        raise InvalidTrackId(id_violation(path, uri or href))
+    return {"track_uri": f"spotify:track:{track_id}", "track_id": track_id}
+
+
+def _album_uri(album: dict[str, Any]) -> str | None:
+    uri = _string(album.get("uri"), "album.uri")
+    href = _string(album.get("href"), "album.href")
+    if uri or not href or "/albums/" not in href:
+        return uri
+    return f"spotify:album:{href.split('?', 1)[0].rstrip('/').rsplit('/albums/', 1)[-1]}"
+
+
+def flatten(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Rows of the four tables for one record (without lineage), or BadLine, or _Shape."""
+    if "trackv2" not in record:
+        raise _Shape("no 'trackv2'")
+    track = _object(record.get("trackv2"), "trackv2")
+    key = _track_key(track)
     album = _object(record.get("album"), "album")
-    artists = record.get("artists") or []
-    if not isinstance(artists, list):
+    artists = record.get("artists")
+    if artists is not None and not isinstance(artists, list):
         raise BadLine(f"field 'artists': expected a list, got {show(artists)}")
-    artist_objects = [_object(a, f"artists[{i}]") for i, a in enumerate(artists)]
-    streams = _object(record.get("streams"), "streams")
+    artist_objects = [_object(a, f"artists[{i}]") for i, a in enumerate(artists or [])]
+    streams = _level(record.get("streams"), "streams", "streams")
     counts, by_gender = _stream_counts(key, _object(streams.get("country"), "streams.country"))
-    skips = _object(record.get("skips"), "skips")
-    saves = _object(record.get("saves"), "saves")
+    skips = _level(record.get("skips"), "skips", "skips")
+    saves = _level(record.get("saves"), "saves", "saves")
     extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS and v is not None}
     summary = {
         **key,
         "track_name": _string(track.get("name"), "trackv2.name"),
         "isrc": _string(track.get("isrc"), "trackv2.isrc"),
         "album_name": _string(album.get("name"), "album.name"),
-        "album_uri": _string(album.get("uri"), "album.uri"),
+        "album_uri": _album_uri(album),
         "upc": _string(album.get("upc"), "album.upc"),
-        "artist_names": [_string(a.get("name"), f"artists[{i}].name") for i, a in enumerate(artist_objects)],
-        "artist_uris": [_string(a.get("uri"), f"artists[{i}].uri") for i, a in enumerate(artist_objects)],
+        "artist_names": None
+        if artists is None
+        else [_string(a.get("name"), f"artists[{i}].name") for i, a in enumerate(artist_objects)],
+        "artist_uris": None
+        if artists is None
+        else [_string(a.get("uri"), f"artists[{i}].uri") for i, a in enumerate(artist_objects)],
         "listeners": _number(record.get("listeners"), "listeners"),
         "streams": _number(streams.get("total"), "streams.total"),
         "skips": _number(skips.get("total"), "skips.total"),
@@ -100,48 +177,75 @@ def flatten(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     skip_rows = []
     for country, value in _object(skips.get("country"), "skips.country").items():
         path = f"skips.country.{country}"
-        amount = _number(_object(value, path).get("total"), f"{path}.total", required=True)
+        amount = _number(_level(value, path, "skips.country").get("total"), f"{path}.total", required=True)
         skip_rows.append({**key, "country": country, "skips": amount})
-    save_rows = []
-    for country, value in _object(saves.get("country"), "saves.country").items():
-        products = _object(
-            _object(value, f"saves.country.{country}").get("product"), f"saves.country.{country}.product"
-        )
-        for product, amount in products.items():
-            path = f"saves.country.{country}.product.{product}"
-            save_rows.append(
-                {**key, "country": country, "product": product, "saves": _number(amount, path, required=True)}
-            )
     return {
         AGGREGATED_SUMMARY.name: [summary],
         AGGREGATED_COUNT.name: counts,
         AGGREGATED_SKIPS.name: skip_rows,
-        AGGREGATED_SAVES.name: save_rows,
+        AGGREGATED_SAVES.name: _save_rows(key, saves),
     }
+
+
+def _save_rows(key: dict[str, str], saves: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per country and plan; a country without plans is one row with product null; a plan split
+    given only over all countries (totals shape) is rows with country null."""
+    rows: list[dict[str, Any]] = []
+    for country, value in _object(saves.get("country"), "saves.country").items():
+        path = f"saves.country.{country}"
+        country_object = _level(value, path, "saves.country")
+        products = country_object.get("product")
+        if products is None:
+            total = _number(country_object.get("total"), f"{path}.total", required=True)
+            rows.append({**key, "country": country, "product": None, "saves": total})
+            continue
+        for product, amount in _object(products, f"{path}.product").items():
+            amount = _number(amount, f"{path}.product.{product}", required=True)
+            rows.append({**key, "country": country, "product": product, "saves": amount})
+    if not any(row["product"] for row in rows):  # never the same saves twice by plan
+        for product, amount in _object(saves.get("product"), "saves.product").items():
+            amount = _number(amount, f"saves.product.{product}", required=True)
+            rows.append({**key, "country": None, "product": product, "saves": amount})
+    return rows
 
 
 def _stream_counts(
     key: dict[str, str], countries: dict[str, Any]
 ) -> tuple[list[dict[str, Any]], dict[str, int | None]]:
-    """Count rows per (country, gender, age group), and streams per known gender over all countries."""
+    """Count rows per (country, gender, age group), and streams per known gender over all countries.
+
+    A country without genders is one row with gender and age null; a gender without ages one row
+    with age null. Gender totals are null when no country has genders.
+    """
     rows: list[dict[str, Any]] = []
-    totals: dict[str, int | None] = dict.fromkeys(GENDER_COLUMNS.values(), 0 if countries else None)
+    totals: dict[str, int | None] = dict.fromkeys(GENDER_COLUMNS.values())
     for country, value in countries.items():
-        genders = _object(
-            _object(value, f"streams.country.{country}").get("gender"), f"streams.country.{country}.gender"
-        )
-        for gender, gender_value in genders.items():
-            path = f"streams.country.{country}.gender.{gender}"
-            gender_object = _object(gender_value, path)
-            ages = _object(gender_object.get("age"), f"{path}.age")
-            gender_sum = 0
-            for age, amount in ages.items():
-                streams = _number(amount, f"{path}.age.{age}", required=True)
-                gender_sum += streams or 0
-                rows.append(
-                    {**key, "country": country, "gender": gender, "age_group": age, "streams": streams}
-                )
+        country_path = f"streams.country.{country}"
+        country_object = _level(value, country_path, "streams.country")
+        if country_object.get("gender") is None:
+            total = _number(country_object.get("total"), f"{country_path}.total", required=True)
+            rows.append({**key, "country": country, "gender": None, "age_group": None, "streams": total})
+            continue
+        totals = {column: so_far or 0 for column, so_far in totals.items()}
+        for gender, gender_value in _object(country_object["gender"], f"{country_path}.gender").items():
+            path = f"{country_path}.gender.{gender}"
+            gender_object = _level(gender_value, path, "streams.country.gender")
             total = _number(gender_object.get("total"), f"{path}.total")
+            ages = gender_object.get("age")
+            if ages is None:
+                total = _number(total, f"{path}.total", required=True)
+                rows.append(
+                    {**key, "country": country, "gender": gender, "age_group": None, "streams": total}
+                )
+                gender_sum = total or 0
+            else:
+                gender_sum = 0
+                for age, amount in _object(ages, f"{path}.age").items():
+                    streams = _number(amount, f"{path}.age.{age}", required=True)
+                    gender_sum += streams or 0
+                    rows.append(
+                        {**key, "country": country, "gender": gender, "age_group": age, "streams": streams}
+                    )
             column = GENDER_COLUMNS.get(gender)
             if column is not None:
                 totals[column] = (totals[column] or 0) + (gender_sum if total is None else total)
@@ -154,7 +258,12 @@ class AggregatedParser:
     def __init__(self, *, max_line_bytes: int) -> None:
         self.max_line_bytes = max_line_bytes
         self.unknown_fields: Counter[str] = Counter()
+        self.invalid_ids = 0
         self.schemas = {t.name: pa.schema([*t.fields, pa.field(EXTRA, pa.string())]) for t in TABLES}
+
+    def finish_file(self) -> FieldTally:
+        """Nothing to tally: the nested record's names are fixed by `flatten`, not mapped."""
+        return FieldTally()
 
     def prepare(self, data: bytes) -> None:
         """Nothing to do ahead: aggregated files are small and parsed line by line."""
@@ -171,8 +280,14 @@ class AggregatedParser:
                 record = load_object(raw, self.max_line_bytes)
                 flat = flatten(record)
             except BadLine as exc:
+                self.invalid_ids += isinstance(exc, InvalidTrackId)
                 rejects.append(Reject.of(source, line, str(exc), raw))
                 continue
+            except _Shape as exc:
+                raise UnknownShapeError(
+                    f"aggregated streams: line {line} of {source} has a shape the reader does not know "
+                    f"({exc}); record skeleton: {skeleton(record)} — see the wire contract's two shapes"
+                ) from None
             self.unknown_fields.update(
                 k for k, v in record.items() if k not in KNOWN_FIELDS and v is not None
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -20,9 +19,11 @@ import pyarrow.parquet as pq
 
 from pipeline.ingest.landing.aggregated import AggregatedParser
 from pipeline.ingest.landing.errors import TooManyRejectsError
+from pipeline.ingest.landing.fieldcheck import check_file, summarize_warnings
 from pipeline.ingest.landing.flat import FlatParser
 from pipeline.ingest.landing.gate import BLOCKED_FILE, BlockedByChecksError, gate_checks, write_blocked
 from pipeline.ingest.landing.memory import return_freed_memory
+from pipeline.ingest.landing.names import FieldMap, aliases_for, load_field_map
 from pipeline.ingest.landing.parsing import Parser, prepare_ahead
 from pipeline.ingest.landing.personal import PersonalData
 from pipeline.ingest.landing.privacy import Privacy, Pseudonymizer, ensure_consistent
@@ -49,6 +50,7 @@ class LandingOptions:
     parse_threads: int = field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     sink: SinkSettings = field(default_factory=SinkSettings)
     privacy: Privacy = field(default_factory=Privacy)  # user id pseudonyms, region codes (privacy.py)
+    field_map: Path | None = None  # the user's field map of renamed fields (names.py)
 
 
 def land_partition(
@@ -66,12 +68,14 @@ def land_partition(
     """Parse, type, sort and publish `files` as the report's lake partitions for `licensor`/`day`.
 
     Raises CorruptArchiveError (truncated/corrupt gzip), ArchiveTooLargeError (decompression cap),
-    TooManyRejectsError (after writing the rejects file) or PrivacyError (no key, or not the lake's);
-    in every case nothing is published.
+    TooManyRejectsError (after writing the rejects file), PrivacyError (no key, or not the lake's),
+    FieldMapError (a bad field map), MissingFieldError (a required field absent from a whole file)
+    or UnknownShapeError (an aggregated record of no known shape); in every case nothing is published.
     """
     if not 0.0 <= max_reject_share <= 1.0:
         raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
     opts = options or LandingOptions()
+    field_map = load_field_map(opts.field_map)
     return_freed_memory()
     privacy = PersonalData(Pseudonymizer(opts.privacy))  # user ids, region codes, `_extra`
     if any(t.name in PERSONAL_TABLES for t in report.tables):
@@ -95,8 +99,9 @@ def land_partition(
             stop_sinks.callback(sinks[table.name].close)  # whatever happens, before staging goes
         rejects = RejectLog(work / REJECTS_FILE)
         try:
-            lines_total, unknown_fields = _parse_files(
-                report, day, ordered, sources, sinks, rejects, opts, privacy, say
+            parser = _parser(report, day, opts, field_map)
+            lines_total, warnings = _parse_files(
+                parser, report, ordered, sources, sinks, rejects, opts, privacy, say
             )
         finally:
             rejects.close()
@@ -142,7 +147,21 @@ def land_partition(
         lines_total=lines_total,
         rejected=rejects.count,
         rejects_path=rejects_path,
-        unknown_fields=dict(sorted(unknown_fields.items())),
+        unknown_fields=dict(sorted(parser.unknown_fields.items())),
+        warnings=warnings,
+        invalid_track_ids=parser.invalid_ids,
+    )
+
+
+def _parser(report: ReportSpec, day: date, opts: LandingOptions, field_map: FieldMap) -> Parser:
+    if report.parser == "aggregated":
+        return AggregatedParser(max_line_bytes=opts.max_line_bytes)
+    spec = report.tables[0]
+    return FlatParser(
+        spec,
+        max_line_bytes=opts.max_line_bytes,
+        bounds=bounds_for(spec, day),
+        aliases=aliases_for(spec, field_map),
     )
 
 
@@ -168,8 +187,8 @@ def _gate(
 
 
 def _parse_files(
+    parser: Parser,
     report: ReportSpec,
-    day: date,
     files: list[Path],
     sources: list[str],
     sinks: dict[str, TableSink],
@@ -177,20 +196,17 @@ def _parse_files(
     opts: LandingOptions,
     privacy: PersonalData,
     say: Callable[[str], None],
-) -> tuple[int, Counter[str]]:
-    """Feed every line of every file to the report's parser; return (lines, unknown field counts).
+) -> tuple[int, tuple[str, ...]]:
+    """Feed every line of every file to the report's parser; return (lines, warnings).
 
     Blocks are prepared (Arrow-parsed) by a small thread pool a few blocks ahead, then taken in
     file order, so line numbers stay exact while parsing uses every core; the look-ahead runs
     across file boundaries, so the next file is inflated and parsed while this one finishes.
+    Each file's fields are checked when it ends (`fieldcheck.py`): a required field it lacks
+    everywhere fails the landing there.
     """
-    spec = report.tables[0]
-    parser: Parser = (
-        AggregatedParser(max_line_bytes=opts.max_line_bytes)
-        if report.parser == "aggregated"
-        else FlatParser(spec, max_line_bytes=opts.max_line_bytes, bounds=bounds_for(spec, day))
-    )
     lines_total = 0
+    warnings: dict[str, list[str]] = {}
 
     def tagged() -> Iterator[tuple[int, Item | None]]:
         """Every file's blocks as one stream, tagged with the file's number; None ends a file."""
@@ -209,6 +225,8 @@ def _parse_files(
         for number, block, prepared in prepare_ahead(tagged(), parser, pool, opts.parse_threads):
             source = sources[number]
             if block is None:  # the file's last block was taken
+                for name, message in check_file(report.tables[0].name, source, parser.finish_file()).items():
+                    warnings.setdefault(name, []).append(message)
                 for sink in sinks.values():
                     sink.end_file()
                 lines_total += records
@@ -224,7 +242,7 @@ def _parse_files(
                     sinks[name].add(privacy.apply(name, rows), number)  # before anything is held
                 rejects.add(result.rejects)
                 line, records = line + result.lines, records + result.records
-    return lines_total, parser.unknown_fields
+    return lines_total, summarize_warnings(warnings)
 
 
 def source_name(layout: Layout, path: Path) -> str:

@@ -10,6 +10,7 @@ from typing import Any, Protocol, TypeVar
 
 import pyarrow as pa
 
+from pipeline.ingest.landing.fieldcheck import FieldTally
 from pipeline.ingest.landing.reader import Item
 from pipeline.ingest.landing.rejects import Reject
 
@@ -28,6 +29,10 @@ class Parsed:
 
 class Parser(Protocol):
     unknown_fields: Counter[str]
+    invalid_ids: int  # lines rejected because a track id was in no known form
+
+    def finish_file(self) -> FieldTally:
+        """What the file just parsed held, for the per-file field checks (`fieldcheck.py`)."""
 
     def prepare(self, data: bytes) -> Any:
         """Work that needs no line numbers and may run in a worker thread."""

@@ -35,6 +35,8 @@ class LandingResult:
     rejected: int  # of those, lines written to the rejects file instead of the lake
     rejects_path: Path | None  # None when nothing was rejected (an old rejects file is removed)
     unknown_fields: dict[str, int] = field(default_factory=dict)  # undeclared field -> rows having it
+    warnings: tuple[str, ...] = ()  # likely renamed fields (`fieldcheck.py`): optional fields all null
+    invalid_track_ids: int = 0  # lines rejected because a track id was in no known form
 
     @property
     def reject_share(self) -> float:
