@@ -37,7 +37,7 @@ def _value(entry: Any) -> Any:
 
 
 def run_enrich(
-    settings: Settings, *, ttl_days: float = 7.0, max_ids: int = 0, log_level: str = "WARNING"
+    settings: Settings, *, ttl_days: float = 7.0, max_ids: int = 0, log_level: str = "CRITICAL"
 ) -> EnrichSummary:
     """Materialize every catalog asset once (incrementally); never raises for a failed run."""
     from assets.catalog import catalog_assets

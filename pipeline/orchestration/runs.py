@@ -131,7 +131,7 @@ def run_partitions(
     days: Iterable[date],
     reports: Sequence[ReportSpec],
     on_result: Callable[[PartitionRun], None] | None = None,
-    log_level: str = "WARNING",
+    log_level: str = "CRITICAL",
     workers: int = 1,
 ) -> list[PartitionRun]:
     """Materialize the reports' assets for every (day, licensor), one run per partition.
