@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from assets.bulk_reports import GROUP
-from pipeline.orchestration.partitions import Partitions, partition_key
+from pipeline.orchestration.partitions import Partitions, date_range_tags, partition_key
 
 bulk_reports_job = dg.define_asset_job(
     name="bulk_reports_job",
@@ -50,10 +50,7 @@ def warehouse_run_request(tick_day: date, lookback: int, first_day: date) -> dg.
     start = max(first_day, end - timedelta(days=lookback))
     return dg.RunRequest(
         run_key=f"warehouse:{tick_day:%Y-%m-%d}",
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        },
+        tags=date_range_tags(start, end),
     )
 
 

@@ -22,6 +22,9 @@ from pipeline.warehouse.steps import StepResult, materialize_model, publish_ware
 GROUP = "warehouse"
 POOL = "duckdb_writer"
 CATALOG = "warehouse_catalog"
+# A run tagged so rebuilds every mart over every date (`spotify-bulk build --full-refresh`, or a
+# launch from the UI with this tag): derived state is dropped first, as `build_warehouse` does.
+FULL_REFRESH_TAG = "spotify/full_refresh"
 MODELS = discover_models()
 _BY_NAME = {m.name: m for m in MODELS}
 with beta_apis():
@@ -33,6 +36,10 @@ def _window(context: dg.AssetExecutionContext) -> DateWindow | None:
         return None
     keys = context.partition_key_range
     return DateWindow(date.fromisoformat(keys.start), date.fromisoformat(keys.end))
+
+
+def _full_refresh(context: dg.AssetExecutionContext) -> bool:
+    return context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
 
 
 def _deps(model: Model) -> list[dg.AssetDep]:
@@ -117,7 +124,12 @@ def build_model_asset(model: Model, partitions: Partitions) -> dg.AssetsDefiniti
     def _model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         window = _window(context) if partitioned else None
         result = materialize_model(
-            lake.layout, model.name, window, tag=run_tag(context.run.run_id), options=lake.warehouse_options()
+            lake.layout,
+            model.name,
+            window,
+            tag=run_tag(context.run.run_id),
+            options=lake.warehouse_options(),
+            full_refresh=_full_refresh(context),
         )
         return dg.MaterializeResult(
             metadata=_metadata(result), check_results=[_check_result(c) for c in result.checks]

@@ -2,8 +2,8 @@
 
 Starts the emulator on a free loopback port, builds settings that point at it (the pipeline
 itself does not know it is talking to an emulator), loads the last N days for the demo licensors
-through the Dagster job, enriches the catalog from the Web API, builds the warehouse, and prints
-what landed and where.
+through the Dagster job, enriches the catalog from the Web API, builds the warehouse (each a
+Dagster run, in the UI's run history), and prints what landed and where.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from pipeline.cli.args import QUIET_LOG_LEVEL, dagster_log_level
-from pipeline.cli.build import print_build, warehouse_options
+from pipeline.cli.build import print_build
 from pipeline.cli.enrich import print_summary
 from pipeline.cli.load import run_load
 from pipeline.clients.connection import Connection
@@ -24,8 +24,8 @@ from pipeline.errors import UsageError
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
 from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
+from pipeline.orchestration.warehouse_runs import run_build
 from pipeline.reports import REPORTS
-from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.query import named_tracks, top_tracks_table
 
 
@@ -97,7 +97,7 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str
     print(format_summary(summarize_lake(layout)))
     if code == 0:
         print("\nBuilding the warehouse...", flush=True)
-        built = build_warehouse(layout, options=warehouse_options(settings))
+        built = run_build(settings, log_level=log_level)
         print_build(built)
         code = 0 if built.passed else 1
         if built.passed:

@@ -16,11 +16,12 @@ API_POOL = "spotify_api"
 
 
 def dagster_home(settings: Settings, cwd: Path | None = None) -> Path:
-    """`DAGSTER_HOME` from settings, else the project directory (where `dagster.yaml` is)."""
+    """`DAGSTER_HOME` from settings (created if missing), else the project directory (`dagster.yaml`)."""
     if settings.dagster_home is not None:
-        return settings.dagster_home
-    root = (cwd or Path.cwd()).resolve()
-    home = root if (root / "dagster.yaml").exists() else root / ".dagster"
+        home = settings.dagster_home
+    else:
+        root = (cwd or Path.cwd()).resolve()
+        home = root if (root / "dagster.yaml").exists() else root / ".dagster"
     home.mkdir(parents=True, exist_ok=True)
     return home
 

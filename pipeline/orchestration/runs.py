@@ -82,6 +82,11 @@ def _summarize(
     )
 
 
+def console_logs(log_level: str) -> dict[str, object]:
+    """The run config that sets Dagster's console log level (the CLI shows step logs only when asked)."""
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
 def _run_one(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -97,7 +102,7 @@ def _run_one(
         partition_key=str(partition_key(licensor, day)),
         asset_selection=[dg.AssetKey(t.name) for r in reports for t in r.tables],
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config=console_logs(log_level),
         tags={"spotify/launched_by": "cli"},
     )
     return _summarize(result, reports, licensor, day, time.monotonic() - started)
