@@ -63,6 +63,7 @@ def explain(exc: BaseException, data_dir: str = "SPOTIFY_BULK_DATA_DIR") -> Expl
     from pipeline.ingest.landing.errors import LandingError
     from pipeline.ingest.landing.privacy import PrivacyError
     from pipeline.ingest.load import LoadFailed
+    from pipeline.orchestration.warehouse_runs import BuildFailed
 
     rerun = "run the same command again: what finished is kept and is not redone"
     if isinstance(exc, UsageError):
@@ -85,6 +86,11 @@ def explain(exc: BaseException, data_dir: str = "SPOTIFY_BULK_DATA_DIR") -> Expl
         return Explained(f"the Spotify API call failed: {exc}", f"if it is transient, {rerun}")
     if isinstance(exc, LoadFailed | LandingError | EnrichmentFailed):
         return Explained(str(exc), rerun)
+    if isinstance(exc, BuildFailed):
+        return Explained(
+            str(exc),
+            "the run's logs are in the Dagster UI (`uv run dagster dev`); fix the cause, build again",
+        )
     return Explained(f"unexpected {type(exc).__name__}: {exc}", _BUG_HINT, expected=False)
 
 

@@ -7,6 +7,7 @@ executed in this process; the outcome is summarized per partition with a clear e
 from __future__ import annotations
 
 import multiprocessing
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -51,7 +52,8 @@ def failure_reason(error: object) -> str:
     node = next((n for n in chain if getattr(n, "cls_name", None) in _OUR_ERRORS), chain[-1])
     message = (getattr(node, "message", "") or "").strip()
     cls_name = getattr(node, "cls_name", None) or "Error"
-    return message.removeprefix(f"{cls_name}: ").removeprefix("dagster._core.definitions.events.Failure: ")
+    # "pipeline.ingest.load.LoadFailed: ..." -> "...": the class says nothing the message does not
+    return re.sub(rf"^([\w.]+\.)?{re.escape(cls_name)}: ", "", message)
 
 
 def run_error(result: dg.ExecuteInProcessResult) -> str | None:

@@ -13,8 +13,9 @@ import duckdb
 import pytest
 
 from pipeline.cli import build as build_command
-from pipeline.cli.failures import explain
+from pipeline.cli.failures import explain, log_dirs, write_log
 from pipeline.cli.main import main
+from pipeline.orchestration.warehouse_runs import BuildFailed
 
 
 @pytest.fixture
@@ -73,31 +74,45 @@ def test_interrupt_exits_130_with_a_hint(data_dir, monkeypatch, capsys):
     assert "spotify-bulk build: error: interrupted" in err and "run the same command again" in err
 
 
-def test_a_locked_warehouse_is_explained():
+def test_a_locked_warehouse_and_a_failed_build_run_are_explained():
     explained = explain(duckdb.IOException('Could not set lock on file "warehouse.duckdb"'))
     assert explained.expected and "another process" in (explained.hint or "")
+    explained = explain(BuildFailed("warehouse run 1234 failed: boom"))
+    assert explained.expected and "Dagster UI" in (explained.hint or "")
 
 
-def test_an_unusable_data_dir_fails_cleanly_in_a_real_process(tmp_path):
-    """The data dir is below a file: nothing can be written there, so the log goes to the temp dir."""
+def test_the_log_goes_to_the_temp_dir_when_the_data_dir_is_unwritable(tmp_path):
     (tmp_path / "a-file").write_text("")
+    log = write_log(RuntimeError("boom"), ["build"], log_dirs(tmp_path / "a-file" / "data"))
+    assert log is not None and not log.is_relative_to(tmp_path / "a-file")
+    first, second = log_dirs(tmp_path / "a-file" / "data")
+    assert first == tmp_path / "a-file" / "data" / "logs" and log.parent == second
+    assert "RuntimeError: boom" in log.read_text()
+    log.unlink()
+
+
+def test_a_failed_build_run_is_one_line_and_a_log_in_a_real_process(tmp_path):
+    """A warehouse run whose steps cannot take the build lock (`.locks` is a file): no traceback."""
+    data_dir = tmp_path / "data"
+    (data_dir / "lake" / "streams" / "licensor=acme" / "date=2026-06-12").mkdir(parents=True)
+    (data_dir / ".locks").write_text("not a directory")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
     env |= {
-        "SPOTIFY_BULK_DATA_DIR": str(tmp_path / "a-file" / "data"),
-        "TMPDIR": str(tmp_path / "tmp"),
+        "SPOTIFY_BULK_DATA_DIR": str(data_dir),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
-    (tmp_path / "tmp").mkdir()
     done = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "build"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert done.returncode == 1, done.stdout + done.stderr
-    assert done.stderr.startswith("spotify-bulk build: error: "), done.stderr
+    assert done.stderr.startswith("spotify-bulk build: error: warehouse run "), done.stderr
     assert "Traceback" not in done.stderr and "Warning" not in done.stderr
+    assert len(done.stderr.splitlines()) == 2 and "Dagster UI" in done.stderr
     log = _log_path(done.stderr)
-    assert log.is_relative_to(tmp_path / "tmp") and "Traceback" in log.read_text()
+    assert log.parent == data_dir / "logs" and "Traceback" in log.read_text()

@@ -129,6 +129,7 @@ def test_build_command(data_env: Layout, lake_days: list[date], capsys: pytest.C
         cmd_build(parser.parse_args(["build", "--full-refresh", "--start", "3"]), data_env)
     with pytest.raises(UsageError, match="not understood"):
         cmd_build(parser.parse_args(["build", "--start", "soon"]), data_env)
+    assert parser.parse_args(["build", "--period", "last-7-days"]).period == "last-7-days"
 
 
 def test_the_build_command_prints_what_the_library_build_prints(
