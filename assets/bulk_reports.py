@@ -10,6 +10,7 @@ from datetime import date
 
 import dagster as dg
 
+from assets.beta import beta_apis
 from assets.checks import gate_checks
 from assets.metadata import partition_metadata
 from pipeline.clients.http import format_resume
@@ -123,17 +124,20 @@ def build_report_assets(
         for table in report.tables
     ]
 
-    @dg.multi_asset(
-        name=f"{report.name}_report",
-        specs=specs,
-        check_specs=_check_specs(report),
-        partitions_def=partitions.reports,
-        pool=API_POOL,
-        retry_policy=retry_policy(step_retries),
-        backfill_policy=dg.BackfillPolicy.multi_run(1),
-        can_subset=True,  # makes every output optional: a day not published yet materializes nothing
-        description=f"Pulls the Bulk API `{report.api_name}` report for one licensor-day and lands it.",
-    )
+    with beta_apis():  # backfill_policy
+        decorate = dg.multi_asset(
+            name=f"{report.name}_report",
+            specs=specs,
+            check_specs=_check_specs(report),
+            partitions_def=partitions.reports,
+            pool=API_POOL,
+            retry_policy=retry_policy(step_retries),
+            backfill_policy=dg.BackfillPolicy.multi_run(1),
+            can_subset=True,  # makes every output optional: a day not published yet materializes nothing
+            description=f"Pulls the Bulk API `{report.api_name}` report for one licensor-day and lands it.",
+        )
+
+    @decorate
     def _report(
         context: dg.AssetExecutionContext, bulk_api: BulkApiResource, lake: LakeResource
     ) -> Iterator[dg.MaterializeResult]:

@@ -17,7 +17,7 @@ from assets.bulk_reports import GROUP
 from assets.catalog import catalog_job
 from pipeline.dates import DateWindow, utc_today
 from pipeline.ingest.status import repull_window
-from pipeline.orchestration.partitions import Partitions, partition_key
+from pipeline.orchestration.partitions import Partitions, date_range_tags, partition_key
 
 DAILY_TICK_TAG = "spotify/daily_tick"  # the day whose daily pipeline a run belongs to
 
@@ -58,11 +58,7 @@ def warehouse_run_request(tick_day: date, lookback: int, first_day: date) -> dg.
     return dg.RunRequest(
         run_key=f"warehouse:{tick_day:%Y-%m-%d}",
         job_name=warehouse_job.name,
-        tags={
-            DAILY_TICK_TAG: f"{tick_day:%Y-%m-%d}",
-            "dagster/asset_partition_range_start": window.start.isoformat(),
-            "dagster/asset_partition_range_end": window.end.isoformat(),
-        },
+        tags={DAILY_TICK_TAG: f"{tick_day:%Y-%m-%d}", **date_range_tags(window.start, window.end)},
     )
 
 

@@ -10,6 +10,7 @@ from datetime import date
 
 import dagster as dg
 
+from assets.beta import beta_apis
 from pipeline.dates import DateWindow
 from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.orchestration.partitions import Partitions
@@ -21,9 +22,13 @@ from pipeline.warehouse.steps import StepResult, materialize_model, publish_ware
 GROUP = "warehouse"
 POOL = "duckdb_writer"
 CATALOG = "warehouse_catalog"
+# A run tagged so rebuilds every mart over every date (`spotify-bulk build --full-refresh`, or a
+# launch from the UI with this tag): derived state is dropped first, as `build_warehouse` does.
+FULL_REFRESH_TAG = "spotify/full_refresh"
 MODELS = discover_models()
 _BY_NAME = {m.name: m for m in MODELS}
-_LAKE_MAPPING = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date")
+with beta_apis():
+    _LAKE_MAPPING = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="date")
 
 
 def _window(context: dg.AssetExecutionContext) -> DateWindow | None:
@@ -31,6 +36,10 @@ def _window(context: dg.AssetExecutionContext) -> DateWindow | None:
         return None
     keys = context.partition_key_range
     return DateWindow(date.fromisoformat(keys.start), date.fromisoformat(keys.end))
+
+
+def _full_refresh(context: dg.AssetExecutionContext) -> bool:
+    return context.run.tags.get(FULL_REFRESH_TAG, "").lower() == "true"
 
 
 def _deps(model: Model) -> list[dg.AssetDep]:
@@ -41,9 +50,10 @@ def _deps(model: Model) -> list[dg.AssetDep]:
     for name in model.depends_on:
         mapping = None
         if model.rolling_days > 1 and model.partitioned and _BY_NAME[name].partitioned:
-            mapping = dg.TimeWindowPartitionMapping(
-                start_offset=-(model.rolling_days - 1), allow_nonexistent_upstream_partitions=True
-            )
+            with beta_apis():
+                mapping = dg.TimeWindowPartitionMapping(
+                    start_offset=-(model.rolling_days - 1), allow_nonexistent_upstream_partitions=True
+                )
         deps.append(dg.AssetDep(name, partition_mapping=mapping))
     return deps
 
@@ -101,22 +111,31 @@ def build_model_asset(model: Model, partitions: Partitions) -> dg.AssetsDefiniti
     """The asset of one SQL model: a staging view (counted and checked) or a mart (built)."""
     partitioned = model.partitioned
 
-    @dg.asset(
-        name=model.name,
-        group_name=GROUP,
-        description=f"{model.description}\n\nGrain: {model.grain}. Key: {', '.join(model.key) or 'none'}.",
-        deps=_deps(model),
-        partitions_def=partitions.dates if partitioned else None,
-        backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
-        check_specs=_check_specs(model),
-        pool=POOL,
-        kinds={"duckdb", "parquet"} if model.materialized else {"duckdb", "sql"},
-        metadata={"sql": str(model.path.name), "layer": model.layer, "grain": model.grain},
-    )
+    with beta_apis():  # backfill_policy
+        decorate = dg.asset(
+            name=model.name,
+            group_name=GROUP,
+            description=f"{model.description}\n\nGrain: {model.grain}. "
+            f"Key: {', '.join(model.key) or 'none'}.",
+            deps=_deps(model),
+            partitions_def=partitions.dates if partitioned else None,
+            backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
+            check_specs=_check_specs(model),
+            pool=POOL,
+            kinds={"duckdb", "parquet"} if model.materialized else {"duckdb", "sql"},
+            metadata={"sql": str(model.path.name), "layer": model.layer, "grain": model.grain},
+        )
+
+    @decorate
     def _model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         window = _window(context) if partitioned else None
         result = materialize_model(
-            lake.layout, model.name, window, tag=run_tag(context.run.run_id), options=lake.warehouse_options()
+            lake.layout,
+            model.name,
+            window,
+            tag=run_tag(context.run.run_id),
+            options=lake.warehouse_options(),
+            full_refresh=_full_refresh(context),
         )
         return dg.MaterializeResult(
             metadata=_metadata(result), check_results=[_check_result(c) for c in result.checks]
@@ -128,17 +147,20 @@ def build_model_asset(model: Model, partitions: Partitions) -> dg.AssetsDefiniti
 def build_catalog_asset(partitions: Partitions) -> dg.AssetsDefinition:
     """The published catalog: one asset that swaps the new warehouse.duckdb into place."""
 
-    @dg.asset(
-        name=CATALOG,
-        group_name=GROUP,
-        description="warehouse.duckdb: views over an immutable snapshot of the lake and marts, swapped in "
-        "atomically so readers never block or see a half-built state.",
-        deps=[m.name for m in MODELS],
-        partitions_def=partitions.dates,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=POOL,
-        kinds={"duckdb"},
-    )
+    with beta_apis():  # backfill_policy
+        decorate = dg.asset(
+            name=CATALOG,
+            group_name=GROUP,
+            description="warehouse.duckdb: views over an immutable snapshot of the lake and marts, swapped "
+            "in atomically so readers never block or see a half-built state.",
+            deps=[m.name for m in MODELS],
+            partitions_def=partitions.dates,
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            pool=POOL,
+            kinds={"duckdb"},
+        )
+
+    @decorate
     def warehouse_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         snapshot = publish_warehouse(
             lake.layout, _window(context), tag=run_tag(context.run.run_id), options=lake.warehouse_options()

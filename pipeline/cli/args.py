@@ -8,6 +8,23 @@ from pipeline.dates import PERIODS, DateWindow, DateWindowError, resolve_window
 from pipeline.errors import UsageError
 
 WINDOW_ARGS = ("date", "start", "end", "period")
+# Dagster's console logs: step logs with --verbose; else none (the command prints its own summary,
+# failures included, and every run's logs stay in the UI).
+VERBOSE_LOG_LEVEL, QUIET_LOG_LEVEL = "INFO", "CRITICAL"
+
+
+def add_verbose_arg(parser: argparse.ArgumentParser, *, default: object = False) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="show Dagster's step logs and full tracebacks",
+    )
+
+
+def dagster_log_level(args: argparse.Namespace) -> str:
+    return VERBOSE_LOG_LEVEL if getattr(args, "verbose", False) else QUIET_LOG_LEVEL
 
 
 def add_window_args(parser: argparse.ArgumentParser) -> None:

@@ -6,13 +6,11 @@ import argparse
 import sys
 from typing import Any
 
-from pipeline.cli.args import add_window_args, window_from_args, window_given
+from pipeline.cli.args import add_window_args, dagster_log_level, window_from_args, window_given
 from pipeline.config import Settings
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
-from pipeline.layout import Layout
-from pipeline.warehouse.build import BuildResult, build_warehouse
-from pipeline.warehouse.options import WarehouseOptions
+from pipeline.warehouse.build import BuildResult
 
 
 def add_parser(subparsers: Any) -> None:
@@ -20,7 +18,8 @@ def add_parser(subparsers: Any) -> None:
         "build",
         help="build the DuckDB warehouse (staging views and marts) from the lake",
         description="Recompute the marts for a date window (default: every date in the lake), run the "
-        "blocking checks and publish warehouse.duckdb atomically.",
+        "blocking checks and publish warehouse.duckdb atomically, as one run of the Dagster "
+        "warehouse_job (in the UI's run history).",
     )
     add_window_args(parser)
     parser.add_argument("--full-refresh", action="store_true", help="rebuild every mart over every date")
@@ -31,10 +30,6 @@ def _window(args: argparse.Namespace) -> DateWindow | None:
     if args.full_refresh and given:
         raise UsageError("--full-refresh rebuilds every date; drop --date/--start/--end/--period")
     return window_from_args(args) if given else None
-
-
-def warehouse_options(settings: Settings) -> WarehouseOptions:
-    return WarehouseOptions(lookback_days=settings.lookback_days)
 
 
 def print_build(result: BuildResult) -> None:
@@ -64,9 +59,10 @@ def print_build(result: BuildResult) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    """One run of the warehouse job on the shared instance (in the UI's run history), printed."""
     window = _window(args)
-    result = build_warehouse(
-        Layout(settings.lake_dir), window, full_refresh=args.full_refresh, options=warehouse_options(settings)
-    )
+    from pipeline.orchestration.warehouse_runs import run_build
+
+    result = run_build(settings, window, full_refresh=args.full_refresh, log_level=dagster_log_level(args))
     print_build(result)
     return 0 if result.passed else 1

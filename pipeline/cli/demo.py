@@ -2,8 +2,8 @@
 
 Starts the emulator on a free loopback port, builds settings that point at it (the pipeline
 itself does not know it is talking to an emulator), loads the last N days for the demo licensors
-through the Dagster job, enriches the catalog from the Web API, builds the warehouse, and prints
-what landed and where.
+through the Dagster job, enriches the catalog from the Web API, builds the warehouse (each a
+Dagster run, in the UI's run history), and prints what landed and where.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import argparse
 import time
 from typing import Any
 
-from pipeline.cli.build import print_build, warehouse_options
+from pipeline.cli.args import QUIET_LOG_LEVEL, dagster_log_level
+from pipeline.cli.build import print_build
 from pipeline.cli.enrich import print_summary
 from pipeline.cli.load import run_load
 from pipeline.clients.connection import Connection
@@ -23,8 +24,8 @@ from pipeline.errors import UsageError
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
 from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
+from pipeline.orchestration.warehouse_runs import run_build
 from pipeline.reports import REPORTS
-from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.query import named_tracks, top_tracks_table
 
 
@@ -62,10 +63,12 @@ def demo_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.days < 1 or args.rows_per_day < 10:
         raise UsageError("--days must be at least 1 and --rows-per-day at least 10")
-    return run_demo(settings, days=args.days, rows_per_day=args.rows_per_day)
+    return run_demo(
+        settings, days=args.days, rows_per_day=args.rows_per_day, log_level=dagster_log_level(args)
+    )
 
 
-def run_demo(settings: Settings, *, days: int, rows_per_day: int) -> int:
+def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str = QUIET_LOG_LEVEL) -> int:
     layout = Layout(settings.lake_dir)
     config = EmulatorConfig(rows_per_day=rows_per_day, cache_dir=layout.data_dir / ".emulator-cache")
     started = time.monotonic()
@@ -73,13 +76,20 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int) -> int:
         print(f"Spotify emulator listening on {emulator.base_url}", flush=True)
         settings = demo_settings(settings, emulator)
         window = resolve_window(start=str(days), end=str(config.lag_days))
-        code = run_load(settings, licensors=config.licensors, window=window, reports=REPORTS, workers=2)
+        code = run_load(
+            settings,
+            licensors=config.licensors,
+            window=window,
+            reports=REPORTS,
+            workers=2,
+            log_level=log_level,
+        )
         enrichments: list[EnrichSummary] = []
         if code == 0:
             # Twice: the second run shows the incremental cost when nothing is new (no requests).
             for label in ("Enriching the catalog from the Web API...", "Enriching again (nothing new)..."):
                 print(f"\n{label}", flush=True)
-                enrichments.append(run_enrich(settings))
+                enrichments.append(run_enrich(settings, log_level=log_level))
                 print_summary(enrichments[-1])
             code = 0 if all(e.success for e in enrichments) else 1
     print()
@@ -87,7 +97,7 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int) -> int:
     print(format_summary(summarize_lake(layout)))
     if code == 0:
         print("\nBuilding the warehouse...", flush=True)
-        built = build_warehouse(layout, options=warehouse_options(settings))
+        built = run_build(settings, log_level=log_level)
         print_build(built)
         code = 0 if built.passed else 1
         if built.passed:

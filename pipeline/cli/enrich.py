@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from pipeline.cli.args import dagster_log_level
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
@@ -19,7 +20,6 @@ def add_parser(subparsers: Any) -> None:
         "--ttl-days", type=float, default=7.0, help="refetch ids older than this many days (default 7)"
     )
     enrich.add_argument("--max-ids", type=int, default=0, help="most ids asked per kind (default: no cap)")
-    enrich.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
 
 
 def print_summary(summary: EnrichSummary) -> None:
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         settings,
         ttl_days=args.ttl_days,
         max_ids=args.max_ids,
-        log_level="INFO" if args.verbose else "WARNING",
+        log_level=dagster_log_level(args),
     )
     print_summary(summary)
     return 0 if summary.success else 1

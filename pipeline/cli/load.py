@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline.cli.args import add_window_args, window_from_args
+from pipeline.cli.args import QUIET_LOG_LEVEL, add_window_args, dagster_log_level, window_from_args
 from pipeline.config import Settings, parse_licensors
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
@@ -27,7 +27,6 @@ def add_parser(subparsers: Any) -> None:
         help=f"report (repeatable; default all): {', '.join(r.name for r in REPORTS)}",
     )
     add_window_args(load)
-    load.add_argument("--verbose", action="store_true", help="show Dagster's step logs")
     load.add_argument(
         "--workers",
         type=int,
@@ -75,7 +74,7 @@ def run_load(
     licensors: Sequence[str],
     window: DateWindow,
     reports: Sequence[ReportSpec],
-    log_level: str = "WARNING",
+    log_level: str = QUIET_LOG_LEVEL,
     workers: int = 1,
 ) -> int:
     """Load every (day, licensor) of the window; exit code 1 if any partition failed."""
@@ -144,6 +143,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         licensors=licensors,
         window=window_from_args(args),
         reports=reports_named(args.report),
-        log_level="INFO" if args.verbose else "WARNING",
+        log_level=dagster_log_level(args),
         workers=max(1, args.workers),
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.config import Settings
-from pipeline.orchestration.runs import run_error
+from pipeline.orchestration.runs import console_logs, run_error
 
 JOB_NAME = "catalog_job"
 _SHOWN = ("requests", "ids_requested", "found", "not_found", "available")
@@ -37,7 +37,7 @@ def _value(entry: Any) -> Any:
 
 
 def run_enrich(
-    settings: Settings, *, ttl_days: float = 7.0, max_ids: int = 0, log_level: str = "WARNING"
+    settings: Settings, *, ttl_days: float = 7.0, max_ids: int = 0, log_level: str = "CRITICAL"
 ) -> EnrichSummary:
     """Materialize every catalog asset once (incrementally); never raises for a failed run."""
     from assets.catalog import catalog_assets
@@ -49,7 +49,7 @@ def run_enrich(
     config = {"config": {"ttl_days": ttl_days, "max_ids": max_ids}}
     run_config = {
         "ops": {a.op.name: config for a in catalog_assets},
-        "loggers": {"console": {"config": {"log_level": log_level}}},
+        **console_logs(log_level),
     }
     started = time.monotonic()
     result = defs.resolve_job_def(JOB_NAME).execute_in_process(

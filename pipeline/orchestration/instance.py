@@ -6,21 +6,31 @@ Both resolve the same instance: `DAGSTER_HOME` when set, else the project direct
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.instance.ref import InstanceRef
 
 from pipeline.config import Settings
 
 API_POOL = "spotify_api"
 
 
+class _NoConfigNotice(logging.Filter):
+    """Drops Dagster's notice that `DAGSTER_HOME` has no `dagster.yaml`: its defaults are fine there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("No dagster instance configuration file")
+
+
 def dagster_home(settings: Settings, cwd: Path | None = None) -> Path:
-    """`DAGSTER_HOME` from settings, else the project directory (where `dagster.yaml` is)."""
+    """`DAGSTER_HOME` from settings (created if missing), else the project directory (`dagster.yaml`)."""
     if settings.dagster_home is not None:
-        return settings.dagster_home
-    root = (cwd or Path.cwd()).resolve()
-    home = root if (root / "dagster.yaml").exists() else root / ".dagster"
+        home = settings.dagster_home
+    else:
+        root = (cwd or Path.cwd()).resolve()
+        home = root if (root / "dagster.yaml").exists() else root / ".dagster"
     home.mkdir(parents=True, exist_ok=True)
     return home
 
@@ -28,7 +38,14 @@ def dagster_home(settings: Settings, cwd: Path | None = None) -> Path:
 def open_instance(settings: Settings) -> dg.DagsterInstance:
     """The project's instance, with the Spotify API pool sized from settings."""
     home = dagster_home(settings)
-    instance = dg.DagsterInstance.from_config(str(home))
+    notice, logger = _NoConfigNotice(), logging.getLogger("dagster")
+    logger.addFilter(notice)
+    try:
+        # Telemetry off whatever the home's dagster.yaml says (a fresh home would print a banner).
+        ref = InstanceRef.from_dir(str(home), overrides={"telemetry": {"enabled": False}})
+        instance = dg.DagsterInstance.from_ref(ref)
+    finally:
+        logger.removeFilter(notice)
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
         info = storage.get_concurrency_info(API_POOL)

@@ -33,6 +33,14 @@ def build_partitions(licensors: tuple[str, ...], start_date: date) -> Partitions
     )
 
 
+def date_range_tags(start: date, end: date) -> dict[str, str]:
+    """Run tags that give a run the date partitions `start`..`end` (one run: single-run backfills)."""
+    return {
+        "dagster/asset_partition_range_start": start.isoformat(),
+        "dagster/asset_partition_range_end": end.isoformat(),
+    }
+
+
 def partition_key(licensor: str, day: date) -> dg.MultiPartitionKey:
     return dg.MultiPartitionKey({DATE: day.isoformat(), LICENSOR: licensor})
 

@@ -7,6 +7,7 @@ executed in this process; the outcome is summarized per partition with a clear e
 from __future__ import annotations
 
 import multiprocessing
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -54,7 +55,8 @@ def failure_reason(error: object) -> str:
     node = next((n for n in chain if getattr(n, "cls_name", None) in _OUR_ERRORS), chain[-1])
     message = (getattr(node, "message", "") or "").strip()
     cls_name = getattr(node, "cls_name", None) or "Error"
-    return message.removeprefix(f"{cls_name}: ").removeprefix("dagster._core.definitions.events.Failure: ")
+    # "pipeline.ingest.load.LoadFailed: ..." -> "...": the class says nothing the message does not
+    return re.sub(rf"^([\w.]+\.)?{re.escape(cls_name)}: ", "", message)
 
 
 def run_error(result: dg.ExecuteInProcessResult) -> str | None:
@@ -101,6 +103,11 @@ def _summarize(
     )
 
 
+def console_logs(log_level: str) -> dict[str, object]:
+    """The run config that sets Dagster's console log level (the CLI shows step logs only when asked)."""
+    return {"loggers": {"console": {"config": {"log_level": log_level}}}}
+
+
 def _run_one(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
@@ -116,7 +123,7 @@ def _run_one(
         partition_key=str(partition_key(licensor, day)),
         asset_selection=[dg.AssetKey(t.name) for r in reports for t in r.tables],
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        run_config=console_logs(log_level),
         tags={"spotify/launched_by": "cli"},
     )
     return _summarize(result, reports, licensor, day, time.monotonic() - started)
@@ -150,7 +157,7 @@ def run_partitions(
     days: Iterable[date],
     reports: Sequence[ReportSpec],
     on_result: Callable[[PartitionRun], None] | None = None,
-    log_level: str = "WARNING",
+    log_level: str = "CRITICAL",
     workers: int = 1,
 ) -> list[PartitionRun]:
     """Materialize the reports' assets for every (day, licensor), one run per partition.

@@ -18,6 +18,7 @@ from pathlib import Path
 from pipeline.dates import DateWindow
 from pipeline.ingest.tally import RejectTally, read_tallies
 from pipeline.layout import Layout
+from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import exclusive_lock, remove_dir
 from pipeline.warehouse.accumulate import prepare
 from pipeline.warehouse.catalog import publish_catalog
@@ -30,7 +31,7 @@ from pipeline.warehouse.materialize import (
 )
 from pipeline.warehouse.models import SQL_ROOT, Accumulator, Model, discover
 from pipeline.warehouse.options import WarehouseOptions
-from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from pipeline.warehouse.reconcile import rejects_note
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import create_lake_snapshot, find_snapshot, gc_snapshots
@@ -62,6 +63,11 @@ class BuildResult:
 
 def _span(days: set[date]) -> DateWindow | None:
     return DateWindow(min(days), max(days)) if days else None
+
+
+def lake_span(layout: Layout) -> DateWindow | None:
+    """The first to the last date in the lake (None when it is empty): what a build covers by default."""
+    return _span({day for t in TABLES_BY_NAME for _, day, _ in partition_dirs(layout.lake_table(t))})
 
 
 def model_window(
@@ -123,6 +129,15 @@ def _reset_accumulators(
                 remove_dir(directory, staging_root=paths.staging_root)
 
 
+def reset_derived_state(
+    paths: WarehousePaths, models: Sequence[Model], accumulators: Sequence[Accumulator], *, full_refresh: bool
+) -> None:
+    """Before a build: drop removed accumulators' state; for a full refresh, all of it and removed marts."""
+    _reset_accumulators(paths, accumulators, everything=full_refresh)
+    if full_refresh:
+        _remove_orphans(paths, models)
+
+
 def _build_marts(
     session: Session, models: Sequence[Model], target: DateWindow | None, *, full: bool, say: Log
 ) -> tuple[list[ModelBuild], list[CheckOutcome]]:
@@ -165,7 +180,7 @@ def build_warehouse(
         mark = time.monotonic()
         lake_snapshot = create_lake_snapshot(paths)
         timings["snapshot"] = time.monotonic() - mark
-        _reset_accumulators(paths, accumulators, everything=full_refresh)
+        reset_derived_state(paths, models, accumulators, full_refresh=full_refresh)
         try:
             with Session(
                 paths,
@@ -177,8 +192,6 @@ def build_warehouse(
                 options=options,
             ) as session:
                 target = window or _span(session.lake_dates)
-                if full_refresh:
-                    _remove_orphans(paths, models)
                 mark = time.monotonic()
                 if target is not None:
                     tallies = reconciled_tallies(layout, target)
@@ -226,6 +239,16 @@ def publish(session: Session, window: DateWindow | None, *, lake_snapshot: Path)
     return published
 
 
-def run_snapshot(paths: WarehousePaths, tag: str) -> Path:
-    """The lake snapshot of one Dagster run, created by its first warehouse step."""
-    return find_snapshot(paths, tag) or create_lake_snapshot(paths, tag=tag)
+def run_snapshot(
+    paths: WarehousePaths, tag: str, *, full_refresh: bool = False, sql_root: Path = SQL_ROOT
+) -> Path:
+    """The lake snapshot of one Dagster run, created by its first warehouse step.
+
+    That step (under the warehouse lock, before any model builds) also resets derived state as
+    `build_warehouse` does, so a full-refresh run starts from nothing too.
+    """
+    found = find_snapshot(paths, tag)
+    if found is not None:
+        return found
+    reset_derived_state(paths, *discover(sql_root), full_refresh=full_refresh)
+    return create_lake_snapshot(paths, tag=tag)

@@ -62,20 +62,21 @@ def materialize_model(
     tag: str,
     sql_root: Path = SQL_ROOT,
     options: WarehouseOptions | None = None,
+    full_refresh: bool = False,
 ) -> StepResult:
-    """Build one mart for `window`, or count and check one staging view; checks included."""
+    """Build one mart for `window` (every date for a full refresh), or count and check one staging view."""
     paths = WarehousePaths(layout)
     models = discover_models(sql_root)
     model = {m.name: m for m in models}[name]
     needed = upstream(models, name) | set(LAKE_CHECK_MODELS if not model.materialized else ())
     with exclusive_lock(paths.lock_path):
-        snapshot = run_snapshot(paths, tag)
+        snapshot = run_snapshot(paths, tag, full_refresh=full_refresh, sql_root=sql_root)
         session_models = [m for m in models if m.name in needed]
         with Session(
             paths, session_models, snapshot / "lake", sql_root, window=window, options=options
         ) as session:
             if model.materialized:
-                build, check = build_model(session, model, window)
+                build, check = build_model(session, model, window, full=full_refresh)
                 rows = build.rows if build else 0
                 return StepResult(name, rows, session.columns[name], (check,), build, paths.mart_dir(name))
             where, params = "", {}
@@ -115,6 +116,6 @@ def publish_warehouse(
     paths = WarehousePaths(layout)
     models = discover_models(sql_root)
     with exclusive_lock(paths.lock_path):
-        snapshot = run_snapshot(paths, tag)
+        snapshot = run_snapshot(paths, tag, sql_root=sql_root)
         with Session(paths, models, snapshot / "lake", sql_root, options=options) as session:
             return publish(session, window, lake_snapshot=snapshot)

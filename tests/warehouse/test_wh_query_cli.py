@@ -8,6 +8,7 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import dagster as dg
 import pytest
 
 from pipeline.cli import build as build_command
@@ -37,7 +38,16 @@ def cmd_query(args: argparse.Namespace, layout: Layout) -> int:
 
 
 def cmd_build(args: argparse.Namespace, layout: Layout) -> int:
-    return build_command.run(args, Settings(data_dir=layout.data_dir))
+    """`spotify-bulk build`: a warehouse_job run on a Dagster instance of its own, next to the data."""
+    home = layout.data_dir.parent / "dagster_home"
+    return build_command.run(args, Settings(data_dir=layout.data_dir, dagster_home=home))
+
+
+def _comparable(printed: str, catalog: object) -> list[str]:
+    """The printout without what differs between two equal builds: timings, snapshot, catalog path."""
+    printed = printed.replace(str(catalog), "CATALOG")
+    printed = re.sub(r"\(snapshot [^)]*\)", "(snapshot S)", printed)
+    return re.sub(r"[\d.]+ s\b", "T s", printed).splitlines()
 
 
 @pytest.mark.parametrize(
@@ -114,10 +124,32 @@ def test_build_command(data_env: Layout, lake_days: list[date], capsys: pytest.C
     out = capsys.readouterr().out
     assert "2026-06-02..2026-06-03" in out and "fct_daily_streams" in out and "Published" in out
     assert cmd_build(parser.parse_args(["build", "--full-refresh"]), data_env) == 0
+    assert "2026-06-01..2026-06-05" in capsys.readouterr().out
     with pytest.raises(UsageError, match="full-refresh"):
         cmd_build(parser.parse_args(["build", "--full-refresh", "--start", "3"]), data_env)
     with pytest.raises(UsageError, match="not understood"):
         cmd_build(parser.parse_args(["build", "--start", "soon"]), data_env)
+    assert parser.parse_args(["build", "--period", "last-7-days"]).period == "last-7-days"
+
+
+def test_the_build_command_prints_what_the_library_build_prints(
+    data_env: Layout,
+    lake_days: list[date],
+    template: tuple[object, BuildResult],
+    capsys: pytest.CaptureFixture[str],
+):
+    """Through Dagster (one warehouse_job run) or not, a first build over every date prints alike."""
+    _source, library = template
+    build_command.print_build(library)
+    expected = _comparable(capsys.readouterr().out, library.catalog)
+    assert cmd_build(_parser().parse_args(["build"]), data_env) == 0
+    printed = _comparable(capsys.readouterr().out, data_env.warehouse_path)
+    assert printed == expected and len(printed) > 10
+    home = data_env.data_dir.parent / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        runs = instance.get_runs(dg.RunsFilter(job_name="warehouse_job", tags={"spotify/launched_by": "cli"}))
+    assert len(runs) == 1 and runs[0].is_success
+    assert runs[0].tags["dagster/asset_partition_range_start"] == "2026-06-01"
 
 
 def test_top_tracks_table(layout: Layout, built: BuildResult):

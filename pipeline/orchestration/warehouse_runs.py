@@ -1,0 +1,155 @@
+"""Run the warehouse job in this process for `spotify-bulk build`, so every CLI build is a UI run.
+
+One run over a date range, given the way the daily schedule gives it (partition-range tags); "every
+date in the lake" is the lake's first to last date, and a full refresh is that run tagged
+`spotify/full_refresh`, which the warehouse assets read. What the run did is read back from its
+events into the `BuildResult` that `build_warehouse` (the library path) returns, so both print alike.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.config import Settings
+from pipeline.dates import DateWindow
+from pipeline.errors import UsageError
+from pipeline.layout import Layout
+from pipeline.orchestration.partitions import build_partitions, date_range_tags
+from pipeline.orchestration.runs import console_logs, run_error
+from pipeline.warehouse.build import BuildResult, lake_span
+from pipeline.warehouse.checks import CheckOutcome
+from pipeline.warehouse.materialize import ModelBuild
+from pipeline.warehouse.paths import WarehousePaths
+
+JOB_NAME = "warehouse_job"
+
+
+class BuildFailed(Exception):
+    """The warehouse run failed for another reason than a blocking check (which the printout shows)."""
+
+
+def _value(metadata: dict[str, dg.MetadataValue], key: str) -> object:
+    entry = metadata.get(key)
+    return getattr(entry, "value", entry)
+
+
+def _number(metadata: dict[str, dg.MetadataValue], key: str) -> float:
+    value = _value(metadata, key)
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def build_window(settings: Settings, window: DateWindow | None) -> DateWindow:
+    """The run's dates: `window`, or every date in the lake; within the date partitions."""
+    span = window or lake_span(Layout(settings.lake_dir))
+    if span is None:
+        raise UsageError("the lake is empty, nothing to build: load some days first (`spotify-bulk load`)")
+    first = settings.start_date
+    dates = build_partitions(settings.licensors, first).dates
+    last = date.fromisoformat(dates.get_last_partition_key() or first.isoformat())
+    if span.start < first or span.end > last:
+        raise UsageError(
+            f"cannot build {span}: the date partitions run from SPOTIFY_BULK_START_DATE ({first}) to "
+            f"{last} (yesterday); set SPOTIFY_BULK_START_DATE earlier or choose dates in that range"
+        )
+    return span
+
+
+def _models(result: dg.ExecuteInProcessResult) -> tuple[ModelBuild, ...]:
+    """The marts the run built, in the models' order (staging views have no `partitions_written`).
+
+    A step over a date range reports one materialization per date, with the same (whole-step) numbers.
+    """
+    from assets.warehouse import MODELS
+
+    builds: dict[str, ModelBuild] = {}
+    for event in result.get_asset_materialization_events():
+        metadata = event.materialization.metadata
+        name = event.asset_key.to_user_string()
+        if "partitions_written" not in metadata or name in builds:
+            continue
+        builds[name] = ModelBuild(
+            model=name,
+            window=None,
+            rows=int(_number(metadata, "dagster/row_count")),
+            partitions_written=int(_number(metadata, "partitions_written")),
+            partitions_removed=int(_number(metadata, "partitions_removed")),
+            seconds=_number(metadata, "seconds"),
+            path=Path(str(_value(metadata, "path"))),
+        )
+    return tuple(builds[m.name] for m in MODELS if m.name in builds)
+
+
+def _checks(result: dg.ExecuteInProcessResult, defs: dg.Definitions) -> tuple[CheckOutcome, ...]:
+    descriptions = {
+        (spec.asset_key.to_user_string(), spec.name): spec.description or ""
+        for asset in defs.assets or ()
+        if isinstance(asset, dg.AssetsDefinition)
+        for spec in asset.check_specs
+    }
+    outcomes: dict[tuple[str, str], CheckOutcome] = {}
+    for evaluation in result.get_asset_check_evaluations():
+        model = evaluation.asset_key.to_user_string()
+        sample = _value(evaluation.metadata, "sample")
+        outcomes[(model, evaluation.check_name)] = CheckOutcome(
+            name=evaluation.check_name,
+            model=model,
+            passed=evaluation.passed,
+            failures=int(_number(evaluation.metadata, "failures")),
+            description=descriptions.get((model, evaluation.check_name), ""),
+            sample=tuple(tuple(row) for row in sample) if isinstance(sample, list) else (),
+        )
+    return tuple(outcomes.values())
+
+
+def _published(result: dg.ExecuteInProcessResult, paths: WarehousePaths) -> Path | None:
+    """The snapshot the published catalog reads, if the run published it."""
+    from assets.warehouse import CATALOG
+
+    for event in result.get_asset_materialization_events():
+        if event.asset_key.to_user_string() == CATALOG:
+            return paths.snapshots_root / str(_value(event.materialization.metadata, "snapshot"))
+    return None
+
+
+def run_build(
+    settings: Settings,
+    window: DateWindow | None = None,
+    *,
+    full_refresh: bool = False,
+    log_level: str = "CRITICAL",
+) -> BuildResult:
+    """Run `warehouse_job` over `window` (default, and for a full refresh: every lake date).
+
+    A blocking check that fails is a result (not published, `passed` False); any other failure of
+    the run raises `BuildFailed` with its reason and run id.
+    """
+    from assets.warehouse import FULL_REFRESH_TAG
+    from pipeline.definitions import build_definitions
+    from pipeline.orchestration.instance import open_instance
+
+    span = build_window(settings, window)
+    defs = build_definitions(settings)
+    tags = {"spotify/launched_by": "cli", **date_range_tags(span.start, span.end)}
+    if full_refresh:
+        tags[FULL_REFRESH_TAG] = "true"
+    started = time.monotonic()
+    result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+        instance=open_instance(settings), tags=tags, run_config=console_logs(log_level), raise_on_error=False
+    )
+    paths = WarehousePaths(Layout(settings.lake_dir))
+    snapshot = _published(result, paths)
+    built = BuildResult(
+        window=span,
+        models=_models(result),
+        checks=_checks(result, defs),
+        catalog=paths.catalog_path if snapshot else None,
+        snapshot=snapshot,
+        seconds=time.monotonic() - started,
+    )
+    if not result.success and built.passed:
+        raise BuildFailed(f"warehouse run {result.run_id} failed: {run_error(result)}")
+    return built
