@@ -8,25 +8,21 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipeline.emulator import EmulatorConfig, start_emulator
+from pipeline.emulator import start_emulator
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
 from tests.conftest import EMULATOR_TODAY
 from tests.kits.dashboard import DAYS, land
+from tests.kits.settings import one_licensor_config
 
 APP = Path(__file__).resolve().parents[2] / "pipeline" / "dashboard" / "app.py"
 
 
 def test_totals_shape_says_no_demographic_breakdown(tmp_path, monkeypatch: pytest.MonkeyPatch):
     layout = Layout(tmp_path / "data")
-    config = EmulatorConfig(
-        rows_per_day=300,
-        today=EMULATOR_TODAY,
-        licensors=("acme",),
-        cache_dir=tmp_path / "cache",
-        aggregated_shape="totals",
-    )
-    with start_emulator(config) as emulator:
+    with start_emulator(
+        one_licensor_config(tmp_path / "cache", EMULATOR_TODAY, aggregated_shape="totals")
+    ) as emulator:
         land(emulator, layout, DAYS[-1:])
     assert build_warehouse(layout).passed
     monkeypatch.setenv("SPOTIFY_BULK_DATA_DIR", str(layout.data_dir))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -9,7 +10,7 @@ import dagster as dg
 
 from pipeline.clients.connection import Connection
 from pipeline.config import DEFAULT_START_DATE, PrivacySettings, Settings
-from pipeline.emulator import RunningEmulator
+from pipeline.emulator import EmulatorConfig, RunningEmulator
 from pipeline.orchestration.partitions import Partitions, build_partitions
 
 TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
@@ -74,3 +75,8 @@ def lake_report_assets() -> list[dg.AssetsDefinition]:
     from assets.bulk_reports import bulk_report_assets
 
     return bulk_report_assets(kit_partitions())
+
+
+def one_licensor_config(cache_dir: Path, today: date, **modes: str) -> EmulatorConfig:
+    """A small emulator serving licensor `acme` in the given content modes (`aggregated_shape`, ...)."""
+    return EmulatorConfig(rows_per_day=300, today=today, licensors=("acme",), cache_dir=cache_dir, **modes)

@@ -11,14 +11,14 @@ import pytest
 
 from pipeline.clients.bulk_api import BulkApiClient
 from pipeline.dashboard import queries
-from pipeline.emulator import EmulatorConfig, start_emulator
+from pipeline.emulator import start_emulator
 from pipeline.enrichment import enrich
 from pipeline.ingest.load import load_report
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
-from tests.kits.settings import emulator_connection
+from tests.kits.settings import emulator_connection, one_licensor_config
 from tests.kits.web_api import web_client
 
 TODAY = date(2026, 6, 15)
@@ -31,14 +31,8 @@ def shaped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Layout, dict]:
     """One licensor-day landed from an emulator in every non-default content mode, built, enriched."""
     root = tmp_path_factory.mktemp("shapes")
     layout = Layout(root / "data")
-    config = EmulatorConfig(
-        rows_per_day=400,
-        today=TODAY,
-        licensors=("acme",),
-        cache_dir=root / "cache",
-        aggregated_shape="totals",
-        field_names="warehouse",
-        track_id_forms="mixed",
+    config = one_licensor_config(
+        root / "cache", TODAY, aggregated_shape="totals", field_names="warehouse", track_id_forms="mixed"
     )
 
     async def go() -> dict:
