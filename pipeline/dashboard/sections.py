@@ -289,6 +289,13 @@ def artists(con: duckdb.DuckDBPyConnection, filters: Filters, available: Catalog
             icon=":material/info:",
         )
         return
+    if all(history[c].null_count() == len(history) for c in ("popularity", "followers")):
+        st.info(
+            "The Web API gives this app no artist popularity or followers (a development-mode app); "
+            "names, artists and genres in the other sections are complete.",
+            icon=":material/info:",
+        )
+        return
     st.caption("Artists of the most-streamed tracks in this selection, on each day the catalog was enriched.")
     for column, title in (("popularity", "Popularity (0-100)"), ("followers", "Followers")):
         chart = charts.over_time(

@@ -1,8 +1,9 @@
 """Warehouses for the dashboard tests, made once per session from the emulator over real HTTP.
 
 `demo_dir` is what the demo leaves behind (two days for both licensors, the catalog enriched on two
-days, built); `plain_dir` is the same lake built without enrichment; `empty_dir` is a warehouse built
-from an empty lake. Tests that change a warehouse take a copy (`copy_of`).
+days, built); `dev_dir` is that lake enriched by a development-mode Web API app; `plain_dir` is the
+same lake built without enrichment; `empty_dir` is a warehouse built from an empty lake. Tests that
+change a warehouse take a copy (`copy_of`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ def demo_dir(emulator: RunningEmulator, landed_dir: Path, tmp_path_factory: pyte
     shutil.copytree(landed_dir, data_dir)
     enrich(emulator, Layout(data_dir), ENRICHED_AT)
     enrich(emulator, Layout(data_dir), ENRICHED_AT + timedelta(days=1), kinds=("artists",))  # a 2nd day
+    return _build(data_dir)
+
+
+@pytest.fixture(scope="session")
+def dev_dir(
+    dev_emulator: RunningEmulator, landed_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The demo's lake enriched through a development-mode Web API app (no popularity or followers)."""
+    data_dir = tmp_path_factory.mktemp("dash_dev") / "data"
+    shutil.copytree(landed_dir, data_dir)
+    enrich(dev_emulator, Layout(data_dir), ENRICHED_AT)
     return _build(data_dir)
 
 

@@ -159,6 +159,16 @@ def test_without_catalog_views_the_page_notes_what_to_run(demo_dir, copy_of, mon
     assert _charts(app) == 5  # no artist charts
 
 
+def test_a_development_mode_catalog_names_everything_without_popularity(dev_dir, monkeypatch):
+    app = _run(dev_dir, monkeypatch)
+    assert [s.value for s in app.subheader] == SECTIONS
+    assert "no artist popularity or followers" in _infos(app)
+    assert "spotify-bulk enrich" not in _infos(app)
+    tracks = _frame(app, "track_name")
+    assert len(tracks) == 50 and tracks["track_name"].str.len().min() > 0
+    assert _charts(app) == 5  # no artist charts
+
+
 def test_an_unenriched_warehouse_notes_what_to_run(plain_dir, monkeypatch):
     app = _run(plain_dir, monkeypatch)
     assert _infos(app).count("spotify-bulk enrich") == 2
