@@ -16,6 +16,8 @@ from pipeline.cli.main import main
 from pipeline.orchestration.resources import LakeResource, WebApiResource
 from tests.kits.settings import kit_definitions
 
+DEFS = kit_definitions()  # built before any test instance exists
+
 ASSETS = (
     "catalog_tracks",
     "catalog_albums",
@@ -55,7 +57,7 @@ def instance():
 
 
 def test_catalog_assets_are_defined_in_the_catalog_group_on_the_api_pool():
-    defs = kit_definitions()
+    defs = DEFS
     graph = defs.resolve_asset_graph()
     for name in ASSETS + HISTORY:
         node = graph.get(dg.AssetKey(name))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from pathlib import Path
 from typing import Literal
@@ -60,8 +61,10 @@ def kit_partitions(licensors: tuple[str, ...] = ("acme", "globex")) -> Partition
     return build_partitions(licensors, DEFAULT_START_DATE)
 
 
+@functools.cache
 def kit_definitions(settings: Settings | None = None) -> dg.Definitions:
-    """Definitions as `dagster dev` builds them, for settings the test chose."""
+    """Definitions as `dagster dev` builds them, for settings the test chose (built once per settings:
+    call it at module level, before any test instance exists)."""
     from pipeline.definitions import build_definitions
 
     defs = build_definitions(settings or Settings(licensors=("acme", "globex")))

@@ -10,6 +10,7 @@ from pipeline.dates import utc_today
 from tests.kits.settings import kit_definitions, kit_partitions
 
 defs = kit_definitions()
+lookback_two = kit_definitions(Settings(licensors=("acme", "globex"), lookback_days=2))
 
 
 def test_run_requests_cover_yesterday_and_three_days_back_per_licensor():
@@ -35,7 +36,7 @@ def test_look_back_stops_at_the_first_partition():
 
 
 def test_schedule_evaluation_returns_valid_partitioned_run_requests():
-    defs = kit_definitions(Settings(licensors=("acme", "globex"), lookback_days=2))
+    defs = lookback_two
     daily_bulk_reports = defs.get_schedule_def("daily_bulk_reports")
     tick = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)
     with dg.instance_for_test() as instance:
