@@ -63,10 +63,11 @@ def record_path(layout: Layout, report: str, licensor: str, day: date) -> Path:
 def write_record(layout: Layout, record: LoadRecord) -> None:
     """Replace the report-day's record (never fails a load: the ledger is advisory; an unsafe
     licensor name, already refused by the load, is not recorded)."""
+    if not layout.data_dir.is_dir():
+        return  # refused before touching the data directory (settings): nothing to record there
     try:
         path = record_path(layout, record.report, record.licensor, record.day)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path, record.to_json())
+        atomic_write_bytes(path, record.to_json(), staging_root=layout.staging_root)
     except (OSError, ValueError):
         pass
 

@@ -114,11 +114,10 @@ def _records(spool: Path | None) -> Iterator[dict]:
                 yield json.loads(line)
 
 
-def write_tally(directory: Path, tally: RejectTally) -> Path:
-    """Write the tally next to the report-day's rejects file (atomically)."""
+def write_tally(directory: Path, tally: RejectTally, *, staging_root: Path | None = None) -> Path:
+    """Write the tally next to the report-day's rejects file (atomically, through `staging_root`)."""
     path = directory / TALLY_FILE
-    directory.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, tally.to_json())
+    atomic_write_bytes(path, tally.to_json(), staging_root=staging_root)
     return path
 
 

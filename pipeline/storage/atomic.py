@@ -97,10 +97,15 @@ def remove_dir(final: Path, *, staging_root: Path) -> None:
     shutil.rmtree(graveyard, ignore_errors=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file through a temporary sibling and rename it into place."""
+def atomic_write_bytes(path: Path, data: bytes, *, staging_root: Path | None = None) -> None:
+    """Write a file through a temporary sibling (or a file in `staging_root`, on the same
+    filesystem, so a killed writer leaves nothing next to `path`) and rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    if staging_root is not None:
+        staging_root.mkdir(parents=True, exist_ok=True)
+        tmp = staging_root / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    else:
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)

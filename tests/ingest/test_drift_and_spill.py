@@ -47,7 +47,14 @@ EXPECTED_EXTRAS = {
 }
 
 
-def test_unknown_fields_go_to_extra_on_slow_path(layout, archive):
+def _extras_in_clear(monkeypatch) -> None:
+    """These tests read what the parser put in `_extra`: switch off the personal-table policy
+    (pseudonymize or drop; tested in test_personal_extra.py) that landing applies after it."""
+    monkeypatch.setattr("pipeline.ingest.landing.personal.PERSONAL_TABLES", frozenset())
+
+
+def test_unknown_fields_go_to_extra_on_slow_path(layout, archive, monkeypatch):
+    _extras_in_clear(monkeypatch)
     result = _land(layout, "streams", [archive("streams", "US.gz", _drifted_records())])
     assert _extras_by_user(result) == EXPECTED_EXTRAS
     assert result.unknown_fields == {"nested": 1, "new_field": 2, "note": 1, "when": 1}
@@ -73,6 +80,7 @@ def _count_paths(monkeypatch):
 
 def test_unknown_fields_go_to_extra_on_fast_path(layout, archive, monkeypatch):
     # Same drift, one type per field, so Arrow's reader takes the block whole (vectorized _extra).
+    _extras_in_clear(monkeypatch)
     calls = _count_paths(monkeypatch)
     records = _drifted_records()
     records[2]["nested"] = {"a": ["1", "x"], "b": None}

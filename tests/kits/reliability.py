@@ -22,7 +22,9 @@ from pipeline.clients.http import RetryPolicy
 from pipeline.emulator import RunningEmulator
 from pipeline.ingest.archive import MANIFEST_NAME, verify_manifest
 from pipeline.ingest.landing import LandingOptions
+from pipeline.ingest.landing.gate import BLOCKED_FILE
 from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
+from pipeline.ingest.tally import TALLY_FILE
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec
 from pipeline.warehouse.paths import partition_dirs
@@ -134,7 +136,8 @@ def assert_no_partial_state(data_dir: Path) -> dict[str, int]:
             assert verify_manifest(directory) == [], f"{directory}: {verify_manifest(directory)}"
             seen["archive"] += 1
         for _licensor, _day, directory in partition_dirs(data_dir / "rejects" / report.name):
-            assert [p.name for p in directory.iterdir()] in ([], ["rejects.jsonl"]), directory
+            entries = {p.name for p in directory.iterdir()}
+            assert entries <= {"rejects.jsonl", TALLY_FILE, BLOCKED_FILE}, f"{directory} holds {entries}"
             seen["rejects"] += 1
     stray = [
         p for p in data_dir.rglob("*") if p.name.endswith((".part", ".tmp")) and ".staging" not in p.parts

@@ -31,7 +31,7 @@ def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, ca
         result = load_day(fault_emulator, data_dir, LICENSOR, day, reports=REPORTS, max_reject_share=1.0)
         assert not result.failures
     rejects = layout.rejects_partition("streams", LICENSOR, DAYS[0]) / "rejects.jsonl"
-    rejects.parent.mkdir(parents=True)
+    rejects.parent.mkdir(parents=True, exist_ok=True)  # the day's reject tally is there already
     rejects.write_text('{"line": 1, "raw": "a raw line with a user id"}\n')
     assert build_warehouse(layout).passed  # its lake snapshot links every day
     stale, fresh = layout.staging_root / "crashed-run", layout.staging_root / "running-now"

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from pipeline.ingest.landing.errors import LandingError
 from pipeline.ingest.landing.personal import shown_columns
 from pipeline.reports import TableSpec
+from pipeline.storage.atomic import atomic_write_bytes
 
 SCHEMA_CHECK = "schema_as_declared"
 REQUIRED_CHECK = "required_fields_present"
@@ -175,10 +176,10 @@ def gate_checks(spec: TableSpec, path: Path) -> list[GateOutcome]:
     return outcomes
 
 
-def write_blocked(directory: Path, failed: list[GateOutcome]) -> Path:
+def write_blocked(directory: Path, failed: list[GateOutcome], *, staging_root: Path) -> Path:
     """The failed checks and their sample rows, next to the report-day's rejects."""
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / BLOCKED_FILE
     document = [{"table": o.table, "check": o.check, **o.metadata()} for o in failed]
-    path.write_text(json.dumps(document, indent=1, default=str) + "\n", encoding="utf-8")
+    data = (json.dumps(document, indent=1, default=str) + "\n").encode("utf-8")
+    atomic_write_bytes(path, data, staging_root=staging_root)
     return path

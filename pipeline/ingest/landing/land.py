@@ -128,7 +128,7 @@ def land_partition(
         tables = []
         with exclusive_lock(lock):
             rejects_path = rejects.publish(rejects_final)
-            write_tally(rejects_final.parent, tally)
+            write_tally(rejects_final.parent, tally, staging_root=layout.staging_root)
             (rejects_final.parent / BLOCKED_FILE).unlink(missing_ok=True)
             for name, (out_dir, result) in built.items():
                 staged = out_dir / PART_FILE
@@ -182,7 +182,8 @@ def _gate(
     ]
     if failed:
         with exclusive_lock(lock):
-            sample = write_blocked(layout.rejects_partition(report.name, licensor, day), failed)
+            directory = layout.rejects_partition(report.name, licensor, day)
+            sample = write_blocked(directory, failed, staging_root=layout.staging_root)
         raise BlockedByChecksError(report.name, licensor, f"{day:%Y-%m-%d}", failed, sample)
 
 

@@ -128,7 +128,8 @@ def ensure_consistent(layout: Layout, privacy: Privacy) -> None:
         if recorded is None:
             legacy = any(layout.lake_table(t).exists() for t in sorted(PERSONAL_TABLES))
             recorded = {"pseudonymize": False, "key_id": None} if legacy else wanted
-            atomic_write_bytes(path, (json.dumps(recorded, indent=2) + "\n").encode())
+            data = (json.dumps(recorded, indent=2) + "\n").encode()
+            atomic_write_bytes(path, data, staging_root=layout.staging_root)  # a kill leaves no stray
     if recorded == wanted:
         return
     if recorded.get("pseudonymize") and privacy.pseudonymize:
