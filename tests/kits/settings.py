@@ -71,3 +71,16 @@ def lake_report_assets() -> list[dg.AssetsDefinition]:
     from assets.bulk_reports import bulk_report_assets
 
     return bulk_report_assets(kit_partitions())
+
+
+def runs_in(dagster_home: Path | str, **filters: object) -> list[dg.DagsterRun]:
+    """The runs recorded in a Dagster home, newest first (`filters` as in `dg.RunsFilter`).
+
+    Not `with instance:` — its exit disposes the instance but leaves its state storage in a context
+    variable, and a later Definitions load in this process trips over the dead weakref.
+    """
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        return list(instance.get_runs(dg.RunsFilter(**filters)))  # type: ignore[arg-type]
+    finally:
+        instance.dispose()
