@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import dagster as dg
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 from tests.conftest import LOADED_DAY
+from tests.kits.settings import runs_in
 
 
 def _run(
@@ -151,8 +151,7 @@ def test_demo_lands_every_table_for_both_licensors_and_prints_no_library_noise(c
     # enrichment ran twice: every streamed track named; the re-run asked the Web API nothing
     assert re.search(r"\(100\.00%\) have a name and artists.*enrichment run: [\d,]+, 0 ", proc.stdout)
     # every step was a Dagster run, the warehouse build included
-    with dg.DagsterInstance.from_config(cli_env["DAGSTER_HOME"]) as instance:
-        jobs = {r.job_name for r in instance.get_runs(dg.RunsFilter(tags={"spotify/launched_by": "cli"}))}
+    jobs = {r.job_name for r in runs_in(cli_env["DAGSTER_HOME"], tags={"spotify/launched_by": "cli"})}
     assert jobs == {"bulk_reports_job", "catalog_job", "warehouse_job"}
 
 

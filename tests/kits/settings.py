@@ -83,3 +83,16 @@ def lake_report_assets() -> list[dg.AssetsDefinition]:
 def one_licensor_config(cache_dir: Path, today: date, **modes: str) -> EmulatorConfig:
     """A small emulator serving licensor `acme` in the given content modes (`aggregated_shape`, ...)."""
     return EmulatorConfig(rows_per_day=300, today=today, licensors=("acme",), cache_dir=cache_dir, **modes)
+
+
+def runs_in(dagster_home: Path | str, **filters: object) -> list[dg.DagsterRun]:
+    """The runs recorded in a Dagster home, newest first (`filters` as in `dg.RunsFilter`).
+
+    Not `with instance:` — its exit disposes the instance but leaves its state storage in a context
+    variable, and a later Definitions load in this process trips over the dead weakref.
+    """
+    instance = dg.DagsterInstance.from_config(str(dagster_home))
+    try:
+        return list(instance.get_runs(dg.RunsFilter(**filters)))  # type: ignore[arg-type]
+    finally:
+        instance.dispose()

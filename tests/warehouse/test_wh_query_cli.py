@@ -8,7 +8,6 @@ import re
 from datetime import date
 from decimal import Decimal
 
-import dagster as dg
 import pytest
 
 from pipeline.cli import build as build_command
@@ -18,6 +17,7 @@ from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
 from pipeline.warehouse.query import ReadOnlyError, check_read_only, run_query, top_tracks_table
+from tests.kits.settings import runs_in
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +125,8 @@ def test_build_command(data_env: Layout, lake_days: list[date], capsys: pytest.C
     assert "2026-06-02..2026-06-03" in out and "fct_daily_streams" in out and "Published" in out
     assert cmd_build(parser.parse_args(["build", "--full-refresh"]), data_env) == 0
     assert "2026-06-01..2026-06-05" in capsys.readouterr().out
+    runs = runs_in(data_env.data_dir.parent / "dagster_home", job_name="warehouse_job")  # newest first
+    assert [r.tags.get("spotify/full_refresh") for r in runs] == ["true", None]
     with pytest.raises(UsageError, match="full-refresh"):
         cmd_build(parser.parse_args(["build", "--full-refresh", "--start", "3"]), data_env)
     with pytest.raises(UsageError, match="not understood"):
@@ -146,8 +148,7 @@ def test_the_build_command_prints_what_the_library_build_prints(
     printed = _comparable(capsys.readouterr().out, data_env.warehouse_path)
     assert printed == expected and len(printed) > 10
     home = data_env.data_dir.parent / "dagster_home"
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        runs = instance.get_runs(dg.RunsFilter(job_name="warehouse_job", tags={"spotify/launched_by": "cli"}))
+    runs = runs_in(home, job_name="warehouse_job", tags={"spotify/launched_by": "cli"})
     assert len(runs) == 1 and runs[0].is_success
     assert runs[0].tags["dagster/asset_partition_range_start"] == "2026-06-01"
 
