@@ -34,7 +34,7 @@ def _window(args: argparse.Namespace) -> DateWindow | None:
 
 
 def warehouse_options(settings: Settings) -> WarehouseOptions:
-    return WarehouseOptions(lookback_days=settings.lookback_days)
+    return WarehouseOptions.from_settings(settings)
 
 
 def print_build(result: BuildResult) -> None:

@@ -92,8 +92,8 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int) -> int:
         code = 0 if built.passed else 1
         if built.passed:
             print()
-            print(top_tracks_table(layout))
-            streamed, named = named_tracks(layout)
+            print(top_tracks_table(layout, options=warehouse_options(settings)))
+            streamed, named = named_tracks(layout, warehouse_options(settings))
             share = named / streamed if streamed else 0.0
             print(
                 f"\nCatalog: {named:,} of {streamed:,} streamed tracks ({share:.2%}) have a name and artists "

@@ -15,15 +15,17 @@ from pipeline.config import load_settings
 from pipeline.dashboard import queries, sections
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import connect_readonly
 
 
 def main() -> None:
     st.set_page_config(page_title="Spotify Bulk dashboard", page_icon=":material/equalizer:", layout="wide")
     st.title("Spotify Bulk dashboard")
-    layout = Layout(load_settings().lake_dir)
+    settings = load_settings()
+    layout = Layout(settings.lake_dir)
     try:
-        con = connect_readonly(layout)
+        con = connect_readonly(layout, WarehouseOptions.from_settings(settings))
     except UsageError:
         sections.no_warehouse(layout.warehouse_path)
         return

@@ -18,7 +18,7 @@ from pathlib import Path
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.storage.atomic import exclusive_lock, remove_dir
-from pipeline.warehouse.accumulate import prepare
+from pipeline.warehouse.accumulate import AccumulatorBuild, prepare
 from pipeline.warehouse.catalog import publish_catalog
 from pipeline.warehouse.checks import CheckOutcome, lake_checks, unique_key_check
 from pipeline.warehouse.materialize import (
@@ -47,6 +47,7 @@ class BuildResult:
     snapshot: Path | None
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
+    accumulators: tuple[AccumulatorBuild, ...] = ()  # what each dimension state's update did
 
     @property
     def passed(self) -> bool:
@@ -157,6 +158,7 @@ def build_warehouse(
     builds: list[ModelBuild] = []
     checks: list[CheckOutcome] = []
     catalog_snapshot = None
+    prepared: list[AccumulatorBuild] = []
     with exclusive_lock(paths.lock_path):
         mark = time.monotonic()
         lake_snapshot = create_lake_snapshot(paths)
@@ -173,6 +175,7 @@ def build_warehouse(
                 options=options,
             ) as session:
                 target = window or _span(session.lake_dates)
+                prepared = session.prepared
                 if full_refresh:
                     _remove_orphans(paths, models)
                 mark = time.monotonic()
@@ -201,6 +204,7 @@ def build_warehouse(
         snapshot=catalog_snapshot,
         seconds=time.monotonic() - started,
         timings=timings,
+        accumulators=tuple(prepared),
     )
 
 
