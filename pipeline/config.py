@@ -41,7 +41,7 @@ DEMO_PSEUDONYM_KEY = "spotify-bulk-etl-demo-key-not-a-secret"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 _MB = 1_000_000
 DUCKDB_MEMORY_SHARE = 16  # of physical RAM; builds work in date chunks and spill past the limit
-DUCKDB_MEMORY_FLOOR_MB, DUCKDB_MEMORY_CAP_MB = 256, 768
+DUCKDB_MEMORY_FLOOR_MB, DUCKDB_MEMORY_CAP_MB = 256, 512
 DUCKDB_MAX_THREADS = 4
 
 WebApiMode = Literal["auto", "batch", "single"]
@@ -124,9 +124,10 @@ def _physical_memory() -> int | None:
 
 
 def default_duckdb_memory_limit() -> str:
-    """A 16th of RAM, 256-768 MB: a warehouse process's peak RSS is DuckDB's limit plus Python and
-    Arrow (~200 MB), so the cap keeps any process under 1 GB on a machine shared with other work;
-    builds read history in date chunks, so more memory buys little and DuckDB spills past it."""
+    """A 16th of RAM, 256-512 MB: a warehouse process's peak RSS is DuckDB's limit plus what it
+    allocates outside its buffer pool, Python and Arrow (~300-450 MB measured), so the cap keeps any
+    process under 1 GB on a machine shared with other work; builds read history in date chunks, so
+    more memory buys little, and DuckDB spills past it."""
     ram = _physical_memory()
     share = ram // DUCKDB_MEMORY_SHARE // _MB if ram else DUCKDB_MEMORY_CAP_MB
     return f"{max(DUCKDB_MEMORY_FLOOR_MB, min(share, DUCKDB_MEMORY_CAP_MB))}MB"

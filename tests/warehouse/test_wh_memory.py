@@ -32,7 +32,7 @@ def test_limits_come_from_the_environment_with_machine_sized_defaults():
     default = settings_from({})
     assert default.duckdb_memory_limit == default_duckdb_memory_limit()
     megabytes = int(default.duckdb_memory_limit.removesuffix("MB"))
-    assert 256 <= megabytes <= 768
+    assert 256 <= megabytes <= 512
     assert 1 <= default.duckdb_threads == default_duckdb_threads() <= 4
     env = {"SPOTIFY_BULK_DUCKDB_MEMORY_LIMIT": "300MB", "SPOTIFY_BULK_DUCKDB_THREADS": "1"}
     settings = settings_from(env)
