@@ -70,6 +70,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--wh-repeat", type=int, default=3, help="one-day builds and queries timed (median)")
     parser.add_argument("--baseline", metavar="REV", help="also land with `pipeline` as of this git revision")
     parser.add_argument("--json", type=Path, help="also write the measurements as JSON here")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="measure nothing: render (and with --write-results, record) the rows of earlier --json runs",
+    )
     parser.add_argument("--write-results", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.quick:
@@ -177,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = set(args.only or SECTIONS)
     (args.workdir / "tmp").mkdir(parents=True, exist_ok=True)
     rows: list[Measurement] = []
-    for rows_per_day in args.rows:
+    for rows_per_day in [] if args.from_json else args.rows:
         if "landing" in sections:
             rows += landing(args, rows_per_day)
         if "e2e" in sections and rows_per_day <= args.generate_max:  # the emulator serves generated days
@@ -187,9 +194,15 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(measure("landing", "bound: gzip -dc", _size(rows_per_day), "bound", common))
             rows.append(end_to_end(args, rows_per_day))
         print(report.table(rows), file=sys.stderr, flush=True)  # progress, in case a later size fails
-    if sections & {"warehouse", "query"}:
+    if sections & {"warehouse", "query"} and not args.from_json:
         rows += warehouse_section(args, sections)
     head = header(args, argv, started)
+    if args.from_json:  # runs made separately (e.g. in parallel), rendered and recorded together
+        rows = [Measurement(**m) for f in args.from_json for m in json.loads(f.read_text())]
+        sections = {m.section for m in rows}
+        args.history = sorted({int(m.size.split()[0]) for m in rows if m.size.endswith(" days")})
+        saved = ", ".join(str(f) for f in args.from_json)
+        head += f"  \nRows measured by separate runs, saved with `--json`: {saved}"
     kept = set(SECTIONS) - sections
     if args.write_results and kept:  # sections not run keep their rows of the previous run
         previous, previous_head = report.previous_rows(RESULTS, kept)

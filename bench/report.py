@@ -87,6 +87,15 @@ def targets(rows: Sequence[Measurement], *, e2e_size: str, history: Sequence[int
     return out
 
 
+def _per_build_cpu(m: Measurement) -> float:
+    return m.cpu / max(int(m.extra.get("runs", 1)), 1)  # a child's CPU covers all its timed builds
+
+
+def _cpu_ratio(m: Measurement, base: Measurement) -> str:
+    """CPU seconds per build, `m` over `base`: steadier than wall on a shared, loaded machine."""
+    return f"CPU {_per_build_cpu(m) / max(_per_build_cpu(base), 1e-9):.2f}x"
+
+
 def warehouse_targets(rows: Sequence[Measurement], history: Sequence[int]) -> list[Target]:
     """The warehouse issue's targets: a flat one-day build (library and after retention), bounded
     and flat peak RSS of every warehouse process, a measured full rebuild."""
@@ -98,7 +107,7 @@ def warehouse_targets(rows: Sequence[Measurement], history: Sequence[int]) -> li
         if base and longer:
             growth = longer.seconds / base.seconds
             name = f"one-day build, {days} vs {history[0]} days of history <= 1.3x"
-            out.append(Target(name, f"{growth:.2f}x", growth <= 1.3))
+            out.append(Target(name, f"{growth:.2f}x wall ({_cpu_ratio(longer, base)})", growth <= 1.3))
     for days in history:
         retired = _find(rows, "warehouse", "one-day build after retention", f"{days} days")
         normal = day.get(days)
@@ -106,9 +115,8 @@ def warehouse_targets(rows: Sequence[Measurement], history: Sequence[int]) -> li
             growth = retired.seconds / normal.seconds
             rebuilt = ", ".join(retired.extra.get("rebuilt", [])) or "no state rebuilt"
             name = f"one-day build after retention <= 1.3x a normal one, {days} days"
-            out.append(
-                Target(name, f"{growth:.2f}x ({rebuilt})", growth <= 1.3 and rebuilt == "no state rebuilt")
-            )
+            value = f"{growth:.2f}x wall ({_cpu_ratio(retired, normal)}; {rebuilt})"
+            out.append(Target(name, value, growth <= 1.3 and rebuilt == "no state rebuilt"))
     full = _find(rows, "warehouse", "full rebuild", f"{max(history)} days")
     if full:
         value = f"{full.seconds:.0f} s, {full.rows_per_second:,.0f} stream rows/s, {full.peak_rss_mb:.0f} MB"
