@@ -32,6 +32,15 @@ def _size(rows: int) -> str:
     return f"{rows / 1000:g}k" if rows >= 1000 else str(rows)
 
 
+WAREHOUSE_PATHS = (  # (path as the table names it, child kind), in the order they run per history
+    ("full rebuild", "wh_full"),
+    ("one-day build", "wh_day"),
+    ("one-day build after retention", "wh_retention"),
+    ("one-day Dagster warehouse_job", "wh_dagster"),
+)
+QUERY_PATH = "top-50 tracks (fct_track_performance)"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument(
@@ -68,6 +77,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--history", type=int, nargs="+", default=[7, 60, 365], help="days of history compared (first: base)"
     )
     parser.add_argument("--wh-repeat", type=int, default=3, help="one-day builds and queries timed (median)")
+    parser.add_argument(
+        "--wh-paths",
+        nargs="+",
+        choices=[kind for _, kind in WAREHOUSE_PATHS],
+        help="run only these warehouse paths (default: all)",
+    )
     parser.add_argument("--baseline", metavar="REV", help="also land with `pipeline` as of this git revision")
     parser.add_argument("--json", type=Path, help="also write the measurements as JSON here")
     parser.add_argument(
@@ -131,15 +146,6 @@ def end_to_end(args: argparse.Namespace, rows_per_day: int) -> Measurement:
         )
 
 
-WAREHOUSE_PATHS = (  # (path as the table names it, child kind), in the order they run per history
-    ("full rebuild", "wh_full"),
-    ("one-day build", "wh_day"),
-    ("one-day build after retention", "wh_retention"),
-    ("one-day Dagster warehouse_job", "wh_dagster"),
-)
-QUERY_PATH = "top-50 tracks (fct_track_performance)"
-
-
 def warehouse_section(args: argparse.Namespace, sections: set[str]) -> list[Measurement]:
     """Per history length (lakes generated once, cached): the warehouse paths, then the query."""
     dirs = warehouse.prepare_lakes(args.workdir, args.wh_rows, sorted(set(args.history)))
@@ -148,6 +154,8 @@ def warehouse_section(args: argparse.Namespace, sections: set[str]) -> list[Meas
         common = {"data_dir": str(dirs[days]), "rows": args.wh_rows, "repeats": args.wh_repeat, "days": days}
         if "warehouse" in sections:
             for path, kind in WAREHOUSE_PATHS:
+                if args.wh_paths and kind not in args.wh_paths:
+                    continue
                 out.append(measure("warehouse", path, f"{days} days", kind, common))
         if "query" in sections:
             out.append(measure("query", QUERY_PATH, f"{days} days", "query", {**common, "rows": 0}))
