@@ -32,6 +32,15 @@ def _size(rows: int) -> str:
     return f"{rows / 1000:g}k" if rows >= 1000 else str(rows)
 
 
+WAREHOUSE_PATHS = (  # (path as the table names it, child kind), in the order they run per history
+    ("full rebuild", "wh_full"),
+    ("one-day build", "wh_day"),
+    ("one-day build after retention", "wh_retention"),
+    ("one-day Dagster warehouse_job", "wh_dagster"),
+)
+QUERY_PATH = "top-50 tracks (fct_track_performance)"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[1])
     parser.add_argument(
@@ -64,16 +73,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--e2e-rows", type=int, default=4_000_000, help="size the e2e target is judged at")
     parser.add_argument("--wh-rows", type=int, default=100_000, help="stream rows per lake day (warehouse)")
-    parser.add_argument("--history", type=int, nargs=2, default=[7, 60], help="days of history compared")
-    parser.add_argument("--query-days", type=int, default=90)
+    parser.add_argument(
+        "--history", type=int, nargs="+", default=[7, 60, 365], help="days of history compared (first: base)"
+    )
     parser.add_argument("--wh-repeat", type=int, default=3, help="one-day builds and queries timed (median)")
+    parser.add_argument(
+        "--wh-paths",
+        nargs="+",
+        choices=[kind for _, kind in WAREHOUSE_PATHS],
+        help="run only these warehouse paths (default: all)",
+    )
     parser.add_argument("--baseline", metavar="REV", help="also land with `pipeline` as of this git revision")
     parser.add_argument("--json", type=Path, help="also write the measurements as JSON here")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="measure nothing: render (and with --write-results, record) the rows of earlier --json runs",
+    )
     parser.add_argument("--write-results", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.e2e_rows, args.wh_rows = [3000], 3000, 300
-        args.history, args.query_days, args.wh_repeat = [1, 2], 2, 1
+        args.history, args.wh_repeat = [2, 3], 1
     return args
 
 
@@ -124,25 +147,18 @@ def end_to_end(args: argparse.Namespace, rows_per_day: int) -> Measurement:
 
 
 def warehouse_section(args: argparse.Namespace, sections: set[str]) -> list[Measurement]:
-    spans = sorted({*args.history, args.query_days})
-    dirs = warehouse.prepare_lakes(args.workdir, args.wh_rows, spans)
+    """Per history length (lakes generated once, cached): the warehouse paths, then the query."""
+    dirs = warehouse.prepare_lakes(args.workdir, args.wh_rows, sorted(set(args.history)))
     out = []
-    if "warehouse" in sections:
-        for days in args.history:
-            common = {"data_dir": str(dirs[days]), "rows": args.wh_rows, "repeats": args.wh_repeat}
-            out.append(measure("warehouse", "one-day build", f"{days} days", "wh_day", common))
-    if "query" in sections:
-        common = {
-            "data_dir": str(dirs[args.query_days]),
-            "rows": 0,
-            "days": args.query_days,
-            "repeats": args.wh_repeat,
-        }
-        out.append(
-            measure(
-                "query", "top-50 tracks (fct_track_performance)", f"{args.query_days} days", "query", common
-            )
-        )
+    for days in args.history:
+        common = {"data_dir": str(dirs[days]), "rows": args.wh_rows, "repeats": args.wh_repeat, "days": days}
+        if "warehouse" in sections:
+            for path, kind in WAREHOUSE_PATHS:
+                if args.wh_paths and kind not in args.wh_paths:
+                    continue
+                out.append(measure("warehouse", path, f"{days} days", kind, common))
+        if "query" in sections:
+            out.append(measure("query", QUERY_PATH, f"{days} days", "query", {**common, "rows": 0}))
     return out
 
 
@@ -176,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = set(args.only or SECTIONS)
     (args.workdir / "tmp").mkdir(parents=True, exist_ok=True)
     rows: list[Measurement] = []
-    for rows_per_day in args.rows:
+    for rows_per_day in [] if args.from_json else args.rows:
         if "landing" in sections:
             rows += landing(args, rows_per_day)
         if "e2e" in sections and rows_per_day <= args.generate_max:  # the emulator serves generated days
@@ -186,10 +202,25 @@ def main(argv: list[str] | None = None) -> None:
                 rows.append(measure("landing", "bound: gzip -dc", _size(rows_per_day), "bound", common))
             rows.append(end_to_end(args, rows_per_day))
         print(report.table(rows), file=sys.stderr, flush=True)  # progress, in case a later size fails
-    if sections & {"warehouse", "query"}:
+    if sections & {"warehouse", "query"} and not args.from_json:
         rows += warehouse_section(args, sections)
+    head = header(args, argv, started)
+    if args.from_json:  # runs made separately (e.g. in parallel), rendered and recorded together
+        rows = [Measurement(**m) for f in args.from_json for m in json.loads(f.read_text())]
+        sections = {m.section for m in rows}
+        args.history = sorted({int(m.size.split()[0]) for m in rows if m.size.endswith(" days")})
+        saved = ", ".join(str(f) for f in args.from_json)
+        head += f"  \nRows measured by separate runs, saved with `--json`: {saved}"
+    kept = set(SECTIONS) - sections
+    if args.write_results and kept:  # sections not run keep their rows of the previous run
+        previous, previous_head = report.previous_rows(RESULTS, kept)
+        if previous:
+            rows = previous + rows
+            names = ", ".join(sorted({m.section for m in previous}))
+            quoted = previous_head.replace("\n", "\n> ")
+            head += f"\n\nThe {names} rows are kept from the previous run (not re-run here):\n> {quoted}"
     found = report.targets(rows, e2e_size=_size(args.e2e_rows), history=args.history)
-    text = report.render(rows, found, header(args, argv, started))
+    text = report.render(rows, found, head)
     print(text)
     if args.json:
         args.json.write_text(json.dumps([asdict(m) for m in rows], indent=1))

@@ -123,7 +123,20 @@ IMPORTS = {
         "pipeline.orchestration.resources",
         "pipeline.orchestration.partitions",
     ),
+    "wh_full": ("pipeline.warehouse.build", "tests.kits.bench_lakes"),
     "wh_day": ("pipeline.warehouse.build", "tests.kits.bench_lakes"),
+    "wh_retention": (
+        "pipeline.warehouse.build",
+        "pipeline.orchestration.retention",
+        "tests.kits.bench_lakes",
+    ),
+    "wh_dagster": (
+        "dagster",
+        "assets.warehouse",
+        "assets.schedules",
+        "tests.kits.settings",
+        "tests.kits.bench_lakes",
+    ),
     "query": ("pipeline.warehouse.query", "tests.kits.bench_lakes"),
 }
 KINDS: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
@@ -132,7 +145,10 @@ KINDS: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
     "naive": _naive,
     "land": _land,
     "e2e": _e2e,
+    "wh_full": warehouse.full_rebuild,
     "wh_day": warehouse.one_day_build,
+    "wh_retention": warehouse.retention_day_build,
+    "wh_dagster": warehouse.dagster_day,
     "query": warehouse.top_tracks_query,
 }
 

@@ -1,4 +1,6 @@
-"""Warehouse measurements: a one-day build with short vs long history, and the top-50 query.
+"""Warehouse measurements per history length: the full rebuild, the one-day build (library and the
+Dagster warehouse job), the one-day build right after retention removed the oldest day, and the
+top-50 query; every one in its own process, so each peak RSS is that process's own.
 
 The lakes come from the warehouse engineer's generator (`tests/kits/bench_lakes.py`): DuckDB-made
 streams with a 5,000-track catalog, plus every other table derived from them, for two licensors.
@@ -33,8 +35,9 @@ def _kit() -> Any:
 def prepare_lakes(root: Path, rows: int, spans: list[int]) -> dict[int, Path]:
     """Data directories holding the newest `span` days of one generated lake, per span."""
     kit = _kit()
-    longest = max(spans)
     base = root / f"wh-r{rows}"
+    generated = [int(d.parent.name[1:]) for d in base.glob(f"d*/{DONE}") if d.parent.name[1:].isdigit()]
+    longest = max([max(spans), *generated])  # a longer lake already generated serves shorter spans
     source = base / f"d{longest}"
     if not (source / DONE).exists():
         import shutil
@@ -54,53 +57,148 @@ def prepare_lakes(root: Path, rows: int, spans: list[int]) -> dict[int, Path]:
     return dirs
 
 
+def _options() -> Any:
+    """The bounds every warehouse process gets from the settings (as the CLI and Dagster do)."""
+    from pipeline.config import load_settings
+    from pipeline.warehouse.options import WarehouseOptions
+
+    return WarehouseOptions.from_settings(load_settings())
+
+
+def _check(result: Any, what: str) -> None:
+    if not result.passed:
+        raise RuntimeError(f"{what} failed checks: {result.failed_checks}")
+
+
 def ensure_built(layout: Layout) -> None:
     """Build every lake date once (skipped when a warehouse is already there): the history."""
     from pipeline.warehouse.build import build_warehouse
 
     if not layout.warehouse_path.exists():
-        result = build_warehouse(layout)
-        if not result.passed:
-            raise RuntimeError(f"full build failed checks: {result.failed_checks}")
+        _check(build_warehouse(layout, options=_options()), "full build")
+
+
+def _stream_rows(layout: Layout) -> int:
+    """Rows of the streams table over the whole lake (from the Parquet footers)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in layout.lake_table("streams").rglob("*.parquet"))
+
+
+def full_rebuild(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """`build --full-refresh` of every lake date (what a model change needs): wall, and throughput
+    in stream rows and days per second."""
+    from pipeline.warehouse.build import build_warehouse
+
+    layout = Layout(Path(args["data_dir"]))
+    started = time.perf_counter()
+    result = build_warehouse(layout, full_refresh=True, options=_options())
+    seconds = time.perf_counter() - started
+    _check(result, "full rebuild")
+    days = len(result.window) if result.window else 0
+    return _stream_rows(layout), {"days": days, "days_per_second": round(days / seconds, 2)}
+
+
+def _timed_day_builds(layout: Layout, repeats: int, before: Any = None) -> tuple[list[float], Any]:
+    """Walls of `repeats` builds of the newest day (`before(i)` runs, untimed, before build i)."""
+    from pipeline.warehouse.build import build_warehouse
+
+    kit = _kit()
+    walls, result = [], None
+    for i in range(repeats):
+        if before is not None:
+            before(i)
+        started = time.perf_counter()
+        result = build_warehouse(layout, DateWindow(kit.LAST_DAY, kit.LAST_DAY), options=_options())
+        walls.append(time.perf_counter() - started)
+        _check(result, "one-day build")
+    return walls, result
 
 
 def one_day_build(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Median wall of rebuilding the newest day (what the daily schedule does), after a full
-    build of the history if there is none yet (so the child's peak RSS may be the full build's)."""
-    from pipeline.warehouse.build import build_warehouse
+    """Median wall of rebuilding the newest day (what the daily schedule does); the history is
+    built already (by the full-rebuild child), else first, and then this child's peak RSS is its."""
+    layout = Layout(Path(args["data_dir"]))
+    ensure_built(layout)
+    walls, _ = _timed_day_builds(layout, args.get("repeats", 3))
+    return args["rows"], {"seconds": statistics.median(walls), "runs": len(walls)}
+
+
+def retention_day_build(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The one-day build right after `retention` removed the oldest lake day, on a hard-linked copy
+    of the built data directory (builds and retention replace files, never write into them): the
+    median over repeats, each after retention took one more day; what was rebuilt is reported."""
+    import shutil
+    import subprocess
+
+    from pipeline.orchestration.retention import apply_retention
+
+    kit = _kit()
+    source = Layout(Path(args["data_dir"]))
+    ensure_built(source)
+    copy = Path(args["out_dir"]) / "data"
+    subprocess.run(["cp", "-al", str(source.data_dir), str(copy)], check=True)
+    layout = Layout(copy)
+    days = args["days"]
+    first = kit.LAST_DAY - timedelta(days=days - 1)
+    after = kit.LAST_DAY + timedelta(days=1)
+
+    def retire(i: int) -> None:
+        cutoff = first + timedelta(days=i + 1)
+        apply_retention(layout, keep_days=(after - cutoff).days, today=after)
+
+    walls, result = _timed_day_builds(layout, max(1, min(args.get("repeats", 3), days - 1)), retire)
+    shutil.rmtree(copy, ignore_errors=True)
+    rebuilt = sorted(a.name for a in result.accumulators if a.rebuilt or a.restarted_from is not None)
+    return args["rows"], {"seconds": statistics.median(walls), "runs": len(walls), "rebuilt": rebuilt}
+
+
+def dagster_day(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The scheduled Dagster `warehouse_job` over the newest day (every model's step, the checks and
+    the catalog), in process on a throwaway instance; median wall of the runs."""
+    import dagster as dg
+
+    from assets.schedules import warehouse_run_request
+    from pipeline.config import load_settings
+    from tests.kits.settings import kit_definitions
 
     kit = _kit()
     layout = Layout(Path(args["data_dir"]))
     ensure_built(layout)
+    settings = load_settings().with_changes(licensors=kit.LICENSORS, data_dir=layout.data_dir)
+    job = kit_definitions(settings).resolve_job_def("warehouse_job")
+    request = warehouse_run_request(kit.LAST_DAY + timedelta(days=1), 0, kit.LAST_DAY)
     walls = []
-    for _ in range(args.get("repeats", 3)):
-        started = time.perf_counter()
-        result = build_warehouse(layout, DateWindow(kit.LAST_DAY, kit.LAST_DAY))
-        walls.append(time.perf_counter() - started)
-        if not result.passed:
-            raise RuntimeError(f"one-day build failed checks: {result.failed_checks}")
+    with dg.instance_for_test() as instance:
+        for _ in range(args.get("repeats", 3)):
+            started = time.perf_counter()
+            result = job.execute_in_process(instance=instance, tags=request.tags, raise_on_error=False)
+            walls.append(time.perf_counter() - started)
+            if not result.success:
+                raise RuntimeError("the Dagster warehouse job failed")
     return args["rows"], {"seconds": statistics.median(walls), "runs": len(walls)}
 
 
 def top_tracks_query(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """Top 50 tracks over the whole span (`query.TOP_TRACKS_SQL`), catalog opened per query as the
-    CLI does: the first (cold) run and the median of warm runs."""
+    CLI does (with the settings' bounds): the first (cold) run and the median of warm runs."""
     from pipeline.warehouse.query import TOP_TRACKS_SQL, connect_readonly
 
     kit = _kit()
     layout = Layout(Path(args["data_dir"]))
     ensure_built(layout)
+    options = _options()
     first = kit.LAST_DAY - timedelta(days=args["days"] - 1)
     times, result = [], []
     for _ in range(1 + args.get("repeats", 5)):
         started = time.perf_counter()
-        con = connect_readonly(layout)
+        con = connect_readonly(layout, options)
         try:
             result = con.execute(TOP_TRACKS_SQL, {"limit": 50}).fetchall()
         finally:
             con.close()
         times.append(time.perf_counter() - started)
-    con = connect_readonly(layout)
+    con = connect_readonly(layout, options)
     try:
         span = con.execute(
             "SELECT count(*), count(DISTINCT date), min(date) FROM fct_track_performance"

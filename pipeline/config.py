@@ -39,6 +39,10 @@ DEMO_LICENSORS = ("acme", "globex")
 # The demo's listeners are synthetic, so its key is public; real installs set their own secret.
 DEMO_PSEUDONYM_KEY = "spotify-bulk-etl-demo-key-not-a-secret"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_MB = 1_000_000
+DUCKDB_MEMORY_SHARE = 16  # of physical RAM; builds work in date chunks and spill past the limit
+DUCKDB_MEMORY_FLOOR_MB, DUCKDB_MEMORY_CAP_MB = 256, 512
+DUCKDB_MAX_THREADS = 4
 
 WebApiMode = Literal["auto", "batch", "single"]
 WEB_API_MODES: tuple[WebApiMode, ...] = ("auto", "batch", "single")
@@ -77,6 +81,8 @@ class Settings:
     privacy: PrivacySettings = field(default_factory=PrivacySettings)
     field_map: Path | None = None
     dagster_home: Path | None = None
+    duckdb_memory_limit: str = field(default_factory=lambda: default_duckdb_memory_limit())
+    duckdb_threads: int = field(default_factory=lambda: default_duckdb_threads())
     secrets_from_env: bool = False
 
     def __post_init__(self) -> None:
@@ -88,6 +94,8 @@ class Settings:
             raise UsageError("SPOTIFY_BULK_MAX_REJECT_SHARE must be a share between 0 and 1")
         if self.web_api_mode not in WEB_API_MODES:
             raise UsageError(f"SPOTIFY_WEB_API_MODE must be one of {', '.join(WEB_API_MODES)}")
+        if self.duckdb_threads < 0:
+            raise UsageError("SPOTIFY_BULK_DUCKDB_THREADS must be 0 (DuckDB's default) or more")
 
     @property
     def lake_dir(self) -> Path:
@@ -105,6 +113,33 @@ class Settings:
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM, or None where the platform does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
+def default_duckdb_memory_limit() -> str:
+    """A 16th of RAM, 256-512 MB: a warehouse process's peak RSS is DuckDB's limit plus what it
+    allocates outside its buffer pool, Python and Arrow (~300-450 MB measured), so the cap keeps any
+    process under 1 GB on a machine shared with other work; builds read history in date chunks, so
+    more memory buys little, and DuckDB spills past it."""
+    ram = _physical_memory()
+    share = ram // DUCKDB_MEMORY_SHARE // _MB if ram else DUCKDB_MEMORY_CAP_MB
+    return f"{max(DUCKDB_MEMORY_FLOOR_MB, min(share, DUCKDB_MEMORY_CAP_MB))}MB"
+
+
+def default_duckdb_threads() -> int:
+    """The cores this process may run on, at most 4 (each thread needs its share of the limit)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, DUCKDB_MAX_THREADS))
 
 
 def parse_licensors(raw: str | None) -> tuple[str, ...]:
@@ -182,6 +217,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         ),
         field_map=Path(field_map) if field_map else None,
         dagster_home=Path(home) if home else None,
+        duckdb_memory_limit=(env.get("SPOTIFY_BULK_DUCKDB_MEMORY_LIMIT") or "").strip()
+        or default_duckdb_memory_limit(),
+        duckdb_threads=int(_number(env, "SPOTIFY_BULK_DUCKDB_THREADS", default_duckdb_threads())),
         secrets_from_env=True,
     )
 

@@ -26,6 +26,7 @@ from pipeline.layout import Layout
 from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
 from pipeline.orchestration.warehouse_runs import run_build
 from pipeline.reports import REPORTS
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import named_tracks, top_tracks_table
 
 
@@ -102,8 +103,8 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str
         code = 0 if built.passed else 1
         if built.passed:
             print()
-            print(top_tracks_table(layout))
-            streamed, named = named_tracks(layout)
+            print(top_tracks_table(layout, options=WarehouseOptions.from_settings(settings)))
+            streamed, named = named_tracks(layout, WarehouseOptions.from_settings(settings))
             share = named / streamed if streamed else 0.0
             print(
                 f"\nCatalog: {named:,} of {streamed:,} streamed tracks ({share:.2%}) have a name and artists "

@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline.config import Settings
 from pipeline.layout import Layout
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import FORMATS, format_result, run_query
 
 
@@ -26,6 +27,6 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    result = run_query(Layout(settings.lake_dir), args.sql)
+    result = run_query(Layout(settings.lake_dir), args.sql, WarehouseOptions.from_settings(settings))
     print(format_result(result, args.format))
     return 0

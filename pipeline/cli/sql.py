@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.config import Settings
 from pipeline.layout import Layout
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import connect_readonly
 from pipeline.warehouse.shell import run_shell
 
@@ -24,6 +25,7 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     del args
     layout = Layout(settings.lake_dir)
-    connect_readonly(layout).close()  # no warehouse yet: say so once, before any prompt
-    failures = run_shell(layout, sys.stdin, sys.stdout, interactive=sys.stdin.isatty())
+    options = WarehouseOptions.from_settings(settings)
+    connect_readonly(layout, options).close()  # no warehouse yet: say so once, before any prompt
+    failures = run_shell(layout, sys.stdin, sys.stdout, interactive=sys.stdin.isatty(), options=options)
     return 0 if failures == 0 or sys.stdin.isatty() else 1

@@ -17,6 +17,7 @@ from pipeline.dates import DateWindow, utc_today
 from pipeline.errors import UsageError
 from pipeline.ingest.status import LakeStatus, lake_status
 from pipeline.layout import Layout
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import connect_readonly
 
 
@@ -26,7 +27,7 @@ def main() -> None:
     settings = load_settings()
     layout = Layout(settings.lake_dir)
     try:
-        con = connect_readonly(layout)
+        con = connect_readonly(layout, WarehouseOptions.from_settings(settings))
     except UsageError:
         sections.no_warehouse(layout.warehouse_path)
         return

@@ -138,6 +138,8 @@ def lake_resource(settings: Settings) -> LakeResource:
         drop_region=privacy.drop_region,
         field_map=str(settings.field_map.resolve()) if settings.field_map else "",
         lookback_days=settings.lookback_days,
+        duckdb_memory_limit=settings.duckdb_memory_limit,
+        duckdb_threads=settings.duckdb_threads,
     )
 
 

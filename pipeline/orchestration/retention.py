@@ -27,6 +27,7 @@ from pipeline.ingest.ledger import LEDGER_DIR
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from pipeline.storage.atomic import exclusive_lock, remove_dir
+from pipeline.warehouse.accumulate import retire_before
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 
 STALE_STAGING_SECONDS = 86_400.0
@@ -127,6 +128,8 @@ def apply_retention(
     cutoff = (today or utc_today()) - timedelta(days=keep_days)
     expired = find_expired(layout, cutoff, now=now)
     if not dry_run:
+        if any(item.kind == "lake" for item in expired):  # before deleting: see accumulate.py
+            retire_before(WarehousePaths(layout), cutoff)
         for item in expired:
             _delete(layout, item)
             if on_delete is not None:

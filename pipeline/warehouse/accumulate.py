@@ -6,18 +6,29 @@ reads that; the tail is the `TAIL_DAYS` newest days, the ones that daily loads r
 builds rewrite, so the base stays valid from one build to the next and moves forward a day at a
 time as days age out of the tail.
 
-The base is rebuilt from its sources when one of its days changed (a partition re-landed or a
-fact rebuilt, a day deleted by retention, a day added behind it) or when the SQL it depends on did:
-the manifest keeps a fingerprint (file names, sizes and modification times) of every source day it
-holds, checked at every build, so the state can never lag the data it summarizes. Folding is
-associative (a merge accumulator's second statement combines any split of the days into the same
-state; an append accumulator only adds keys it does not hold yet), so a dimension built day by
-day, in windows, or in one full refresh is the same.
+The manifest keeps a fingerprint (file names, sizes and modification times) of every source day the
+base holds, checked at every build, so the state can never lag the data it summarizes. When a day
+inside the base changed (a partition re-landed or a fact rebuilt, a day deleted, a day added behind
+it), the base goes back to its newest *checkpoint* before that day (the state as of the end of each
+`CHECKPOINT_DAYS` period, the last `MAX_CHECKPOINTS` kept) and refolds only the days after it; only
+a change older than every checkpoint, or of the SQL the state depends on, starts over from nothing,
+and that refold reads the history in date chunks (bounded memory, however long the history).
 
-State lives in `.warehouse/accumulators/<name>/`: Parquet files and `manifest.json` naming them.
-Files are written under new names before the manifest (replaced atomically) names them, and files
-no manifest names are swept, so a crash leaves the previous state. Everything runs under the
-warehouse lock.
+Days deleted by retention are *retired*, not changed: `retire_before` (called by retention before
+it deletes anything) records the cutoff, and a base keeps what it folded from days before it, as
+the facts keep their partitions of those days (retention removes personal data from the lake; marts
+and this state are aggregates without it). So a daily build after retention folds one day, as any
+other, and the dimensions keep describing the facts that remain; a full rebuild, which can only read
+the lake, forgets retired days, facts included.
+
+Folding is associative (a merge accumulator's second statement combines any split of the days into
+the same state; an append accumulator only adds keys it does not hold yet), so a dimension built day
+by day, in windows, from a checkpoint, or in one full refresh is the same.
+
+State lives in `.warehouse/accumulators/<name>/`: Parquet files and `manifest.json` naming them (and
+the checkpoints'). Files are written under new names before the manifest (replaced atomically) names
+them, and files no manifest names are swept, so a crash leaves the previous state. Everything runs
+under the warehouse lock.
 """
 
 from __future__ import annotations
@@ -35,14 +46,17 @@ from pipeline.dates import DateWindow
 from pipeline.storage.atomic import atomic_write_bytes
 from pipeline.warehouse.materialize import chunks
 from pipeline.warehouse.models import PARTS, Accumulator
-from pipeline.warehouse.paths import partition_dirs
+from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from pipeline.warehouse.quoting import quote_columns, quote_identifier, quote_literal
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.sources import empty_select, files_select
 
-FORMAT = 1
+FORMAT = 2
 MANIFEST = "manifest.json"
+RETIRED = "retired-before"  # in the accumulators' root: days before this date were deleted by retention
 MAX_SEGMENTS = 32  # an append accumulator's files before they are compacted into one
+CHECKPOINT_DAYS = 14  # a checkpoint at the end of every period of this many days (aligned to 0001-01-01)
+MAX_CHECKPOINTS = 12  # the newest ones kept: a re-publication up to ~24 weeks old refolds from one
 
 
 @dataclass(frozen=True)
@@ -52,9 +66,16 @@ class AccumulatorBuild:
     name: str
     through: date | None  # the base holds the source days up to here (None: no day)
     folded: int  # days folded into the base by this build
-    rebuilt: bool  # the base was started over (its sources or SQL changed)
+    rebuilt: bool  # the base was started over from nothing (its SQL changed, or no checkpoint helped)
     tail: DateWindow | None  # days folded on top in memory for this build
     seconds: float
+    restarted_from: date | None = None  # a changed day sent the base back to this checkpoint
+
+
+@dataclass(frozen=True)
+class _Checkpoint:
+    through: date
+    files: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -63,6 +84,7 @@ class _Manifest:
     through: date | None
     days: dict[str, str]
     files: tuple[str, ...]
+    checkpoints: tuple[_Checkpoint, ...] = ()
 
     def to_json(self) -> bytes:
         body = {
@@ -71,8 +93,16 @@ class _Manifest:
             "through": self.through.isoformat() if self.through else None,
             "days": self.days,
             "files": list(self.files),
+            "checkpoints": [
+                {"through": c.through.isoformat(), "files": list(c.files)} for c in self.checkpoints
+            ],
         }
         return json.dumps(body, indent=1, sort_keys=True).encode()
+
+    @property
+    def names(self) -> set[str]:
+        """Every file this manifest needs kept: the base's and the checkpoints'."""
+        return {*self.files, *(f for c in self.checkpoints for f in c.files)}
 
 
 def state_dir(session: Session, acc: Accumulator) -> Path:
@@ -85,9 +115,28 @@ def _read_manifest(root: Path) -> _Manifest | None:
         if body.get("format") != FORMAT:
             return None
         through = date.fromisoformat(body["through"]) if body["through"] else None
-        return _Manifest(body["signature"], through, dict(body["days"]), tuple(body["files"]))
+        checkpoints = tuple(
+            _Checkpoint(date.fromisoformat(c["through"]), tuple(c["files"])) for c in body["checkpoints"]
+        )
+        return _Manifest(body["signature"], through, dict(body["days"]), tuple(body["files"]), checkpoints)
     except (OSError, ValueError, KeyError, TypeError):
         return None  # missing or unreadable: start over
+
+
+def retire_before(paths: WarehousePaths, cutoff: date) -> None:
+    """Record that days before `cutoff` are deleted by retention, not changed (see the module doc);
+    retention calls it before deleting, so a build that misses such a day knows why."""
+    known = retired_before(paths)
+    if known is None or cutoff > known:
+        paths.accumulators_root.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(paths.accumulators_root / RETIRED, cutoff.isoformat().encode())
+
+
+def retired_before(paths: WarehousePaths) -> date | None:
+    try:
+        return date.fromisoformat((paths.accumulators_root / RETIRED).read_text().strip())
+    except (OSError, ValueError):
+        return None
 
 
 def _sources(session: Session, acc: Accumulator) -> list[tuple[str, list[tuple[str, date, Path]]]]:
@@ -187,35 +236,98 @@ def _fold(session: Session, acc: Accumulator, base: str, window: DateWindow, out
         con.execute("DROP TABLE _acc_days")
 
 
-def _sweep(root: Path, keep: tuple[str, ...]) -> None:
+def _sweep(root: Path, keep: set[str]) -> None:
     """Remove files no manifest names (older states, leftovers of a crashed build)."""
     for entry in os.scandir(root):
         if entry.name != MANIFEST and entry.name not in keep and entry.is_file():
             Path(entry.path).unlink(missing_ok=True)
 
 
-def _advance(
-    session: Session, acc: Accumulator, root: Path, state: _Manifest, window: DateWindow, days: dict[str, str]
-) -> _Manifest:
-    """Fold `window` into the base and record it; returns the new manifest."""
+def _pieces(window: DateWindow) -> list[DateWindow]:
+    """`window` cut after every checkpoint period's last day."""
+    out, start = [], window.start
+    while start <= window.end:
+        period_end = start + timedelta(days=CHECKPOINT_DAYS - 1 - start.toordinal() % CHECKPOINT_DAYS)
+        end = min(period_end, window.end)
+        out.append(DateWindow(start, end))
+        start = end + timedelta(days=1)
+    return out
+
+
+def _fold_files(
+    session: Session, acc: Accumulator, root: Path, files: tuple[str, ...], window: DateWindow
+) -> tuple[str, ...]:
+    """The state files after folding `window` into the state of `files` (written, not yet named)."""
     out = f"_acc_base_{acc.name}"
-    _fold(session, acc, _base_select(session, acc, root, state.files), window, out)
+    _fold(session, acc, _base_select(session, acc, root, files), window, out)
     if acc.merge_sql is not None:
-        files: tuple[str, ...] = (_write(session, root, out, "base"),)
+        files = (_write(session, root, out, "base"),)
     else:  # the new keys go to a new file beside the held ones
-        files = state.files
         if session.con.execute(f"SELECT count(*) FROM {out}").fetchone() != (0,):
             files = (*files, _write(session, root, out, "segment"))
         if len(files) > MAX_SEGMENTS:
             files = (_write(session, root, f"({_base_select(session, acc, root, files)})", "segment"),)
     session.con.execute(f"DROP TABLE IF EXISTS {out}")
+    return files
+
+
+def _advance(
+    session: Session, acc: Accumulator, root: Path, state: _Manifest, window: DateWindow, days: dict[str, str]
+) -> _Manifest:
+    """Fold `window` into the base, a checkpoint period at a time, and record it; returns the new
+    manifest (with a checkpoint at the end of every period the window completes)."""
+    files, checkpoints = state.files, list(state.checkpoints)
+    for piece in _pieces(window):
+        files = _fold_files(session, acc, root, files, piece)
+        if (piece.end.toordinal() + 1) % CHECKPOINT_DAYS == 0:
+            checkpoints.append(_Checkpoint(piece.end, files))
     through = window.end
     manifest = _Manifest(
-        state.signature, through, {d: f for d, f in days.items() if date.fromisoformat(d) <= through}, files
+        state.signature,
+        through,
+        {d: f for d, f in days.items() if date.fromisoformat(d) <= through},
+        files,
+        tuple(checkpoints[-MAX_CHECKPOINTS:]),
     )
     atomic_write_bytes(root / MANIFEST, manifest.to_json())
-    _sweep(root, files)
+    _sweep(root, manifest.names)
     return manifest
+
+
+def _first_change(state: _Manifest, days: dict[str, str], retired: date | None) -> date | None:
+    """The oldest day the base holds that is not as it was folded (changed, added or deleted, but
+    not retired), or None."""
+    through = state.through
+    now = {d: f for d, f in days.items() if through and date.fromisoformat(d) <= through}
+    changed = [
+        date.fromisoformat(d)
+        for d in state.days.keys() | now.keys()
+        if state.days.get(d) != now.get(d)
+        and not (d not in now and retired is not None and date.fromisoformat(d) < retired)
+    ]
+    return min(changed, default=None)
+
+
+def _reconcile(
+    root: Path, state: _Manifest | None, signature: str, days: dict[str, str], retired: date | None
+) -> tuple[_Manifest, bool, date | None]:
+    """The base this build starts from: the recorded one, a checkpoint before its first changed day,
+    or nothing; with (started over, restarted from)."""
+    empty = _Manifest(signature, None, {}, ())
+    if state is None or state.signature != signature or not all((root / f).is_file() for f in state.files):
+        return empty, True, None
+    first = _first_change(state, days, retired)
+    if first is None:
+        return state, False, None
+    usable = [
+        c for c in state.checkpoints if c.through < first and all((root / f).is_file() for f in c.files)
+    ]
+    if not usable:
+        return empty, True, None
+    point = usable[-1]
+    held = {d: f for d, f in days.items() if date.fromisoformat(d) <= point.through}
+    kept = tuple(c for c in state.checkpoints if c.through <= point.through)
+    return _Manifest(signature, point.through, held, point.files, kept), False, point.through
 
 
 def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
@@ -224,20 +336,13 @@ def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
     root = state_dir(session, acc)
     root.mkdir(parents=True, exist_ok=True)
     days = fingerprints(session, acc)
-    signature = _signature(session, acc)
-    state = _read_manifest(root)
-    valid = (
-        state is not None
-        and state.signature == signature
-        and all((root / f).is_file() for f in state.files)
-        and state.days
-        == {d: f for d, f in days.items() if state.through and date.fromisoformat(d) <= state.through}
-    )
-    if not valid or state is None:  # start over: an empty base, recorded before anything is folded
-        state = _Manifest(signature, None, {}, ())
+    recorded = _read_manifest(root)
+    retired = retired_before(session.paths)
+    state, rebuilt, restarted = _reconcile(root, recorded, _signature(session, acc), days, retired)
+    if state != recorded:  # recorded before anything is folded: a crash leaves a consistent state
         atomic_write_bytes(root / MANIFEST, state.to_json())
-    _sweep(root, state.files)
-    rebuilt, folded = not valid, 0
+    _sweep(root, state.names)
+    folded = 0
     if days:
         first, newest = (date.fromisoformat(d) for d in (min(days), max(days)))
         target = newest - timedelta(days=session.options.tail_days)
@@ -250,9 +355,11 @@ def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
     else:
         tail = None
     _define(session, acc, root, state, tail)
-    return AccumulatorBuild(
-        acc.name, state.through, folded, rebuilt and bool(days), tail, time.monotonic() - started
+    build = AccumulatorBuild(
+        acc.name, state.through, folded, rebuilt and bool(days), tail, time.monotonic() - started, restarted
     )
+    session.prepared.append(build)
+    return build
 
 
 def _define(

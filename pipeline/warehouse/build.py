@@ -20,13 +20,14 @@ from pipeline.ingest.tally import RejectTally, read_tallies
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import exclusive_lock, remove_dir
-from pipeline.warehouse.accumulate import prepare
+from pipeline.warehouse.accumulate import AccumulatorBuild, prepare
 from pipeline.warehouse.catalog import publish_catalog
-from pipeline.warehouse.checks import CheckOutcome, lake_checks, unique_key_check
+from pipeline.warehouse.checks import SAMPLE_ROWS, CheckOutcome, lake_checks, unique_key_check
 from pipeline.warehouse.materialize import (
     ModelBuild,
     build_partitioned,
     build_whole,
+    chunks,
     mart_dates,
 )
 from pipeline.warehouse.models import SQL_ROOT, Accumulator, Model, discover
@@ -51,6 +52,7 @@ class BuildResult:
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
     rejects: str = ""  # "N lines rejected at landing on these days: ..." for the window, if any
+    accumulators: tuple[AccumulatorBuild, ...] = ()  # what each dimension state's update did
 
     @property
     def passed(self) -> bool:
@@ -108,6 +110,28 @@ def build_model(
         return None, unique_key_check(session.con, model, None)
     session.cover(read_window(model, window))
     return build_partitioned(session, model, window), unique_key_check(session.con, model, window)
+
+
+def chunked_lake_checks(
+    session: Session, window: DateWindow, *, tallies: Sequence[RejectTally] = ()
+) -> list[CheckOutcome]:
+    """The lake checks over `window` a date chunk at a time (a year's checks never hold the year's
+    rows at once), each check's chunks combined into one outcome: failures summed, samples kept."""
+    combined: dict[str, CheckOutcome] = {}
+    for chunk in chunks(window):
+        for outcome in lake_checks(session.con, chunk.start, chunk.end, tallies=tallies):
+            seen = combined.get(outcome.name)
+            if seen is not None:
+                outcome = replace(
+                    seen,
+                    passed=seen.passed and outcome.passed,
+                    failures=seen.failures + outcome.failures,
+                    sample=(*seen.sample, *outcome.sample)[:SAMPLE_ROWS],
+                    explained=seen.explained + outcome.explained,
+                    note=seen.note or outcome.note,
+                )
+            combined[outcome.name] = outcome
+    return list(combined.values())
 
 
 def _remove_orphans(paths: WarehousePaths, models: Sequence[Model]) -> None:
@@ -176,6 +200,7 @@ def build_warehouse(
     checks: list[CheckOutcome] = []
     catalog_snapshot = None
     rejects = ""
+    prepared: list[AccumulatorBuild] = []
     with exclusive_lock(paths.lock_path):
         mark = time.monotonic()
         lake_snapshot = create_lake_snapshot(paths)
@@ -192,11 +217,12 @@ def build_warehouse(
                 options=options,
             ) as session:
                 target = window or _span(session.lake_dates)
+                prepared = session.prepared
                 mark = time.monotonic()
                 if target is not None:
                     tallies = reconciled_tallies(layout, target)
                     rejects = rejects_note(tallies)
-                    checks.extend(lake_checks(session.con, target.start, target.end, tallies=tallies))
+                    checks.extend(chunked_lake_checks(session, target, tallies=tallies))
                 timings["lake_checks"] = time.monotonic() - mark
                 if all(c.passed for c in checks):
                     builds, mart_checks = _build_marts(
@@ -221,6 +247,7 @@ def build_warehouse(
         seconds=time.monotonic() - started,
         timings=timings,
         rejects=rejects,
+        accumulators=tuple(prepared),
     )
 
 

@@ -25,6 +25,7 @@ from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import atomic_write_bytes, fsync_dir, staging_dir
 from pipeline.warehouse.enriched import define_catalog_views
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.snapshot import record_marts, store_mart
@@ -33,9 +34,11 @@ from pipeline.warehouse.sources import files_select, lake_columns, parquet_selec
 STORAGE_VERSION = "v1.1.0"  # the oldest DuckDB that opens the catalog: 1.1 (README, "Warehouse")
 
 
-def open_catalog(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to a published catalog that finds its files wherever it was moved."""
-    return duckdb.connect(str(path), read_only=True, config={"file_search_path": str(path.parent)})
+def open_catalog(path: Path, options: WarehouseOptions | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to a published catalog that finds its files wherever it was moved,
+    bounded like a build (`options`: memory limit and threads; a big query spills, not grows)."""
+    config = {"file_search_path": str(path.parent), **(options or WarehouseOptions()).duckdb_config()}
+    return duckdb.connect(str(path), read_only=True, config=config)
 
 
 def _snapshot_for_catalog(session: Session, lake_snapshot: Path | None) -> tuple[Path, dict[str, list[Path]]]:

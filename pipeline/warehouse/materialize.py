@@ -1,6 +1,6 @@
 """Write one mart for a date window: each (licensor, date) partition replaced atomically.
 
-Partitions are sliced from one sorted Arrow result per chunk (one scan, however many partitions).
+Partitions are cut from one sorted result per chunk, streamed (one scan, however many partitions).
 A partition the window no longer produces (the lake day was deleted, or re-published smaller) is
 removed, so re-running is idempotent and late data never leaves stale rows behind. Rows are sorted
 by the key, so the same input gives byte-identical files.
@@ -9,10 +9,12 @@ by the key, so the same input gives byte-identical files.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.dates import DateWindow
@@ -24,6 +26,7 @@ from pipeline.warehouse.quoting import quote_columns, quote_literal
 from pipeline.warehouse.session import Session
 
 CHUNK_DAYS = 14  # bounds the memory of a long backfill; any size gives the same files
+STREAM_BATCH_ROWS = 65_536  # rows per Arrow batch read from a chunk's sorted result
 PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
 _OUT = "_mart_out"
 
@@ -60,19 +63,35 @@ def _existing(session: Session, model: Model, window: DateWindow) -> set[tuple[s
     return found
 
 
+def _take(batches: Iterator[pa.RecordBatch], held: list[pa.RecordBatch], count: int) -> pa.Table:
+    """The next `count` rows of a stream of batches (`held`: rows read but not taken yet)."""
+    parts, need = [], count
+    while need > 0:
+        batch = held.pop(0) if held else next(batches)
+        if batch.num_rows > need:
+            held.insert(0, batch.slice(need))
+            batch = batch.slice(0, need)
+        parts.append(batch)
+        need -= batch.num_rows
+    return pa.Table.from_batches(parts).combine_chunks()  # one chunk: the file never depends on batching
+
+
 def _write_partitions(session: Session, model: Model, produced: list[tuple[str, date, int]]) -> None:
-    """Write each (licensor, date) slice of the chunk's result, sorted by key, and publish it."""
-    columns = [c for c, _ in session.columns[model.name]]
+    """Write each (licensor, date) slice of the chunk's result, sorted by key, and publish it.
+
+    The sorted result is streamed and one partition at a time is held in Python (the chunk's rows
+    stay in DuckDB, under its memory limit), so a long backfill's chunk never sits in Arrow whole.
+    """
+    columns = [c for c, _ in session.columns[model.name] if c not in ("licensor", "date")]
     order = ["licensor", "date"] + [k for k in model.key if k not in ("licensor", "date")]
-    table = session.con.sql(f"SELECT {quote_columns(columns)} FROM {_OUT} ORDER BY {quote_columns(order)}")
-    rows = table.to_arrow_table().drop_columns(["licensor", "date"])
-    offset = 0
+    relation = session.con.sql(f"SELECT {quote_columns(columns)} FROM {_OUT} ORDER BY {quote_columns(order)}")
+    batches, held = iter(relation.to_arrow_reader(STREAM_BATCH_ROWS)), []
     for licensor, day, count in produced:
+        rows = _take(batches, held, count)
         final = session.paths.mart_partition(model.name, safe_name(licensor, what="licensor"), day)
         with staging_dir(session.paths.staging_root) as built:
-            pq.write_table(rows.slice(offset, count), built / "part-0.parquet", compression="zstd")
+            pq.write_table(rows, built / "part-0.parquet", compression="zstd")
             publish_dir(built, final, staging_root=session.paths.staging_root)
-        offset += count
 
 
 def build_partitioned(session: Session, model: Model, window: DateWindow) -> ModelBuild:

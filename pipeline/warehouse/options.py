@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
+
+from pipeline.config import Settings
+from pipeline.warehouse.quoting import quote_literal
+
 DEFAULT_LOOKBACK_DAYS = 3
 
 
@@ -22,3 +27,18 @@ class WarehouseOptions:
     def tail_days(self) -> int:
         """Newest days kept out of an accumulator's base: the look-back plus the day itself."""
         return max(self.lookback_days, 0) + 1
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WarehouseOptions:
+        """The options every command and Dagster step derives from the settings (one mapping)."""
+        return cls(settings.lookback_days, settings.duckdb_memory_limit, settings.duckdb_threads)
+
+    def duckdb_config(self) -> dict[str, str]:
+        """The limits as a `duckdb.connect` config (read-only connections cannot `SET` after)."""
+        config = {"memory_limit": self.memory_limit} if self.memory_limit else {}
+        return config | ({"threads": str(int(self.threads))} if self.threads > 0 else {})
+
+    def apply(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Bound an open connection (the build's in-memory one) the same way."""
+        for name, value in self.duckdb_config().items():
+            con.execute(f"SET {name} = {quote_literal(value)}")

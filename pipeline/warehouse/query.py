@@ -19,6 +19,7 @@ import duckdb
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.warehouse.catalog import open_catalog
+from pipeline.warehouse.options import WarehouseOptions
 
 READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN})
 FORMATS = ("table", "csv", "json")
@@ -58,18 +59,19 @@ def check_read_only(sql: str) -> None:
             )
 
 
-def connect_readonly(layout: Layout) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published catalog (never blocks, never blocks a build)."""
+def connect_readonly(layout: Layout, options: WarehouseOptions | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the published catalog (never blocks, never blocks a build), with
+    the settings' memory limit and threads (`options`)."""
     path = layout.warehouse_path
     if not path.exists():
         raise UsageError(f"no warehouse at {path}: run `spotify-bulk build` first")
-    return open_catalog(path)
+    return open_catalog(path, options)
 
 
-def run_query(layout: Layout, sql: str) -> QueryResult:
+def run_query(layout: Layout, sql: str, options: WarehouseOptions | None = None) -> QueryResult:
     """Run read-only SQL against the warehouse; the last statement's rows are returned."""
     check_read_only(sql)
-    con = connect_readonly(layout)
+    con = connect_readonly(layout, options)
     try:
         cursor = con.execute(sql)
         columns = tuple(d[0] for d in cursor.description or ())
@@ -190,9 +192,9 @@ LIMIT $limit
 """
 
 
-def top_tracks_table(layout: Layout, limit: int = 10) -> str:
+def top_tracks_table(layout: Layout, limit: int = 10, options: WarehouseOptions | None = None) -> str:
     """The most-streamed tracks over everything built, as a printable table (the demo's last word)."""
-    con = connect_readonly(layout)
+    con = connect_readonly(layout, options)
     try:
         span = con.execute("SELECT min(date), max(date) FROM fct_track_performance").fetchone()
         cursor = con.execute(TOP_TRACKS_SQL, {"limit": limit})
@@ -224,9 +226,9 @@ LEFT JOIN named AS n ON n.licensor = s.licensor AND n.track_id = s.track_id
 """
 
 
-def named_tracks(layout: Layout) -> tuple[int, int]:
+def named_tracks(layout: Layout, options: WarehouseOptions | None = None) -> tuple[int, int]:
     """(streamed tracks, of which the marts give a name and artists) in the published warehouse."""
-    con = connect_readonly(layout)
+    con = connect_readonly(layout, options)
     try:
         row = con.execute(_NAMED_SHARE_SQL).fetchone()
     finally:

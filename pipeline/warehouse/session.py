@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -35,6 +36,9 @@ from pipeline.warehouse.sources import (
     parquet_select,
     seed_select,
 )
+
+if TYPE_CHECKING:
+    from pipeline.warehouse.accumulate import AccumulatorBuild
 
 _PROBE_DAY = date(2000, 1, 1)
 
@@ -65,10 +69,7 @@ class Session:
         temp = paths.staging_root / "duckdb-temp"
         temp.mkdir(parents=True, exist_ok=True)
         self.con.execute(f"SET temp_directory = {quote_literal(temp)}")
-        if self.options.memory_limit:
-            self.con.execute(f"SET memory_limit = {quote_literal(self.options.memory_limit)}")
-        if self.options.threads > 0:
-            self.con.execute(f"SET threads = {int(self.options.threads)}")
+        self.options.apply(self.con)
         self.columns: dict[str, Columns] = {}
         self.stale: set[str] = set()  # marts whose published files predate a change of columns
         self.lake_partitions = {t: partition_dirs(lake_root / t) for t in TABLES_BY_NAME}
@@ -76,6 +77,7 @@ class Session:
         known = discover_accumulators(sql_root) if accumulators is None else accumulators
         self.accumulators = {a.name: a for a in known if a.name in used}
         self.accumulator_columns: dict[str, Columns] = {}
+        self.prepared: list[AccumulatorBuild] = []  # what each accumulator's preparation did
         self.covered: DateWindow | None = window  # with `everything`, what the dated views list
         self.everything = window is None
         self._define_sources(sql_root)

@@ -12,6 +12,7 @@ from typing import TextIO
 
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
+from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import format_table, parse_statements, run_query
 
 PROMPT, CONTINUE = "sql> ", " ..> "
@@ -22,7 +23,14 @@ BANNER = (
 )
 
 
-def run_shell(layout: Layout, stdin: TextIO, stdout: TextIO, *, interactive: bool = False) -> int:
+def run_shell(
+    layout: Layout,
+    stdin: TextIO,
+    stdout: TextIO,
+    *,
+    interactive: bool = False,
+    options: WarehouseOptions | None = None,
+) -> int:
     """Read statements from `stdin` until `.quit` or EOF, printing results or one-line errors.
 
     Returns the number of statements that failed, so a piped script can be checked.
@@ -49,10 +57,10 @@ def run_shell(layout: Layout, stdin: TextIO, stdout: TextIO, *, interactive: boo
         if not sql.endswith(";"):
             continue
         pending.clear()
-        failures += _run_each(layout, sql, stdout)
+        failures += _run_each(layout, sql, stdout, options)
 
 
-def _run_each(layout: Layout, sql: str, stdout: TextIO) -> int:
+def _run_each(layout: Layout, sql: str, stdout: TextIO, options: WarehouseOptions | None) -> int:
     """Run each statement of `sql` and print its rows, as a SQL prompt does; returns the failures."""
     try:
         statements = [s.query for s in parse_statements(sql)]
@@ -61,7 +69,7 @@ def _run_each(layout: Layout, sql: str, stdout: TextIO) -> int:
         return 1
     for statement in statements:
         try:
-            print(format_table(run_query(layout, statement)), file=stdout)
+            print(format_table(run_query(layout, statement, options)), file=stdout)
         except UsageError as exc:
             print(f"error: {exc}", file=stdout)
             return 1  # later statements may depend on this one: stop, as the DuckDB CLI does

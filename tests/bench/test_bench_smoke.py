@@ -12,7 +12,10 @@ EXPECTED = {
     ("landing", "naive: pandas"),
     ("landing", "ours: land"),
     ("e2e", "ours: e2e (Dagster, HTTP download + land)"),
+    ("warehouse", "full rebuild"),
     ("warehouse", "one-day build"),
+    ("warehouse", "one-day build after retention"),
+    ("warehouse", "one-day Dagster warehouse_job"),
     ("query", "top-50 tracks (fct_track_performance)"),
 }
 
@@ -24,13 +27,16 @@ def test_quick_bench_produces_every_row_with_sane_numbers(tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())
     assert {(r["section"], r["path"]) for r in rows} == EXPECTED
-    assert sum(r["section"] == "warehouse" for r in rows) == 2  # short and long history
+    assert sum(r["section"] == "warehouse" for r in rows) == 8  # four paths, short and long history
+    assert sum(r["section"] == "query" for r in rows) == 2
+    retention = [r for r in rows if r["path"] == "one-day build after retention"]
+    assert all(r["rebuilt"] == [] for r in retention)  # retention rebuilt no dimension state
     landed = {r["path"]: r["rows"] for r in rows if r["section"] in ("landing", "e2e")}
     assert len(set(landed.values())) == 1 and next(iter(landed.values())) > 1000  # same bytes, every row
     for r in rows:

@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
+from pipeline.orchestration.retention import apply_retention
 from pipeline.warehouse import accumulate
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
@@ -226,3 +227,65 @@ def test_a_day_build_leaves_old_days_unopened(layout: Layout, built, built_days:
     result = build_warehouse(layout, DateWindow(day, day))
     assert result.passed, result.failed_checks
     assert {b.model: b.partitions_written for b in result.models}["fct_daily_streams"] == 2
+
+
+def _grow(layout: Layout, days: list[date], options: WarehouseOptions) -> None:
+    """Land and build `days` one at a time, the way the daily schedule does."""
+    for day in days:
+        for licensor in LICENSORS:
+            _write_day(layout, licensor, day)
+        assert build_warehouse(layout, DateWindow(day, day), options=options).passed
+
+
+def test_retention_then_a_daily_build_folds_one_day_and_keeps_what_was_folded(
+    tmp_path: Path, daily_tail: WarehouseOptions
+):
+    """Retention deletes the two oldest lake days; the next daily build folds its one day into each
+    base (nothing started over, no checkpoint refolded) and the dimensions still describe the
+    retired days, as the facts (kept by retention) do: equal to a lake that never lost them."""
+    daily, kept = Layout(tmp_path / "daily"), Layout(tmp_path / "kept")
+    for layout in (daily, kept):
+        _grow(layout, DAYS[:-1], daily_tail)
+    result = apply_retention(daily, keep_days=4, today=DAYS[-1])
+    assert result.cutoff == DAYS[2] and {e.day for e in result.expired if e.kind == "lake"} == set(DAYS[:2])
+    assert not list(daily.lake_root.glob(f"*/licensor=*/date={DAYS[0]}"))
+    _grow(kept, DAYS[-1:], daily_tail)
+    for licensor in LICENSORS:
+        _write_day(daily, licensor, DAYS[-1])
+    built = build_warehouse(daily, DateWindow(DAYS[-1], DAYS[-1]), options=daily_tail)
+    assert built.passed, built.failed_checks
+    assert {a.name for a in built.accumulators} == {
+        "acc_tracks", "acc_artist_credits", "acc_playlists", "acc_playlist_tracks",
+    }  # fmt: skip
+    assert [(a.rebuilt, a.restarted_from, a.folded) for a in built.accumulators] == [(False, None, 1)] * 4
+    assert _query(daily, BUILT) == _query(kept, BUILT)  # the retired days are still described
+    first = _query(daily, {"t": "SELECT min(first_seen_date) FROM dim_tracks"})
+    assert first["t"] == [(DAYS[0],)]
+
+
+def test_a_late_republication_refolds_from_the_checkpoint_before_it(
+    tmp_path: Path, daily_tail: WarehouseOptions, monkeypatch: pytest.MonkeyPatch
+):
+    """A day inside the base re-published: the base goes back to the newest checkpoint before it
+    and refolds only the days since; the result equals one full build of the final lake."""
+    monkeypatch.setattr(accumulate, "CHECKPOINT_DAYS", 2)
+    daily = Layout(tmp_path / "daily")
+    _grow(daily, DAYS, daily_tail)
+    changed = DAYS[4]
+    _write_day(daily, "acme", changed, variant=3)
+    built = build_warehouse(daily, DateWindow(changed, DAYS[-1]), options=daily_tail)
+    assert built.passed, built.failed_checks
+    for acc in built.accumulators:
+        assert not acc.rebuilt
+        assert acc.restarted_from is not None and DAYS[2] <= acc.restarted_from < changed, acc
+        assert acc.folded == (DAYS[-2] - acc.restarted_from).days  # the days since it, not the history
+    state = json.loads((WarehousePaths(daily).accumulators_root / "acc_tracks" / "manifest.json").read_text())
+    assert state["checkpoints"] and all(c["through"] <= f"{DAYS[-2]}" for c in state["checkpoints"])
+
+    whole = Layout(tmp_path / "whole")
+    for day in DAYS:
+        for licensor in LICENSORS:
+            _write_day(whole, licensor, day, variant=3 if (licensor, day) == ("acme", changed) else 0)
+    assert build_warehouse(whole, options=daily_tail).passed
+    assert _dims_and_marts(daily) == _dims_and_marts(whole)
+    assert _query(daily, BUILT) == _query(daily, REFERENCE)
