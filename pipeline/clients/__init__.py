@@ -1,4 +1,4 @@
-"""Spotify Web API client for catalog enrichment: batched, concurrent, rate-budgeted, retrying."""
+"""Clients of the Spotify APIs: one retrying HTTP layer, the token session, the Bulk API and the Web API."""
 
 from pipeline.clients.rate_budget import RateBudget
 from pipeline.clients.web_api import BATCH_ENDPOINTS, Forbidden, InvalidAnswer, WebApiClient, is_spotify_id
