@@ -36,7 +36,7 @@ def test_quick_bench_produces_every_row_with_sane_numbers(tmp_path):
     assert sum(r["section"] == "warehouse" for r in rows) == 8  # four paths, short and long history
     assert sum(r["section"] == "query" for r in rows) == 2
     retention = [r for r in rows if r["path"] == "one-day build after retention"]
-    assert all(r["rebuilt"] == [] for r in retention)  # retention rebuilt no dimension state
+    assert all(r["extra"]["rebuilt"] == [] for r in retention)  # retention rebuilt no dimension state
     landed = {r["path"]: r["rows"] for r in rows if r["section"] in ("landing", "e2e")}
     assert len(set(landed.values())) == 1 and next(iter(landed.values())) > 1000  # same bytes, every row
     for r in rows:
