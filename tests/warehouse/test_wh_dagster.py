@@ -19,6 +19,9 @@ from tests.kits.settings import kit_definitions, kit_partitions
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 *warehouse_assets, warehouse_catalog = build_warehouse_assets(kit_partitions())
 DEFS = kit_definitions()  # built before any test instance is disposed (see _materialize)
+# Definitions build their repository lazily, on the first `resolve_*`: do it now, at collection, so it
+# never reads a Dagster state storage that an earlier test's instance left in the context variable.
+DEFS.get_repository_def()
 
 
 def _materialize(layout: Layout, partition: str, only: set[str] | None = None) -> dg.ExecuteInProcessResult:
