@@ -8,7 +8,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import duckdb
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -21,6 +20,7 @@ from pipeline.emulator.catalog import build_catalog, is_editorial
 from pipeline.enrichment import CATALOG_TABLES, EnrichmentFailed, enrich, enrich_all
 from pipeline.orchestration.resources import LakeResource, WebApiResource
 from pipeline.warehouse.build import build_warehouse
+from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.query import named_tracks
 from tests.kits.web_api import web_client
 
@@ -171,7 +171,7 @@ def test_enrichment_names_every_streamed_track_then_a_rerun_asks_nothing(dev_emu
     assert built.passed, built.failed_checks
     streamed, named = named_tracks(layout)
     assert streamed > 0 and named == streamed
-    con = duckdb.connect(str(layout.warehouse_path), read_only=True)
+    con = open_catalog(layout.warehouse_path)
     try:
         row = con.execute("SELECT count(*), count(popularity) FROM fct_track_performance").fetchone()
     finally:
