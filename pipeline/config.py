@@ -54,6 +54,21 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class ObjectStoreSettings:
+    """An S3-compatible store, from the standard AWS_* variables; secrets never shown in `repr`.
+
+    `endpoint` empty means AWS itself; set it for SeaweedFS, MinIO or moto (`http://127.0.0.1:8333`).
+    """
+
+    endpoint: str = ""
+    region: str = "us-east-1"
+    access_key_id: str = field(default="", repr=False)
+    secret_access_key: str = field(default="", repr=False)
+    session_token: str = field(default="", repr=False)
+    timeout: float = 30.0  # connect and request timeout of every call, seconds
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the environment configures, typed. Secrets are held but never shown in `repr`.
 
@@ -78,6 +93,11 @@ class Settings:
     field_map: Path | None = None
     dagster_home: Path | None = None
     secrets_from_env: bool = False
+    # Empty: the local Hive-partitioned lake under `data_dir` (the embedded default). Set (s3://bucket/prefix
+    # or a local path): the lake's tables are Iceberg tables there, committed through `catalog_uri`.
+    lake_url: str = ""
+    catalog_uri: str = ""  # SQLAlchemy URL of the Iceberg SQL catalog; empty: a SQLite file in data_dir
+    object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
 
     def __post_init__(self) -> None:
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
@@ -93,6 +113,16 @@ class Settings:
     def lake_dir(self) -> Path:
         """The data directory, absolute (relative settings resolve against the start-up directory)."""
         return self.data_dir.resolve()
+
+    @property
+    def table_lake(self) -> bool:
+        """Whether the lake is a table-format (Iceberg) lake rather than the local Hive directories."""
+        return bool(self.lake_url)
+
+    @property
+    def iceberg_catalog_uri(self) -> str:
+        """The catalog's SQLAlchemy URL: the configured one, else a SQLite file beside the data."""
+        return self.catalog_uri or f"sqlite:///{self.lake_dir / 'iceberg-catalog.db'}"
 
     def require_licensors(self, what: str) -> tuple[str, ...]:
         """The licensors, or a clear error naming the variable (there is no silent demo default)."""
@@ -183,6 +213,21 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         field_map=Path(field_map) if field_map else None,
         dagster_home=Path(home) if home else None,
         secrets_from_env=True,
+        lake_url=(env.get("SPOTIFY_BULK_LAKE_URL") or "").strip().rstrip("/"),
+        catalog_uri=(env.get("SPOTIFY_BULK_CATALOG_URI") or "").strip(),
+        object_store=object_store_from(env),
+    )
+
+
+def object_store_from(env: Mapping[str, str]) -> ObjectStoreSettings:
+    """The S3 endpoint and credentials from the standard AWS_* variables."""
+    return ObjectStoreSettings(
+        endpoint=(env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or "").strip(),
+        region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+        access_key_id=env.get("AWS_ACCESS_KEY_ID", ""),
+        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+        session_token=env.get("AWS_SESSION_TOKEN", ""),
+        timeout=float(_number(env, "SPOTIFY_BULK_OBJECT_STORE_TIMEOUT", 30.0, float)),
     )
 
 
