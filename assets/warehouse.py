@@ -109,9 +109,8 @@ def build_model_asset(model: Model, partitions: Partitions) -> dg.AssetsDefiniti
     )
     def _model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         window = _window(context) if partitioned else None
-        result = materialize_model(
-            lake.layout, model.name, window, tag=run_tag(context.run.run_id), options=lake.warehouse_options()
-        )
+        layout, tag = lake.synced_layout(), run_tag(context.run.run_id)
+        result = materialize_model(layout, model.name, window, tag=tag, options=lake.warehouse_options())
         return dg.MaterializeResult(
             metadata=_metadata(result), check_results=[_check_result(c) for c in result.checks]
         )
@@ -134,9 +133,8 @@ def build_catalog_asset(partitions: Partitions) -> dg.AssetsDefinition:
         kinds={"duckdb"},
     )
     def warehouse_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        snapshot = publish_warehouse(
-            lake.layout, _window(context), tag=run_tag(context.run.run_id), options=lake.warehouse_options()
-        )
+        layout, tag = lake.synced_layout(), run_tag(context.run.run_id)
+        snapshot = publish_warehouse(layout, _window(context), tag=tag, options=lake.warehouse_options())
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(lake.layout.warehouse_path)),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.clients.connection import (
     DEFAULT_ACCOUNTS_URL,
@@ -24,6 +24,10 @@ from pipeline.clients.connection import (
 )
 from pipeline.errors import UsageError
 from pipeline.layout import safe_name
+from pipeline.storage.object_store import ObjectStoreSettings
+
+if TYPE_CHECKING:
+    from pipeline.storage.tables import TableLake
 
 CLIENT_ID_ENV = "SPOTIFY_CLIENT_ID"
 CLIENT_SECRET_ENV = "SPOTIFY_CLIENT_SECRET"  # noqa: S105 - a variable's name, not a secret
@@ -51,21 +55,6 @@ class PrivacySettings:
     pseudonymize: bool = True
     key: str = field(default="", repr=False)
     drop_region: bool = False
-
-
-@dataclass(frozen=True)
-class ObjectStoreSettings:
-    """An S3-compatible store, from the standard AWS_* variables; secrets never shown in `repr`.
-
-    `endpoint` empty means AWS itself; set it for SeaweedFS, MinIO or moto (`http://127.0.0.1:8333`).
-    """
-
-    endpoint: str = ""
-    region: str = "us-east-1"
-    access_key_id: str = field(default="", repr=False)
-    secret_access_key: str = field(default="", repr=False)
-    session_token: str = field(default="", repr=False)
-    timeout: float = 30.0  # connect and request timeout of every call, seconds
 
 
 @dataclass(frozen=True)
@@ -229,6 +218,21 @@ def object_store_from(env: Mapping[str, str]) -> ObjectStoreSettings:
         session_token=env.get("AWS_SESSION_TOKEN", ""),
         timeout=float(_number(env, "SPOTIFY_BULK_OBJECT_STORE_TIMEOUT", 30.0, float)),
     )
+
+
+def object_store_from_environment() -> ObjectStoreSettings:
+    """The object store as the process running a step sees it: credentials never enter run config."""
+    return object_store_from(os.environ)
+
+
+def open_table_lake(settings: Settings) -> TableLake:
+    """The Iceberg tables of a table-format lake (SPOTIFY_BULK_LAKE_URL), bucket created if missing."""
+    from pipeline.storage.tables import TableLake
+
+    if not settings.table_lake:
+        raise UsageError("SPOTIFY_BULK_LAKE_URL is not set: the lake is the local Hive directory")
+    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    return TableLake.open(settings.iceberg_catalog_uri, settings.lake_url, settings.object_store)
 
 
 def load_settings(*, cwd: Path | None = None) -> Settings:

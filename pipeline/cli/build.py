@@ -7,12 +7,13 @@ import sys
 from typing import Any
 
 from pipeline.cli.args import add_window_args, window_from_args, window_given
-from pipeline.config import Settings
+from pipeline.config import Settings, open_table_lake
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.options import WarehouseOptions
+from pipeline.warehouse.table_cache import sync_cache
 
 
 def add_parser(subparsers: Any) -> None:
@@ -56,8 +57,20 @@ def print_build(result: BuildResult) -> None:
         print("Not published: a blocking check failed; readers keep the previous warehouse.", file=sys.stderr)
 
 
+def sync_table_lake(settings: Settings, layout: Layout) -> None:
+    """With a table-format lake, pin its snapshots and bring the local read cache up to them."""
+    if not settings.table_lake:
+        return
+    synced = sync_cache(open_table_lake(settings), layout)
+    print(
+        f"Lake {settings.lake_url}: pinned {len(synced.pins)} table snapshots; {synced.fetched} partitions "
+        f"fetched, {synced.kept} current, {synced.removed} removed from the local cache"
+    )
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     window = _window(args)
+    sync_table_lake(settings, Layout(settings.lake_dir))
     result = build_warehouse(
         Layout(settings.lake_dir), window, full_refresh=args.full_refresh, options=warehouse_options(settings)
     )

@@ -14,11 +14,19 @@ from pydantic import Field
 from pipeline.clients.bulk_api import BulkApiClient
 from pipeline.clients.connection import DEFAULT_MAX_RETRY_AFTER_SECONDS, Connection
 from pipeline.clients.web_api import DEFAULT_RATE_LIMIT, WebApiClient
-from pipeline.config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, PSEUDONYM_KEY_ENV, Settings
+from pipeline.config import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    PSEUDONYM_KEY_ENV,
+    Settings,
+    object_store_from_environment,
+    open_table_lake,
+)
 from pipeline.ingest.landing import LandingOptions
 from pipeline.ingest.landing.privacy import Privacy
 from pipeline.layout import Layout
 from pipeline.warehouse.options import DEFAULT_LOOKBACK_DAYS, WarehouseOptions
+from pipeline.warehouse.table_cache import sync_cache
 
 
 class ApiResource(dg.ConfigurableResource):
@@ -104,15 +112,40 @@ class LakeResource(dg.ConfigurableResource):
     lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, description="The schedules' look-back.")
     duckdb_memory_limit: str = Field(default="", description="DuckDB memory_limit of warehouse steps.")
     duckdb_threads: int = Field(default=0, description="DuckDB threads of warehouse steps (0: default).")
+    lake_url: str = Field(
+        default="", description="An Iceberg lake (s3://bucket/prefix); empty: the local Hive lake only."
+    )
+    catalog_uri: str = Field(
+        default="", description="SQLAlchemy URL of the Iceberg SQL catalog (no password: use ~/.pgpass)."
+    )
+
+    def table_settings(self) -> Settings | None:
+        """Settings of the table-format lake, the store's credentials read where the step runs."""
+        if not self.lake_url:
+            return None
+        return Settings(
+            data_dir=Path(self.data_dir),
+            lake_url=self.lake_url,
+            catalog_uri=self.catalog_uri,
+            object_store=object_store_from_environment(),
+        )
 
     @property
     def layout(self) -> Layout:
         return Layout(Path(self.data_dir).resolve())
 
+    def synced_layout(self) -> Layout:
+        """The layout, its local lake first brought up to the table-format lake's snapshots (if any)."""
+        tables = self.table_settings()
+        if tables is not None:
+            sync_cache(open_table_lake(tables), self.layout)
+        return self.layout
+
     def landing_options(self) -> LandingOptions:
         """Landing settings of this lake (the key is checked when a load starts, not here)."""
         privacy = Privacy(self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region)
-        return LandingOptions(privacy=privacy)
+        tables = self.table_settings()
+        return LandingOptions(privacy=privacy, table_lake=open_table_lake(tables) if tables else None)
 
     def warehouse_options(self) -> WarehouseOptions:
         return WarehouseOptions(
@@ -135,6 +168,8 @@ def lake_resource(settings: Settings) -> LakeResource:
         drop_region=privacy.drop_region,
         field_map=str(settings.field_map.resolve()) if settings.field_map else "",
         lookback_days=settings.lookback_days,
+        lake_url=settings.lake_url,
+        catalog_uri=settings.iceberg_catalog_uri if settings.table_lake else "",
     )
 
 

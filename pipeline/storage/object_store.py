@@ -7,12 +7,25 @@ credentials go to the client only, never to a log or a repr.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from pipeline.config import ObjectStoreSettings
+
+@dataclass(frozen=True)
+class ObjectStoreSettings:
+    """An S3-compatible store, from the standard AWS_* variables; secrets never shown in `repr`.
+
+    `endpoint` empty means AWS itself; set it for SeaweedFS, MinIO or moto (`http://127.0.0.1:8333`).
+    """
+
+    endpoint: str = ""
+    region: str = "us-east-1"
+    access_key_id: str = field(default="", repr=False)
+    secret_access_key: str = field(default="", repr=False)
+    session_token: str = field(default="", repr=False)
+    timeout: float = 30.0  # connect and request timeout of every call, seconds
 
 
 @dataclass(frozen=True)

@@ -32,9 +32,8 @@ from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
 
-from pipeline.config import ObjectStoreSettings, Settings
 from pipeline.layout import safe_name
-from pipeline.storage.object_store import StoreUrl, ensure_bucket, fileio_properties
+from pipeline.storage.object_store import ObjectStoreSettings, StoreUrl, ensure_bucket, fileio_properties
 
 NAMESPACE = "lake"
 CATALOG_NAME = "spotify_bulk"
@@ -90,13 +89,10 @@ class TableLake:
         self.namespace = namespace
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TableLake:
-        if not settings.table_lake:
-            raise ValueError("SPOTIFY_BULK_LAKE_URL is not set: the lake is the local Hive directory")
-        settings.lake_dir.mkdir(parents=True, exist_ok=True)
-        ensure_bucket(settings.lake_url, settings.object_store)
-        catalog = open_catalog(settings.iceberg_catalog_uri, settings.lake_url, settings.object_store)
-        return cls(catalog, settings.lake_url)
+    def open(cls, catalog_uri: str, location: str, store: ObjectStoreSettings) -> TableLake:
+        """The lake at `location` (its bucket created if missing), committed through `catalog_uri`."""
+        ensure_bucket(location, store)
+        return cls(open_catalog(catalog_uri, location, store), location)
 
     def identifier(self, table: str) -> tuple[str, str]:
         return (self.namespace, safe_name(table, what="table"))

@@ -15,8 +15,7 @@ from datetime import date
 
 import pyarrow as pa
 
-from pipeline.config import settings_from
-from pipeline.storage.tables import TableLake
+from pipeline.config import open_table_lake, settings_from
 
 
 def rows(count: int, marker: int) -> pa.Table:
@@ -49,7 +48,7 @@ def _arm(kill_at: str) -> None:
 def main(argv: list[str]) -> int:
     data_dir, lake_url, table, licensor, days, count = argv[:6]
     env = {**os.environ, "SPOTIFY_BULK_DATA_DIR": data_dir, "SPOTIFY_BULK_LAKE_URL": lake_url}
-    lake = TableLake.from_settings(settings_from(env))
+    lake = open_table_lake(settings_from(env))
     if len(argv) > 6:
         _arm(argv[6])
     for day in days.split(","):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from pipeline.config import ObjectStoreSettings, Settings
+from pipeline.config import ObjectStoreSettings, Settings, open_table_lake
 from pipeline.storage.object_store import StoreUrl, s3_filesystem
 from pipeline.storage.tables import TableLake
 from tests.kits.commit_driver import rows
@@ -35,7 +35,7 @@ def _counts(lake: TableLake, table: str, **scan: object) -> dict[tuple[str, str]
 
 
 def test_partition_replaced_in_one_commit_and_old_snapshot_stays_readable(tmp_path, moto_store):
-    lake = TableLake.from_settings(_settings(tmp_path, moto_store, "replace"))
+    lake = open_table_lake(_settings(tmp_path, moto_store, "replace"))
     lake.replace_partition("streams", "acme", DAY, rows(5, 5))
     lake.replace_partition("streams", "globex", DAY, rows(3, 3))
     pinned = lake.snapshot_ids()["streams"]
@@ -54,7 +54,7 @@ def test_partition_replaced_in_one_commit_and_old_snapshot_stays_readable(tmp_pa
 
 
 def test_expiry_removes_old_snapshots_but_never_the_current_one(tmp_path, moto_store):
-    lake = TableLake.from_settings(_settings(tmp_path, moto_store, "expire"))
+    lake = open_table_lake(_settings(tmp_path, moto_store, "expire"))
     for size in (1, 2, 3):
         lake.replace_partition("users", "acme", DAY, rows(size, size))
     before = len(lake.load("users").snapshots())
@@ -66,7 +66,7 @@ def test_expiry_removes_old_snapshots_but_never_the_current_one(tmp_path, moto_s
 
 def test_objects_land_in_the_bucket_under_the_prefix(tmp_path, moto_store):
     settings = _settings(tmp_path, moto_store, "layout")
-    TableLake.from_settings(settings).replace_partition("tracks", "acme", DAY, rows(2, 2))
+    open_table_lake(settings).replace_partition("tracks", "acme", DAY, rows(2, 2))
     fs = s3_filesystem(moto_store)
     from pyarrow.fs import FileSelector
 
@@ -116,7 +116,7 @@ def test_two_workers_committing_different_partitions_of_one_table_both_succeed(t
         assert worker.returncode == 0, err
         assert out.count("committed") == len(days)
 
-    lake = TableLake.from_settings(_settings(tmp_path, moto_store, "race"))
+    lake = open_table_lake(_settings(tmp_path, moto_store, "race"))
     expected = {
         (lic, d.isoformat()): (size, {size}) for lic, size in (("acme", 4), ("globex", 6)) for d in days
     }
@@ -126,7 +126,7 @@ def test_two_workers_committing_different_partitions_of_one_table_both_succeed(t
 @pytest.mark.parametrize("kill_at", ["write", "commit"])
 def test_commit_killed_midway_leaves_no_torn_partition_and_the_rerun_completes(tmp_path, moto_store, kill_at):
     bucket = f"crash-{kill_at}"
-    lake = TableLake.from_settings(_settings(tmp_path, moto_store, bucket))
+    lake = open_table_lake(_settings(tmp_path, moto_store, bucket))
     lake.replace_partition("streams", "acme", DAY, rows(5, 5))
     lake.replace_partition("streams", "acme", DAY + timedelta(days=1), rows(2, 2))
     before = lake.snapshot_ids()
@@ -147,7 +147,7 @@ def test_commit_killed_midway_leaves_no_torn_partition_and_the_rerun_completes(t
 
 
 def test_partition_columns_and_types_survive_the_table_format(tmp_path, moto_store):
-    lake = TableLake.from_settings(_settings(tmp_path, moto_store, "types"))
+    lake = open_table_lake(_settings(tmp_path, moto_store, "types"))
     data = pa.table(
         {
             "ts": pa.array([datetime(2026, 6, 10, 12, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
