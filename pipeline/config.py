@@ -44,6 +44,9 @@ DEMO_LICENSORS = ("acme", "globex")
 DEMO_PSEUDONYM_KEY = "spotify-bulk-etl-demo-key-not-a-secret"
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
+Executor = Literal["in_process", "celery"]
+EXECUTORS: tuple[Executor, ...] = ("in_process", "celery")
+DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 WebApiMode = Literal["auto", "batch", "single"]
 WEB_API_MODES: tuple[WebApiMode, ...] = ("auto", "batch", "single")
 
@@ -87,6 +90,11 @@ class Settings:
     lake_url: str = ""
     catalog_uri: str = ""  # SQLAlchemy URL of the Iceberg SQL catalog; empty: a SQLite file in data_dir
     object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
+    # in_process: each load run's steps in this process (the default). celery: steps go through
+    # the broker to Celery workers on any number of machines (see README, "Running at scale").
+    executor: Executor = "in_process"
+    celery_broker: str = DEFAULT_CELERY_BROKER
+    celery_backend: str = ""  # empty: the broker
 
     def __post_init__(self) -> None:
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
@@ -95,6 +103,8 @@ class Settings:
             )
         if not 0 <= self.max_reject_share <= 1:
             raise UsageError("SPOTIFY_BULK_MAX_REJECT_SHARE must be a share between 0 and 1")
+        if self.executor not in EXECUTORS:
+            raise UsageError(f"SPOTIFY_BULK_EXECUTOR must be one of {', '.join(EXECUTORS)}")
         if self.web_api_mode not in WEB_API_MODES:
             raise UsageError(f"SPOTIFY_WEB_API_MODE must be one of {', '.join(WEB_API_MODES)}")
 
@@ -205,6 +215,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         lake_url=(env.get("SPOTIFY_BULK_LAKE_URL") or "").strip().rstrip("/"),
         catalog_uri=(env.get("SPOTIFY_BULK_CATALOG_URI") or "").strip(),
         object_store=object_store_from(env),
+        executor=(env.get("SPOTIFY_BULK_EXECUTOR") or "in_process").strip().lower(),  # type: ignore[arg-type]
+        celery_broker=(env.get("SPOTIFY_BULK_CELERY_BROKER") or DEFAULT_CELERY_BROKER).strip(),
+        celery_backend=(env.get("SPOTIFY_BULK_CELERY_BACKEND") or "").strip(),
     )
 
 

@@ -30,7 +30,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[bulk_reports_job, catalog_job, warehouse_job],
         schedules=[*build_schedules(partitions, settings.lookback_days), daily_catalog],
         resources=build_resources(settings),
+        executor=_executor(settings),
     )
+
+
+def _executor(settings: Settings) -> dg.ExecutorDefinition | None:
+    """Celery (steps on distributed workers) when configured; else Dagster's default."""
+    if settings.executor != "celery":
+        return None
+    from dagster_celery import celery_executor
+
+    backend = settings.celery_backend or settings.celery_broker
+    return celery_executor.configured({"broker": settings.celery_broker, "backend": backend})
 
 
 @dg.definitions

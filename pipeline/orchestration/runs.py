@@ -7,6 +7,7 @@ executed in this process; the outcome is summarized per partition with a clear e
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -20,6 +21,7 @@ from pipeline.orchestration.partitions import partition_key
 from pipeline.reports import ReportSpec, report_by_name
 
 JOB_NAME = "bulk_reports_job"
+RunResult = dg.ExecuteInProcessResult | dg.JobExecutionResult
 
 
 @dataclass(frozen=True)
@@ -54,14 +56,18 @@ def failure_reason(error: object) -> str:
     return message.removeprefix(f"{cls_name}: ").removeprefix("dagster._core.definitions.events.Failure: ")
 
 
-def run_error(result: dg.ExecuteInProcessResult) -> str | None:
+def run_error(result: RunResult) -> str | None:
     """Why a run failed, one reason per failed step (None when it succeeded)."""
     errors = [failure_reason(e.step_failure_data.error) for e in result.get_step_failure_events()]
     return "; ".join(dict.fromkeys(errors)) or (None if result.success else "run failed")
 
 
 def _summarize(
-    result: dg.ExecuteInProcessResult, reports: Sequence[ReportSpec], licensor: str, day: date, seconds: float
+    result: RunResult,
+    reports: Sequence[ReportSpec],
+    licensor: str,
+    day: date,
+    seconds: float,
 ) -> PartitionRun:
     rows: dict[str, int] = {}
     for event in result.get_asset_materialization_events():
@@ -99,6 +105,33 @@ def _run_one(
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         tags={"spotify/launched_by": "cli"},
+    )
+    return _summarize(result, reports, licensor, day, time.monotonic() - started)
+
+
+def _run_one_distributed(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    licensor: str,
+    day: date,
+    reports: Sequence[ReportSpec],
+    log_level: str,
+) -> PartitionRun:
+    """One partition's run through the definitions' executor (Celery): workers reload the job by
+    its module pointer, so they need the same settings in their environment."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    assets = [dg.AssetKey(t.name) for r in reports for t in r.tables]
+    key = str(partition_key(licensor, day))
+    tags = defs.resolve_job_def(JOB_NAME).get_tags_for_partition_key(key, assets)
+    repository = ReconstructableRepository.for_module("pipeline.definitions", "defs", os.getcwd())
+    started = time.monotonic()
+    result = dg.execute_job(
+        repository.get_reconstructable_job(JOB_NAME),
+        instance,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags={**tags, "spotify/launched_by": "cli"},
+        asset_selection=assets,
     )
     return _summarize(result, reports, licensor, day, time.monotonic() - started)
 
@@ -142,9 +175,10 @@ def run_partitions(
     todo = [(licensor, day) for day in days for licensor in licensors]
     notify = on_result or (lambda _run: None)
     outcomes: list[PartitionRun] = []
-    if workers <= 1 or len(todo) <= 1:
+    if settings.executor == "celery" or workers <= 1 or len(todo) <= 1:
+        run_one = _run_one_distributed if settings.executor == "celery" else _run_one
         for licensor, day in todo:
-            outcomes.append(_run_one(defs, instance, licensor, day, reports, log_level))
+            outcomes.append(run_one(defs, instance, licensor, day, reports, log_level))
             notify(outcomes[-1])
         return outcomes
     names = tuple(r.name for r in reports)
