@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -126,13 +127,16 @@ def _run_one_distributed(
     tags = defs.resolve_job_def(JOB_NAME).get_tags_for_partition_key(key, assets)
     repository = ReconstructableRepository.for_module("pipeline.definitions", "defs", os.getcwd())
     started = time.monotonic()
-    result = dg.execute_job(
-        repository.get_reconstructable_job(JOB_NAME),
-        instance,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags={**tags, "spotify/launched_by": "cli"},
-        asset_selection=assets,
-    )
+    with warnings.catch_warnings():  # the job is reloaded per run: its beta notices, each time
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.filterwarnings("ignore", "Task name 'execute_plan' is already registered")  # dagster-celery
+        result = dg.execute_job(
+            repository.get_reconstructable_job(JOB_NAME),
+            instance,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags={**tags, "spotify/launched_by": "cli"},
+            asset_selection=assets,
+        )
     return _summarize(result, reports, licensor, day, time.monotonic() - started)
 
 
