@@ -150,6 +150,8 @@ def build_report_assets(
             return
         landing = outcome.landing
         archive = outcome.archive
+        if archive is not None and (mirrored := lake.mirror_archive(archive)):
+            context.log.info(f"archived originals also at {mirrored}")
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         selected_checks = context.selected_asset_check_keys
         for table in landing.tables:

@@ -88,6 +88,7 @@ class Settings:
     # Empty: the local Hive-partitioned lake under `data_dir` (the embedded default). Set (s3://bucket/prefix
     # or a local path): the lake's tables are Iceberg tables there, committed through `catalog_uri`.
     lake_url: str = ""
+    archive_url: str = ""  # s3://bucket/prefix: originals also kept there as write-once objects
     catalog_uri: str = ""  # SQLAlchemy URL of the Iceberg SQL catalog; empty: a SQLite file in data_dir
     object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
     # in_process: each load run's steps in this process (the default). celery: steps go through
@@ -214,6 +215,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         secrets_from_env=True,
         lake_url=(env.get("SPOTIFY_BULK_LAKE_URL") or "").strip().rstrip("/"),
         catalog_uri=(env.get("SPOTIFY_BULK_CATALOG_URI") or "").strip(),
+        archive_url=(env.get("SPOTIFY_BULK_ARCHIVE_URL") or "").strip().rstrip("/"),
         object_store=object_store_from(env),
         executor=(env.get("SPOTIFY_BULK_EXECUTOR") or "in_process").strip().lower(),  # type: ignore[arg-type]
         celery_broker=(env.get("SPOTIFY_BULK_CELERY_BROKER") or DEFAULT_CELERY_BROKER).strip(),

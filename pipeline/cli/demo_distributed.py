@@ -85,6 +85,7 @@ def run_distributed_demo(settings: Settings, *, days: int, rows_per_day: int) ->
             SPOTIFY_BULK_PSEUDONYM_KEY=settings.privacy.key or DEMO_PSEUDONYM_KEY,
             SPOTIFY_BULK_DATA_DIR=str(layout.data_dir),
             SPOTIFY_BULK_LAKE_URL=lake_url,
+            SPOTIFY_BULK_ARCHIVE_URL=f"s3://{BUCKET}/archive",
             SPOTIFY_BULK_CATALOG_URI=postgres.url("dagster"),
             SPOTIFY_BULK_EXECUTOR="celery",
             SPOTIFY_BULK_CELERY_BROKER=broker,
@@ -102,6 +103,7 @@ def run_distributed_demo(settings: Settings, *, days: int, rows_per_day: int) ->
     print()
     for worker in workers:
         print(f"worker {worker.name}: {steps.get(worker.name, 0)} steps")
+    print(f"Archive at s3://{BUCKET}/archive (write-once originals); lake at {lake_url}")
     print(f"Lake at {lake_url} (Iceberg tables; local read cache {layout.lake_root}):")
     print(format_summary(summarize_lake(layout)))
     print(f"\nDistributed demo finished in {time.monotonic() - started:.1f} s (exit code {code}).")

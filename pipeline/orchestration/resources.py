@@ -22,6 +22,8 @@ from pipeline.config import (
     object_store_from_environment,
     open_table_lake,
 )
+from pipeline.ingest.archive import ArchivedPartition
+from pipeline.ingest.archive_store import mirror_partition
 from pipeline.ingest.landing import LandingOptions
 from pipeline.ingest.landing.privacy import Privacy
 from pipeline.layout import Layout
@@ -119,6 +121,16 @@ class LakeResource(dg.ConfigurableResource):
         default="", description="SQLAlchemy URL of the Iceberg SQL catalog (no password: use ~/.pgpass)."
     )
 
+    archive_url: str = Field(
+        default="", description="Also keep the originals as write-once objects here (s3://bucket/prefix)."
+    )
+
+    def mirror_archive(self, archive: ArchivedPartition) -> str | None:
+        """Copy a published archive partition to the object store (if configured); its manifest URL."""
+        if not self.archive_url:
+            return None
+        return mirror_partition(archive, self.archive_url, object_store_from_environment())[1]
+
     def table_settings(self) -> Settings | None:
         """Settings of the table-format lake, the store's credentials read where the step runs."""
         if not self.lake_url:
@@ -169,6 +181,7 @@ def lake_resource(settings: Settings) -> LakeResource:
         field_map=str(settings.field_map.resolve()) if settings.field_map else "",
         lookback_days=settings.lookback_days,
         lake_url=settings.lake_url,
+        archive_url=settings.archive_url,
         catalog_uri=settings.iceberg_catalog_uri if settings.table_lake else "",
     )
 

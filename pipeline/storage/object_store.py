@@ -1,13 +1,17 @@
-"""S3-compatible object storage, reached through the one S3 client already in the wheel: pyarrow's.
+"""S3-compatible object storage: pyarrow's S3 filesystem for the lake, obstore for conditional puts.
 
 pyarrow ships an S3 filesystem (AWS SDK for C++), and pyiceberg's default FileIO is built on it, so
-the lake needs no second S3 stack. Every call has the settings' connect and request timeout; the
+the lake needs no second S3 stack for its tables. The archive's write-once objects need what pyarrow
+cannot send, conditional puts (If-None-Match: create-only, If-Match: ETag compare-and-swap), hence
+obstore for those few calls. Every call has the settings' connect and request timeout; the
 credentials go to the client only, never to a log or a repr.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -99,3 +103,72 @@ def ensure_bucket(url: str, store: ObjectStoreSettings) -> None:
     fs = s3_filesystem(store)
     if fs.get_file_info(where.bucket).type == pafs.FileType.NotFound:
         fs.create_dir(where.bucket)
+
+
+def _object_store(url: str, store: ObjectStoreSettings) -> tuple[Any, str]:
+    """An obstore store for the URL's bucket (or local root) and the key within it."""
+    from obstore.store import LocalStore, S3Store
+
+    where = StoreUrl.parse(url)
+    if not where.is_s3:
+        path = Path(where.prefix)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return LocalStore(str(path.parent)), path.name
+    timeout = f"{int(store.timeout)}s"
+    options: dict[str, Any] = {"timeout": timeout, "connect_timeout": timeout}
+    config: dict[str, Any] = {"region": store.region, "virtual_hosted_style_request": False}
+    if store.endpoint:
+        config["endpoint"] = store.endpoint
+        options["allow_http"] = store.endpoint.startswith("http://")
+    if store.access_key_id:
+        config |= {"access_key_id": store.access_key_id, "secret_access_key": store.secret_access_key}
+    if store.session_token:
+        config["session_token"] = store.session_token
+    return S3Store(where.bucket, client_options=options, **config), where.prefix
+
+
+def put_once(url: str, data: bytes, store: ObjectStoreSettings) -> bool:
+    """Create the object only if absent (a conditional put); False when it already existed.
+
+    For write-once content (keys that name their content, such as a checksum) an existing object
+    is the same bytes, so a re-run or a racing writer loses nothing.
+    """
+    import obstore
+    from obstore.exceptions import AlreadyExistsError
+
+    target, key = _object_store(url, store)
+    try:
+        obstore.put(target, key, data, mode="create", use_multipart=False)
+    except AlreadyExistsError:
+        return False
+    return True
+
+
+def read_with_etag(url: str, store: ObjectStoreSettings) -> tuple[bytes, str] | None:
+    """The object's bytes and ETag, or None when absent."""
+    import obstore
+    from obstore.exceptions import NotFoundError
+
+    target, key = _object_store(url, store)
+    try:
+        result = obstore.get(target, key)
+    except (NotFoundError, FileNotFoundError):
+        return None
+    return bytes(result.bytes()), str(result.meta.get("e_tag") or "")
+
+
+def swap_if_unchanged(url: str, data: bytes, etag: str | None, store: ObjectStoreSettings) -> bool:
+    """Replace the object only if its ETag is still `etag` (create it if `etag` is None).
+
+    False when another writer got there first: read again and retry (compare-and-swap).
+    """
+    import obstore
+    from obstore.exceptions import AlreadyExistsError, PreconditionError
+
+    target, key = _object_store(url, store)
+    mode: Any = "create" if etag is None else {"e_tag": etag}
+    try:
+        obstore.put(target, key, data, mode=mode, use_multipart=False)
+    except (AlreadyExistsError, PreconditionError):
+        return False
+    return True

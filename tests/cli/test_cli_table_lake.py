@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from pipeline.config import Settings, open_table_lake
 from pipeline.layout import Layout
+from pipeline.storage.object_store import read_with_etag
 from tests.cli.test_cli_e2e import _run, cli_env  # noqa: F401 - the fixture, shared
 from tests.conftest import LOADED_DAY
 from tests.kits.object_store import moto_s3
@@ -22,6 +23,7 @@ def _lake_env(base: dict[str, str], store, catalog: Path, data_dir: Path) -> dic
         **base,
         "SPOTIFY_BULK_DATA_DIR": str(data_dir),
         "SPOTIFY_BULK_LAKE_URL": "s3://lake-e2e/spotify",
+        "SPOTIFY_BULK_ARCHIVE_URL": "s3://lake-e2e/archive",
         "SPOTIFY_BULK_CATALOG_URI": f"sqlite:///{catalog}",
         "AWS_ENDPOINT_URL": store.endpoint,
         "AWS_ACCESS_KEY_ID": store.access_key_id,
@@ -52,6 +54,10 @@ def test_load_commits_to_iceberg_and_a_second_machine_builds_the_same_warehouse(
             Layout(tmp_path / "machine-a").lake_partition("streams", "acme", LOADED_DAY) / "part-0.parquet"
         )
         assert committed.num_rows == landed.num_rows > 0
+        manifest = (
+            "s3://lake-e2e/archive/streams/licensor=acme/date=" + LOADED_DAY.isoformat() + "/_manifest.json"
+        )
+        assert json.loads(read_with_etag(manifest, store)[0])["objects"]  # originals also in the store
         assert committed.column("user_id").to_pylist() == landed.column("user_id").to_pylist()  # order kept
 
         answers = []
