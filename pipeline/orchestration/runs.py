@@ -23,6 +23,7 @@ from pipeline.reports import ReportSpec, report_by_name
 
 JOB_NAME = "bulk_reports_job"
 RunResult = dg.ExecuteInProcessResult | dg.JobExecutionResult
+CLI_TAGS = {"spotify/launched_by": "cli"}
 
 
 @dataclass(frozen=True)
@@ -96,48 +97,47 @@ def _run_one(
     day: date,
     reports: Sequence[ReportSpec],
     log_level: str,
+    *,
+    distributed: bool = False,
 ) -> PartitionRun:
-    job = defs.resolve_job_def(JOB_NAME)
+    assets = [dg.AssetKey(t.name) for r in reports for t in r.tables]
+    key = str(partition_key(licensor, day))
+    run_config = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     started = time.monotonic()
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=str(partition_key(licensor, day)),
-        asset_selection=[dg.AssetKey(t.name) for r in reports for t in r.tables],
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        tags={"spotify/launched_by": "cli"},
-    )
+    if distributed:
+        result: RunResult = _execute_distributed(defs, instance, key, assets, run_config)
+    else:
+        job = defs.resolve_job_def(JOB_NAME)
+        result = job.execute_in_process(
+            run_config, instance=instance, partition_key=key, raise_on_error=False, tags=CLI_TAGS,
+            asset_selection=assets,
+        )  # fmt: skip
     return _summarize(result, reports, licensor, day, time.monotonic() - started)
 
 
-def _run_one_distributed(
+def _execute_distributed(
     defs: dg.Definitions,
     instance: dg.DagsterInstance,
-    licensor: str,
-    day: date,
-    reports: Sequence[ReportSpec],
-    log_level: str,
-) -> PartitionRun:
-    """One partition's run through the definitions' executor (Celery): workers reload the job by
-    its module pointer, so they need the same settings in their environment."""
+    key: str,
+    assets: list[dg.AssetKey],
+    run_config: dict[str, object],
+) -> dg.JobExecutionResult:
+    """A run through the definitions' executor (Celery): the workers reload the job from its module
+    pointer, so they need the same settings in their environment."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    assets = [dg.AssetKey(t.name) for r in reports for t in r.tables]
-    key = str(partition_key(licensor, day))
     tags = defs.resolve_job_def(JOB_NAME).get_tags_for_partition_key(key, assets)
     repository = ReconstructableRepository.for_module("pipeline.definitions", "defs", os.getcwd())
-    started = time.monotonic()
     with warnings.catch_warnings():  # the job is reloaded per run: its beta notices, each time
         warnings.simplefilter("ignore", dg.BetaWarning)
         warnings.filterwarnings("ignore", "Task name 'execute_plan' is already registered")  # dagster-celery
-        result = dg.execute_job(
+        return dg.execute_job(
             repository.get_reconstructable_job(JOB_NAME),
             instance,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            tags={**tags, "spotify/launched_by": "cli"},
+            run_config=run_config,
+            tags={**tags, **CLI_TAGS},
             asset_selection=assets,
         )
-    return _summarize(result, reports, licensor, day, time.monotonic() - started)
 
 
 _WORKER: tuple[dg.Definitions, dg.DagsterInstance] | None = None
@@ -179,10 +179,11 @@ def run_partitions(
     todo = [(licensor, day) for day in days for licensor in licensors]
     notify = on_result or (lambda _run: None)
     outcomes: list[PartitionRun] = []
-    if settings.executor == "celery" or workers <= 1 or len(todo) <= 1:
-        run_one = _run_one_distributed if settings.executor == "celery" else _run_one
+    distributed = settings.executor == "celery"  # parallel already: the workers take the steps
+    if distributed or workers <= 1 or len(todo) <= 1:
         for licensor, day in todo:
-            outcomes.append(run_one(defs, instance, licensor, day, reports, log_level))
+            run = _run_one(defs, instance, licensor, day, reports, log_level, distributed=distributed)
+            outcomes.append(run)
             notify(outcomes[-1])
         return outcomes
     names = tuple(r.name for r in reports)

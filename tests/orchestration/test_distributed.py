@@ -25,15 +25,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def _demo(tmp_path: Path, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "AWS_", "DAGSTER_"))}
     env |= {"SPOTIFY_BULK_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli.main", "demo", "--distributed", *extra],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    args = [sys.executable, "-m", "pipeline.cli.main", "demo", "--distributed", *extra]
+    out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    return subprocess.Popen(args, cwd=tmp_path, env=env, start_new_session=True, **out)
 
 
 def _leftovers(marker: str) -> list[str]:
