@@ -65,6 +65,7 @@ def test_demo_distributed_runs_the_steps_on_two_workers_and_stops_everything(tmp
     assert _leftovers(str(tmp_path)) == []
 
 
+@pytest.mark.slow  # ~1 min: starts every server again; the end-to-end test above checks a normal stop
 def test_ctrl_c_stops_every_server_the_demo_started(tmp_path):
     require(postgres_programs)
     require(redis_program)
