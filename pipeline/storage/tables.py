@@ -26,7 +26,7 @@ import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
-from pyiceberg.expressions import And, EqualTo
+from pyiceberg.expressions import And, EqualTo, LessThan
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
@@ -209,7 +209,9 @@ class TableLake:
         return {key: sorted(files) for key, files in sorted(found.items())}
 
     def expire(self, older_than: datetime) -> int:
-        """Expire snapshots older than `older_than` (never a table's current one); how many went."""
+        """Expire snapshots older than `older_than` (never a table's current one) and delete the data
+        files only they referenced; how many snapshots went. pyiceberg's expiry drops the snapshots
+        from the metadata; the files are removed here, after that commit."""
         expired = 0
         for name in self.table_names():
             table = self.load(name)
@@ -222,13 +224,36 @@ class TableLake:
                 if s.timestamp_ms < older_than.timestamp() * 1000
                 and (current is None or s.snapshot_id != current.snapshot_id)
             ]
-            if old:
-                table.maintenance.expire_snapshots().by_ids(old).commit()
-                expired += len(old)
+            if not old:
+                continue
+            kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in old]
+            doomed = _data_files(table, old) - _data_files(table, kept)
+            table.maintenance.expire_snapshots().by_ids(old).commit()
+            for path in sorted(doomed):
+                table.io.delete(path)
+            expired += len(old)
         return expired
+
+    def delete_before(self, cutoff: date) -> int:
+        """Delete every partition dated before `cutoff` (retention), one commit per table; how many
+        tables changed. Their files go physically at the next `expire`."""
+        changed = 0
+        for name in self.table_names():
+            table = self.load(name)
+            if table is None or not self.partitions(name):
+                continue
+            if any(day < cutoff for _, day in self.partitions(name)):
+                table.delete(LessThan("date", cutoff.isoformat()))
+                changed += 1
+        return changed
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.table_names())
+
+
+def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:
+    """The data files live in any of the snapshots."""
+    return {task.file.file_path for sid in snapshot_ids for task in table.scan(snapshot_id=sid).plan_files()}
 
 
 def _same_columns(table: Table, schema: pa.Schema) -> bool:

@@ -53,15 +53,39 @@ def test_partition_replaced_in_one_commit_and_old_snapshot_stays_readable(tmp_pa
     assert all(path.startswith("s3://replace/lake/") for paths in files.values() for path in paths)
 
 
-def test_expiry_removes_old_snapshots_but_never_the_current_one(tmp_path, moto_store):
+def _objects(store: ObjectStoreSettings, url: str, suffix: str) -> set[str]:
+    from pyarrow.fs import FileSelector
+
+    selector = FileSelector(StoreUrl.parse(url).path_for_pyarrow(), recursive=True, allow_not_found=True)
+    return {i.path for i in s3_filesystem(store).get_file_info(selector) if i.path.endswith(suffix)}
+
+
+def test_expiry_removes_old_snapshots_and_their_files_but_never_the_current_ones(tmp_path, moto_store):
     lake = open_table_lake(_settings(tmp_path, moto_store, "expire"))
     for size in (1, 2, 3):
         lake.replace_partition("users", "acme", DAY, rows(size, size))
+    lake.replace_partition("users", "globex", DAY, rows(4, 4))
+    assert len(_objects(moto_store, "s3://expire/lake", ".parquet")) == 4
     before = len(lake.load("users").snapshots())
     expired = lake.expire(datetime.now(UTC) + timedelta(seconds=1))
     table = lake.load("users")
     assert expired == before - 1 and len(table.snapshots()) == 1
-    assert _counts(lake, "users") == {("acme", DAY.isoformat()): (3, {3})}
+    assert _counts(lake, "users") == {
+        ("acme", DAY.isoformat()): (3, {3}),
+        ("globex", DAY.isoformat()): (4, {4}),
+    }
+    live = {p.removeprefix("s3://") for paths in lake.partitions("users").values() for p in paths}
+    assert _objects(moto_store, "s3://expire/lake", ".parquet") == live  # superseded files deleted
+
+
+def test_retention_deletes_old_partitions_from_the_store(tmp_path, moto_store):
+    lake = open_table_lake(_settings(tmp_path, moto_store, "retain"))
+    for n in range(3):
+        lake.replace_partition("streams", "acme", DAY + timedelta(days=n), rows(2, n))
+    assert lake.delete_before(DAY + timedelta(days=2)) == 1
+    lake.expire(datetime.now(UTC) + timedelta(seconds=1))
+    assert set(lake.partitions("streams")) == {("acme", DAY + timedelta(days=2))}
+    assert len(_objects(moto_store, "s3://retain/lake", ".parquet")) == 1
 
 
 def test_objects_land_in_the_bucket_under_the_prefix(tmp_path, moto_store):
