@@ -120,7 +120,6 @@ class LakeResource(dg.ConfigurableResource):
     catalog_uri: str = Field(
         default="", description="SQLAlchemy URL of the Iceberg SQL catalog (no password: use ~/.pgpass)."
     )
-
     archive_url: str = Field(
         default="", description="Also keep the originals as write-once objects here (s3://bucket/prefix)."
     )
