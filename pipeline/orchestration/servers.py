@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config import child_environment
 from pipeline.errors import UsageError
 from pipeline.storage.object_store import ObjectStoreSettings
 
@@ -128,7 +129,7 @@ def start_seaweedfs(
     ports = {name: free_port() for name in _WEED_PORTS}
     args = [weed, "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-admin.ui=false"]
     args += [f"-{name}={port}" for name, port in ports.items()]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": access_key_id, "AWS_SECRET_ACCESS_KEY": secret_access_key}
+    env = child_environment(AWS_ACCESS_KEY_ID=access_key_id, AWS_SECRET_ACCESS_KEY=secret_access_key)
     log = data_dir / "weed.log"
     with _running(args, log, env=env) as process:
         s3 = ports["s3.port"]
