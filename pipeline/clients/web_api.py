@@ -128,6 +128,12 @@ class WebApiClient(ApiSession):
         self._kind_modes = {k: "single" if mode == "single" else "batch" for k in SINGLE_KINDS}
         self._batch_works: set[str] = set()  # kinds whose batch endpoint answered (no probe needed)
 
+    def assume_single(self, endpoint: str) -> None:
+        """Ask `endpoint` one id per request from the start (auto mode: a refusal remembered from an
+        earlier run, so no batch request is spent on a known 403)."""
+        if self.mode == "auto" and endpoint in self._kind_modes:
+            self._kind_modes[endpoint] = "single"
+
     @property
     def kind_modes(self) -> dict[str, str]:
         """How each of tracks, albums and artists is asked for now: "batch" or "single" (one id)."""

@@ -37,6 +37,7 @@ from pipeline.enrichment.tables import (
     STATE_SCHEMA,
     TRACKS_DAILY,
     CatalogTable,
+    lookup_path,
     refused_path,
     state_path,
 )
@@ -44,6 +45,7 @@ from pipeline.layout import Layout
 from pipeline.storage.atomic import atomic_write_bytes, exclusive_lock
 
 DEFAULT_TTL = timedelta(days=7)
+BATCH_PROBE_INTERVAL = timedelta(days=7)  # how long a batch endpoint's 403 is trusted
 Fetch = Callable[[WebApiClient, list[str]], Awaitable[BatchResult[Any]]]
 
 
@@ -119,6 +121,17 @@ def _refused_since(path: Path, cutoff: datetime) -> bool:
         return False
 
 
+def _remember_lookup(path: Path, client: WebApiClient, kind: str, now: datetime, *, remembered: bool) -> None:
+    """Keep the app's mode for `kind` across runs: a fresh batch refusal is written down (runs ask one
+    id per request until it is a week old, then probe the batch endpoint again); a batch that worked
+    clears it."""
+    mode = client.kind_modes.get(kind)
+    if mode == "single" and client.mode == "auto" and not remembered:
+        atomic_write_bytes(path, json.dumps({"refused_at": now.isoformat()}).encode())
+    elif mode == "batch":
+        path.unlink(missing_ok=True)
+
+
 def _rows(kind: Kind, records: tuple[Any, ...], at: datetime) -> pa.Table:
     """Records as rows of the kind's table: `id` -> key, `name` -> `<entity>_name`, `extra` -> `_extra`."""
     key = kind.table.key
@@ -150,6 +163,10 @@ async def enrich(
         due = due_ids(wanted, read_table(state_file, STATE_SCHEMA), now, ttl)[:max_ids]
         refused = refused_path(layout, kind.name)
         available = not (kind.optional and _refused_since(refused, now - ttl))
+        lookup = lookup_path(layout, kind.name)
+        remembered = _refused_since(lookup, now - BATCH_PROBE_INTERVAL)  # batch refused this week
+        if remembered:
+            client.assume_single(kind.name)
         try:
             batch = await kind.fetch(client, due) if due and available else BatchResult()
         except Forbidden:
@@ -160,6 +177,7 @@ async def enrich(
         else:
             if available and due:
                 refused.unlink(missing_ok=True)  # allowed again (or never refused)
+                _remember_lookup(lookup, client, kind.name, now, remembered=remembered)
         rows = _rows(kind, batch.found, now)
         current = upsert(path, kind.table.schema, kind.table.key, rows) if len(rows) else None
         history, history_path = 0, None

@@ -179,6 +179,12 @@ def state_path(layout: Layout, kind: str) -> Path:
     return layout.lake_table(STATE_TABLE) / f"kind={kind}" / PART_FILE
 
 
+def lookup_path(layout: Layout, kind: str) -> Path:
+    """When the batch endpoint of a kind last refused this app (403, development mode):
+    `{"refused_at": ISO 8601}`; later runs ask one id per request until it is a week old."""
+    return state_path(layout, kind).with_name("lookup.json")
+
+
 def refused_path(layout: Layout, kind: str) -> Path:
     """When the Web API last refused an optional kind (403): `{"refused_at": ISO 8601}`."""
     return state_path(layout, kind).with_name("refused.json")

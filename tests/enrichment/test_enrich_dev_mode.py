@@ -166,6 +166,20 @@ def test_enrichment_names_every_streamed_track_then_a_rerun_asks_nothing(dev_emu
     assert not second["audio_features"].available  # the 403 is remembered for the TTL
     third, _ = _run_all(dev_emulator, layout, T0 + timedelta(days=8))  # past it: asked once again
     assert not third["audio_features"].available and third["audio_features"].requests == 1
+    for kind in SINGLE_KINDS:  # the remembered batch refusal is a week old: probed once more
+        assert third[kind].lookup == "single" and third[kind].requests == third[kind].requested + 1
+        assert web.count_calls(kind, batch=True, status=403) == 2
+
+    # Ids due again two days later (TTL 0): the app's mode is remembered, no batch request is spent.
+    async def rerun():
+        async with web_client(dev_emulator) as client:
+            return await enrich_all(client, layout, now=T0 + timedelta(days=10), ttl=timedelta(0))
+
+    fourth = asyncio.run(rerun())
+    for kind in SINGLE_KINDS:
+        assert fourth[kind].lookup == "single" and fourth[kind].requested > 0
+        assert fourth[kind].requests == fourth[kind].requested  # one id per request, no refused batch
+        assert web.count_calls(kind, batch=True, status=403) == 2
 
     built = build_warehouse(layout)  # null popularity, followers and label are fine downstream
     assert built.passed, built.failed_checks
