@@ -29,6 +29,7 @@ CLIENT_ID_ENV = "SPOTIFY_CLIENT_ID"
 CLIENT_SECRET_ENV = "SPOTIFY_CLIENT_SECRET"  # noqa: S105 - a variable's name, not a secret
 PSEUDONYM_KEY_ENV = "SPOTIFY_BULK_PSEUDONYM_KEY"
 LICENSORS_ENV = "SPOTIFY_LICENSORS"
+FIELD_MAP_ENV = "SPOTIFY_BULK_FIELD_MAP"
 DEFAULT_DATA_DIR = "./data"
 DEFAULT_START_DATE = date(2025, 1, 1)
 DEFAULT_LOOKBACK_DAYS = 3
@@ -184,7 +185,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
     credentials = {"client_id": env.get(CLIENT_ID_ENV, ""), "client_secret": env.get(CLIENT_SECRET_ENV, "")}
     accounts_url = env.get("SPOTIFY_ACCOUNTS_URL") or DEFAULT_ACCOUNTS_URL
     max_wait = float(_number(env, "SPOTIFY_MAX_RETRY_AFTER_SECONDS", DEFAULT_MAX_RETRY_AFTER_SECONDS, float))
-    field_map = (env.get("SPOTIFY_BULK_FIELD_MAP") or "").strip()
+    field_map = (env.get(FIELD_MAP_ENV) or "").strip()
     home = (env.get("DAGSTER_HOME") or "").strip()
     return Settings(
         bulk=Connection(

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -22,7 +21,7 @@ from pipeline.orchestration.resources import LakeResource, WebApiResource
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.query import named_tracks
-from tests.kits.web_api import web_client
+from tests.kits.web_api import lake_values, web_client
 
 ACME = build_catalog(42, "acme")
 UNKNOWN = "0" * 22
@@ -46,14 +45,6 @@ def _sample() -> dict[str, list[str]]:
 
 def _catalog(layout, name):
     return pq.read_table(CATALOG_TABLES[name].path(layout))
-
-
-def _lake_column(layout, tables, column):
-    values = set()
-    for table in tables:
-        dataset = ds.dataset(layout.lake_table(table), format="parquet", partitioning="hive")
-        values |= set(dataset.to_table(columns=[column]).column(column).to_pylist())
-    return values
 
 
 def test_auto_mode_falls_back_to_single_ids_after_one_403_per_kind(dev_emulator):
@@ -132,7 +123,7 @@ def test_enrichment_names_every_streamed_track_then_a_rerun_asks_nothing(dev_emu
     web = dev_emulator.web
     web.clear_calls()
     results, client = _run_all(dev_emulator, layout, T0)
-    track_ids = _lake_column(layout, ("streams", "sub30_streams", "tracks"), "track_id")
+    track_ids = lake_values(layout, ("streams", "sub30_streams", "tracks"), "track_id")
     tracks = _catalog(layout, "catalog_tracks")
     assert set(tracks.column("track_id").to_pylist()) == track_ids  # 100% of the streamed tracks
     assert pc.all(pc.is_valid(tracks.column("track_name"))).as_py()
@@ -148,7 +139,7 @@ def test_enrichment_names_every_streamed_track_then_a_rerun_asks_nothing(dev_emu
     assert artists.column("followers").null_count == artists.num_rows
 
     playlists = results["playlists"]
-    sources = _lake_column(layout, ("streams", "sub30_streams"), "source_uri")
+    sources = lake_values(layout, ("streams", "sub30_streams"), "source_uri")
     playlist_ids = {s.split(":")[2] for s in sources if s and s.startswith("spotify:playlist:")}
     editorial = {p for p in playlist_ids if is_editorial(p)}
     assert editorial and playlists.not_found == len(editorial) and playlists.failed == 0

@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.enrichment import CATALOG_TABLES, EnrichmentFailed, enrich, enrich_all
 from pipeline.enrichment.tables import STATE_SCHEMA, state_path
-from tests.kits.web_api import web_client
+from tests.kits.web_api import lake_values, web_client
 
 T0 = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 WEB = ("/v1/tracks", "/v1/albums", "/v1/artists", "/v1/audio-features", "/v1/playlists", "/v1/search")
@@ -33,14 +33,6 @@ def _run(emu, layout, kind: str | None, now: datetime, **options):
     return asyncio.run(go())
 
 
-def _lake_column(layout, tables, column):
-    values = set()
-    for table in tables:
-        dataset = ds.dataset(layout.lake_table(table), format="parquet", partitioning="hive")
-        values |= set(dataset.to_table(columns=[column]).column(column).to_pylist())
-    return values
-
-
 def _catalog(layout, name):
     return pq.read_table(CATALOG_TABLES[name].path(layout))
 
@@ -51,20 +43,20 @@ def _web_requests(emu, since: int) -> list[tuple[str, str, int]]:
 
 def test_first_pass_resolves_every_id_the_lake_mentions(emulator, layout):
     results, client = _run(emulator, layout, None, T0)
-    track_ids = _lake_column(layout, ("streams", "sub30_streams", "tracks"), "track_id")
+    track_ids = lake_values(layout, ("streams", "sub30_streams", "tracks"), "track_id")
     tracks = _catalog(layout, "catalog_tracks")
     assert set(tracks.column("track_id").to_pylist()) == track_ids
     assert results["tracks"].requests == math.ceil(len(track_ids) / 50)
     assert pc.all(pc.is_valid(tracks.column("track_name"))).as_py()
     assert pc.min(pc.list_value_length(tracks.column("artist_names"))).as_py() >= 1
 
-    sources = _lake_column(layout, ("streams", "sub30_streams"), "source_uri")
+    sources = lake_values(layout, ("streams", "sub30_streams"), "source_uri")
     playlist_ids = {s.split(":")[2] for s in sources if s and s.startswith("spotify:playlist:")}
     playlists = _catalog(layout, "catalog_playlists")
     assert set(playlists.column("playlist_id").to_pylist()) == playlist_ids
     assert results["playlists"].requests == len(playlist_ids)  # one request per playlist
 
-    albums = {u.split(":")[2] for u in _lake_column(layout, ("tracks",), "album_uri")}
+    albums = {u.split(":")[2] for u in lake_values(layout, ("tracks",), "album_uri")}
     assert set(_catalog(layout, "catalog_albums").column("album_id").to_pylist()) == albums
     artists = {a for ids in tracks.column("artist_ids").to_pylist() for a in ids}
     assert artists <= set(_catalog(layout, "catalog_artists").column("artist_id").to_pylist())

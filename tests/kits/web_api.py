@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pyarrow.dataset as ds
+
 from pipeline.clients import WebApiClient
 from pipeline.clients.http import RetryPolicy
 from pipeline.emulator import RunningEmulator
+from pipeline.layout import Layout
 from tests.kits.settings import split_connection
 
 
@@ -22,3 +25,12 @@ def web_client(emu: RunningEmulator, **overrides: object) -> WebApiClient:
     options.update(overrides)
     connection, rest = split_connection(options)
     return WebApiClient(connection, **rest)  # type: ignore[arg-type]
+
+
+def lake_values(layout: Layout, tables: tuple[str, ...], column: str) -> set[object]:
+    """Every distinct value of `column` across the given lake tables (the ids enrichment should ask)."""
+    values: set[object] = set()
+    for table in tables:
+        dataset = ds.dataset(layout.lake_table(table), format="parquet", partitioning="hive")
+        values |= set(dataset.to_table(columns=[column]).column(column).to_pylist())
+    return values

@@ -19,11 +19,11 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from pipeline.config import FIELD_MAP_ENV
 from pipeline.ingest.landing.errors import LandingError
 from pipeline.reports import SUB30_STREAMS, TABLES_BY_NAME, TableSpec
 
 FieldMap = Mapping[str, Mapping[str, tuple[str, ...]]]  # table -> declared field -> wire names
-FIELD_MAP_ENV = "SPOTIFY_BULK_FIELD_MAP"
 
 
 class FieldMapError(LandingError):
