@@ -86,7 +86,12 @@ def _port_open(port: int) -> bool:
 
 @contextlib.contextmanager
 def _running(
-    args: list[str], log: Path, *, env: Mapping[str, str] | None = None, user: str | None = None
+    args: list[str],
+    log: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    user: str | None = None,
+    stop_signal: signal.Signals = signal.SIGTERM,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start `args` in its own session (Ctrl-C reaches us, and we stop it in order); stop it after."""
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -102,15 +107,15 @@ def _running(
     try:
         yield process
     finally:
-        stop(process)
+        stop(process, stop_signal)
 
 
-def stop(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
-    """SIGTERM the process's group, then SIGKILL it if it lingers."""
+def stop(process: subprocess.Popen[bytes], stop_signal: signal.Signals = signal.SIGTERM, grace: float = 15.0) -> None:
+    """Send `stop_signal` to the process's group, then SIGKILL it if it lingers."""
     if process.poll() is not None:
         return
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, stop_signal)
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
@@ -207,7 +212,8 @@ def start_postgres(data_dir: Path | None = None) -> Iterator[Postgres]:
         port = free_port()
         args = [postgres, "-D", str(cluster), "-p", str(port), "-h", "127.0.0.1", "-k", str(sockets)]
         args += ["-c", "fsync=off", "-c", "max_connections=200"]
-        with _running(args, log, user=user) as process:
+        # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to disconnect.
+        with _running(args, log, user=user, stop_signal=signal.SIGINT) as process:
             server = Postgres(port)
             _wait(lambda: _pg_ready(server), "PostgreSQL", process, log)
             yield server

@@ -1,19 +1,22 @@
-"""`load`, `build` and `query` on an Iceberg lake in S3 (moto): a second machine reads the same lake."""
+"""`load`, `build` and `query` on an Iceberg lake in S3 (moto): a second machine reads the same lake.
+
+How the cache follows later commits (fetched, kept, removed) is tested in-process, in
+tests/storage/test_table_cache.py: here each command is a process, seconds each.
+"""
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from pipeline.cli.main import main
 from pipeline.config import Settings, open_table_lake
 from pipeline.layout import Layout
 from pipeline.storage.object_store import read_with_etag
 from tests.cli.test_cli_e2e import _run, cli_env  # noqa: F401 - the fixture, shared
 from tests.conftest import LOADED_DAY
-from tests.kits.object_store import moto_s3
 
 SUM_SQL = "SELECT sum(streams) AS s FROM fct_daily_streams WHERE licensor = 'acme'"
 
@@ -31,54 +34,53 @@ def _lake_env(base: dict[str, str], store, catalog: Path, data_dir: Path) -> dic
     }
 
 
-def test_load_commits_to_iceberg_and_a_second_machine_builds_the_same_warehouse(cli_env, api_env, tmp_path):  # noqa: F811
+def test_load_commits_to_iceberg_and_a_second_machine_builds_from_it(
+    cli_env,  # noqa: F811 - the fixture imported above
+    api_env,
+    moto_store,
+    tmp_path,
+    monkeypatch,
+    capsys,
+):
+    """Machine A (a process) loads; machine B (this one), with no local lake, builds and queries from
+    the Iceberg tables alone."""
     catalog = tmp_path / "catalog.db"
-    with moto_s3() as store:
-        first = _lake_env(cli_env, store, catalog, tmp_path / "machine-a")
-        load = _run(
-            ["load", "--licensor", "acme", "--report", "streams", "--date", LOADED_DAY.isoformat()],
-            first,
-            tmp_path,
-        )
-        assert load.returncode == 0, load.stdout + load.stderr
+    first = _lake_env(cli_env, moto_store, catalog, tmp_path / "machine-a")
+    load = _run(
+        ["load", "--licensor", "acme", "--report", "streams", "--date", LOADED_DAY.isoformat()],
+        first,
+        tmp_path,
+    )
+    assert load.returncode == 0, load.stdout + load.stderr
 
-        settings = Settings(
-            data_dir=tmp_path / "machine-a",
-            lake_url="s3://lake-e2e/spotify",
-            catalog_uri=f"sqlite:///{catalog}",
-            object_store=store,
-        )
-        lake = open_table_lake(settings)
-        committed = lake.read("streams", licensor="acme", day=LOADED_DAY)
-        landed = pq.read_table(
-            Layout(tmp_path / "machine-a").lake_partition("streams", "acme", LOADED_DAY) / "part-0.parquet"
-        )
-        assert committed.num_rows == landed.num_rows > 0
-        manifest = (
-            "s3://lake-e2e/archive/streams/licensor=acme/date=" + LOADED_DAY.isoformat() + "/_manifest.json"
-        )
-        assert json.loads(read_with_etag(manifest, store)[0])["objects"]  # originals also in the store
-        assert committed.column("user_id").to_pylist() == landed.column("user_id").to_pylist()  # order kept
+    settings = Settings(
+        data_dir=tmp_path / "machine-a",
+        lake_url="s3://lake-e2e/spotify",
+        catalog_uri=f"sqlite:///{catalog}",
+        object_store=moto_store,
+    )
+    lake = open_table_lake(settings)
+    committed = lake.read("streams", licensor="acme", day=LOADED_DAY)
+    landed = pq.read_table(
+        Layout(tmp_path / "machine-a").lake_partition("streams", "acme", LOADED_DAY) / "part-0.parquet"
+    )
+    assert committed.num_rows == landed.num_rows > 0
+    manifest = (
+        "s3://lake-e2e/archive/streams/licensor=acme/date=" + LOADED_DAY.isoformat() + "/_manifest.json"
+    )
+    assert json.loads(read_with_etag(manifest, moto_store)[0])["objects"]  # originals also in the store
+    assert committed.column("user_id").to_pylist() == landed.column("user_id").to_pylist()  # order kept
 
-        answers = []
-        for machine in ("machine-a", "machine-b"):  # machine-b has no local lake: only the Iceberg tables
-            env = _lake_env(cli_env, store, catalog, tmp_path / machine)
-            build = _run(["build", "--date", LOADED_DAY.isoformat()], env, tmp_path)
-            assert build.returncode == 0, build.stdout + build.stderr
-            assert "pinned" in build.stdout
-            query = _run(["query", SUM_SQL, "--format=csv"], env, tmp_path)
-            assert query.returncode == 0, query.stderr
-            answers.append(query.stdout.split())
-            pins = json.loads((tmp_path / machine / "lake-snapshot.json").read_text())
-            assert pins["snapshots"]["streams"] == lake.snapshot_ids()["streams"]
-        assert answers[0] == answers[1] == ["s", str(committed.num_rows)]
-        assert "testing-secret-key" not in load.stdout + load.stderr + build.stdout + build.stderr
-
-        # A partition gone from the snapshot leaves the cache at the next sync.
-        shutil.rmtree(tmp_path / "machine-b" / "lake" / "streams")
-        rebuild = _run(
-            ["build", "--date", LOADED_DAY.isoformat()],
-            _lake_env(cli_env, store, catalog, tmp_path / "machine-b"),
-            tmp_path,
-        )
-        assert rebuild.returncode == 0 and "1 partitions fetched" in rebuild.stdout
+    # Machine B: this process, with no local lake; its settings from the environment, as the CLI's.
+    for name, value in _lake_env({}, moto_store, catalog, tmp_path / "machine-b").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGSTER_HOME", cli_env["DAGSTER_HOME"])
+    capsys.readouterr()
+    assert main(["build"]) == 0  # no window: the dates the pinned snapshot holds
+    build = capsys.readouterr().out
+    assert "pinned 1 table snapshots; 1 partitions fetched" in build
+    assert main(["query", SUM_SQL, "--format=csv"]) == 0
+    assert capsys.readouterr().out.split() == ["s", str(committed.num_rows)]
+    pins = json.loads((tmp_path / "machine-b" / "lake-snapshot.json").read_text())
+    assert pins["snapshots"]["streams"] == lake.snapshot_ids()["streams"] and pins["run_id"]
+    assert "testing-secret-key" not in load.stdout + load.stderr + build

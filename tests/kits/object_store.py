@@ -7,20 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 from pipeline.config import ObjectStoreSettings
+from pipeline.orchestration.servers import free_port, start_seaweedfs
 
 TEST_KEY_ID = "testing-key-id"
 TEST_SECRET = "testing-secret-key"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -46,7 +40,5 @@ def moto_s3() -> Iterator[ObjectStoreSettings]:
 @contextlib.contextmanager
 def seaweedfs_s3(data_dir: Path) -> Iterator[ObjectStoreSettings]:
     """SeaweedFS (`weed mini`) on 127.0.0.1, storing under `data_dir`."""
-    from pipeline.orchestration.servers import start_seaweedfs
-
     with start_seaweedfs(data_dir, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET) as store:
         yield store

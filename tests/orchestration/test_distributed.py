@@ -1,7 +1,10 @@
-"""`demo --distributed`: SeaweedFS, PostgreSQL, Redis and two Celery workers on loopback, stopped after.
+"""Steps on Celery workers with Dagster on PostgreSQL; `demo --distributed` end to end, stopped after.
 
-PostgreSQL and Redis are OS packages: skipped with the install command outside CI, failing under
-CI=true; SeaweedFS comes from PyPI and is never a reason to skip.
+The default suite runs one worker taking a partition's steps against the session's PostgreSQL, Redis
+and moto S3 (about a minute less than the demo); the whole demo (SeaweedFS, PostgreSQL, Redis and two
+workers, every report for two licensors) and its Ctrl-C trial are `slow` trials. PostgreSQL and Redis
+are OS packages: skipped with the install command outside CI, failing under CI=true; SeaweedFS and
+moto come from PyPI and are never a reason to skip.
 """
 
 from __future__ import annotations
@@ -16,7 +19,17 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.orchestration.servers import MissingServer, find_program, postgres_programs, redis_program
+from pipeline.cli.demo_distributed import steps_per_worker, write_instance
+from pipeline.config import Settings, open_table_lake
+from pipeline.orchestration.servers import (
+    MissingServer,
+    celery_config_dir,
+    find_program,
+    postgres_programs,
+    redis_program,
+    start_celery_workers,
+)
+from tests.conftest import LOADED_DAY
 from tests.kits.servers import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,6 +63,60 @@ def test_a_missing_program_is_named_with_its_install_command():
         find_program("no-such-initdb-here", "PostgreSQL: apt-get install postgresql")
 
 
+def test_a_celery_worker_runs_the_steps_of_a_load_with_dagster_on_postgres(
+    api_env, postgres_server, redis_url, moto_store, tmp_path
+):
+    postgres_server.create_database("dagster_celery_test")
+    home = tmp_path / "dagster_home"
+    write_instance(home, postgres_server.url("dagster_celery_test"))
+    store = {
+        "AWS_ENDPOINT_URL": moto_store.endpoint,
+        "AWS_ACCESS_KEY_ID": moto_store.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": moto_store.secret_access_key,
+    }
+    env = (
+        os.environ
+        | store
+        | {
+            "DAGSTER_HOME": str(home),
+            "PYTHONPATH": str(ROOT),
+            "SPOTIFY_BULK_EXECUTOR": "celery",
+            "SPOTIFY_BULK_CELERY_BROKER": redis_url,
+            "SPOTIFY_BULK_LAKE_URL": "s3://celery-lake/lake",
+            "SPOTIFY_BULK_STEP_RETRIES": "0",
+        }
+    )
+    load = [
+        "load",
+        "--licensor",
+        "acme",
+        "--report",
+        "tracks",
+        "--report",
+        "users",
+        "--date",
+        str(LOADED_DAY),
+    ]
+    config = celery_config_dir(tmp_path / "celery", redis_url, redis_url)
+    with start_celery_workers(["solo"], env, config, tmp_path / "logs") as workers:
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli.main", *load],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert steps_per_worker(home) == {workers[0].name: 2}  # one step per report, both on the worker
+    lake = open_table_lake(
+        Settings(data_dir=api_env, lake_url="s3://celery-lake/lake", object_store=moto_store)
+    )
+    assert {"tracks", "users"} <= set(lake.table_names())  # committed by the worker
+    assert lake.read("users", licensor="acme", day=LOADED_DAY).num_rows > 0
+
+
+@pytest.mark.slow  # ~2.5 min: every server and two workers; the Celery test above runs in the default suite
 def test_demo_distributed_runs_the_steps_on_two_workers_and_stops_everything(tmp_path):
     require(postgres_programs)
     require(redis_program)
