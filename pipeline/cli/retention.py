@@ -8,6 +8,7 @@ from typing import Any
 
 from pipeline.config import Settings, open_table_lake
 from pipeline.errors import UsageError
+from pipeline.ingest.archive_store import delete_before as delete_archive_before
 from pipeline.layout import Layout
 from pipeline.orchestration.retention import apply_retention
 
@@ -43,6 +44,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
     if settings.table_lake and not result.dry_run:
         expire_table_lake(settings, result.cutoff)
+    if settings.archive_url and not result.dry_run:
+        gone = delete_archive_before(settings.archive_url, result.cutoff, settings.object_store)
+        print(
+            f"Archive {settings.archive_url}: {gone} object(s) of days before {result.cutoff:%Y-%m-%d} "
+            "deleted"
+        )
     return 0
 
 

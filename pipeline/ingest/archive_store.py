@@ -10,17 +10,22 @@ previous complete manifest or the new one.
 from __future__ import annotations
 
 import json
+import re
+from datetime import date
 
 from pipeline.ingest.archive import MANIFEST_NAME, ArchivedPartition
 from pipeline.layout import safe_name
 from pipeline.storage.object_store import (
     ObjectStoreSettings,
+    delete_keys,
+    list_keys,
     put_once,
     read_with_etag,
     swap_if_unchanged,
 )
 
 MAX_SWAP_ATTEMPTS = 10
+_DATE_KEY = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
 
 
 def partition_url(archive_url: str, report: str, licensor: str, day: str) -> str:
@@ -53,3 +58,15 @@ def mirror_partition(
     else:
         raise RuntimeError(f"could not replace {url}: {MAX_SWAP_ATTEMPTS} writers raced it")
     return written, url
+
+
+def delete_before(archive_url: str, cutoff: date, store: ObjectStoreSettings) -> int:
+    """Retention of the archive's objects: delete every object of a partition dated before `cutoff`
+    (the originals hold personal data as the API sent it); how many objects went."""
+    doomed = [
+        key
+        for key in list_keys(archive_url, store)
+        if (found := _DATE_KEY.search(key)) and date.fromisoformat(found.group(1)) < cutoff
+    ]
+    delete_keys(archive_url, doomed, store)
+    return len(doomed)

@@ -172,3 +172,20 @@ def swap_if_unchanged(url: str, data: bytes, etag: str | None, store: ObjectStor
     except (AlreadyExistsError, PreconditionError):
         return False
     return True
+
+
+def list_keys(url: str, store: ObjectStoreSettings) -> list[str]:
+    """Every object key under `url` (an s3:// prefix), relative to its bucket."""
+    import obstore
+
+    target, prefix = _object_store(url, store)
+    return [str(meta["path"]) for batch in obstore.list(target, prefix=prefix or None) for meta in batch]
+
+
+def delete_keys(url: str, keys: list[str], store: ObjectStoreSettings) -> None:
+    """Delete the objects `keys` (bucket-relative, as `list_keys` gives them) of `url`'s bucket."""
+    import obstore
+
+    target, _ = _object_store(url, store)
+    if keys:
+        obstore.delete(target, keys)

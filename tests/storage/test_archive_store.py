@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from pipeline.ingest.archive import MANIFEST_NAME, ArchivedFile, ArchivedPartition
-from pipeline.ingest.archive_store import mirror_partition
-from pipeline.storage.object_store import ensure_bucket, put_once, read_with_etag, swap_if_unchanged
+from pipeline.ingest.archive_store import delete_before, mirror_partition
+from pipeline.storage.object_store import (
+    ensure_bucket,
+    list_keys,
+    put_once,
+    read_with_etag,
+    swap_if_unchanged,
+)
 
 DAY = date(2026, 6, 10)
 
@@ -62,3 +69,12 @@ def test_conditional_puts_refuse_to_overwrite(moto_store):
     assert read_with_etag(url, moto_store)[0] == b"three"
     assert swap_if_unchanged("s3://cas-test/x/new", b"n", None, moto_store) is True
     assert swap_if_unchanged("s3://cas-test/x/new", b"m", None, moto_store) is False
+
+
+def test_retention_deletes_the_objects_of_old_days_only(tmp_path, moto_store):
+    ensure_bucket("s3://archive-retain/a", moto_store)
+    for day in ("2026-06-09", "2026-06-10"):
+        old = _partition(tmp_path / day, {"streams_SE.json.gz": day.encode()})
+        mirror_partition(replace(old, day=date.fromisoformat(day)), "s3://archive-retain/archive", moto_store)
+    assert delete_before("s3://archive-retain/archive", DAY, moto_store) == 2  # the original + manifest
+    assert all("date=2026-06-10/" in key for key in list_keys("s3://archive-retain/archive", moto_store))
