@@ -184,3 +184,24 @@ def test_partition_columns_and_types_survive_the_table_format(tmp_path, moto_sto
     assert back.column("genres").to_pylist() == [["pop", "rock"]]
     assert back.column("date").to_pylist() == [DAY]
     assert back.schema.field("ts").type == pa.timestamp("us", tz="UTC")
+
+
+def test_a_second_engine_reads_the_lake_through_the_table_format(tmp_path, moto_store):
+    """Polars' own Iceberg scan (its Parquet reader, the snapshot's file list): a replaced partition
+    reads as the new version only, as any Iceberg engine sees it."""
+    import polars as pl
+
+    lake = open_table_lake(_settings(tmp_path, moto_store, "polars"))
+    lake.replace_partition("streams", "acme", DAY, rows(3, 3))
+    lake.replace_partition("streams", "globex", DAY, rows(2, 2))
+    lake.replace_partition("streams", "acme", DAY, rows(4, 4))
+    store = {
+        "aws_endpoint_url": moto_store.endpoint,
+        "aws_access_key_id": moto_store.access_key_id,
+        "aws_secret_access_key": moto_store.secret_access_key,
+        "aws_region": moto_store.region,
+        "aws_allow_http": "true",
+    }
+    scan = pl.scan_iceberg(lake.load("streams"), storage_options=store)
+    counted = scan.group_by("licensor", "n").agg(pl.len()).collect()
+    assert sorted(counted.iter_rows()) == [("acme", 4, 4), ("globex", 2, 2)]
