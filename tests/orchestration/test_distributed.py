@@ -29,6 +29,7 @@ from pipeline.orchestration.servers import (
     redis_program,
     start_celery_workers,
 )
+from tests.cli.test_cli_e2e import _run as run_cli
 from tests.conftest import LOADED_DAY
 from tests.kits.servers import require
 
@@ -99,14 +100,7 @@ def test_a_celery_worker_runs_the_steps_of_a_load_with_dagster_on_postgres(
     ]
     config = celery_config_dir(tmp_path / "celery", redis_url, redis_url)
     with start_celery_workers(["solo"], env, config, tmp_path / "logs") as workers:
-        done = subprocess.run(
-            [sys.executable, "-m", "pipeline.cli.main", *load],
-            env=env,
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        done = run_cli(load, env, ROOT, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert steps_per_worker(home) == {workers[0].name: 2}  # one step per report, both on the worker
     lake = open_table_lake(
