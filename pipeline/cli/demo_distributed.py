@@ -106,7 +106,7 @@ def run_distributed_demo(settings: Settings, *, days: int, rows_per_day: int, ve
     print()
     for worker in workers:
         print(f"worker {worker.name}: {steps.get(worker.name, 0)} steps")
-    print(f"Archive at s3://{BUCKET}/archive (write-once originals); lake at {lake_url}")
+    print(f"Archive at s3://{BUCKET}/archive (write-once originals)")
     print(f"Lake at {lake_url} (Iceberg tables; local read cache {layout.lake_root}):")
     print(format_summary(summarize_lake(layout)))
     print(f"\nDistributed demo finished in {time.monotonic() - started:.1f} s (exit code {code}).")

@@ -110,7 +110,9 @@ def _running(
         stop(process, stop_signal)
 
 
-def stop(process: subprocess.Popen[bytes], stop_signal: signal.Signals = signal.SIGTERM, grace: float = 15.0) -> None:
+def stop(
+    process: subprocess.Popen[bytes], stop_signal: signal.Signals = signal.SIGTERM, grace: float = 15.0
+) -> None:
     """Send `stop_signal` to the process's group, then SIGKILL it if it lingers."""
     if process.poll() is not None:
         return

@@ -14,12 +14,14 @@ so a partition here is the same unit as a `licensor=/date=` directory there.
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -39,6 +41,7 @@ NAMESPACE = "lake"
 CATALOG_NAME = "spotify_bulk"
 PARTITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (("licensor", pa.string()), ("date", pa.date32()))
 MAX_COMMIT_ATTEMPTS = 20
+FILES_MARKER = ".iceberg-files.json"  # in a local partition: the table's data files it holds
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Commit:
     snapshot_id: int
     seconds: float
     attempts: int
+    files: tuple[str, ...] = ()  # the partition's data files in the table after the commit
 
 
 def open_catalog(uri: str, location: str, store: ObjectStoreSettings) -> Catalog:
@@ -157,15 +161,18 @@ class TableLake:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
-            snapshot = self.catalog.load_table(self.identifier(table)).current_snapshot()
+            fresh = self.catalog.load_table(self.identifier(table))
+            snapshot, seconds = fresh.current_snapshot(), time.monotonic() - started
+            files = sorted(task.file.file_path for task in fresh.scan(row_filter=where).plan_files())
             return Commit(
                 table=table,
                 licensor=licensor,
                 day=day,
                 rows=data.num_rows,
                 snapshot_id=snapshot.snapshot_id if snapshot else 0,
-                seconds=time.monotonic() - started,
+                seconds=seconds,
                 attempts=attempt,
+                files=tuple(files),
             )
         raise AssertionError("unreachable")
 
@@ -265,3 +272,17 @@ def _as_date(value: object) -> date:
     if isinstance(value, date):
         return value
     return date.fromordinal(date(1970, 1, 1).toordinal() + int(value))  # type: ignore[arg-type]
+
+
+def write_files_marker(partition: Path, files: Sequence[str]) -> None:
+    """Name in a local partition directory the table's data files it holds, so a later cache sync
+    keeps it while the snapshot's files for it are the same (see warehouse/table_cache.py)."""
+    (partition / FILES_MARKER).write_text(json.dumps({"files": sorted(files)}))
+
+
+def read_files_marker(partition: Path) -> list[str] | None:
+    """The data files a local partition holds, or None when it names none (or is gone)."""
+    try:
+        return list(json.loads((partition / FILES_MARKER).read_text())["files"])
+    except (OSError, ValueError, KeyError):
+        return None

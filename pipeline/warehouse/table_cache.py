@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,11 +21,10 @@ import pyarrow.parquet as pq
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import atomic_write_bytes, publish_dir, remove_dir, staging_dir
-from pipeline.storage.tables import PARTITION_COLUMNS, TableLake
+from pipeline.storage.tables import PARTITION_COLUMNS, TableLake, read_files_marker, write_files_marker
 from pipeline.warehouse.paths import partition_dirs
 
 PIN_FILE = "lake-snapshot.json"
-MARKER = ".iceberg-files.json"  # in a cached partition: the data files it was copied from
 PART_FILE = "part-0.parquet"
 
 
@@ -60,7 +58,7 @@ def sync_cache(tables: TableLake, layout: Layout, *, run_id: str = "") -> SyncRe
                 removed += 1
         for (licensor, day), files in wanted.items():
             final = layout.lake_partition(name, licensor, day)
-            if _cached_files(final) == files:
+            if read_files_marker(final) == files:
                 kept += 1
                 continue
             _fetch(tables, layout, name, licensor, day, pins[name], files)
@@ -69,13 +67,6 @@ def sync_cache(tables: TableLake, layout: Layout, *, run_id: str = "") -> SyncRe
     pin_text = json.dumps(pinned, indent=2, sort_keys=True)
     atomic_write_bytes(layout.data_dir / PIN_FILE, pin_text.encode())
     return SyncResult(pins, fetched, removed, kept)
-
-
-def _cached_files(partition: Path) -> list[str] | None:
-    try:
-        return list(json.loads((partition / MARKER).read_text())["files"])
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def _fetch(
@@ -87,7 +78,7 @@ def _fetch(
         built = work / "partition"
         built.mkdir()
         pq.write_table(data, built / PART_FILE, compression="zstd")
-        (built / MARKER).write_text(json.dumps({"files": files}))
+        write_files_marker(built, files)
         publish_dir(built, layout.lake_partition(name, licensor, day), staging_root=layout.staging_root)
 
 

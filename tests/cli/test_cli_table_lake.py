@@ -15,6 +15,7 @@ from pipeline.cli.main import main
 from pipeline.config import Settings, open_table_lake
 from pipeline.layout import Layout
 from pipeline.storage.object_store import read_with_etag
+from pipeline.storage.tables import read_files_marker
 from tests.cli.test_cli_e2e import _run, cli_env  # noqa: F401 - the fixture, shared
 from tests.conftest import LOADED_DAY
 
@@ -61,9 +62,10 @@ def test_load_commits_to_iceberg_and_a_second_machine_builds_from_it(
     )
     lake = open_table_lake(settings)
     committed = lake.read("streams", licensor="acme", day=LOADED_DAY)
-    landed = pq.read_table(
-        Layout(tmp_path / "machine-a").lake_partition("streams", "acme", LOADED_DAY) / "part-0.parquet"
-    )
+    partition = Layout(tmp_path / "machine-a").lake_partition("streams", "acme", LOADED_DAY)
+    landed = pq.read_table(partition / "part-0.parquet")
+    # The landing machine's copy names the committed files: its builds keep it instead of fetching it.
+    assert read_files_marker(partition) == lake.partitions("streams")[("acme", LOADED_DAY)]
     assert committed.num_rows == landed.num_rows > 0
     manifest = (
         "s3://lake-e2e/archive/streams/licensor=acme/date=" + LOADED_DAY.isoformat() + "/_manifest.json"

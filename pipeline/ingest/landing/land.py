@@ -142,8 +142,11 @@ def land_partition(
                 size, schema = staged.stat().st_size, pq.read_schema(staged)
                 final = layout.lake_partition(name, licensor, day)
                 if opts.table_lake is not None:
+                    from pipeline.storage.tables import write_files_marker
+
                     commit = opts.table_lake.replace_partition(name, licensor, day, pq.read_table(staged))
                     say(f"committed {name} to {opts.table_lake.location} in {commit.seconds:.2f} s")
+                    write_files_marker(out_dir, commit.files)  # this copy is current: no re-fetch
                 publish_dir(out_dir, final, staging_root=layout.staging_root)
                 tables.append(
                     TableResult(name, result.rows, final / PART_FILE, size, schema, result.null_counts)
