@@ -186,11 +186,12 @@ def test_partition_columns_and_types_survive_the_table_format(tmp_path, moto_sto
     assert back.schema.field("ts").type == pa.timestamp("us", tz="UTC")
 
 
-def test_a_second_engine_reads_the_lake_through_the_table_format(tmp_path, moto_store):
+def test_a_second_engine_reads_the_lake_through_the_table_format(tmp_path, moto_store, monkeypatch):
     """Polars' own Iceberg scan (its Parquet reader, the snapshot's file list): a replaced partition
     reads as the new version only, as any Iceberg engine sees it."""
     import polars as pl
 
+    monkeypatch.setenv("POLARS_ICEBERG_PLANNER", "pyiceberg")  # planned by pyiceberg, read by Polars
     lake = open_table_lake(_settings(tmp_path, moto_store, "polars"))
     lake.replace_partition("streams", "acme", DAY, rows(3, 3))
     lake.replace_partition("streams", "globex", DAY, rows(2, 2))
