@@ -61,9 +61,9 @@ EMPTY_GZIP = gzip_bytes(b"")
 class Compressor:
     """A single background thread that compresses and writes big batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_pending: int = _MAX_PENDING) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-gzip")
-        self._slots = threading.BoundedSemaphore(_MAX_PENDING)
+        self._slots = threading.BoundedSemaphore(max_pending)
         self._futures: list[Future[None]] = []
 
     def submit(self, fn: Callable[[], None]) -> Future[None]:

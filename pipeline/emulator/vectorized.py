@@ -59,6 +59,7 @@ ZIPF_EXPONENT = 1.15  # shares 1/rank**s over the 60 countries: the largest (US)
 RANKED_COUNTRIES = tuple(sorted(COUNTRY_WEIGHTS, key=lambda c: (-COUNTRY_WEIGHTS[c], c)))
 _CHUNK = 1 << 19  # stream rows drawn per step (~200 MB of lines): memory stays flat at any size
 _USER_BLOCK = 1 << 16  # users drawn per seeded block
+_PENDING = 4  # batches queued for compression (a big country's batch is ~50 MB)
 _COMPACT_EVERY = 8  # chunks between merges of the running tallies
 _GOLDEN = (math.sqrt(5) - 1) / 2  # the Weyl sequence frac(i * golden) spreads any run of users evenly
 _TWO_32 = float(1 << 32)
@@ -375,7 +376,7 @@ def generate_shaped_day(
     look = _Lookups(spec.day, catalog)
     tallies = ShapedTallies(pool)
     single = spec.day_shape == "single"
-    with Compressor() as compressor:
+    with Compressor(max_pending=_PENDING) as compressor:
         files = _Files(out_dir, compressor, mutate)
         chunks = max(1, -(-spec.rows // _CHUNK))
         for j in range(chunks):
