@@ -57,11 +57,12 @@ def table(rows: Sequence[Measurement]) -> str:
     )
     lines = [head]
     for m in rows:
-        user, system = (m.user, m.sys) if m.user or m.sys else (m.cpu, 0.0)  # older rows: CPU total
+        split = m.user > 0 or m.sys > 0  # rows of older runs hold the CPU total only (shown as user)
+        user, system = (f"{m.user:.2f}", f"{m.sys:.2f}") if split else (f"{m.cpu:.2f}", "")
         ratio = f"{m.sys / m.user:.2f}" if m.user > 0 else ""
         lines.append(
             f"| {m.section} | {m.size} | {m.path} | {m.rows:,} | {m.seconds:.3f} | "
-            f"{m.rows_per_second:,.0f} | {user:.2f} | {system:.2f} | {ratio} | {m.peak_rss_mb:.0f} | "
+            f"{m.rows_per_second:,.0f} | {user} | {system} | {ratio} | {m.peak_rss_mb:.0f} | "
             f"{_x(_over(rows, m, PEER))} | {_x(_over(rows, m, GZIP))} | {_x(_over(rows, m, ISAL))} | "
             f"{m.load:.2f} | {m.runs} |"
         )
@@ -196,8 +197,10 @@ def previous_rows(path: Path, sections: set[str]) -> tuple[list[Measurement], st
         def cell(name: str, default: str = "0", named: dict[str, str] = named) -> str:
             return named.get(name, default)
 
-        user, system = float(cell("CPU user s")), float(cell("CPU sys s"))
+        user, system = float(cell("CPU user s") or 0), float(cell("CPU sys s") or 0)
         cpu = float(cell("CPU s", str(user + system)))
+        if not cell("CPU sys s", ""):  # a row that recorded the CPU total only (in the user column)
+            user = 0.0
         rows.append(
             Measurement(
                 cell("section"),
