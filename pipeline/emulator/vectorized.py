@@ -3,7 +3,7 @@
 A benchmark needs a major label's day (16 M rows and more) in minutes; the row-wise generator
 (`rows.py`) took ~45 min for 16 M rows on a loaded 2-core machine. Here every column of a chunk is
 drawn at once and polars writes the lines: ~250 k rows per CPU-second, all counted (4 M rows: 16.5
-CPU-s; 16 M rows: 5.7 min wall at load 10, about a minute on a quiet 2-core machine).
+CPU-s, imports included; 16 M rows: 5.7 min wall on 2 cores shared at load ~10).
 
 Faithful to `rows.py`: the same catalog (Zipf track popularity, durations, per-track sub-30 share),
 sources and playlist uris, devices and flags, stream lengths, completion and saves, heavy listeners
