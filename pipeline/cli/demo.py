@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.cli.args import QUIET_LOG_LEVEL, dagster_log_level
 from pipeline.cli.build import print_build
+from pipeline.cli.commands import COMMANDS
 from pipeline.cli.enrich import print_summary
 from pipeline.cli.load import run_load
 from pipeline.clients.connection import Connection
@@ -31,7 +32,7 @@ from pipeline.warehouse.query import named_tracks, top_tracks_table
 
 
 def add_parser(subparsers: Any) -> None:
-    demo = subparsers.add_parser("demo", help="load the last 7 days from the embedded emulator, end to end")
+    demo = subparsers.add_parser("demo", help=COMMANDS["demo"])
     demo.add_argument("--days", type=int, default=7, help="days to load (default 7)")
     demo.add_argument("--rows-per-day", type=int, default=3000, help="stream rows per licensor-day")
 
