@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from pipeline.cli.args import add_window_args, dagster_log_level, window_from_args, window_given
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
@@ -16,7 +17,7 @@ from pipeline.warehouse.build import BuildResult
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "build",
-        help="build the DuckDB warehouse (staging views and marts) from the lake",
+        help=COMMANDS["build"],
         description="Recompute the marts for a date window (default: every date in the lake), run the "
         "blocking checks and publish warehouse.duckdb atomically, as one run of the Dagster "
         "warehouse_job (in the UI's run history).",
