@@ -1,9 +1,11 @@
-"""`uv run python -m bench [--rows N ...] [--only ...] [--quick] [--write-results]`.
+"""`uv run python -m bench [--rows N ...] [--shape S ...] [--only ...] [--quick] [--write-results]`.
 
-Measures, per day size and on the same files: decompression alone (the bound), the naive pandas
-script, the project's landing, and the end-to-end Dagster run (HTTP download + land); then the
-one-day warehouse build with short vs long history and the top-50 tracks query. Prints a markdown
-table and the issue's targets; `--write-results` also puts them into bench/RESULTS.md.
+Measures, per day size and shape and on the same files: decompression alone (the bounds: `gzip -dc`
+and single-thread ISA-L), the polars one-liner (the peer), the project's landing with pseudonyms
+(the product's default), and the end-to-end Dagster run (HTTP download + land) of a zipf day; the
+CLI's fixed costs from the shell; then the one-day warehouse build with short vs long history and
+the top-50 tracks query. Prints a markdown table and the issue's targets; `--write-results` also
+puts them into bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from bench import data, report, warehouse
+from bench import data, report, startup, warehouse
 from bench.measure import Measurement, baseline_tree, measure
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
-SECTIONS = ("landing", "e2e", "warehouse", "query")
+SECTIONS = ("landing", "e2e", "startup", "warehouse", "query")
 
 
 def _size(rows: int) -> str:
@@ -30,6 +33,10 @@ def _size(rows: int) -> str:
     if rows >= 1_000_000 and rows % 1_000_000 == 0:
         return f"{rows // 1_000_000}M"
     return f"{rows / 1000:g}k" if rows >= 1000 else str(rows)
+
+
+def _label(rows_per_day: int, shape: str) -> str:
+    return f"{_size(rows_per_day)} {shape}"
 
 
 WAREHOUSE_PATHS = (  # (path as the table names it, child kind), in the order they run per history
@@ -47,8 +54,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--rows",
         type=int,
         nargs="+",
-        default=[1_000_000, 4_000_000, 16_000_000],
+        default=[2_000_000, 16_000_000],
         help="stream rows (streams + sub-30) per generated day",
+    )
+    parser.add_argument(
+        "--shape",
+        nargs="+",
+        choices=data.SHAPES,
+        default=["zipf", "single"],
+        help="day shapes landed at every size (see EmulatorConfig.day_shape)",
     )
     parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: the smoke test's run")
@@ -62,16 +76,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--naive-max-rows",
         type=int,
-        default=4_000_000,
-        help="skip the naive script above this size (its memory grows with the day)",
+        default=0,
+        help="also run the naive pandas script up to this size, first shape only (memory grows with the day)",
     )
+    parser.add_argument("--e2e-rows", type=int, default=4_000_000, help="size of the e2e day")
+    parser.add_argument("--e2e-shape", choices=data.SHAPES, default="zipf", help="shape of the e2e day")
     parser.add_argument(
-        "--generate-max",
-        type=int,
-        default=4_000_000,
-        help="larger days repeat the files of a generated one (see bench/data.py)",
+        "--generate-only", action="store_true", help="only generate (and time) the --rows x --shape days"
     )
-    parser.add_argument("--e2e-rows", type=int, default=4_000_000, help="size the e2e target is judged at")
+    startup.add_arguments(parser)
     parser.add_argument("--wh-rows", type=int, default=100_000, help="stream rows per lake day (warehouse)")
     parser.add_argument(
         "--history", type=int, nargs="+", default=[7, 60, 365], help="days of history compared (first: base)"
@@ -83,7 +96,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=[kind for _, kind in WAREHOUSE_PATHS],
         help="run only these warehouse paths (default: all)",
     )
-    parser.add_argument("--baseline", metavar="REV", help="also land with `pipeline` as of this git revision")
+    parser.add_argument(
+        "--baseline", metavar="REV", help="also run landing and the CLI as of this git revision"
+    )
     parser.add_argument("--json", type=Path, help="also write the measurements as JSON here")
     parser.add_argument(
         "--from-json",
@@ -95,17 +110,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--write-results", action="store_true", help="update bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rows, args.e2e_rows, args.wh_rows = [3000], 3000, 300
-        args.history, args.wh_repeat = [2, 3], 1
+        args.rows, args.shape, args.e2e_rows, args.wh_rows = [3000], list(data.SHAPES), 3000, 300
+        args.naive_max_rows, args.history, args.wh_repeat = 3000, [2, 3], 1
+        args.backfill_days, args.demo_days, args.demo_rows = 2, 1, 100
     return args
 
 
-def landing(args: argparse.Namespace, rows_per_day: int) -> list[Measurement]:
-    """bound, naive and ours (landing alone) on one day's streams files."""
-    day = data.ensure_day(rows_per_day, args.workdir, generate_max=args.generate_max)
-    size = _size(rows_per_day) + (
-        f" (= {_size(day.derived_from)} x{rows_per_day // day.derived_from})" if day.derived_from else ""
-    )
+def _privacy() -> dict[str, Any]:
+    """Landing as the product does by default: user ids pseudonymized."""
+    return {"pseudonymize": True, "pseudonym_key": data.PSEUDONYM_KEY}
+
+
+def landing(args: argparse.Namespace, rows_per_day: int, shape: str) -> list[Measurement]:
+    """Bounds, peer and ours (landing alone, pseudonymized) on one day's streams files."""
+    day = data.ensure_day(rows_per_day, args.workdir, shape)
+    size = _label(rows_per_day, shape)
     common = {
         "files": [str(f) for f in day.files],
         "rows": day.streams,
@@ -113,22 +132,31 @@ def landing(args: argparse.Namespace, rows_per_day: int) -> list[Measurement]:
         "tmp_root": str(args.workdir / "tmp"),
     }
     out = [
-        measure("landing", "bound: gzip -dc", size, "bound", common, repeat=args.repeat),
-        measure("landing", "bound: python zlib", size, "bound_python", common, repeat=args.repeat),
+        measure("landing", report.GZIP, size, "bound", common, repeat=args.repeat),
+        measure("landing", report.ISAL, size, "bound_isal", common, repeat=args.repeat),
+        measure("landing", report.PEER, size, "peer", common, repeat=args.repeat),
     ]
-    if rows_per_day <= args.naive_max_rows:
+    if rows_per_day <= args.naive_max_rows and shape == args.shape[0]:  # its cost is the same on any shape
         out.append(measure("landing", "naive: pandas", size, "naive", common))
-    out.append(measure("landing", "ours: land", size, "land", common, repeat=args.repeat))
+    ours = {**common, **_privacy()}
+    out.append(measure("landing", report.LAND, size, "land", ours, repeat=args.repeat))
     if args.baseline:  # the same path with the landing code of an earlier revision: before/after
         tree = baseline_tree(args.baseline, args.workdir)
-        before = f"before: land @ {args.baseline}"
-        out.append(measure("landing", before, size, "land", common, repeat=args.repeat, source=tree))
+        before = f"before: land @ {args.baseline} (pseudonymized)"
+        out.append(measure("landing", before, size, "land", ours, repeat=args.repeat, source=tree))
     return out
 
 
-def end_to_end(args: argparse.Namespace, rows_per_day: int) -> Measurement:
-    """One Dagster run of the streams report against the emulator (served from this process)."""
-    config = data.emulator_config(rows_per_day, args.workdir)
+def end_to_end(args: argparse.Namespace, measured: list[Measurement]) -> list[Measurement]:
+    """One Dagster run of the streams report against the emulator (served from this process), and
+    `gzip -dc` of the same files (its bound) unless the landing section measured it already."""
+    size = _label(args.e2e_rows, args.e2e_shape)
+    day = data.ensure_day(args.e2e_rows, args.workdir, args.e2e_shape)
+    out = []
+    if not any(m.path == report.GZIP and m.size == size for m in measured):
+        common = {"files": [str(f) for f in day.files], "rows": day.streams}
+        out.append(measure("landing", report.GZIP, size, "bound", common))
+    config = data.emulator_config(args.e2e_rows, args.workdir, args.e2e_shape)
     with data.RunningEmulator(config) as emulator:
         emulator.warm([data.DAY])
         payload = {
@@ -140,10 +168,10 @@ def end_to_end(args: argparse.Namespace, rows_per_day: int) -> Measurement:
             "bulk_api_url": emulator.bulk_api_url,
             "accounts_url": emulator.accounts_url,
             "tmp_root": str(args.workdir / "tmp"),
+            **_privacy(),
         }
-        return measure(
-            "e2e", "ours: e2e (Dagster, HTTP download + land)", _size(rows_per_day), "e2e", payload
-        )
+        out.append(measure("e2e", report.E2E, size, "e2e", payload))
+    return out
 
 
 def warehouse_section(args: argparse.Namespace, sections: set[str]) -> list[Measurement]:
@@ -166,6 +194,16 @@ def _loads(values: tuple[float, ...]) -> str:
     return "/".join(f"{v:.2f}" for v in values)
 
 
+def _generation(workdir: Path) -> str:
+    """The days' generation times, as the workdir's cache remembers them."""
+    path = workdir / data.GENERATED
+    if not path.exists():
+        return ""
+    times = json.loads(path.read_text())
+    listed = ", ".join(f"`{key}` {seconds:g}" for key, seconds in sorted(times.items()))
+    return f"  \nDays generated by the emulator (wall seconds, once, then cached): {listed}"
+
+
 def header(args: argparse.Namespace, argv: list[str], started: tuple[float, ...]) -> str:
     import duckdb
     import polars
@@ -180,30 +218,45 @@ def header(args: argparse.Namespace, argv: list[str], started: tuple[float, ...]
         f"{_loads(started)}, at end {_loads(end)}  \n"
         f"Python {platform.python_version()}, pyarrow {pyarrow.__version__}, polars {polars.__version__}, "
         f"duckdb {duckdb.__version__}; landing/e2e rows are the streams report's rows of a day with "
-        f"`rows_per_day` = size (streams + sub-30); wall seconds are medians of `runs` child processes; "
-        f"peak RSS is each child process's own high-water mark."
+        f"`rows_per_day` = size (streams + sub-30) of the named shape; wall seconds are medians of "
+        f"`runs` child processes; CPU user and sys are every thread's of the measured call (a "
+        f"command's: its process tree's); peak RSS is each child process's own high-water mark."
+        f"{_generation(args.workdir)}"
     )
+
+
+def generate_only(args: argparse.Namespace) -> None:
+    """Generate the days a later run reuses, and say what each cost."""
+    for rows_per_day in args.rows:
+        for shape in args.shape:
+            day = data.ensure_day(rows_per_day, args.workdir, shape)
+            print(
+                f"{_label(rows_per_day, shape)}: {day.streams:,} streams rows in {len(day.files)} files, "
+                f"{day.compressed_bytes / 2**20:,.0f} MB, generated in {day.generation_seconds} s",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.generate_only:
+        return generate_only(args)
     started = os.getloadavg()
     sections = set(args.only or SECTIONS)
     (args.workdir / "tmp").mkdir(parents=True, exist_ok=True)
     rows: list[Measurement] = []
-    for rows_per_day in [] if args.from_json else args.rows:
-        if "landing" in sections:
-            rows += landing(args, rows_per_day)
-        if "e2e" in sections and rows_per_day <= args.generate_max:  # the emulator serves generated days
-            if "landing" not in sections:  # the ratio needs the bound of the same bytes
-                day = data.ensure_day(rows_per_day, args.workdir)
-                common = {"files": [str(f) for f in day.files], "rows": day.streams}
-                rows.append(measure("landing", "bound: gzip -dc", _size(rows_per_day), "bound", common))
-            rows.append(end_to_end(args, rows_per_day))
-        print(report.table(rows), file=sys.stderr, flush=True)  # progress, in case a later size fails
-    if sections & {"warehouse", "query"} and not args.from_json:
-        rows += warehouse_section(args, sections)
+    if not args.from_json:
+        for rows_per_day in args.rows if "landing" in sections else ():
+            for shape in args.shape:
+                rows += landing(args, rows_per_day, shape)
+                print(report.table(rows), file=sys.stderr, flush=True)  # progress, in case a later one fails
+        if "e2e" in sections:
+            rows += end_to_end(args, rows)
+        if "startup" in sections:
+            rows += startup.section(args)
+        if sections & {"warehouse", "query"}:
+            rows += warehouse_section(args, sections)
     head = header(args, argv, started)
     if args.from_json:  # runs made separately (e.g. in parallel), rendered and recorded together
         rows = [Measurement(**m) for f in args.from_json for m in json.loads(f.read_text())]
@@ -219,13 +272,14 @@ def main(argv: list[str] | None = None) -> None:
             names = ", ".join(sorted({m.section for m in previous}))
             quoted = previous_head.replace("\n", "\n> ")
             head += f"\n\nThe {names} rows are kept from the previous run (not re-run here):\n> {quoted}"
-    found = report.targets(rows, e2e_size=_size(args.e2e_rows), history=args.history)
+    found = report.targets(rows, e2e_size=_label(args.e2e_rows, args.e2e_shape), history=args.history)
     text = report.render(rows, found, head)
     print(text)
     if args.json:
         args.json.write_text(json.dumps([asdict(m) for m in rows], indent=1))
     if args.write_results:
         report.write_results(RESULTS, text)
+    return None
 
 
 if __name__ == "__main__":

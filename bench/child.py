@@ -1,7 +1,8 @@
 """One measured path, run as `python -m bench.child KIND JSON-ARGS` in a fresh process.
 
 A fresh process per path makes peak RSS (`ru_maxrss`) that path's own. Prints one JSON line:
-seconds (wall of the measured call only, imports excluded), cpu, peak_rss_mb, rows.
+seconds (wall of the measured call only, imports excluded), cpu = user + sys (CPU seconds of every
+thread, or of the command it ran), peak_rss_mb, rows.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,20 +29,50 @@ def _bound(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return args["rows"], {}
 
 
-def _bound_python(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """Python's zlib inflating to nothing, single-threaded (what one landing thread could reach)."""
+def _bound_isal(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """ISA-L inflating to nothing on one thread (the `isal` package landing uses): what one landing
+    thread's decompression costs at best."""
+    from isal import isal_zlib
+
+    gzip_wbits = 16 + isal_zlib.MAX_WBITS
     for name in args["files"]:
         with open(name, "rb") as fh:
-            inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            inflater = isal_zlib.decompressobj(gzip_wbits)
             while raw := fh.read(1 << 20):
                 data = raw
                 while data:
                     inflater.decompress(data, 4 << 20)
                     if inflater.eof:
-                        data, inflater = inflater.unused_data, zlib.decompressobj(16 + zlib.MAX_WBITS)
+                        data, inflater = inflater.unused_data, isal_zlib.decompressobj(gzip_wbits)
                     else:
                         data = inflater.unconsumed_tail
     return args["rows"], {}
+
+
+def _peer(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The lax one-liner to beat: `pl.scan_ndjson(files).sink_parquet(out)` (inferred types, no
+    rejects, no sort, no pseudonyms)."""
+    import polars as pl
+
+    out = Path(args["out_dir"]) / "peer.parquet"
+    pl.scan_ndjson(args["files"]).sink_parquet(out)
+    rows = pl.scan_parquet(out).select(pl.len()).collect().item()
+    return rows, {"parquet_mb": round(out.stat().st_size / 2**20, 1)}
+
+
+def _command(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """A command as a shell runs it (`argv`, with `env` over a copy of the environment without any
+    SPOTIFY_ variable, in a throwaway directory whose `data` and `dagster` the `{tmp}` placeholders
+    name): the wall from start to exit."""
+    tmp = args["out_dir"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
+    env.update({k: v.replace("{tmp}", tmp) for k, v in args.get("env", {}).items()})
+    done = subprocess.run(args["argv"], cwd=tmp, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(
+            f"{args['argv']} exited {done.returncode}:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
+    return args.get("rows", 0), {}
 
 
 def _naive(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -70,7 +100,17 @@ def _land(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
     day = date.fromisoformat(args["day"])
     files = [Path(f) for f in args["files"]]
-    result = land_partition(Layout(Path(args["out_dir"])), report_by_name("streams"), "acme", day, files)
+    layout, report = Layout(Path(args["out_dir"])), report_by_name("streams")
+    if args.get("pseudonymize"):  # the product's default (SPOTIFY_BULK_PSEUDONYMIZE)
+        from pipeline.ingest.landing import LandingOptions
+        from pipeline.ingest.landing.privacy import Privacy
+
+        options = LandingOptions(privacy=Privacy(True, args["pseudonym_key"].encode()))
+        result = land_partition(layout, report, "acme", day, files, options=options)
+    else:
+        result = land_partition(layout, report, "acme", day, files)
+    if result.rejected:  # generated days are clean: a reject is a bug in the generator or landing
+        raise RuntimeError(f"landing rejected {result.rejected} lines of a generated day")
     table = result.tables[0]
     return table.rows, {"parquet_mb": round(table.bytes / 2**20, 1), "rejected": result.rejected}
 
@@ -93,7 +133,11 @@ def _e2e(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             base_url=args["bulk_api_url"],
             accounts_url=args["accounts_url"],
         ),
-        "lake": LakeResource(data_dir=args["out_dir"]),
+        "lake": LakeResource(
+            data_dir=args["out_dir"],
+            pseudonymize=bool(args.get("pseudonymize")),
+            pseudonym_key=args.get("pseudonym_key", ""),
+        ),
     }
     with dg.instance_for_test() as instance:
         started = time.perf_counter()
@@ -116,6 +160,8 @@ def _e2e(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 _E2E_SECONDS: list[float] = []
 IMPORTS = {
     "naive": ("pandas", "pyarrow.parquet"),
+    "bound_isal": ("isal.isal_zlib",),
+    "peer": ("polars",),
     "land": ("pipeline.ingest.landing", "pipeline.layout", "pipeline.reports"),
     "e2e": (
         "dagster",
@@ -141,7 +187,9 @@ IMPORTS = {
 }
 KINDS: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
     "bound": _bound,
-    "bound_python": _bound_python,
+    "bound_isal": _bound_isal,
+    "peer": _peer,
+    "command": _command,
     "naive": _naive,
     "land": _land,
     "e2e": _e2e,
@@ -164,20 +212,33 @@ def _warm_arrow_compute() -> None:
 
 def main() -> None:
     kind, args = sys.argv[1], json.loads(sys.argv[2])
+    in_child = kind in ("bound", "command")  # the work happens in a process this one starts
     with tempfile.TemporaryDirectory(dir=args.get("tmp_root")) as out_dir:
         args["out_dir"] = out_dir
         for module in IMPORTS.get(kind, ()):  # imports are not the measured path's work
             importlib.import_module(module)
-        _warm_arrow_compute()
-        started, cpu = time.perf_counter(), time.process_time()
+        if not in_child:
+            _warm_arrow_compute()
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        started = time.perf_counter()
         rows, extra = KINDS[kind](args)
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    own = resource.getrusage(resource.RUSAGE_SELF)
+        seconds = time.perf_counter() - started
+        own = resource.getrusage(resource.RUSAGE_SELF)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if kind == "bound":  # the work happened in the gzip child
-        cpu = children.ru_utime + children.ru_stime
-    peak_kb = max(own.ru_maxrss, children.ru_maxrss) if kind == "bound" else own.ru_maxrss
-    out = {"seconds": seconds, "cpu": cpu, "peak_rss_mb": peak_kb / 1024, "rows": rows, **extra}
+    if in_child:
+        user, system, peak_kb = children.ru_utime, children.ru_stime, children.ru_maxrss
+    else:  # every thread of this process, during the measured call only
+        user, system = own.ru_utime - before.ru_utime, own.ru_stime - before.ru_stime
+        peak_kb = own.ru_maxrss
+    out = {
+        "seconds": seconds,
+        "cpu": user + system,
+        "user": user,
+        "sys": system,
+        "peak_rss_mb": peak_kb / 1024,
+        "rows": rows,
+        **extra,
+    }
     if _E2E_SECONDS:  # the Dagster run itself; the throwaway test instance's setup is excluded
         out["seconds"], out["setup_seconds"] = _E2E_SECONDS[0], seconds - _E2E_SECONDS[0]
     print(json.dumps(out))

@@ -28,6 +28,8 @@ class Measurement:
     peak_rss_mb: float
     load: float  # 1-minute load average when the path started
     runs: int
+    user: float = 0.0  # CPU seconds in user mode (0: not recorded, e.g. rows of older runs)
+    sys: float = 0.0  # CPU seconds in the kernel
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,7 +72,7 @@ def measure(
     took = time.perf_counter() - started
     print(f"bench: {section} {size} {path}: {took:.1f} s with process start", file=sys.stderr, flush=True)
     seconds = statistics.median(r["seconds"] for r in reports)
-    known = {"seconds", "cpu", "peak_rss_mb", "rows"}
+    known = {"seconds", "cpu", "user", "sys", "peak_rss_mb", "rows"}
     extra = {k: v for k, v in reports[-1].items() if k not in known}
     return Measurement(
         section=section,
@@ -82,18 +84,26 @@ def measure(
         peak_rss_mb=max(r["peak_rss_mb"] for r in reports),
         load=load,
         runs=repeat,
+        user=statistics.median(r.get("user", 0.0) for r in reports),
+        sys=statistics.median(r.get("sys", 0.0) for r in reports),
         extra=extra,
     )
 
 
+BASELINE_PATHS = ("pipeline", "assets", "sql", "dagster.yaml")  # what the CLI and landing import
+
+
 def baseline_tree(rev: str, workdir: Path) -> Path:
-    """The `pipeline` package as of git revision `rev` (exported once), plus a link to this `bench`."""
+    """The project's code as of git revision `rev` (exported once), plus a link to this `bench`."""
     target = workdir / f"baseline-{rev}"
-    if not (target / "pipeline").exists():
-        target.mkdir(parents=True, exist_ok=True)
+    done = target / ".exported"
+    if not done.exists():
+        subprocess.run(["rm", "-rf", str(target)], check=True)
+        target.mkdir(parents=True)
         archive = subprocess.run(
-            ["git", "archive", rev, "pipeline"], cwd=REPO, capture_output=True, check=True
+            ["git", "archive", rev, *BASELINE_PATHS], cwd=REPO, capture_output=True, check=True
         )
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
         (target / "bench").symlink_to(REPO / "bench")
+        done.touch()
     return target

@@ -134,3 +134,22 @@ def test_the_code_location_asks_for_licensors_clearly(tmp_path):
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     assert "SPOTIFY_LICENSORS is not set" in done.stdout, done.stdout + done.stderr
+
+
+HEAVY = ("dagster", "polars", "duckdb", "pyarrow")
+
+
+def test_the_command_list_imports_no_heavy_library():
+    """`spotify-bulk --help` and an unknown command answer at once: no command module is imported,
+    so none of Dagster, Polars, DuckDB or Arrow is (asserted on `sys.modules`, not on time)."""
+    code = (
+        "import sys\n"
+        "from pipeline.cli.main import main\n"
+        "for argv in (['--help'], ['no-such-command']):\n"
+        "    try:\n        main(argv)\n"
+        "    except SystemExit:\n        pass\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+    assert "load Bulk API reports" in done.stdout  # the listing still shows every command's help

@@ -7,18 +7,18 @@ import sys
 from typing import Any
 
 from pipeline.cli.args import add_window_args, dagster_log_level, window_from_args, window_given
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings, open_table_lake
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
-from pipeline.warehouse.table_cache import sync_cache
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "build",
-        help="build the DuckDB warehouse (staging views and marts) from the lake",
+        help=COMMANDS["build"],
         description="Recompute the marts for a date window (default: every date in the lake), run the "
         "blocking checks and publish warehouse.duckdb atomically, as one run of the Dagster "
         "warehouse_job (in the UI's run history).",
@@ -66,6 +66,8 @@ def sync_table_lake(settings: Settings, run_id: str) -> None:
     snapshot (they skip the sync a run already has)."""
     if not settings.table_lake:
         return
+    from pipeline.warehouse.table_cache import sync_cache  # pyiceberg: only for a table-format lake
+
     synced = sync_cache(open_table_lake(settings), Layout(settings.lake_dir), run_id=run_id)
     print(
         f"Lake {settings.lake_url}: pinned {len(synced.pins)} table snapshots; {synced.fetched} partitions "

@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings
 
 
 def add_parser(subparsers: Any) -> None:
-    dashboard = subparsers.add_parser(
-        "dashboard", help="serve the dashboard on localhost (reads the warehouse)"
-    )
+    dashboard = subparsers.add_parser("dashboard", help=COMMANDS["dashboard"])
     dashboard.add_argument("--port", type=int, default=8501, help="port on 127.0.0.1 (default 8501)")
 
 

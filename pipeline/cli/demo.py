@@ -14,6 +14,7 @@ from typing import Any
 
 from pipeline.cli.args import QUIET_LOG_LEVEL, dagster_log_level
 from pipeline.cli.build import print_build
+from pipeline.cli.commands import COMMANDS
 from pipeline.cli.enrich import print_summary
 from pipeline.cli.load import run_load
 from pipeline.clients.connection import Connection
@@ -29,9 +30,14 @@ from pipeline.reports import REPORTS
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import named_tracks, top_tracks_table
 
+# The embedded emulator enforces no rate limit (429s only as injected faults), and a development-mode
+# app asks one id per request (thousands in the demo): a budget that stays out of the way. Real
+# credentials keep the real API's budget (SPOTIFY_WEB_API_RATE_LIMIT, 150 per 30 s).
+DEMO_WEB_API_RATE_LIMIT = 100_000
+
 
 def add_parser(subparsers: Any) -> None:
-    demo = subparsers.add_parser("demo", help="load the last 7 days from the embedded emulator, end to end")
+    demo = subparsers.add_parser("demo", help=COMMANDS["demo"])
     demo.add_argument("--days", type=int, default=7, help="days to load (default 7)")
     demo.add_argument("--rows-per-day", type=int, default=3000, help="stream rows per licensor-day")
     demo.add_argument(
@@ -59,8 +65,7 @@ def demo_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
         bulk=connection(emulator.bulk_api_url, settings.bulk),
         web=connection(emulator.web_api_url, settings.web),
         licensors=config.licensors,
-        # The emulator enforces no rate limit: a budget for it, not the real API's (150 per 30 s).
-        web_api_rate_limit=1000,
+        web_api_rate_limit=DEMO_WEB_API_RATE_LIMIT,
         # Synthetic listeners: a public key, unless the user set one.
         privacy=PrivacySettings(privacy.pseudonymize, privacy.key or DEMO_PSEUDONYM_KEY, privacy.drop_region),
         secrets_from_env=False,  # the emulator's credential is public, and not in the environment

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from pipeline.cli.demo import DEMO_WEB_API_RATE_LIMIT
 from pipeline.config import DEMO_PSEUDONYM_KEY, Settings, child_environment
 from pipeline.emulator import EmulatorConfig, start_emulator
 from pipeline.ingest.summary import format_summary, summarize_lake
@@ -82,7 +83,7 @@ def run_distributed_demo(settings: Settings, *, days: int, rows_per_day: int, ve
             SPOTIFY_CLIENT_ID=config.client_id,
             SPOTIFY_CLIENT_SECRET=config.client_secret,  # the emulator's public credential
             SPOTIFY_LICENSORS=",".join(config.licensors),
-            SPOTIFY_WEB_API_RATE_LIMIT="1000",
+            SPOTIFY_WEB_API_RATE_LIMIT=str(DEMO_WEB_API_RATE_LIMIT),
             SPOTIFY_BULK_PSEUDONYM_KEY=settings.privacy.key or DEMO_PSEUDONYM_KEY,
             SPOTIFY_BULK_DATA_DIR=str(layout.data_dir),
             SPOTIFY_BULK_LAKE_URL=lake_url,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 
 
 def add_parser(subparsers: Any) -> None:
-    emulator = subparsers.add_parser("emulator", help="run the Spotify emulator standalone")
+    emulator = subparsers.add_parser("emulator", help=COMMANDS["emulator"])
     emulator.add_argument("--port", type=int, default=8765)
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--rows-per-day", type=int, default=3000)

@@ -7,15 +7,14 @@ import sys
 from typing import Any
 
 from pipeline.cli.args import dagster_log_level
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings
 from pipeline.errors import UsageError
 from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
 
 
 def add_parser(subparsers: Any) -> None:
-    enrich = subparsers.add_parser(
-        "enrich", help="enrich the catalog from the Web API (new and stale ids only)"
-    )
+    enrich = subparsers.add_parser("enrich", help=COMMANDS["enrich"])
     enrich.add_argument(
         "--ttl-days", type=float, default=7.0, help="refetch ids older than this many days (default 7)"
     )

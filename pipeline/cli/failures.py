@@ -55,6 +55,13 @@ def _os_error(exc: OSError, data_dir: str) -> Explained:
 
 def explain(exc: BaseException, data_dir: str = "SPOTIFY_BULK_DATA_DIR") -> Explained:
     """The message and hint of a known failure family; anything else is unexpected (a bug)."""
+    rerun = "run the same command again: what finished is kept and is not redone"
+    if isinstance(exc, UsageError):  # before the imports below: a typo is answered at once
+        return Explained(str(exc), None, EXIT_USAGE)
+    if isinstance(exc, KeyboardInterrupt):
+        return Explained("interrupted", rerun, EXIT_INTERRUPTED)
+    if isinstance(exc, OSError):
+        return _os_error(exc, data_dir)
     import duckdb  # lazily: only failures pay for these imports
 
     from pipeline.clients.http import ApiError
@@ -65,13 +72,6 @@ def explain(exc: BaseException, data_dir: str = "SPOTIFY_BULK_DATA_DIR") -> Expl
     from pipeline.ingest.load import LoadFailed
     from pipeline.orchestration.warehouse_runs import BuildFailed
 
-    rerun = "run the same command again: what finished is kept and is not redone"
-    if isinstance(exc, UsageError):
-        return Explained(str(exc), None, EXIT_USAGE)
-    if isinstance(exc, KeyboardInterrupt):
-        return Explained("interrupted", rerun, EXIT_INTERRUPTED)
-    if isinstance(exc, OSError):
-        return _os_error(exc, data_dir)
     if isinstance(exc, duckdb.IOException):
         return Explained(
             f"the warehouse could not be opened: {exc}",

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from pipeline.cli.args import QUIET_LOG_LEVEL, add_window_args, dagster_log_level, window_from_args
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings, parse_licensors
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
@@ -19,7 +20,7 @@ DEFAULT_WORKERS = min(2, os.cpu_count() or 1)
 
 
 def add_parser(subparsers: Any) -> None:
-    load = subparsers.add_parser("load", help="load Bulk API reports for licensors and a date window")
+    load = subparsers.add_parser("load", help=COMMANDS["load"])
     load.add_argument("--licensor", action="append", required=True, help="licensor (repeatable)")
     load.add_argument(
         "--report",

@@ -16,29 +16,29 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline.cli.args import add_verbose_arg
+from pipeline.cli.commands import COMMANDS
 from pipeline.cli.failures import EXIT_USAGE, report_failure
 from pipeline.config import load_settings, set_process_defaults
 
 EXIT_OK = 0
 __all__ = ["EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
-COMMANDS = (
-    "demo", "load", "enrich", "build", "status", "query", "sql", "retention", "dashboard", "emulator",
-)  # fmt: skip
-
 
 def _command(name: str):  # noqa: ANN202 - a module
     return importlib.import_module(f"pipeline.cli.{name}")
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None, *, listing: bool = False) -> argparse.ArgumentParser:
     """Every command's parser, or only `only`'s: importing one module, not every command's
-    libraries, keeps a quick command (`status`) quick."""
+    libraries, keeps a quick command (`status`) quick. `listing`: the commands by name and help
+    only, importing none of them (`spotify-bulk --help`, a missing or unknown command)."""
     parser = argparse.ArgumentParser(prog="spotify-bulk", description=__doc__.splitlines()[0])
     add_verbose_arg(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        if only is None or name == only:
+    for name, text in COMMANDS.items():
+        if listing:
+            sub.add_parser(name, help=text)
+        elif only is None or name == only:
             _command(name).add_parser(sub)
     for command_parser in sub.choices.values():  # after the command too; SUPPRESS keeps an earlier -v
         add_verbose_arg(command_parser, default=argparse.SUPPRESS)
@@ -48,7 +48,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     named = next((a for a in argv if not a.startswith("-")), None)  # the command (after any -v)
-    args = build_parser(named if named in COMMANDS else None).parse_args(argv)
+    args = (build_parser(named) if named in COMMANDS else build_parser(listing=True)).parse_args(argv)
     set_process_defaults()
     data_dir: Path | None = None
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings
 from pipeline.layout import Layout
 from pipeline.warehouse.options import WarehouseOptions
@@ -14,7 +15,7 @@ from pipeline.warehouse.query import FORMATS, format_result, run_query
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "query",
-        help="run read-only SQL against the warehouse",
+        help=COMMANDS["query"],
         description="Query warehouse.duckdb read-only; statements that would write are refused.",
     )
     parser.add_argument("sql", help='the SQL, e.g. "SELECT * FROM fct_track_performance LIMIT 5"')

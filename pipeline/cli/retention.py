@@ -6,6 +6,7 @@ import argparse
 from datetime import UTC, date, datetime
 from typing import Any
 
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings, open_table_lake
 from pipeline.errors import UsageError
 from pipeline.ingest.archive_store import delete_before as delete_archive_before
@@ -16,7 +17,7 @@ from pipeline.orchestration.retention import apply_retention
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "retention",
-        help="delete archive, lake, rejects partitions and Dagster runs older than N days",
+        help=COMMANDS["retention"],
         description="Delete every archive, lake, rejects, ledger and warehouse-snapshot partition dated more "
         "than N days before today (UTC), the Dagster runs (with their event records) of those days, and "
         "staging leftovers of crashed runs. The archive and the "

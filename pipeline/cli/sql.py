@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings
 from pipeline.layout import Layout
 from pipeline.warehouse.options import WarehouseOptions
@@ -16,7 +17,7 @@ from pipeline.warehouse.shell import run_shell
 def add_parser(subparsers: Any) -> None:
     subparsers.add_parser(
         "sql",
-        help="an interactive read-only SQL prompt over the warehouse",
+        help=COMMANDS["sql"],
         description="Type SQL statements ending in ';' (results print as `query` tables); .quit or "
         "Ctrl+D leaves. Statements that would write are refused. Reads a script from a pipe too.",
     )

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from pipeline.cli.args import add_window_args, window_from_args, window_given
+from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings, parse_licensors
 from pipeline.dates import resolve_window, utc_today
 from pipeline.ingest.status import Cell, LakeStatus, lake_status
@@ -19,7 +20,7 @@ _SHORT = {"not_available": "not yet", "failed": "FAILED", "not_loaded": "-"}
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "status",
-        help="what the lake holds: loaded, not available yet, failed, rejects, per licensor x date x report",
+        help=COMMANDS["status"],
         description="A licensor x date x report grid of the lake (row counts, days the API has not "
         "published yet, failed loads with their cause, lines rejected at landing), each licensor's "
         f"last successful load, and the days the daily look-back re-pulls. Default: the last "

@@ -17,13 +17,25 @@ from __future__ import annotations
 import json
 import operator
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import groupby, repeat
+from itertools import groupby
+from typing import Protocol
 
 from pipeline.emulator.audience import AGE_BUCKET_NAMES, GENDERS
 from pipeline.emulator.catalog import WEB_API_HREF, Track
-from pipeline.emulator.rows import COUNTRY_CODES, StreamRows
+from pipeline.emulator.rows import COUNTRY_CODES
+
+
+class DayTallies(Protocol):
+    """The counts of a day's rows the per-day reports are built from (`StreamRows` keys)."""
+
+    streams: Mapping[int, int]  # track << 16 | demo code -> streams of 30 s or more
+    skips: Mapping[int, int]  # track << 16 | country code -> sub-30 streams
+    saves: Mapping[int, int]  # track << 16 | country code << 1 | premium -> saves
+
+    def listeners(self) -> Mapping[int, int]: ...
 
 
 @dataclass
@@ -50,7 +62,7 @@ _AGE_KEYS = tuple(f'"{a}":' for a in AGE_BUCKET_NAMES)
 _GENDER_KEYS = tuple(f'"{g}":{{"total":' for g in GENDERS)
 
 
-def track_tallies(rows: StreamRows, totals: bool = False) -> dict[int, TrackTally]:
+def track_tallies(rows: DayTallies, totals: bool = False) -> dict[int, TrackTally]:
     """Per-track tallies (track index -> tally, every track streamed that day) from the row counters.
 
     With `totals`, `streams` holds country totals only (the totals shape) and `cells` counts countries.
@@ -58,7 +70,7 @@ def track_tallies(rows: StreamRows, totals: bool = False) -> dict[int, TrackTall
     tallies: defaultdict[int, TrackTally] = defaultdict(TrackTally)
     for track, (streams, cells) in _streams(rows.streams, totals).items():
         tallies[track].streams, tallies[track].cells = streams, cells
-    for track, listeners in Counter(map(operator.floordiv, rows.listens, repeat(rows.pool))).items():
+    for track, listeners in rows.listeners().items():
         tallies[track].listeners = listeners
     for key in sorted(rows.skips):
         tallies[key >> 16].skips.append((COUNTRY_CODES[key & 0xFFFF], rows.skips[key]))
@@ -68,7 +80,7 @@ def track_tallies(rows: StreamRows, totals: bool = False) -> dict[int, TrackTall
     return tallies
 
 
-def _streams(counts: Counter[int], totals: bool = False) -> dict[int, tuple[str, int]]:
+def _streams(counts: Mapping[int, int], totals: bool = False) -> dict[int, tuple[str, int]]:
     """Track -> (its nested `streams` JSON, its number of cells), from the day's cell counts.
 
     Keys are `track << 16 | country << 5 | gender << 3 | age`, so sorting them orders the cells

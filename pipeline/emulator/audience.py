@@ -87,9 +87,9 @@ _REGIONS: dict[str, tuple[str, ...]] = {
     "FR": ("FR-IDF", "FR-ARA", "FR-PAC", "FR-OCC"),
 }
 GENDERS = ("female", "male", "non_binary", "unknown")
-_GENDER_WEIGHTS = (46, 46, 2, 6)
+GENDER_WEIGHTS = (46, 46, 2, 6)
 PRODUCTS = ("free", "premium", "family", "duo", "student")
-_PRODUCT_WEIGHTS = (42, 30, 15, 6, 7)
+PRODUCT_WEIGHTS = (42, 30, 15, 6, 7)
 AGE_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("0-17", 0, 17),
     ("18-22", 18, 22),
@@ -101,10 +101,10 @@ AGE_BUCKETS: tuple[tuple[str, int, int], ...] = (
 )
 AGE_BUCKET_NAMES = (*(b[0] for b in AGE_BUCKETS), "unknown")
 _BLOCK = 256
-_ACCOUNT_EPOCH = date(2024, 1, 1).toordinal()
-_BIRTH_YEARS = tuple(range(1935, 2014))
+ACCOUNT_EPOCH = date(2024, 1, 1).toordinal()
+BIRTH_YEARS = tuple(range(1935, 2014))
 # Listeners skew young: most were born between the late 1980s and the late 2000s.
-_BIRTH_WEIGHTS = tuple(max(0.3, 12.0 - abs(y - 2000) * (0.5 if y < 2000 else 0.9)) for y in _BIRTH_YEARS)
+BIRTH_WEIGHTS = tuple(max(0.3, 12.0 - abs(y - 2000) * (0.5 if y < 2000 else 0.9)) for y in BIRTH_YEARS)
 
 
 @lru_cache(maxsize=8192)
@@ -160,9 +160,9 @@ def user_block(seed: int, licensor: str, block: int) -> tuple[User, ...]:
     rng = random.Random(stable_seed(seed, licensor, "users", block))
     names, weights = _country_table(seed, licensor)
     countries = rng.choices(names, weights, k=_BLOCK)
-    genders = rng.choices(GENDERS, _GENDER_WEIGHTS, k=_BLOCK)
-    products = rng.choices(PRODUCTS, _PRODUCT_WEIGHTS, k=_BLOCK)
-    births: list[int | None] = list(rng.choices(_BIRTH_YEARS, _BIRTH_WEIGHTS, k=_BLOCK))
+    genders = rng.choices(GENDERS, GENDER_WEIGHTS, k=_BLOCK)
+    products = rng.choices(PRODUCTS, PRODUCT_WEIGHTS, k=_BLOCK)
+    births: list[int | None] = list(rng.choices(BIRTH_YEARS, BIRTH_WEIGHTS, k=_BLOCK))
     rnd = rng.random
     users = []
     for country, gender, product, birth_year in zip(countries, genders, products, births, strict=True):
@@ -177,7 +177,7 @@ def user_block(seed: int, licensor: str, block: int) -> tuple[User, ...]:
                 country=country,
                 region_code=places[int(rnd() * len(places))],
                 product="student" if product == "family" and birth_year and birth_year > 2004 else product,
-                created_ordinal=_ACCOUNT_EPOCH - int(rnd() * 5000),
+                created_ordinal=ACCOUNT_EPOCH - int(rnd() * 5000),
             )
         )
     return tuple(users)

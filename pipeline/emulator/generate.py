@@ -22,9 +22,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pipeline.emulator.aggregate import Cells, record_line, totals_line, track_line, track_tallies
+from pipeline.emulator.aggregate import (
+    Cells,
+    DayTallies,
+    record_line,
+    totals_line,
+    track_line,
+    track_tallies,
+)
 from pipeline.emulator.audience import User
-from pipeline.emulator.catalog import build_catalog, stable_seed
+from pipeline.emulator.catalog import Catalog, build_catalog, stable_seed
 from pipeline.emulator.gzlines import Compressor, GzipLines, LineMutator, write_lines
 from pipeline.emulator.modes import chain, mode_mutator
 from pipeline.emulator.rows import StreamRows
@@ -41,7 +48,8 @@ _BATCH = 8192  # lines handed to a file's compressor at once
 class DaySpec:
     """What determines a day's content. `version` > 0 is a re-publication with late rows added.
 
-    The last three fields are the content modes of `EmulatorConfig` (same names and values).
+    The last four fields are the content modes of `EmulatorConfig` (same names and values); a
+    `day_shape` other than "uniform" is generated column-wise (`vectorized.py`).
     """
 
     seed: int
@@ -52,6 +60,7 @@ class DaySpec:
     aggregated_shape: str = "nested"
     field_names: str = "contract"
     track_id_forms: str = "base62"
+    day_shape: str = "uniform"
 
     @property
     def rows(self) -> int:
@@ -67,6 +76,7 @@ class DaySpec:
                 ("a", self.aggregated_shape, "nested"),
                 ("f", self.field_names, "contract"),
                 ("i", self.track_id_forms, "base62"),
+                ("d", self.day_shape, "uniform"),
             )
             if value != default
         )
@@ -155,6 +165,10 @@ def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None
     `mutate` (content faults) sees lines after the content modes changed them.
     """
     mutate = chain(mode_mutator(spec.field_names, spec.track_id_forms), mutate)
+    if spec.day_shape != "uniform":  # imported here: polars is needed by these shapes only
+        from pipeline.emulator.vectorized import generate_shaped_day
+
+        return generate_shaped_day(spec, out_dir, mutate)
     with _generating(), Compressor() as compressor:
         rng = random.Random(stable_seed(spec.seed, spec.licensor, spec.day.isoformat(), spec.version))
         catalog = build_catalog(spec.seed, spec.licensor)
@@ -170,23 +184,24 @@ def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None
             for sub30, country, lines in rows.chunk(n, j * 86400 // chunks, (j + 1) * 86400 // chunks):
                 files[sub30].add(country, lines)
         countries = {"streams": files[0].close(), "sub_30_sec_streams": files[1].close()}
-        return _day_files(spec, rows, out_dir, compressor, mutate, countries)
+        users = sorted(filter(None, rows.users), key=operator.attrgetter("user_id"))
+        lines = (_user_line(u, spec.day) for u in users)
+        n_users = write_lines(out_dir / file_name("users"), "users", lines, compressor, mutate)
+        return catalog_reports(spec, rows.catalog, rows, out_dir, compressor, mutate, countries, n_users)
 
 
-def _day_files(
+def catalog_reports(
     spec: DaySpec,
-    rows: StreamRows,
+    catalog: Catalog,
+    rows: DayTallies,
     out_dir: Path,
     compressor: Compressor,
     mutate: LineMutator | None,
     countries: dict[str, dict[str, int]],
+    n_users: int,
 ) -> dict[str, Any]:
-    """Write the per-day reports (users, tracks, aggregatedstreams) and build the manifest."""
-    tracks = rows.catalog.tracks
-    users = sorted(filter(None, rows.users), key=operator.attrgetter("user_id"))
-    n_users = write_lines(
-        out_dir / file_name("users"), "users", (_user_line(u, spec.day) for u in users), compressor, mutate
-    )
+    """Write the per-day reports derived from the tallies (tracks, aggregatedstreams); the manifest."""
+    tracks = catalog.tracks
     totals = spec.aggregated_shape == "totals"
     tallies = track_tallies(rows, totals)
     day_tracks = sorted(tallies, key=lambda t: tracks[t].id)
@@ -198,12 +213,12 @@ def _day_files(
         mutate,
     )
     cells = Cells()
-    agg = [
+    agg = (
         totals_line(spec.day, tracks[t], tallies[t], cells)
         if totals
         else record_line(spec.day, spec.licensor, tracks[t], tallies[t], cells)
         for t in day_tracks
-    ]
+    )
     n_agg = write_lines(
         out_dir / file_name("aggregatedstreams"), "aggregatedstreams", agg, compressor, mutate
     )

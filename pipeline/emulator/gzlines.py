@@ -17,10 +17,18 @@ import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 # (report api name, lines, index of the first line in the file) -> lines to write instead
 LineMutator = Callable[[str, list[str], int], list[str]]
+
+
+class Deflater(Protocol):
+    """A raw deflate stream (zlib's or ISA-L's `compressobj`)."""
+
+    def compress(self, data: bytes, /) -> bytes: ...
+    def flush(self) -> bytes: ...
+
 
 COMPRESS_LEVEL = 1  # fastest: the emulator must never be a benchmark's bottleneck
 # magic, deflate, no flags, mtime 0, "fastest" extra flag, OS unknown
@@ -29,8 +37,15 @@ _ASYNC_MIN = 1 << 18  # batches at least this big (bytes) go to the background t
 _MAX_PENDING = 16  # batches queued for compression at most, to bound memory
 
 
-def _deflater() -> zlib._Compress:
+def _deflater() -> Deflater:
     return zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+
+
+def fast_deflater() -> Deflater:
+    """ISA-L's raw deflate at level 1: ~5x zlib's speed for ~15 % smaller files, for days of GBs."""
+    from isal import isal_zlib
+
+    return isal_zlib.compressobj(1, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS)
 
 
 def gzip_bytes(data: bytes) -> bytes:
@@ -46,9 +61,9 @@ EMPTY_GZIP = gzip_bytes(b"")
 class Compressor:
     """A single background thread that compresses and writes big batches."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_pending: int = _MAX_PENDING) -> None:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="emulator-gzip")
-        self._slots = threading.BoundedSemaphore(_MAX_PENDING)
+        self._slots = threading.BoundedSemaphore(max_pending)
         self._futures: list[Future[None]] = []
 
     def submit(self, fn: Callable[[], None]) -> Future[None]:
@@ -81,7 +96,12 @@ class GzipLines:
     """A gzip file of NDJSON lines, written batch by batch, in order."""
 
     def __init__(
-        self, path: Path, report: str, compressor: Compressor, mutate: LineMutator | None = None
+        self,
+        path: Path,
+        report: str,
+        compressor: Compressor,
+        mutate: LineMutator | None = None,
+        deflater: Callable[[], Deflater] = _deflater,
     ) -> None:
         self.path = path
         self.report = report
@@ -91,7 +111,7 @@ class GzipLines:
         self._pending: Future[None] | None = None
         self._crc = 0
         self._size = 0
-        self._deflater = _deflater()
+        self._deflater = deflater()
         self._raw: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
         self._raw.write(GZIP_HEADER)
 
@@ -109,8 +129,17 @@ class GzipLines:
             return
         if self._mutate is not None:
             lines = self._mutate(self.report, lines, self.lines)
-        self.lines += len(lines)
-        data = "".join(lines).encode()
+        self._write_data("".join(lines).encode(), len(lines))
+
+    def write_data(self, data: bytes, lines: int) -> None:
+        """Write `lines` whole NDJSON lines already encoded (a mutator, if any, still sees each line)."""
+        if self._mutate is not None:
+            self.write(data.decode().splitlines(keepends=True))
+        elif lines:
+            self._write_data(data, lines)
+
+    def _write_data(self, data: bytes, lines: int) -> None:
+        self.lines += lines
         self._crc = zlib.crc32(data, self._crc)
         self._size += len(data)
         if len(data) >= _ASYNC_MIN:  # one worker runs batches in submission order

@@ -115,35 +115,30 @@ def _track_table(catalog: Catalog) -> list[int]:
     return _lookup_table(list(range(len(catalog.tracks))), weights, 20)
 
 
-@lru_cache(maxsize=16)
-def _source_table(catalog: Catalog) -> list[str]:
-    frags, weights = [], []
+def source_choices(catalog: Catalog) -> tuple[list[tuple[str, str]], list[float]]:
+    """Every (source, source_uri) a stream can carry, and its weight (playlist uris by popularity)."""
+    choices, weights = [], []
     total_pw = sum(catalog.playlist_weights)
     for source, share in _SOURCES.items():
         if source in _PLAYLIST_SOURCES:
             for pid, pw in zip(catalog.playlists, catalog.playlist_weights, strict=True):
-                frags.append(f'"source":"{source}","source_uri":"spotify:playlist:{pid}",')
+                choices.append((source, f"spotify:playlist:{pid}"))
                 weights.append(share * pw / total_pw)
         else:
-            frags.append(f'"source":"{source}","source_uri":"",')
+            choices.append((source, ""))
             weights.append(float(share))
-    return _lookup_table(frags, weights, 16)
+    return choices, weights
 
 
-@lru_cache(maxsize=1)
-def _device_table() -> list[str]:
-    """Fragments for device, os and the (cached, shuffle, offline, discovery) flags, with weights."""
-    frags, weights = [], []
-    j = json.dumps
+def device_choices() -> tuple[list[tuple[str, str, bool, bool, bool, bool]], list[float]]:
+    """Every (device, os, cached, shuffle, offline, discovery) a stream can carry, and its weight."""
+    choices, weights = [], []
     for device, os_name, share in _DEVICES:
         for bits in range(16):
             cached, shuffle, offline, disc = (bool(bits >> k & 1) for k in range(4))
             if offline and not cached:
                 continue  # offline plays are always from the cache
-            frags.append(
-                f'"device_type":"{device}","os":"{os_name}","cached":{j(cached)},'
-                f'"shuffle":{j(shuffle)},"offline":{j(offline)},"discovery":{j(disc)}}}\n'
-            )
+            choices.append((device, os_name, cached, shuffle, offline, disc))
             weights.append(
                 share
                 * (0.3 if cached else 0.7)
@@ -151,6 +146,26 @@ def _device_table() -> list[str]:
                 * (0.25 if offline else 1.0)
                 * (0.1 if disc else 0.9)
             )
+    return choices, weights
+
+
+@lru_cache(maxsize=16)
+def _source_table(catalog: Catalog) -> list[str]:
+    choices, weights = source_choices(catalog)
+    frags = [f'"source":"{source}","source_uri":"{uri}",' for source, uri in choices]
+    return _lookup_table(frags, weights, 16)
+
+
+@lru_cache(maxsize=1)
+def _device_table() -> list[str]:
+    """Fragments for device, os and the (cached, shuffle, offline, discovery) flags, with weights."""
+    choices, weights = device_choices()
+    j = json.dumps
+    frags = [
+        f'"device_type":"{device}","os":"{os_name}","cached":{j(cached)},'
+        f'"shuffle":{j(shuffle)},"offline":{j(offline)},"discovery":{j(disc)}}}\n'
+        for device, os_name, cached, shuffle, offline, disc in choices
+    ]
     return _lookup_table(frags, weights, 16)
 
 
@@ -245,6 +260,10 @@ class StreamRows:
         self._tally(tix, uix, kind, sub)
         for g in sorted(buckets):
             yield bool(g & 1), COUNTRY_CODES[g >> 1], buckets[g]
+
+    def listeners(self) -> Counter[int]:
+        """Track index -> distinct users with a stream of 30 s or more (the aggregated `listeners`)."""
+        return Counter(map(operator.floordiv, self.listens, repeat(self.pool)))
 
     def _tally(self, tix: list[int], uix: list[int], kind: list[int], sub: list[bool]) -> None:
         shifted = list(map(operator.lshift, tix, repeat(16)))

@@ -10,9 +10,11 @@ import logging
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.instance.config import dagster_instance_config
 from dagster._core.instance.ref import InstanceRef
 
 from pipeline.config import Settings
+from pipeline.orchestration.event_storage import pooled_storage
 
 API_POOL = "spotify_api"
 
@@ -42,7 +44,11 @@ def open_instance(settings: Settings) -> dg.DagsterInstance:
     logger.addFilter(notice)
     try:
         # Telemetry off whatever the home's dagster.yaml says (a fresh home would print a banner).
-        ref = InstanceRef.from_dir(str(home), overrides={"telemetry": {"enabled": False}})
+        overrides: dict[str, object] = {"telemetry": {"enabled": False}}
+        storage = pooled_storage(dagster_instance_config(str(home))[0].get("storage"), str(home))
+        if storage is not None:  # SQLite: the same files, through an event log kept open
+            overrides["storage"] = storage
+        ref = InstanceRef.from_dir(str(home), overrides=overrides)
         instance = dg.DagsterInstance.from_ref(ref)
     finally:
         logger.removeFilter(notice)

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import pyarrow.fs as pafs
+if TYPE_CHECKING:  # imported where used: the settings are read by every command, even `--help`
+    import pyarrow.fs as pafs
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def fileio_properties(store: ObjectStoreSettings) -> dict[str, str]:
 
 def s3_filesystem(store: ObjectStoreSettings) -> pafs.S3FileSystem:
     """pyarrow's S3 filesystem for `store`, with its timeouts."""
+    import pyarrow.fs as pafs
+
     endpoint = urlparse(store.endpoint) if store.endpoint else None
     return pafs.S3FileSystem(
         access_key=store.access_key_id or None,
@@ -100,6 +103,8 @@ def ensure_bucket(url: str, store: ObjectStoreSettings) -> None:
     where = StoreUrl.parse(url)
     if not where.is_s3:
         return
+    import pyarrow.fs as pafs
+
     fs = s3_filesystem(store)
     if fs.get_file_info(where.bucket).type == pafs.FileType.NotFound:
         fs.create_dir(where.bucket)

@@ -1,7 +1,10 @@
 """Hard-link trees of Parquet files: how a snapshot holds a table's files without copying them.
 
-A partition that did not change since the last snapshot costs a listing of each side; across
-filesystems a link becomes a copy with size and time kept, so it still compares as the same version.
+A partition that did not change since the last snapshot costs a listing of each side, or, when the
+caller knows which version of each lake directory a tree already links (`Linked`), one `stat`:
+landing publishes a partition by swapping its directory in whole and never writes a file in place,
+so a directory with the same inode and mtime holds the same files. Across filesystems a link
+becomes a copy with size and time kept, so it still compares as the same version.
 """
 
 from __future__ import annotations
@@ -9,11 +12,22 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.warehouse.paths import partition_dirs
 
 LINK_RETRIES = 5
+Identity = tuple[int, int]  # (inode, mtime_ns) of a partition directory: a swap or a write changes it
+Linked = dict[str, Identity]  # "licensor=…/date=…" -> the identity of the source directory linked
+
+
+def directory_identity(directory: Path) -> Identity | None:
+    try:
+        st = os.stat(directory)
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def link_file(source: Path, target: Path) -> None:
@@ -76,15 +90,37 @@ def _link_partition(source_dir: Path, target_dir: Path) -> int:
     raise RuntimeError(f"partition {source_dir} kept changing while it was being snapshotted")
 
 
-def link_tree(source_root: Path, target_root: Path, *, partitioned: bool) -> int:
-    """Make `target_root` link one table's Parquet files (and nothing else); returns files linked."""
+def link_tree(
+    source_root: Path,
+    target_root: Path,
+    *,
+    partitioned: bool,
+    known: Mapping[str, Identity] | None = None,
+    linked: Linked | None = None,
+) -> int:
+    """Make `target_root` link one table's Parquet files (and nothing else); returns files linked.
+
+    `known`: what `target_root` links already, as recorded in `linked` when it was made; a partition
+    whose source directory still has that identity (and whose target is still there) is skipped
+    without listing either side. `linked` receives the identities of what this call linked; each is
+    read before its directory is listed, so a swap meanwhile only makes the next call relink it.
+    """
     if not partitioned:
         return _link_partition(source_root, target_root)
-    live = {(lic, day): d for lic, day, d in partition_dirs(source_root)}
-    for licensor, day, directory in partition_dirs(target_root):
-        if (licensor, day) not in live:  # gone from the lake since a recycled tree was made
-            shutil.rmtree(directory, ignore_errors=True)
-    linked = 0
-    for (licensor, day), directory in live.items():
-        linked += _link_partition(directory, target_root / f"licensor={licensor}" / f"date={day:%Y-%m-%d}")
-    return linked
+    live = {f"licensor={lic}/date={day:%Y-%m-%d}": d for lic, day, d in partition_dirs(source_root)}
+    if known is None:
+        stale = [f"licensor={lic}/date={day:%Y-%m-%d}" for lic, day, _ in partition_dirs(target_root)]
+    else:
+        stale = list(known)
+    for relative in stale:
+        if relative not in live:  # gone from the lake since a recycled tree was made
+            shutil.rmtree(target_root / relative, ignore_errors=True)
+    count = 0
+    for relative, directory in live.items():
+        identity = directory_identity(directory)
+        target = target_root / relative
+        if identity is None or known is None or known.get(relative) != identity or not target.is_dir():
+            count += _link_partition(directory, target)
+        if linked is not None and identity is not None:
+            linked[relative] = identity
+    return count

@@ -30,12 +30,13 @@ from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import atomic_write_bytes, remove_dir
 from pipeline.warehouse.enriched import link_catalog
-from pipeline.warehouse.links import link_file, link_tree, parquet_files, same_version
+from pipeline.warehouse.links import Linked, link_file, link_tree, parquet_files, same_version
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 
 DEFAULT_RETENTION_SECONDS = 3600.0
 DEFAULT_KEEP_LAST = 3
 MARTS_MANIFEST = "marts.json"
+LAKE_MANIFEST = "lake.json"  # per lake table, the directory versions the snapshot links
 DIRTY = ".collect"  # in the version store: a snapshot was recycled, collect its versions
 
 
@@ -69,8 +70,13 @@ def create_lake_snapshot(paths: WarehousePaths, *, tag: str = "") -> Path:
 
 
 def _take_expired(paths: WarehousePaths) -> Path | None:
-    """Move the newest snapshot garbage collection would remove into staging, to be reused."""
-    expired = _expired(paths, keep=set())
+    """Move the newest snapshot garbage collection would remove into staging, to be reused.
+
+    That is counted with the new snapshot among the newest: in steady state (one build a day, the
+    newest `DEFAULT_KEEP_LAST` kept) the oldest kept one goes when the new one lands, so it is
+    recycled now instead of a tree being linked from nothing and that one deleted after.
+    """
+    expired = _expired(paths, keep=set(), keep_last=DEFAULT_KEEP_LAST - 1)
     if not expired:
         return None
     taken = paths.staging_root / f"snapshot-{uuid.uuid4().hex}"
@@ -83,16 +89,41 @@ def _take_expired(paths: WarehousePaths) -> Path | None:
     return taken
 
 
+def _read_linked(snapshot: Path) -> dict[str, Linked]:
+    """What a recycled tree's lake links, per table, and forget it (the tree is about to change)."""
+    path = snapshot / LAKE_MANIFEST
+    try:
+        recorded = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}
+    finally:
+        path.unlink(missing_ok=True)
+    return {table: {k: (v[0], v[1]) for k, v in parts.items()} for table, parts in recorded.items()}
+
+
 def snapshot_lake(paths: WarehousePaths, snapshot: Path) -> int:
-    """Make `snapshot/lake` link the current lake (report and catalog tables); returns files linked."""
+    """Make `snapshot/lake` link the current lake (report and catalog tables); returns files linked.
+
+    A recycled tree notes which lake directory versions it links (`lake.json`), so the partitions
+    the lake did not change since cost one `stat` each: a one-day build stays flat in history.
+    """
     lake = snapshot / "lake"
+    known = _read_linked(snapshot)
     if lake.is_dir():  # a recycled tree: tables this version does not know go
         for entry in os.scandir(lake):
             if entry.name not in TABLES_BY_NAME and entry.name not in CATALOG_TABLES:
                 shutil.rmtree(entry.path, ignore_errors=True)
-    return sum(
-        link_tree(paths.layout.lake_table(t), lake / t, partitioned=True) for t in TABLES_BY_NAME
+    else:
+        known = {}
+    linked: dict[str, Linked] = {t: {} for t in TABLES_BY_NAME}
+    count = sum(
+        link_tree(
+            paths.layout.lake_table(t), lake / t, partitioned=True, known=known.get(t), linked=linked[t]
+        )
+        for t in TABLES_BY_NAME
     ) + link_catalog(paths.layout.lake_root, lake)
+    atomic_write_bytes(snapshot / LAKE_MANIFEST, json.dumps(linked).encode())
+    return count
 
 
 def store_mart(paths: WarehousePaths, model: str, *, partitioned: bool) -> list[Path]:

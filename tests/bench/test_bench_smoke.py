@@ -5,13 +5,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from bench import report
+from bench.data import SHAPES
+
 REPO = Path(__file__).resolve().parents[2]
+LANDING_PATHS = {report.GZIP, report.ISAL, report.PEER, "naive: pandas", report.LAND}
+STARTUP_PATHS = {
+    report.HELP,
+    report.TINY_LOAD,
+    report.DEMO,
+    "spotify-bulk load, 2-day backfill (1 licensor)",
+}
 EXPECTED = {
-    ("landing", "bound: gzip -dc"),
-    ("landing", "bound: python zlib"),
-    ("landing", "naive: pandas"),
-    ("landing", "ours: land"),
-    ("e2e", "ours: e2e (Dagster, HTTP download + land)"),
+    *(("landing", p) for p in LANDING_PATHS),
+    ("e2e", report.E2E),
+    *(("startup", p) for p in STARTUP_PATHS),
     ("warehouse", "full rebuild"),
     ("warehouse", "one-day build"),
     ("warehouse", "one-day build after retention"),
@@ -27,19 +37,27 @@ def test_quick_bench_produces_every_row_with_sane_numbers(tmp_path):
         cwd=REPO,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     rows = json.loads(out.read_text())
     assert {(r["section"], r["path"]) for r in rows} == EXPECTED
+    for shape in SHAPES:  # every landing path on every day shape (naive on the first only)
+        paths = {r["path"] for r in rows if r["size"] == f"3k {shape}" and r["section"] == "landing"}
+        assert paths | {"naive: pandas"} == LANDING_PATHS, shape
     assert sum(r["section"] == "warehouse" for r in rows) == 8  # four paths, short and long history
     assert sum(r["section"] == "query" for r in rows) == 2
     retention = [r for r in rows if r["path"] == "one-day build after retention"]
     assert all(r["extra"]["rebuilt"] == [] for r in retention)  # retention rebuilt no dimension state
-    landed = {r["path"]: r["rows"] for r in rows if r["section"] in ("landing", "e2e")}
-    assert len(set(landed.values())) == 1 and next(iter(landed.values())) > 1000  # same bytes, every row
+    for shape in SHAPES:  # same bytes, every row, on every path of a shape (zipf and single: the same rows)
+        landed = {r["path"]: r["rows"] for r in rows if r["size"] == f"3k {shape}"}
+        assert len(set(landed.values())) == 1 and next(iter(landed.values())) > 1000, landed
+    landed = [r for r in rows if r["path"] == report.LAND]
+    assert all(r["extra"]["rejected"] == 0 for r in landed)
     for r in rows:
         assert r["seconds"] > 0 and r["peak_rss_mb"] > 10 and r["cpu"] >= 0, r
+        assert r["user"] + r["sys"] == pytest.approx(r["cpu"]), r
     assert "| target | measured | met |" in done.stdout
+    assert "ours/peer" in done.stdout and "sys/user" in done.stdout
     assert "cores" in done.stdout and "load average" in done.stdout

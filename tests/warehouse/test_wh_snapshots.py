@@ -11,10 +11,17 @@ from pathlib import Path
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
+from pipeline.warehouse import links
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.paths import WarehousePaths
-from pipeline.warehouse.snapshot import DEFAULT_RETENTION_SECONDS, MARTS_MANIFEST, _expired
+from pipeline.warehouse.snapshot import (
+    DEFAULT_KEEP_LAST,
+    DEFAULT_RETENTION_SECONDS,
+    LAKE_MANIFEST,
+    MARTS_MANIFEST,
+    _expired,
+)
 from tests.kits.fake_lake import LICENSORS, delete_day, read_lake, write_day
 from tests.kits.warehouse import mart_fingerprints
 
@@ -43,7 +50,9 @@ def test_an_expired_snapshot_is_reused_and_matches_the_lake(
     _age_all_but_current(paths)
     expired = _expired(paths, keep=set())
     assert len(expired) == 2  # five snapshots, the newest three spared
-    reused = (paths.snapshots_root / expired[-1] / "lake").stat().st_ino
+    recyclable = _expired(paths, keep=set(), keep_last=DEFAULT_KEEP_LAST - 1)  # the new one will be newest
+    assert recyclable[:-1] == expired
+    reused = (paths.snapshots_root / recyclable[-1] / "lake").stat().st_ino
 
     write_day(layout, "acme", built_days[1], variant=3)  # changed, gone and new partitions
     delete_day(layout, "globex", built_days[2])
@@ -56,8 +65,8 @@ def test_an_expired_snapshot_is_reused_and_matches_the_lake(
     snapshot = result.snapshot
     assert snapshot is not None and (snapshot / "lake").stat().st_ino == reused  # the old tree, reused
     assert _tree(snapshot / "lake") == _tree(layout.lake_root)  # the lake's very files, nothing else
-    assert sorted(p.name for p in snapshot.iterdir()) == ["lake", MARTS_MANIFEST]
-    assert not any(name in (p.name for p in paths.snapshots_root.iterdir()) for name in expired)
+    assert sorted(p.name for p in snapshot.iterdir()) == sorted(["lake", LAKE_MANIFEST, MARTS_MANIFEST])
+    assert not any(name in (p.name for p in paths.snapshots_root.iterdir()) for name in recyclable)
     listed = {v for s in paths.snapshots_root.iterdir() for v in json.loads((s / MARTS_MANIFEST).read_text())}
     versions = paths.mart_versions_root
     assert {str(p.relative_to(versions)) for p in versions.rglob("*.parquet")} == listed  # collected
@@ -69,6 +78,69 @@ def test_an_expired_snapshot_is_reused_and_matches_the_lake(
         assert counts.fetchone() == (len(read_lake(layout, "streams")),) * 2
     finally:
         con.close()
+
+
+def test_daily_builds_recycle_the_snapshot_gc_would_remove(
+    layout: Layout, built: BuildResult, built_days: list[date]
+):
+    """In steady state (the newest three kept, the others older than the retention) every build
+    reuses the tree that would otherwise be deleted right after it, instead of linking a new one."""
+    paths = WarehousePaths(layout)
+    last = DateWindow(built_days[-1], built_days[-1])
+    for _ in range(DEFAULT_KEEP_LAST - 1):
+        assert build_warehouse(layout, last).passed
+    for _ in range(3):  # a day apart: every snapshot but the current one is past the retention
+        _age_all_but_current(paths)
+        before = sorted(paths.snapshots_root.iterdir())
+        assert len(before) == DEFAULT_KEEP_LAST
+        oldest_tree = (before[0] / "lake").stat().st_ino
+        result = build_warehouse(layout, last)
+        assert result.passed and result.snapshot is not None
+        assert (result.snapshot / "lake").stat().st_ino == oldest_tree
+        assert len(list(paths.snapshots_root.iterdir())) == DEFAULT_KEEP_LAST
+
+
+def test_a_recycled_tree_lists_only_the_partitions_the_lake_changed(
+    layout: Layout, built: BuildResult, built_days: list[date], monkeypatch
+):
+    """Unchanged lake partitions cost a stat, not a listing: the one-day build stays flat in history.
+
+    Changed are: a day re-landed (its directory swapped), a file written into a partition in place,
+    and a partition the recycled tree lost meanwhile (retention removes days from snapshots).
+    """
+    paths = WarehousePaths(layout)
+    last = DateWindow(built_days[-1], built_days[-1])
+    for _ in range(4):
+        assert build_warehouse(layout, last).passed
+    _age_all_but_current(paths)
+    recycled = paths.snapshots_root / _expired(paths, keep=set(), keep_last=DEFAULT_KEEP_LAST - 1)[-1]
+    reused = (recycled / "lake").stat().st_ino
+
+    write_day(layout, "acme", built_days[1], variant=3)
+    in_place = layout.lake_table("streams") / "licensor=globex" / f"date={built_days[0]}"
+    first = next(in_place.glob("*.parquet"))
+    (in_place / "part-extra.parquet").write_bytes(first.read_bytes())
+    lost = recycled / "lake" / "users" / "licensor=globex" / f"date={built_days[2]}"
+    assert lost.is_dir()
+    for path in lost.iterdir():
+        path.unlink()
+    lost.rmdir()
+
+    listed: list[Path] = []
+    link_partition = links._link_partition
+    monkeypatch.setattr(links, "_link_partition", lambda s, t: listed.append(s) or link_partition(s, t))
+    result = build_warehouse(layout, last)
+    assert result.passed, result.failed_checks
+    assert result.snapshot is not None and (result.snapshot / "lake").stat().st_ino == reused
+    relisted = {str(p.relative_to(layout.lake_root)) for p in listed if p.parent.name.startswith("licensor=")}
+    changed_tables = {
+        p.parent.parent.name for p in layout.lake_root.glob(f"*/licensor=acme/date={built_days[1]}")
+    }
+    assert relisted == {f"{t}/licensor=acme/date={built_days[1]}" for t in changed_tables} | {
+        f"streams/licensor=globex/date={built_days[0]}",
+        f"users/licensor=globex/date={built_days[2]}",
+    }
+    assert _tree(result.snapshot / "lake") == _tree(layout.lake_root)  # exactly the lake's files
 
 
 def test_without_an_expired_snapshot_a_new_tree_is_linked(layout: Layout, built: BuildResult, built_days):

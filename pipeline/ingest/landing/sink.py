@@ -220,8 +220,6 @@ class TableSink:
         write_run(sort_table(self._held(parts), self.spec.sort_by), run, self.settings.merge_batch_rows)
         self._file_runs.append(run)
         self._spilled += 1
-        pa.default_memory_pool().release_unused()
-        trim()
 
     def _write_file(self, parts: list[pa.Table]) -> None:
         """Append one file's rows, sorted, to the output, or to a late run if they sort earlier."""
