@@ -164,6 +164,8 @@ def build_report_assets(
             context.log.warning(f"files without data (empty on the API): {', '.join(outcome.empty_files)}")
         for warning in landing.warnings:
             context.log.warning(warning)
+        if archive is not None and (mirrored := lake.mirror_archive(archive)):
+            context.log.info(f"archived originals also at {mirrored}")
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         selected_checks = context.selected_asset_check_keys
         for table in landing.tables:

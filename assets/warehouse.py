@@ -130,7 +130,7 @@ def build_model_asset(model: Model, partitions: Partitions) -> dg.AssetsDefiniti
     def _model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         window = _window(context) if partitioned else None
         result = materialize_model(
-            lake.layout,
+            lake.synced_layout(context.run.run_id),
             model.name,
             window,
             tag=run_tag(context.run.run_id),
@@ -163,7 +163,10 @@ def build_catalog_asset(partitions: Partitions) -> dg.AssetsDefinition:
     @decorate
     def warehouse_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
         snapshot = publish_warehouse(
-            lake.layout, _window(context), tag=run_tag(context.run.run_id), options=lake.warehouse_options()
+            lake.synced_layout(context.run.run_id),
+            _window(context),
+            tag=run_tag(context.run.run_id),
+            options=lake.warehouse_options(),
         )
         return dg.MaterializeResult(
             metadata={

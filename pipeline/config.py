@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pipeline.clients.connection import (
     DEFAULT_ACCOUNTS_URL,
@@ -24,6 +24,10 @@ from pipeline.clients.connection import (
 )
 from pipeline.errors import UsageError
 from pipeline.layout import safe_name
+from pipeline.storage.object_store import ObjectStoreSettings
+
+if TYPE_CHECKING:
+    from pipeline.storage.tables import TableLake
 
 CLIENT_ID_ENV = "SPOTIFY_CLIENT_ID"
 CLIENT_SECRET_ENV = "SPOTIFY_CLIENT_SECRET"  # noqa: S105 - a variable's name, not a secret
@@ -45,6 +49,9 @@ DUCKDB_MEMORY_SHARE = 16  # of physical RAM; builds work in date chunks and spil
 DUCKDB_MEMORY_FLOOR_MB, DUCKDB_MEMORY_CAP_MB = 256, 512
 DUCKDB_MAX_THREADS = 4
 
+Executor = Literal["in_process", "celery"]
+EXECUTORS: tuple[Executor, ...] = ("in_process", "celery")
+DEFAULT_CELERY_BROKER = "redis://127.0.0.1:6379/0"
 WebApiMode = Literal["auto", "batch", "single"]
 WEB_API_MODES: tuple[WebApiMode, ...] = ("auto", "batch", "single")
 
@@ -85,6 +92,17 @@ class Settings:
     duckdb_memory_limit: str = field(default_factory=lambda: default_duckdb_memory_limit())
     duckdb_threads: int = field(default_factory=lambda: default_duckdb_threads())
     secrets_from_env: bool = False
+    # Empty: the local Hive-partitioned lake under `data_dir` (the embedded default). Set (s3://bucket/prefix
+    # or a local path): the lake's tables are Iceberg tables there, committed through `catalog_uri`.
+    lake_url: str = ""
+    archive_url: str = ""  # s3://bucket/prefix: originals also kept there as write-once objects
+    catalog_uri: str = ""  # SQLAlchemy URL of the Iceberg SQL catalog; empty: a SQLite file in data_dir
+    object_store: ObjectStoreSettings = field(default_factory=ObjectStoreSettings)
+    # in_process: each load run's steps in this process (the default). celery: steps go through
+    # the broker to Celery workers on any number of machines (see README, "Running at scale").
+    executor: Executor = "in_process"
+    celery_broker: str = DEFAULT_CELERY_BROKER
+    celery_backend: str = ""  # empty: the broker
 
     def __post_init__(self) -> None:
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
@@ -93,6 +111,8 @@ class Settings:
             )
         if not 0 <= self.max_reject_share <= 1:
             raise UsageError("SPOTIFY_BULK_MAX_REJECT_SHARE must be a share between 0 and 1")
+        if self.executor not in EXECUTORS:
+            raise UsageError(f"SPOTIFY_BULK_EXECUTOR must be one of {', '.join(EXECUTORS)}")
         if self.web_api_mode not in WEB_API_MODES:
             raise UsageError(f"SPOTIFY_WEB_API_MODE must be one of {', '.join(WEB_API_MODES)}")
         if self.duckdb_threads < 0:
@@ -102,6 +122,16 @@ class Settings:
     def lake_dir(self) -> Path:
         """The data directory, absolute (relative settings resolve against the start-up directory)."""
         return self.data_dir.resolve()
+
+    @property
+    def table_lake(self) -> bool:
+        """Whether the lake is a table-format (Iceberg) lake rather than the local Hive directories."""
+        return bool(self.lake_url)
+
+    @property
+    def iceberg_catalog_uri(self) -> str:
+        """The catalog's SQLAlchemy URL: the configured one, else a SQLite file beside the data."""
+        return self.catalog_uri or f"sqlite:///{self.lake_dir / 'iceberg-catalog.db'}"
 
     def require_licensors(self, what: str) -> tuple[str, ...]:
         """The licensors, or a clear error naming the variable (there is no silent demo default)."""
@@ -222,7 +252,41 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         or default_duckdb_memory_limit(),
         duckdb_threads=int(_number(env, "SPOTIFY_BULK_DUCKDB_THREADS", default_duckdb_threads())),
         secrets_from_env=True,
+        lake_url=(env.get("SPOTIFY_BULK_LAKE_URL") or "").strip().rstrip("/"),
+        catalog_uri=(env.get("SPOTIFY_BULK_CATALOG_URI") or "").strip(),
+        archive_url=(env.get("SPOTIFY_BULK_ARCHIVE_URL") or "").strip().rstrip("/"),
+        object_store=object_store_from(env),
+        executor=(env.get("SPOTIFY_BULK_EXECUTOR") or "in_process").strip().lower(),  # type: ignore[arg-type]
+        celery_broker=(env.get("SPOTIFY_BULK_CELERY_BROKER") or DEFAULT_CELERY_BROKER).strip(),
+        celery_backend=(env.get("SPOTIFY_BULK_CELERY_BACKEND") or "").strip(),
     )
+
+
+def object_store_from(env: Mapping[str, str]) -> ObjectStoreSettings:
+    """The S3 endpoint and credentials from the standard AWS_* variables."""
+    return ObjectStoreSettings(
+        endpoint=(env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or "").strip(),
+        region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
+        access_key_id=env.get("AWS_ACCESS_KEY_ID", ""),
+        secret_access_key=env.get("AWS_SECRET_ACCESS_KEY", ""),
+        session_token=env.get("AWS_SESSION_TOKEN", ""),
+        timeout=float(_number(env, "SPOTIFY_BULK_OBJECT_STORE_TIMEOUT", 30.0, float)),
+    )
+
+
+def object_store_from_environment() -> ObjectStoreSettings:
+    """The object store as the process running a step sees it: credentials never enter run config."""
+    return object_store_from(os.environ)
+
+
+def open_table_lake(settings: Settings) -> TableLake:
+    """The Iceberg tables of a table-format lake (SPOTIFY_BULK_LAKE_URL), bucket created if missing."""
+    from pipeline.storage.tables import TableLake
+
+    if not settings.table_lake:
+        raise UsageError("SPOTIFY_BULK_LAKE_URL is not set: the lake is the local Hive directory")
+    settings.lake_dir.mkdir(parents=True, exist_ok=True)
+    return TableLake.open(settings.iceberg_catalog_uri, settings.lake_url, settings.object_store)
 
 
 def load_settings(*, cwd: Path | None = None) -> Settings:

@@ -31,7 +31,18 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         schedules=build_schedules(partitions, settings.lookback_days),
         sensors=build_sensors(partitions, settings.lookback_days),
         resources=build_resources(settings),
+        executor=_executor(settings),
     )
+
+
+def _executor(settings: Settings) -> dg.ExecutorDefinition | None:
+    """Celery (steps on distributed workers) when configured; else Dagster's default."""
+    if settings.executor != "celery":
+        return None
+    from dagster_celery import celery_executor
+
+    backend = settings.celery_backend or settings.celery_broker
+    return celery_executor.configured({"broker": settings.celery_broker, "backend": backend})
 
 
 @dg.definitions

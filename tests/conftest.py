@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config import ObjectStoreSettings
 from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from pipeline.orchestration.servers import (
+    Postgres,
+    postgres_programs,
+    redis_program,
+    start_postgres,
+    start_redis,
+)
+from tests.kits.object_store import moto_s3, seaweedfs_s3
+from tests.kits.servers import require
 
 # The emulator's fixed "today": tests never depend on the real clock.
 EMULATOR_TODAY = date(2026, 6, 15)
@@ -80,3 +90,32 @@ def api_env(emulator: RunningEmulator, tmp_path: Path, monkeypatch: pytest.Monke
     }.items():
         monkeypatch.setenv(name, value)
     return data_dir
+
+
+# Servers of the distributed deployment, started once per session by the tests that need them (each
+# test uses its own bucket or database): moto and SeaweedFS come from PyPI and are never skipped;
+# PostgreSQL and Redis are OS packages, skipped with the install command outside CI (see kits/servers).
+@pytest.fixture(scope="session")
+def moto_store() -> Iterator[ObjectStoreSettings]:
+    with moto_s3() as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def seaweed_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ObjectStoreSettings]:
+    with seaweedfs_s3(tmp_path_factory.mktemp("seaweedfs")) as store:
+        yield store
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    require(postgres_programs)
+    with start_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    require(redis_program)
+    with start_redis(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -8,9 +8,10 @@ from typing import Any
 
 from pipeline.cli.args import add_window_args, dagster_log_level, window_from_args, window_given
 from pipeline.cli.commands import COMMANDS
-from pipeline.config import Settings
+from pipeline.config import Settings, open_table_lake
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
+from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
 
 
@@ -59,11 +60,30 @@ def print_build(result: BuildResult) -> None:
         print("Not published: a blocking check failed; readers keep the previous warehouse.", file=sys.stderr)
 
 
+def sync_table_lake(settings: Settings, run_id: str) -> None:
+    """With a table-format lake, pin its snapshots for run `run_id` and bring the local read cache up
+    to them before the run: its window defaults to the lake's dates, and its steps then read one
+    snapshot (they skip the sync a run already has)."""
+    if not settings.table_lake:
+        return
+    from pipeline.warehouse.table_cache import sync_cache  # pyiceberg: only for a table-format lake
+
+    synced = sync_cache(open_table_lake(settings), Layout(settings.lake_dir), run_id=run_id)
+    print(
+        f"Lake {settings.lake_url}: pinned {len(synced.pins)} table snapshots; {synced.fetched} partitions "
+        f"fetched, {synced.kept} current, {synced.removed} removed from the local cache"
+    )
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """One run of the warehouse job on the shared instance (in the UI's run history), printed."""
     window = _window(args)
-    from pipeline.orchestration.warehouse_runs import run_build
+    from pipeline.orchestration.warehouse_runs import new_run_id, run_build
 
-    result = run_build(settings, window, full_refresh=args.full_refresh, log_level=dagster_log_level(args))
+    run_id = new_run_id()
+    sync_table_lake(settings, run_id)
+    result = run_build(
+        settings, window, full_refresh=args.full_refresh, log_level=dagster_log_level(args), run_id=run_id
+    )
     print_build(result)
     return 0 if result.passed else 1

@@ -40,6 +40,12 @@ def add_parser(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help=COMMANDS["demo"])
     demo.add_argument("--days", type=int, default=7, help="days to load (default 7)")
     demo.add_argument("--rows-per-day", type=int, default=3000, help="stream rows per licensor-day")
+    demo.add_argument(
+        "--distributed",
+        action="store_true",
+        help="the same demo on loopback servers: an Iceberg lake in SeaweedFS (S3), Dagster on PostgreSQL, "
+        "steps on two Celery workers via Redis (needs: apt-get install postgresql redis-server)",
+    )
 
 
 def demo_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
@@ -69,6 +75,12 @@ def demo_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.days < 1 or args.rows_per_day < 10:
         raise UsageError("--days must be at least 1 and --rows-per-day at least 10")
+    if args.distributed:
+        from pipeline.cli.demo_distributed import run_distributed_demo
+
+        return run_distributed_demo(
+            settings, days=args.days, rows_per_day=args.rows_per_day, verbose=args.verbose
+        )
     return run_demo(
         settings, days=args.days, rows_per_day=args.rows_per_day, log_level=dagster_log_level(args)
     )

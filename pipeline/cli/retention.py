@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pipeline.cli.commands import COMMANDS
-from pipeline.config import Settings
+from pipeline.config import Settings, open_table_lake
 from pipeline.errors import UsageError
+from pipeline.ingest.archive_store import delete_before as delete_archive_before
 from pipeline.layout import Layout
 from pipeline.orchestration.retention import apply_retention
 
@@ -42,6 +43,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"Retention (keep {args.keep_days} days, before {result.cutoff:%Y-%m-%d}): {verb} {summary} "
         f"partition(s), {result.bytes:,} bytes; {len(runs)} Dagster run(s) of those days with their events"
     )
+    if settings.table_lake and not result.dry_run:
+        expire_table_lake(settings, result.cutoff)
+    if settings.archive_url and not result.dry_run:
+        gone = delete_archive_before(settings.archive_url, result.cutoff, settings.object_store)
+        print(
+            f"Archive {settings.archive_url}: {gone} object(s) of days before {result.cutoff:%Y-%m-%d} "
+            "deleted"
+        )
     return 0
 
 
@@ -59,3 +68,15 @@ def _prune_dagster(settings: Settings, cutoff: date, *, dry_run: bool) -> list[s
     for run_id in runs if dry_run else ():
         print(f"would delete Dagster run {run_id} (and its event records)")
     return runs
+
+
+def expire_table_lake(settings: Settings, cutoff: date) -> None:
+    """The Iceberg lake too: delete the partitions before `cutoff` (one commit per table), then expire
+    every older snapshot and delete its files, so the personal data is gone from the store as well."""
+    lake = open_table_lake(settings)
+    changed = lake.delete_before(cutoff)
+    expired = lake.expire(datetime.now(UTC))
+    print(
+        f"Iceberg lake {settings.lake_url}: partitions before {cutoff:%Y-%m-%d} deleted from {changed} "
+        f"table(s); {expired} old snapshot(s) expired and their files deleted"
+    )

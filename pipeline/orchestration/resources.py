@@ -14,11 +14,21 @@ from pydantic import Field
 from pipeline.clients.bulk_api import BulkApiClient
 from pipeline.clients.connection import DEFAULT_MAX_RETRY_AFTER_SECONDS, Connection
 from pipeline.clients.web_api import DEFAULT_RATE_LIMIT, WebApiClient
-from pipeline.config import CLIENT_ID_ENV, CLIENT_SECRET_ENV, PSEUDONYM_KEY_ENV, Settings
+from pipeline.config import (
+    CLIENT_ID_ENV,
+    CLIENT_SECRET_ENV,
+    PSEUDONYM_KEY_ENV,
+    Settings,
+    object_store_from_environment,
+    open_table_lake,
+)
+from pipeline.ingest.archive import ArchivedPartition
+from pipeline.ingest.archive_store import mirror_partition
 from pipeline.ingest.landing import LandingOptions
 from pipeline.ingest.landing.privacy import Privacy
 from pipeline.layout import Layout
 from pipeline.warehouse.options import DEFAULT_LOOKBACK_DAYS, WarehouseOptions
+from pipeline.warehouse.table_cache import sync_cache, synced_for_run
 
 
 class ApiResource(dg.ConfigurableResource):
@@ -107,15 +117,54 @@ class LakeResource(dg.ConfigurableResource):
     lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, description="The schedules' look-back.")
     duckdb_memory_limit: str = Field(default="", description="DuckDB memory_limit of warehouse steps.")
     duckdb_threads: int = Field(default=0, description="DuckDB threads of warehouse steps (0: default).")
+    lake_url: str = Field(
+        default="", description="An Iceberg lake (s3://bucket/prefix); empty: the local Hive lake only."
+    )
+    catalog_uri: str = Field(
+        default="", description="SQLAlchemy URL of the Iceberg SQL catalog (no password: use ~/.pgpass)."
+    )
+    archive_url: str = Field(
+        default="", description="Also keep the originals as write-once objects here (s3://bucket/prefix)."
+    )
+
+    def mirror_archive(self, archive: ArchivedPartition) -> str | None:
+        """Copy a published archive partition to the object store (if configured); its manifest URL."""
+        if not self.archive_url:
+            return None
+        return mirror_partition(archive, self.archive_url, object_store_from_environment())[1]
+
+    def table_settings(self) -> Settings | None:
+        """Settings of the table-format lake, the store's credentials read where the step runs."""
+        if not self.lake_url:
+            return None
+        return Settings(
+            data_dir=Path(self.data_dir),
+            lake_url=self.lake_url,
+            catalog_uri=self.catalog_uri,
+            object_store=object_store_from_environment(),
+        )
 
     @property
     def layout(self) -> Layout:
         return Layout(Path(self.data_dir).resolve())
 
+    def synced_layout(self, run_id: str) -> Layout:
+        """The layout, its local lake brought up to the table-format lake's snapshots (if any) once
+        per run: the run's first warehouse step pins them, the others read the same snapshot."""
+        tables = self.table_settings()
+        if tables is not None and not synced_for_run(self.layout, run_id):
+            sync_cache(open_table_lake(tables), self.layout, run_id=run_id)
+        return self.layout
+
     def landing_options(self) -> LandingOptions:
         """Landing settings of this lake (the key is checked when a load starts, not here)."""
         privacy = Privacy(self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region)
-        return LandingOptions(privacy=privacy, field_map=Path(self.field_map) if self.field_map else None)
+        tables = self.table_settings()
+        return LandingOptions(
+            privacy=privacy,
+            field_map=Path(self.field_map) if self.field_map else None,
+            table_lake=open_table_lake(tables) if tables else None,
+        )
 
     def warehouse_options(self) -> WarehouseOptions:
         return WarehouseOptions(
@@ -140,6 +189,9 @@ def lake_resource(settings: Settings) -> LakeResource:
         lookback_days=settings.lookback_days,
         duckdb_memory_limit=settings.duckdb_memory_limit,
         duckdb_threads=settings.duckdb_threads,
+        lake_url=settings.lake_url,
+        archive_url=settings.archive_url,
+        catalog_uri=settings.iceberg_catalog_uri if settings.table_lake else "",
     )
 
 

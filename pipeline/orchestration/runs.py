@@ -7,8 +7,10 @@ executed in this process; the outcome is summarized per partition with a clear e
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from pipeline.reports import ReportSpec, report_by_name
 
 JOB_NAME = "bulk_reports_job"
 RESUME_AFTER = "resume_after"  # failure metadata: the UTC time Spotify asked us to wait until
+RunResult = dg.ExecuteInProcessResult | dg.JobExecutionResult
+CLI_TAGS = {"spotify/launched_by": "cli"}
 
 
 @dataclass(frozen=True)
@@ -59,13 +63,13 @@ def failure_reason(error: object) -> str:
     return re.sub(rf"^([\w.]+\.)?{re.escape(cls_name)}: ", "", message)
 
 
-def run_error(result: dg.ExecuteInProcessResult) -> str | None:
+def run_error(result: RunResult) -> str | None:
     """Why a run failed, one reason per failed step (None when it succeeded)."""
     errors = [failure_reason(e.step_failure_data.error) for e in result.get_step_failure_events()]
     return "; ".join(dict.fromkeys(errors)) or (None if result.success else "run failed")
 
 
-def resume_after(result: dg.ExecuteInProcessResult) -> str | None:
+def resume_after(result: RunResult) -> str | None:
     """The latest `resume_after` a failed step carries, if Spotify asked the run to wait."""
     times = []
     for event in result.get_step_failure_events():
@@ -77,7 +81,11 @@ def resume_after(result: dg.ExecuteInProcessResult) -> str | None:
 
 
 def _summarize(
-    result: dg.ExecuteInProcessResult, reports: Sequence[ReportSpec], licensor: str, day: date, seconds: float
+    result: RunResult,
+    reports: Sequence[ReportSpec],
+    licensor: str,
+    day: date,
+    seconds: float,
 ) -> PartitionRun:
     rows: dict[str, int] = {}
     empty: dict[str, None] = {}  # the report's empty files, once though each of its tables names them
@@ -115,18 +123,47 @@ def _run_one(
     day: date,
     reports: Sequence[ReportSpec],
     log_level: str,
+    *,
+    distributed: bool = False,
 ) -> PartitionRun:
-    job = defs.resolve_job_def(JOB_NAME)
+    assets = [dg.AssetKey(t.name) for r in reports for t in r.tables]
+    key = str(partition_key(licensor, day))
+    run_config = console_logs(log_level)
     started = time.monotonic()
-    result = job.execute_in_process(
-        instance=instance,
-        partition_key=str(partition_key(licensor, day)),
-        asset_selection=[dg.AssetKey(t.name) for r in reports for t in r.tables],
-        raise_on_error=False,
-        run_config=console_logs(log_level),
-        tags={"spotify/launched_by": "cli"},
-    )
+    if distributed:
+        result: RunResult = _execute_distributed(defs, instance, key, assets, run_config)
+    else:
+        job = defs.resolve_job_def(JOB_NAME)
+        result = job.execute_in_process(
+            run_config, instance=instance, partition_key=key, raise_on_error=False, tags=CLI_TAGS,
+            asset_selection=assets,
+        )  # fmt: skip
     return _summarize(result, reports, licensor, day, time.monotonic() - started)
+
+
+def _execute_distributed(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    key: str,
+    assets: list[dg.AssetKey],
+    run_config: dict[str, object],
+) -> dg.JobExecutionResult:
+    """A run through the definitions' executor (Celery): the workers reload the job from its module
+    pointer, so they need the same settings in their environment."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    tags = defs.resolve_job_def(JOB_NAME).get_tags_for_partition_key(key, assets)
+    repository = ReconstructableRepository.for_module("pipeline.definitions", "defs", os.getcwd())
+    with warnings.catch_warnings():  # the job is reloaded per run: its beta notices, each time
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        warnings.filterwarnings("ignore", "Task name 'execute_plan' is already registered")  # dagster-celery
+        return dg.execute_job(
+            repository.get_reconstructable_job(JOB_NAME),
+            instance,
+            run_config=run_config,
+            tags={**tags, **CLI_TAGS},
+            asset_selection=assets,
+        )
 
 
 _WORKER: tuple[dg.Definitions, dg.DagsterInstance] | None = None
@@ -170,9 +207,11 @@ def run_partitions(
     todo = [(licensor, day) for day in days for licensor in licensors]
     notify = on_result or (lambda _run: None)
     outcomes: list[PartitionRun] = []
-    if workers <= 1 or len(todo) <= 1:
+    distributed = settings.executor == "celery"  # parallel already: the workers take the steps
+    if distributed or workers <= 1 or len(todo) <= 1:
         for licensor, day in todo:
-            outcomes.append(_run_one(defs, instance, licensor, day, reports, log_level))
+            run = _run_one(defs, instance, licensor, day, reports, log_level, distributed=distributed)
+            outcomes.append(run)
             notify(outcomes[-1])
             if outcomes[-1].resume_after:
                 break

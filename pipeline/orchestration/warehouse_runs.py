@@ -9,6 +9,7 @@ events into the `BuildResult` that `build_warehouse` (the library path) returns,
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -40,6 +41,12 @@ def _value(metadata: dict[str, dg.MetadataValue], key: str) -> object:
 def _number(metadata: dict[str, dg.MetadataValue], key: str) -> float:
     value = _value(metadata, key)
     return float(value) if isinstance(value, int | float) else 0.0
+
+
+def new_run_id() -> str:
+    """A run id chosen before the run (as Dagster makes them), so work done ahead of it (syncing a
+    table-format lake's cache) can be recorded as that run's."""
+    return str(uuid.uuid4())
 
 
 def build_window(settings: Settings, window: DateWindow | None) -> DateWindow:
@@ -121,6 +128,7 @@ def run_build(
     *,
     full_refresh: bool = False,
     log_level: str = "CRITICAL",
+    run_id: str | None = None,
 ) -> BuildResult:
     """Run `warehouse_job` over `window` (default, and for a full refresh: every lake date).
 
@@ -138,7 +146,11 @@ def run_build(
         tags[FULL_REFRESH_TAG] = "true"
     started = time.monotonic()
     result = defs.resolve_job_def(JOB_NAME).execute_in_process(
-        instance=open_instance(settings), tags=tags, run_config=console_logs(log_level), raise_on_error=False
+        instance=open_instance(settings),
+        tags=tags,
+        run_config=console_logs(log_level),
+        raise_on_error=False,
+        run_id=run_id,
     )
     paths = WarehousePaths(Layout(settings.lake_dir))
     snapshot = _published(result, paths)

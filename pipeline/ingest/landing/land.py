@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
@@ -37,6 +38,9 @@ from pipeline.layout import Layout
 from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, publish_dir, staging_dir
 
+if TYPE_CHECKING:  # pyiceberg is imported only by lakes that use it
+    from pipeline.storage.tables import TableLake
+
 PART_FILE = "part-0.parquet"
 
 
@@ -51,6 +55,9 @@ class LandingOptions:
     sink: SinkSettings = field(default_factory=SinkSettings)
     privacy: Privacy = field(default_factory=Privacy)  # user id pseudonyms, region codes (privacy.py)
     field_map: Path | None = None  # the user's field map of renamed fields (names.py)
+    # A table-format lake: each partition is first committed there (the lake's truth, one atomic
+    # commit), then published locally as this machine's cache of it. None: the local lake only.
+    table_lake: TableLake | None = None
 
 
 def land_partition(
@@ -134,6 +141,12 @@ def land_partition(
                 staged = out_dir / PART_FILE
                 size, schema = staged.stat().st_size, pq.read_schema(staged)
                 final = layout.lake_partition(name, licensor, day)
+                if opts.table_lake is not None:
+                    from pipeline.storage.tables import write_files_marker
+
+                    commit = opts.table_lake.replace_partition(name, licensor, day, pq.read_table(staged))
+                    say(f"committed {name} to {opts.table_lake.location} in {commit.seconds:.2f} s")
+                    write_files_marker(out_dir, commit.files)  # this copy is current: no re-fetch
                 publish_dir(out_dir, final, staging_root=layout.staging_root)
                 tables.append(
                     TableResult(name, result.rows, final / PART_FILE, size, schema, result.null_counts)

@@ -1,0 +1,124 @@
+"""The cost of the table-format commit per partition: `uv run python -m bench.table_commit`.
+
+Replaces one licensor-day partition of a streams-shaped table N times per configuration and prints
+the median seconds of: the local lake's publish (write Parquet + directory swap), and the Iceberg
+commit (data file + manifests + metadata + catalog compare-and-swap) on the local filesystem with the
+SQLite catalog, on moto S3, and on SeaweedFS with the PostgreSQL catalog (when PostgreSQL is installed).
+A 1-row partition isolates the commit's fixed cost from writing the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.config import ObjectStoreSettings, Settings, open_table_lake
+from pipeline.orchestration.servers import MissingServer, start_postgres
+from pipeline.storage.atomic import publish_dir, staging_dir
+from tests.kits.object_store import moto_s3, seaweedfs_s3
+
+DAY = date(2026, 6, 10)
+
+
+def streams_like(rows: int) -> pa.Table:
+    """Rows shaped like the streams table: ids, timestamps, a few small columns."""
+    n = pa.array(range(rows), pa.int64())
+    return pa.table(
+        {
+            "timestamp": pa.array(range(rows), pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+            "user_id": pa.array([f"user-{i % 5000:06d}" for i in range(rows)]),
+            "track_id": pa.array([f"track-{i % 900:022d}" for i in range(rows)]),
+            "country": pa.array(["SE", "US", "DE", "BR"] * (rows // 4) + ["SE"] * (rows % 4)),
+            "ms_played": n,
+        }
+    )
+
+
+def _median(run: Callable[[], None], times: int) -> float:
+    run()  # warm-up: table creation, connections
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def local_publish(root: Path, data: pa.Table) -> Callable[[], None]:
+    def run() -> None:
+        with staging_dir(root / ".staging") as work:
+            built = work / "p"
+            built.mkdir()
+            pq.write_table(data, built / "part-0.parquet", compression="zstd")
+            publish_dir(
+                built, root / "lake" / "streams" / "licensor=acme" / "date=2026-06-10", staging_root=root
+            )
+
+    return run
+
+
+def iceberg(settings: Settings, data: pa.Table) -> Callable[[], None]:
+    lake = open_table_lake(settings)
+    return lambda: lake.replace_partition("streams", "acme", DAY, data) and None
+
+
+@contextlib.contextmanager
+def configurations(root: Path) -> Iterator[list[tuple[str, Callable[[pa.Table], Callable[[], None]]]]]:
+    with contextlib.ExitStack() as stack:
+        moto = stack.enter_context(moto_s3())
+        weed = stack.enter_context(seaweedfs_s3(root / "weed"))
+        configs: list[tuple[str, Callable[[pa.Table], Callable[[], None]]]] = [
+            ("local lake: Parquet + directory swap", lambda d: local_publish(root / "hive", d)),
+            (
+                "Iceberg, local files, SQLite catalog",
+                lambda d: iceberg(Settings(data_dir=root / "a", lake_url=str(root / "ice")), d),
+            ),
+            ("Iceberg, moto S3, SQLite catalog", lambda d: iceberg(_s3(root / "b", moto, "moto"), d)),
+            ("Iceberg, SeaweedFS S3, SQLite catalog", lambda d: iceberg(_s3(root / "c", weed, "sqlite"), d)),
+        ]
+        try:
+            postgres = stack.enter_context(start_postgres())
+            postgres.create_database("bench")
+            uri = postgres.url("bench")
+            configs.append(
+                (
+                    "Iceberg, SeaweedFS S3, PostgreSQL catalog",
+                    lambda d: iceberg(_s3(root / "d", weed, "pg").with_changes(catalog_uri=uri), d),
+                )
+            )
+        except MissingServer as exc:
+            print(f"(skipping the PostgreSQL catalog: {exc})")
+        yield configs
+
+
+def _s3(data_dir: Path, store: ObjectStoreSettings, bucket: str) -> Settings:
+    return Settings(data_dir=data_dir, lake_url=f"s3://bench-{bucket}/lake", object_store=store)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, action="append", help="rows per partition (repeatable)")
+    parser.add_argument("--times", type=int, default=5)
+    args = parser.parse_args()
+    sizes = args.rows or [1, 3_000, 200_000]
+    with tempfile.TemporaryDirectory() as tmp, configurations(Path(tmp)) as configs:
+        print("| configuration | " + " | ".join(f"{n:,} rows" for n in sizes) + " |")
+        print("|---|" + "---:|" * len(sizes))
+        for name, make in configs:
+            cells = []
+            for size in sizes:
+                cells.append(f"{_median(make(streams_like(size)), args.times) * 1000:.0f} ms")
+            print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""`load`, `build` and `query` on an Iceberg lake in S3 (moto): a second machine reads the same lake.
+
+How the cache follows later commits (fetched, kept, removed) is tested in-process, in
+tests/storage/test_table_cache.py: here each command is a process, seconds each.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from pipeline.cli.main import main
+from pipeline.config import Settings, open_table_lake
+from pipeline.layout import Layout
+from pipeline.storage.object_store import read_with_etag
+from pipeline.storage.tables import read_files_marker
+from tests.cli.test_cli_e2e import _run, cli_env  # noqa: F401 - the fixture, shared
+from tests.conftest import LOADED_DAY
+
+SUM_SQL = "SELECT sum(streams) AS s FROM fct_daily_streams WHERE licensor = 'acme'"
+
+
+def _lake_env(base: dict[str, str], store, catalog: Path, data_dir: Path) -> dict[str, str]:
+    return {
+        **base,
+        "SPOTIFY_BULK_DATA_DIR": str(data_dir),
+        "SPOTIFY_BULK_LAKE_URL": "s3://lake-e2e/spotify",
+        "SPOTIFY_BULK_ARCHIVE_URL": "s3://lake-e2e/archive",
+        "SPOTIFY_BULK_CATALOG_URI": f"sqlite:///{catalog}",
+        "AWS_ENDPOINT_URL": store.endpoint,
+        "AWS_ACCESS_KEY_ID": store.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": store.secret_access_key,
+    }
+
+
+def test_load_commits_to_iceberg_and_a_second_machine_builds_from_it(
+    cli_env,  # noqa: F811 - the fixture imported above
+    api_env,
+    moto_store,
+    tmp_path,
+    monkeypatch,
+    capsys,
+):
+    """Machine A (a process) loads; machine B (this one), with no local lake, builds and queries from
+    the Iceberg tables alone."""
+    catalog = tmp_path / "catalog.db"
+    first = _lake_env(cli_env, moto_store, catalog, tmp_path / "machine-a")
+    load = _run(
+        ["load", "--licensor", "acme", "--report", "streams", "--date", LOADED_DAY.isoformat()],
+        first,
+        tmp_path,
+    )
+    assert load.returncode == 0, load.stdout + load.stderr
+
+    settings = Settings(
+        data_dir=tmp_path / "machine-a",
+        lake_url="s3://lake-e2e/spotify",
+        catalog_uri=f"sqlite:///{catalog}",
+        object_store=moto_store,
+    )
+    lake = open_table_lake(settings)
+    committed = lake.read("streams", licensor="acme", day=LOADED_DAY)
+    partition = Layout(tmp_path / "machine-a").lake_partition("streams", "acme", LOADED_DAY)
+    landed = pq.read_table(partition / "part-0.parquet")
+    # The landing machine's copy names the committed files: its builds keep it instead of fetching it.
+    assert read_files_marker(partition) == lake.partitions("streams")[("acme", LOADED_DAY)]
+    assert committed.num_rows == landed.num_rows > 0
+    manifest = (
+        "s3://lake-e2e/archive/streams/licensor=acme/date=" + LOADED_DAY.isoformat() + "/_manifest.json"
+    )
+    assert json.loads(read_with_etag(manifest, moto_store)[0])["objects"]  # originals also in the store
+    assert committed.column("user_id").to_pylist() == landed.column("user_id").to_pylist()  # order kept
+
+    # Machine B: this process, with no local lake; its settings from the environment, as the CLI's.
+    for name, value in _lake_env({}, moto_store, catalog, tmp_path / "machine-b").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DAGSTER_HOME", cli_env["DAGSTER_HOME"])
+    capsys.readouterr()
+    assert main(["build"]) == 0  # no window: the dates the pinned snapshot holds
+    build = capsys.readouterr().out
+    assert "pinned 1 table snapshots; 1 partitions fetched" in build
+    assert main(["query", SUM_SQL, "--format=csv"]) == 0
+    assert capsys.readouterr().out.split() == ["s", str(committed.num_rows)]
+    pins = json.loads((tmp_path / "machine-b" / "lake-snapshot.json").read_text())
+    assert pins["snapshots"]["streams"] == lake.snapshot_ids()["streams"] and pins["run_id"]
+    assert "testing-secret-key" not in load.stdout + load.stderr + build
