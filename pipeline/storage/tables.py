@@ -33,6 +33,7 @@ from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from pipeline.layout import safe_name
 from pipeline.storage.object_store import ObjectStoreSettings, StoreUrl, ensure_bucket, fileio_properties
@@ -41,6 +42,7 @@ NAMESPACE = "lake"
 CATALOG_NAME = "spotify_bulk"
 PARTITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (("licensor", pa.string()), ("date", pa.date32()))
 MAX_COMMIT_ATTEMPTS = 20
+CATALOG_INIT_ATTEMPTS = 3
 FILES_MARKER = ".iceberg-files.json"  # in a local partition: the table's data files it holds
 
 
@@ -65,7 +67,17 @@ def open_catalog(uri: str, location: str, store: ObjectStoreSettings) -> Catalog
     props: dict[str, str] = {"uri": uri, "warehouse": warehouse, **fileio_properties(store)}
     if uri.startswith("sqlite"):
         props["init_catalog_tables"] = "true"
-    return SqlCatalog(CATALOG_NAME, **props)
+    for attempt in range(1, CATALOG_INIT_ATTEMPTS + 1):
+        try:
+            return SqlCatalog(CATALOG_NAME, **props)
+        except (IntegrityError, ProgrammingError):
+            # Workers starting at once on a new PostgreSQL catalog each create its tables; one wins,
+            # the others fail on Postgres' catalog ("pg_type_typname_nsp_index", "already exists").
+            # Opened again, the tables are there.
+            if attempt == CATALOG_INIT_ATTEMPTS:
+                raise
+            time.sleep(0.05 * attempt * random.random())
+    raise AssertionError("unreachable")
 
 
 def with_partition_columns(data: pa.Table, licensor: str, day: date) -> pa.Table:

@@ -206,3 +206,24 @@ def test_a_second_engine_reads_the_lake_through_the_table_format(tmp_path, moto_
     scan = pl.scan_iceberg(lake.load("streams"), storage_options=store)
     counted = scan.group_by("licensor", "n").agg(pl.len()).collect()
     assert sorted(counted.iter_rows()) == [("acme", 4, 4), ("globex", 2, 2)]
+
+
+def test_a_catalog_whose_tables_a_concurrent_worker_created_meanwhile_is_opened_again(tmp_path, monkeypatch):
+    """Two workers starting on a new PostgreSQL catalog both create its tables; the loser's
+    IntegrityError (seen in CI: "pg_type_typname_nsp_index") means the tables exist: open again."""
+    from sqlalchemy.exc import IntegrityError
+
+    from pipeline.storage import tables
+
+    real, calls = tables.SqlCatalog, []
+
+    def racing(*args: object, **kwargs: str) -> object:
+        calls.append(kwargs["uri"])
+        if len(calls) == 1:
+            raise IntegrityError("CREATE TABLE iceberg_tables", {}, Exception("duplicate key value"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tables, "SqlCatalog", racing)
+    uri = f"sqlite:///{tmp_path / 'catalog.db'}"
+    catalog = tables.open_catalog(uri, str(tmp_path / "lake"), ObjectStoreSettings())
+    assert len(calls) == 2 and catalog.list_namespaces() == []
