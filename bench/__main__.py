@@ -261,7 +261,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.from_json:  # runs made separately (e.g. in parallel), rendered and recorded together
         rows = [Measurement(**m) for f in args.from_json for m in json.loads(f.read_text())]
         sections = {m.section for m in rows}
-        args.history = sorted({int(m.size.split()[0]) for m in rows if m.size.endswith(" days")})
         saved = ", ".join(str(f) for f in args.from_json)
         head += f"  \nRows measured by separate runs, saved with `--json`: {saved}"
     kept = set(SECTIONS) - sections
@@ -272,6 +271,8 @@ def main(argv: list[str] | None = None) -> None:
             names = ", ".join(sorted({m.section for m in previous}))
             quoted = previous_head.replace("\n", "\n> ")
             head += f"\n\nThe {names} rows are kept from the previous run (not re-run here):\n> {quoted}"
+    if args.from_json:  # the histories of the rows rendered, kept ones included
+        args.history = sorted({int(m.size.split()[0]) for m in rows if m.size.endswith(" days")})
     found = report.targets(rows, e2e_size=_label(args.e2e_rows, args.e2e_shape), history=args.history)
     text = report.render(rows, found, head)
     print(text)

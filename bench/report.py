@@ -126,6 +126,8 @@ def warehouse_targets(rows: Sequence[Measurement], history: Sequence[int]) -> li
     """The warehouse issue's targets: a flat one-day build (library and after retention), bounded
     and flat peak RSS of every warehouse process, a measured full rebuild."""
     out: list[Target] = []
+    if not history:
+        return out
     day = {d: _find(rows, "warehouse", "one-day build", f"{d} days") for d in history}
     base = day.get(history[0])
     for days in history[1:]:
