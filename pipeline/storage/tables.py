@@ -33,7 +33,7 @@ from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
-from sqlalchemy.exc import IntegrityError, ProgrammingError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from pipeline.layout import safe_name
 from pipeline.storage.object_store import ObjectStoreSettings, StoreUrl, ensure_bucket, fileio_properties
@@ -67,17 +67,15 @@ def open_catalog(uri: str, location: str, store: ObjectStoreSettings) -> Catalog
     props: dict[str, str] = {"uri": uri, "warehouse": warehouse, **fileio_properties(store)}
     if uri.startswith("sqlite"):
         props["init_catalog_tables"] = "true"
-    for attempt in range(1, CATALOG_INIT_ATTEMPTS + 1):
+    for attempt in range(1, CATALOG_INIT_ATTEMPTS):
         try:
             return SqlCatalog(CATALOG_NAME, **props)
-        except (IntegrityError, ProgrammingError):
-            # Workers starting at once on a new PostgreSQL catalog each create its tables; one wins,
-            # the others fail on Postgres' catalog ("pg_type_typname_nsp_index", "already exists").
-            # Opened again, the tables are there.
-            if attempt == CATALOG_INIT_ATTEMPTS:
-                raise
+        except (IntegrityError, OperationalError, ProgrammingError):
+            # Workers starting at once on a new catalog each create its tables; one wins, the others
+            # fail: PostgreSQL on its own catalog ("pg_type_typname_nsp_index", "already exists"),
+            # SQLite with "table iceberg_tables already exists". Opened again, the tables are there.
             time.sleep(0.05 * attempt * random.random())
-    raise AssertionError("unreachable")
+    return SqlCatalog(CATALOG_NAME, **props)  # the last attempt: its error is the caller's
 
 
 def with_partition_columns(data: pa.Table, licensor: str, day: date) -> pa.Table:
@@ -128,7 +126,9 @@ class TableLake:
         existing = self.load(table)
         if existing is not None:
             return existing
-        with contextlib.suppress(NamespaceAlreadyExistsError):
+        # A concurrent writer may create it between pyiceberg's check and insert: then the insert
+        # fails on the catalog's unique key instead of NamespaceAlreadyExistsError.
+        with contextlib.suppress(NamespaceAlreadyExistsError, IntegrityError):
             self.catalog.create_namespace(self.namespace)
         iceberg_schema = assign_fresh_schema_ids(self.catalog._convert_schema_if_needed(schema))
         spec = PartitionSpec(

@@ -208,19 +208,29 @@ def test_a_second_engine_reads_the_lake_through_the_table_format(tmp_path, moto_
     assert sorted(counted.iter_rows()) == [("acme", 4, 4), ("globex", 2, 2)]
 
 
-def test_a_catalog_whose_tables_a_concurrent_worker_created_meanwhile_is_opened_again(tmp_path, monkeypatch):
-    """Two workers starting on a new PostgreSQL catalog both create its tables; the loser's
-    IntegrityError (seen in CI: "pg_type_typname_nsp_index") means the tables exist: open again."""
-    from sqlalchemy.exc import IntegrityError
+@pytest.mark.parametrize(
+    "lost",
+    [
+        ("IntegrityError", "duplicate key value violates unique constraint"),  # PostgreSQL (seen in CI)
+        ("OperationalError", "table iceberg_tables already exists"),  # SQLite
+    ],
+)
+def test_a_catalog_whose_tables_a_concurrent_worker_created_meanwhile_is_opened_again(
+    tmp_path, monkeypatch, lost
+):
+    """Two workers starting on a new catalog both create its tables; the loser's error means the
+    tables exist: open again."""
+    from sqlalchemy import exc
 
     from pipeline.storage import tables
 
     real, calls = tables.SqlCatalog, []
+    kind, message = lost
 
     def racing(*args: object, **kwargs: str) -> object:
         calls.append(kwargs["uri"])
         if len(calls) == 1:
-            raise IntegrityError("CREATE TABLE iceberg_tables", {}, Exception("duplicate key value"))
+            raise getattr(exc, kind)("CREATE TABLE iceberg_tables", {}, Exception(message))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(tables, "SqlCatalog", racing)
