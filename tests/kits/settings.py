@@ -13,6 +13,7 @@ from pipeline.clients.connection import Connection
 from pipeline.config import DEFAULT_START_DATE, PrivacySettings, Settings
 from pipeline.emulator import EmulatorConfig, RunningEmulator
 from pipeline.orchestration.partitions import Partitions, build_partitions
+from pipeline.orchestration.resources import BulkApiResource
 
 TEST_PSEUDONYM_KEY = "test-pseudonym-key-0123456789"
 
@@ -32,6 +33,19 @@ def emulator_connection(
         max_concurrency=4 if api == "web" else 8,
     )
     return connection.with_options(**changes) if changes else connection
+
+
+def emulator_bulk_api(emulator: RunningEmulator, **fields: object) -> BulkApiResource:
+    """The Dagster Bulk API resource pointed at the emulator with its (public) credentials;
+    `fields` override any of them (a secret as `dg.EnvVar`, a short timeout)."""
+    config = emulator.config
+    defaults: dict[str, object] = {
+        "client_id": config.client_id,
+        "client_secret": config.client_secret,
+        "base_url": emulator.bulk_api_url,
+        "accounts_url": emulator.accounts_url,
+    }
+    return BulkApiResource(**{**defaults, **fields})  # type: ignore[arg-type]
 
 
 def emulator_settings(emulator: RunningEmulator, data_dir: Path, **changes: object) -> Settings:

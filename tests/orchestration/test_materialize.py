@@ -8,20 +8,15 @@ import pytest
 
 from pipeline.layout import Layout
 from pipeline.orchestration.partitions import partition_key
-from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.resources import LakeResource
 from pipeline.reports import TABLES_BY_NAME
 from tests.conftest import LOADED_DAY
-from tests.kits.settings import lake_report_assets
+from tests.kits.settings import emulator_bulk_api, lake_report_assets
 
 
 def _resources(emulator, data_dir):
     return {
-        "bulk_api": BulkApiResource(
-            client_id=emulator.config.client_id,
-            client_secret=emulator.config.client_secret,
-            base_url=emulator.bulk_api_url,
-            accounts_url=emulator.accounts_url,
-        ),
+        "bulk_api": emulator_bulk_api(emulator),
         "lake": LakeResource(data_dir=str(data_dir)),
     }
 

@@ -17,9 +17,9 @@ import pyarrow.parquet as pq
 from pipeline.layout import Layout
 from pipeline.orchestration.event_retention import prune_runs, run_day
 from pipeline.orchestration.partitions import partition_key
-from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.resources import LakeResource
 from tests.conftest import LOADED_DAY
-from tests.kits.settings import kit_partitions, lake_report_assets
+from tests.kits.settings import emulator_bulk_api, kit_partitions, lake_report_assets
 
 
 def _hits(root: Path, needles: set[str]) -> set[str]:
@@ -41,12 +41,7 @@ def test_no_raw_user_id_in_dagster_storage_and_retention_prunes_the_runs(emulato
 
     data_dir = tmp_path / "data"
     lake = LakeResource(data_dir=str(data_dir), pseudonymize=False)
-    bulk = BulkApiResource(
-        client_id=emulator.config.client_id,
-        client_secret=emulator.config.client_secret,
-        base_url=emulator.bulk_api_url,
-        accounts_url=emulator.accounts_url,
-    )
+    bulk = emulator_bulk_api(emulator)
     with dg.instance_for_test() as instance:
         loaded = dg.materialize(
             lake_report_assets(),

@@ -8,9 +8,9 @@ import dagster as dg
 
 from pipeline.ingest.landing.gate import UNIT_CHECK, BlockedByChecksError, GateOutcome
 from pipeline.orchestration.partitions import partition_key
-from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.resources import LakeResource
 from tests.conftest import LOADED_DAY
-from tests.kits.settings import lake_report_assets
+from tests.kits.settings import emulator_bulk_api, lake_report_assets
 
 
 def test_a_blocked_landing_fails_the_run_and_reports_the_failed_checks(emulator, tmp_path, monkeypatch):
@@ -30,12 +30,7 @@ def test_a_blocked_landing_fails_the_run_and_reports_the_failed_checks(emulator,
             selection=["streams"],
             partition_key=str(partition_key("acme", LOADED_DAY)),
             resources={
-                "bulk_api": BulkApiResource(
-                    client_id=emulator.config.client_id,
-                    client_secret=emulator.config.client_secret,
-                    base_url=emulator.bulk_api_url,
-                    accounts_url=emulator.accounts_url,
-                ),
+                "bulk_api": emulator_bulk_api(emulator),
                 "lake": LakeResource(data_dir=str(tmp_path / "data")),
             },
             instance=instance,

@@ -20,11 +20,11 @@ from pipeline.ingest.archive import MANIFEST_NAME
 from pipeline.ingest.load import LoadFailed, load_report
 from pipeline.layout import Layout
 from pipeline.orchestration.partitions import partition_key
-from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.resources import LakeResource
 from pipeline.reports import REPORTS
 from tests.conftest import LOADED_DAY
 from tests.kits.reliability import lake_state, load_day, logged, record, report_named
-from tests.kits.settings import emulator_connection, lake_report_assets
+from tests.kits.settings import emulator_bulk_api, emulator_connection, lake_report_assets
 from tests.reliability.conftest import LICENSOR
 
 USERS = report_named("users")
@@ -129,12 +129,7 @@ def test_a_retry_after_over_the_limit_ends_the_load(emu, tmp_path):
 
 def _materialize(emu: RunningEmulator, data_dir, instance, selection: list[str]) -> dg.ExecuteInProcessResult:
     resources = {
-        "bulk_api": BulkApiResource(
-            client_id=emu.config.client_id,
-            client_secret=emu.config.client_secret,
-            base_url=emu.bulk_api_url,
-            accounts_url=emu.accounts_url,
-        ),
+        "bulk_api": emulator_bulk_api(emu),
         "lake": LakeResource(data_dir=str(data_dir), pseudonymize=False),
     }
     return dg.materialize(

@@ -19,7 +19,7 @@ from pipeline.clients.bulk_api import RemoteFile
 from pipeline.clients.http import RetriesExhausted, RetryPolicy
 from pipeline.emulator import FaultPlan
 from pipeline.orchestration.partitions import partition_key
-from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.resources import LakeResource
 from pipeline.reports import PERSONAL_TABLES, REPORTS, TABLES_BY_NAME
 from tests.conftest import EMULATOR_TODAY, LOADED_DAY
 from tests.kits.reliability import (
@@ -32,7 +32,7 @@ from tests.kits.reliability import (
     record,
     report_named,
 )
-from tests.kits.settings import lake_report_assets
+from tests.kits.settings import emulator_bulk_api, lake_report_assets
 from tests.reliability.conftest import LICENSOR
 
 DAY = f"{LOADED_DAY:%Y-%m-%d}"
@@ -338,15 +338,8 @@ def test_all_faults_mixed(emu, tmp_path, clean):
 
 
 def _resources(emu, data_dir):
-    config = emu.config
     return {
-        "bulk_api": BulkApiResource(
-            client_id=config.client_id,
-            client_secret=config.client_secret,
-            base_url=emu.bulk_api_url,
-            accounts_url=emu.accounts_url,
-            timeout_seconds=0.5,
-        ),
+        "bulk_api": emulator_bulk_api(emu, timeout_seconds=0.5),
         "lake": LakeResource(data_dir=str(data_dir)),
     }
 

@@ -23,10 +23,10 @@ import dagster as dg
 from pipeline.cli.main import main
 from pipeline.emulator import FaultPlan, start_emulator
 from pipeline.orchestration.partitions import partition_key
-from pipeline.orchestration.resources import BulkApiResource, LakeResource
+from pipeline.orchestration.resources import LakeResource
 from tests.conftest import LOADED_DAY
 from tests.kits.reliability import lake_state, record
-from tests.kits.settings import lake_report_assets
+from tests.kits.settings import emulator_bulk_api, lake_report_assets
 from tests.reliability.conftest import LICENSOR
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,12 +62,7 @@ def _scan(roots: list[Path], texts: dict[str, str], needles: dict[str, bytes]) -
 
 def _resources(emu, data_dir: Path) -> dict:
     return {
-        "bulk_api": BulkApiResource(
-            client_id=emu.config.client_id,
-            client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET"),
-            base_url=emu.bulk_api_url,
-            accounts_url=emu.accounts_url,
-        ),
+        "bulk_api": emulator_bulk_api(emu, client_secret=dg.EnvVar("SPOTIFY_CLIENT_SECRET")),
         "lake": LakeResource(
             data_dir=str(data_dir), pseudonymize=True, pseudonym_key=dg.EnvVar("SPOTIFY_BULK_PSEUDONYM_KEY")
         ),
