@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pytest
 
 from pipeline.clients import WebApiClient
 from pipeline.clients.bulk_api import BulkApiClient
@@ -22,6 +20,7 @@ from pipeline.ingest.load import load_report
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from pipeline.warehouse.catalog import open_catalog
+from tests.kits.os_packages import missing_os_package
 from tests.kits.settings import emulator_connection
 
 # The session emulator's "today" is 2026-06-15 and it publishes up to the day before.
@@ -47,17 +46,14 @@ def find_chromium() -> Path | None:
 
 
 def require_chromium() -> Path:
-    """The browser, else a skip on a developer's fresh machine, but a failure under CI (`.ci/run`
-    installs it): a browser test that silently skips in CI is a test nobody runs."""
+    """The browser, else a skip on a developer's fresh machine, a failure under CI (`missing_os_package`)."""
     found = find_chromium()
     if found is not None:
         return found
     reason = (
         f"no Chromium ({', '.join(CHROMIUM_NAMES)} or Playwright's): install it with `{CHROMIUM_INSTALL}`"
     )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (CI=true: a missing browser is a failure)")
-    pytest.skip(reason)
+    missing_os_package(reason)
 
 
 def land(emu: RunningEmulator, layout: Layout, days: Iterable[date]) -> None:

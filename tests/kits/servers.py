@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
-import pytest
-
 from pipeline.orchestration.servers import MissingServer
+from tests.kits.os_packages import missing_os_package
 
 
 def require(check: Callable[[], object]) -> None:
@@ -15,6 +13,4 @@ def require(check: Callable[[], object]) -> None:
     try:
         check()
     except MissingServer as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{exc} (CI must install it: see .ci/run)")
-        pytest.skip(str(exc))
+        missing_os_package(str(exc))
