@@ -1,11 +1,20 @@
-"""Warehouse assets: one per SQL model in `sql/`, plus the published catalog.
+"""The warehouse build as one Dagster step that still shows every SQL model as an asset.
 
-Generated from the model files, so adding a `.sql` file adds an asset with its dependencies.
-Date-partitioned models use daily `date` partitions (all licensors in one DuckDB pass: the marts
-are per licensor-date on disk anyway, and one pass per day keeps writes in the pool of 1 short);
-they depend on the date x licensor lake assets through the `date` dimension.
+One multi-asset holds an asset per model in `sql/` (generated from the model files, so adding a
+`.sql` file adds an asset with its dependencies) and the published catalog. Its one step calls the
+library's `build_warehouse` once (one DuckDB session, the build the bench measures), then reports
+what it did: a materialization per model it built or checked, with that model's checks, and the
+catalog when it was published. A blocking check that fails stops the build before publishing (the
+library's rule); Dagster then fails the step too. A check that passed only because rejects accepted
+at landing explain its differences is a WARN-severity failure: shown, never blocking.
+
+Date-partitioned models use daily `date` partitions and depend on the date x licensor lake assets
+through the `date` dimension; a run over a date range (the schedule's, the CLI's) is one step.
+Selecting a subset in the UI still runs the whole build (the models share one session and one
+publish): only the selected assets are reported.
 """
 
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -15,16 +24,15 @@ from pipeline.dates import DateWindow
 from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.orchestration.partitions import Partitions
 from pipeline.orchestration.resources import LakeResource
-from pipeline.warehouse.checks import LAKE_CHECKS, PERSONAL_SAMPLES, UNIQUE_KEY, CheckOutcome
+from pipeline.orchestration.warehouse_runs import CATALOG, FULL_REFRESH_TAG, check_metadata
+from pipeline.warehouse import BuildResult, build_warehouse
+from pipeline.warehouse.checks import LAKE_CHECKS, UNIQUE_KEY, CheckOutcome
+from pipeline.warehouse.materialize import ModelBuild
 from pipeline.warehouse.models import Model, discover_models
-from pipeline.warehouse.steps import StepResult, materialize_model, publish_warehouse, run_tag
 
 GROUP = "warehouse"
 POOL = "duckdb_writer"
-CATALOG = "warehouse_catalog"
-# A run tagged so rebuilds every mart over every date (`spotify-bulk build --full-refresh`, or a
-# launch from the UI with this tag): derived state is dropped first, as `build_warehouse` does.
-FULL_REFRESH_TAG = "spotify/full_refresh"
+STEP = "warehouse_build"
 MODELS = discover_models()
 _BY_NAME = {m.name: m for m in MODELS}
 with beta_apis():
@@ -76,108 +84,109 @@ def _check_specs(model: Model) -> list[dg.AssetCheckSpec]:
     return specs
 
 
-def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
-    """A warehouse check as Dagster sees it: differences explained by landing rejects are a warning
-    (a WARN-severity failure, which does not block), with the numbers."""
-    sample = [list(map(str, r)) for r in outcome.sample]
-    if outcome.name in PERSONAL_SAMPLES:  # the event storage outlives the lake: no user ids in it
-        sample = [[*r[:-1], "(user id not shown)"] for r in sample]
-    metadata: dict[str, object] = {"failures": outcome.failures, "sample": dg.MetadataValue.json(sample)}
-    if outcome.explained or outcome.note:
-        metadata.update(explained_by_rejects=outcome.explained, rejects=outcome.note)
-    return dg.AssetCheckResult(
-        check_name=outcome.name,
-        passed=outcome.passed and not outcome.warning,
-        severity=dg.AssetCheckSeverity.WARN if outcome.warning else dg.AssetCheckSeverity.ERROR,
-        metadata=metadata,
+def _spec(model: Model, partitions: Partitions) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        model.name,
+        group_name=GROUP,
+        description=f"{model.description}\n\nGrain: {model.grain}. Key: {', '.join(model.key) or 'none'}.",
+        deps=_deps(model),
+        partitions_def=partitions.dates if model.partitioned else None,
+        kinds={"duckdb", "parquet"} if model.materialized else {"duckdb", "sql"},
+        metadata={"sql": str(model.path.name), "layer": model.layer, "grain": model.grain},
+        skippable=True,  # not built when a blocking check stopped the build before it
     )
 
 
-def _metadata(result: StepResult) -> dict[str, object]:
-    schema = dg.TableSchema(columns=[dg.TableColumn(name=n, type=t) for n, t in result.columns])
-    metadata: dict[str, object] = {"dagster/row_count": result.rows, "dagster/column_schema": schema}
-    if result.build is not None:
-        metadata.update(
-            partitions_written=result.build.partitions_written,
-            partitions_removed=result.build.partitions_removed,
-            seconds=round(result.build.seconds, 3),
+def _catalog_spec(partitions: Partitions) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        CATALOG,
+        group_name=GROUP,
+        description="warehouse.duckdb: views over the build's pinned data, swapped in atomically so "
+        "readers never block or see a half-built state.",
+        deps=[m.name for m in MODELS],
+        partitions_def=partitions.dates,
+        kinds={"duckdb"},
+        skippable=True,  # not published when a blocking check failed
+    )
+
+
+def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    """A warehouse check as Dagster sees it: differences explained by accepted rejects are a
+    WARN-severity failure (shown in the UI, never blocking), with the numbers."""
+    return dg.AssetCheckResult(
+        asset_key=outcome.model,
+        check_name=outcome.name,
+        passed=outcome.passed and not outcome.warning,
+        severity=dg.AssetCheckSeverity.WARN if outcome.warning else dg.AssetCheckSeverity.ERROR,
+        metadata=check_metadata(outcome),
+    )
+
+
+def _model_metadata(build: ModelBuild | None) -> dict[str, object]:
+    if build is None:  # a staging view: defined in the catalog, checked, not written
+        return {}
+    return {
+        "dagster/row_count": build.rows,
+        "partitions_written": build.partitions_written,
+        "partitions_removed": build.partitions_removed,
+        "seconds": round(build.seconds, 3),
+        "path": dg.MetadataValue.path(str(build.path)),
+    }
+
+
+def report(result: BuildResult, selected: set[dg.AssetKey]) -> Iterator[dg.MaterializeResult]:
+    """A materialization per model the build wrote or checked (in dependency order), then the
+    catalog if it was published. A staging view counts once its lake checks ran; a mart once built."""
+    builds = {b.model: b for b in result.models}
+    checks: dict[str, list[CheckOutcome]] = {}
+    for outcome in result.checks:
+        checks.setdefault(outcome.model, []).append(outcome)
+    lake_checked = result.window is not None and bool(result.checks)
+    for model in MODELS:
+        done = model.name in builds if model.materialized else lake_checked
+        if not done or dg.AssetKey(model.name) not in selected:
+            continue
+        yield dg.MaterializeResult(
+            asset_key=model.name,
+            metadata=_model_metadata(builds.get(model.name)),
+            check_results=[_check_result(c) for c in checks.get(model.name, [])],
         )
-    if result.path is not None:
-        metadata["path"] = dg.MetadataValue.path(str(result.path))
-    return metadata
-
-
-def build_model_asset(model: Model, partitions: Partitions) -> dg.AssetsDefinition:
-    """The asset of one SQL model: a staging view (counted and checked) or a mart (built)."""
-    partitioned = model.partitioned
-
-    with beta_apis():  # backfill_policy
-        decorate = dg.asset(
-            name=model.name,
-            group_name=GROUP,
-            description=f"{model.description}\n\nGrain: {model.grain}. "
-            f"Key: {', '.join(model.key) or 'none'}.",
-            deps=_deps(model),
-            partitions_def=partitions.dates if partitioned else None,
-            backfill_policy=dg.BackfillPolicy.single_run() if partitioned else None,
-            check_specs=_check_specs(model),
-            pool=POOL,
-            kinds={"duckdb", "parquet"} if model.materialized else {"duckdb", "sql"},
-            metadata={"sql": str(model.path.name), "layer": model.layer, "grain": model.grain},
-        )
-
-    @decorate
-    def _model(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        window = _window(context) if partitioned else None
-        result = materialize_model(
-            lake.synced_layout(context.run.run_id),
-            model.name,
-            window,
-            tag=run_tag(context.run.run_id),
-            options=lake.warehouse_options(),
-            full_refresh=_full_refresh(context),
-        )
-        return dg.MaterializeResult(
-            metadata=_metadata(result), check_results=[_check_result(c) for c in result.checks]
-        )
-
-    return _model
-
-
-def build_catalog_asset(partitions: Partitions) -> dg.AssetsDefinition:
-    """The published catalog: one asset that swaps the new warehouse.duckdb into place."""
-
-    with beta_apis():  # backfill_policy
-        decorate = dg.asset(
-            name=CATALOG,
-            group_name=GROUP,
-            description="warehouse.duckdb: views over an immutable snapshot of the lake and marts, swapped "
-            "in atomically so readers never block or see a half-built state.",
-            deps=[m.name for m in MODELS],
-            partitions_def=partitions.dates,
-            backfill_policy=dg.BackfillPolicy.single_run(),
-            pool=POOL,
-            kinds={"duckdb"},
-        )
-
-    @decorate
-    def warehouse_catalog(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
-        snapshot = publish_warehouse(
-            lake.synced_layout(context.run.run_id),
-            _window(context),
-            tag=run_tag(context.run.run_id),
-            options=lake.warehouse_options(),
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "path": dg.MetadataValue.path(str(lake.layout.warehouse_path)),
-                "snapshot": snapshot.name,
-            }
-        )
-
-    return warehouse_catalog
+    if result.catalog is not None and dg.AssetKey(CATALOG) in selected:
+        metadata: dict[str, object] = {
+            "path": dg.MetadataValue.path(str(result.catalog)),
+            "snapshot": dg.MetadataValue.path(str(result.snapshot or "")),
+            "seconds": round(result.seconds, 3),
+        }
+        if result.rejects:
+            metadata["rejects"] = result.rejects
+        yield dg.MaterializeResult(asset_key=CATALOG, metadata=metadata)
 
 
 def warehouse_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
-    """One asset per SQL model, then the published catalog."""
-    return [*(build_model_asset(m, partitions) for m in MODELS), build_catalog_asset(partitions)]
+    """The warehouse build: one step, an asset per SQL model plus the published catalog."""
+
+    with beta_apis():  # backfill_policy
+        decorate = dg.multi_asset(
+            name=STEP,
+            specs=[*(_spec(m, partitions) for m in MODELS), _catalog_spec(partitions)],
+            check_specs=[spec for m in MODELS for spec in _check_specs(m)],
+            can_subset=True,  # required with partitioned and unpartitioned models in one step
+            backfill_policy=dg.BackfillPolicy.single_run(),
+            pool=POOL,
+            description="Builds every mart for the run's dates in one DuckDB session, checks, publishes.",
+        )
+
+    @decorate
+    def warehouse_build(
+        context: dg.AssetExecutionContext, lake: LakeResource
+    ) -> Iterator[dg.MaterializeResult]:
+        full = _full_refresh(context)
+        result = build_warehouse(
+            lake.synced_layout(context.run.run_id),
+            None if full else _window(context),
+            full_refresh=full,
+            options=lake.warehouse_options(),
+        )
+        yield from report(result, set(context.selected_asset_keys))
+
+    return [warehouse_build]

@@ -9,14 +9,17 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Lower layers never import higher ones (commands -> orchestration -> domain -> clients -> base).
+# Lower layers never import higher ones (commands -> definitions -> assets -> orchestration ->
+# domain -> clients -> base), not even inside a function: a lazy import is still a dependency.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("pipeline.errors", "pipeline.layout", "pipeline.dates", "pipeline.reports", "pipeline.storage",
      "pipeline.spotify_ids", "pipeline.field_map"),
     ("pipeline.clients", "pipeline.config"),
     ("pipeline.ingest", "pipeline.enrichment", "pipeline.warehouse", "pipeline.emulator",
      "pipeline.dashboard"),
-    ("pipeline.orchestration", "pipeline.definitions", "assets"),
+    ("pipeline.orchestration",),
+    ("assets",),
+    ("pipeline.definitions",),
     ("pipeline.cli",),
 )  # fmt: skip
 
@@ -39,6 +42,8 @@ def _layer(module: str) -> int:
 
 
 def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
+    """Project modules `path` imports: every import statement (in functions, methods, `if` blocks
+    too), or only the module-level ones (what runs at import, for the cycle test)."""
     tree = ast.parse(path.read_text())
     nodes = tree.body if top_level_only else list(ast.walk(tree))
     names = set()
@@ -51,15 +56,32 @@ def _imports(path: Path, *, top_level_only: bool = False) -> set[str]:
     return {n for n in names if n.split(".")[0] in ("pipeline", "assets")}
 
 
-def test_imports_point_down_the_layers():
-    modules = _modules()
+def _upward(modules: dict[str, Path]) -> list[str]:
     upward = []
     for name, path in modules.items():
         for target in _imports(path):
             target = target if target in modules else target.rsplit(".", 1)[0]
             if target in modules and _layer(target) > _layer(name):
                 upward.append(f"{name} -> {target}")
-    assert upward == []
+    return upward
+
+
+def test_imports_point_down_the_layers():
+    assert _upward(_modules()) == []
+
+
+def test_an_upward_import_inside_a_function_is_caught(tmp_path: Path):
+    """The layer test sees imports in function bodies, not only at module level."""
+    lazy = tmp_path / "lazy.py"
+    lazy.write_text(
+        "def run():\n    if True:\n        from pipeline.definitions import build_definitions\n"
+        "        import assets.warehouse\n"
+    )
+    modules = {**_modules(), "pipeline.orchestration.lazy": lazy}
+    assert set(_upward(modules)) == {
+        "pipeline.orchestration.lazy -> pipeline.definitions",
+        "pipeline.orchestration.lazy -> assets.warehouse",
+    }
 
 
 def test_no_import_cycles_between_modules():

@@ -78,12 +78,18 @@ def sync_table_lake(settings: Settings, run_id: str) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """One run of the warehouse job on the shared instance (in the UI's run history), printed."""
     window = _window(args)
+    from pipeline.definitions import build_definitions
     from pipeline.orchestration.warehouse_runs import new_run_id, run_build
 
     run_id = new_run_id()
     sync_table_lake(settings, run_id)
     result = run_build(
-        settings, window, full_refresh=args.full_refresh, log_level=dagster_log_level(args), run_id=run_id
+        settings,
+        build_definitions(settings),
+        window,
+        full_refresh=args.full_refresh,
+        log_level=dagster_log_level(args),
+        run_id=run_id,
     )
     print_build(result)
     return 0 if result.passed else 1

@@ -20,6 +20,7 @@ from pipeline.cli.load import run_load
 from pipeline.clients.connection import Connection
 from pipeline.config import DEMO_PSEUDONYM_KEY, PrivacySettings, Settings
 from pipeline.dates import resolve_window
+from pipeline.definitions import build_definitions
 from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
 from pipeline.errors import UsageError
 from pipeline.ingest.summary import format_summary, summarize_lake
@@ -93,6 +94,7 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str
     with start_emulator(config) as emulator:
         print(f"Spotify emulator listening on {emulator.base_url}", flush=True)
         settings = demo_settings(settings, emulator)
+        defs = build_definitions(settings)
         window = resolve_window(start=str(days), end=str(config.lag_days))
         code = run_load(
             settings,
@@ -107,7 +109,7 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str
             # Twice: the second run shows the incremental cost when nothing is new (no requests).
             for label in ("Enriching the catalog from the Web API...", "Enriching again (nothing new)..."):
                 print(f"\n{label}", flush=True)
-                enrichments.append(run_enrich(settings, log_level=log_level))
+                enrichments.append(run_enrich(settings, defs, log_level=log_level))
                 print_summary(enrichments[-1])
             code = 0 if all(e.success for e in enrichments) else 1
     print()
@@ -115,7 +117,7 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str
     print(format_summary(summarize_lake(layout)))
     if code == 0:
         print("\nBuilding the warehouse...", flush=True)
-        built = run_build(settings, log_level=log_level)
+        built = run_build(settings, defs, log_level=log_level)
         print_build(built)
         code = 0 if built.passed else 1
         if built.passed:

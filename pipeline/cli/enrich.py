@@ -51,8 +51,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.ttl_days < 0 or args.max_ids < 0:
         raise UsageError("--ttl-days and --max-ids must not be negative")
     print(f"Enriching the catalog from the Web API (TTL {args.ttl_days:g} days)", flush=True)
+    from pipeline.definitions import build_definitions
+
     summary = run_enrich(
         settings,
+        build_definitions(settings),
         ttl_days=args.ttl_days,
         max_ids=args.max_ids,
         log_level=dagster_log_level(args),

@@ -104,7 +104,7 @@ def run_load(
 
     runs = run_partitions(
         settings,
-        build_definitions(settings),
+        build_definitions,
         instance,
         licensors=licensors,
         days=window,

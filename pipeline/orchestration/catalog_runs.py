@@ -10,7 +10,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import dagster as dg
+
 from pipeline.config import Settings
+from pipeline.orchestration.instance import open_instance
 from pipeline.orchestration.runs import console_logs, run_error
 
 JOB_NAME = "catalog_job"
@@ -37,22 +40,25 @@ def _value(entry: Any) -> Any:
 
 
 def run_enrich(
-    settings: Settings, *, ttl_days: float = 7.0, max_ids: int = 0, log_level: str = "CRITICAL"
+    settings: Settings,
+    defs: dg.Definitions,
+    *,
+    ttl_days: float = 7.0,
+    max_ids: int = 0,
+    log_level: str = "CRITICAL",
 ) -> EnrichSummary:
-    """Materialize every catalog asset once (incrementally); never raises for a failed run."""
-    from assets.catalog import catalog_assets
-    from pipeline.definitions import build_definitions
-    from pipeline.orchestration.instance import open_instance
+    """Materialize every catalog asset of `defs` once (incrementally); never raises for a failed run.
 
-    defs = build_definitions(settings)
-
+    The definitions come from the caller (the CLI): this layer never imports the ones above it.
+    """
+    job = defs.resolve_job_def(JOB_NAME)
     config = {"config": {"ttl_days": ttl_days, "max_ids": max_ids}}
     run_config = {
-        "ops": {a.op.name: config for a in catalog_assets},
+        "ops": {node.name: config for node in job.graph.node_defs},
         **console_logs(log_level),
     }
     started = time.monotonic()
-    result = defs.resolve_job_def(JOB_NAME).execute_in_process(
+    result = job.execute_in_process(
         instance=open_instance(settings),
         run_config=run_config,
         raise_on_error=False,

@@ -1,22 +1,27 @@
-"""The persistent Dagster instance shared by the CLI and `dagster dev`.
+"""The Dagster instance of a data directory: its runs and materializations live with the data.
 
-Both resolve the same instance: `DAGSTER_HOME` when set, else the project directory whose
-`dagster.yaml` keeps storage under `.dagster/`, so CLI loads appear in the UI's run history.
+Runs and asset materializations describe one lake, so each data directory has its own instance,
+`{data_dir}/.dagster` (DAGSTER_HOME when set wins, as configured). Its `dagster.yaml` is rendered
+there from `instance_config`: Dagster's stock SQLite storage under the home, telemetry off, a run
+queue of 4 and exclusive pools. `uv run dagster dev` shows the same runs with
+`DAGSTER_HOME={data_dir}/.dagster` (the CLI prints it); from the project directory with the default
+data directory it needs nothing, as the project's `dagster.yaml` is this config for `data/.dagster`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.instance.config import dagster_instance_config
-from dagster._core.instance.ref import InstanceRef
 
 from pipeline.config import Settings
-from pipeline.orchestration.event_storage import pooled_storage
+from pipeline.storage.atomic import atomic_write_bytes
 
 API_POOL = "spotify_api"
+HOME_NAME = ".dagster"  # under the data directory
+MAX_CONCURRENT_RUNS = 4  # backfills and the daily schedule go through this queue
 
 
 class _NoConfigNotice(logging.Filter):
@@ -26,30 +31,56 @@ class _NoConfigNotice(logging.Filter):
         return not record.getMessage().startswith("No dagster instance configuration file")
 
 
-def dagster_home(settings: Settings, cwd: Path | None = None) -> Path:
-    """`DAGSTER_HOME` from settings (created if missing), else the project directory (`dagster.yaml`)."""
+def instance_config(home: Path) -> dict[str, object]:
+    """The `dagster.yaml` of an instance kept in `home` (paths as given: absolute for a data
+    directory's instance, relative in the project's file, which `dagster dev` resolves from the
+    project directory)."""
+    return {
+        "telemetry": {"enabled": False},
+        "storage": {"sqlite": {"base_dir": str(home / "storage")}},
+        "local_artifact_storage": {
+            "module": "dagster.core.storage.root",
+            "class": "LocalArtifactStorage",
+            "config": {"base_dir": str(home)},
+        },
+        "compute_logs": {
+            "module": "dagster.core.storage.local_compute_log_manager",
+            "class": "LocalComputeLogManager",
+            "config": {"base_dir": str(home / "logs")},
+        },
+        # Every pool is exclusive unless raised: `duckdb_writer` stays at 1 (one writing process per
+        # DuckDB file); `spotify_api` is raised to SPOTIFY_API_POOL_LIMIT by `open_instance`.
+        "concurrency": {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}, "pools": {"default_limit": 1}},
+    }
+
+
+def render_instance_config(home: Path) -> str:
+    """`instance_config` as a `dagster.yaml` (JSON is YAML: no YAML writer needed)."""
+    header = "# Written by spotify-bulk (pipeline/orchestration/instance.py) for this data directory.\n"
+    return header + json.dumps(instance_config(home), indent=2) + "\n"
+
+
+def dagster_home(settings: Settings) -> Path:
+    """`DAGSTER_HOME` from settings, else `{data_dir}/.dagster` with its `dagster.yaml` (re)written
+    when missing or stale (the data directory moved); created if missing."""
     if settings.dagster_home is not None:
-        home = settings.dagster_home
-    else:
-        root = (cwd or Path.cwd()).resolve()
-        home = root if (root / "dagster.yaml").exists() else root / ".dagster"
+        settings.dagster_home.mkdir(parents=True, exist_ok=True)
+        return settings.dagster_home
+    home = settings.lake_dir / HOME_NAME
     home.mkdir(parents=True, exist_ok=True)
+    config, wanted = home / "dagster.yaml", render_instance_config(home)
+    if not config.exists() or config.read_text() != wanted:
+        atomic_write_bytes(config, wanted.encode())
     return home
 
 
 def open_instance(settings: Settings) -> dg.DagsterInstance:
-    """The project's instance, with the Spotify API pool sized from settings."""
+    """The data directory's instance, with the Spotify API pool sized from settings."""
     home = dagster_home(settings)
     notice, logger = _NoConfigNotice(), logging.getLogger("dagster")
     logger.addFilter(notice)
     try:
-        # Telemetry off whatever the home's dagster.yaml says (a fresh home would print a banner).
-        overrides: dict[str, object] = {"telemetry": {"enabled": False}}
-        storage = pooled_storage(dagster_instance_config(str(home))[0].get("storage"), str(home))
-        if storage is not None:  # SQLite: the same files, through an event log kept open
-            overrides["storage"] = storage
-        ref = InstanceRef.from_dir(str(home), overrides=overrides)
-        instance = dg.DagsterInstance.from_ref(ref)
+        instance = dg.DagsterInstance.from_config(str(home))
     finally:
         logger.removeFilter(notice)
     storage = instance.event_log_storage

@@ -19,6 +19,7 @@ from datetime import date
 import dagster as dg
 
 from pipeline.config import Settings
+from pipeline.orchestration.instance import open_instance
 from pipeline.orchestration.partitions import partition_key
 from pipeline.reports import ReportSpec, report_by_name
 
@@ -167,15 +168,14 @@ def _execute_distributed(
 
 
 _WORKER: tuple[dg.Definitions, dg.DagsterInstance] | None = None
+DefinitionsFactory = Callable[[Settings], dg.Definitions]
 
 
-def _start_worker(settings: Settings) -> None:
-    """Definitions and instance of a worker process, built once per process from the parent's settings."""
+def _start_worker(settings: Settings, definitions: DefinitionsFactory) -> None:
+    """Definitions and instance of a worker process, built once per process from the parent's settings
+    (`definitions` is the caller's factory, pickled by reference: this layer never imports it)."""
     global _WORKER
-    from pipeline.definitions import build_definitions
-    from pipeline.orchestration.instance import open_instance
-
-    _WORKER = (build_definitions(settings), open_instance(settings))
+    _WORKER = (definitions(settings), open_instance(settings))
 
 
 def _worker_run(licensor: str, day: date, report_names: tuple[str, ...], log_level: str) -> PartitionRun:
@@ -187,7 +187,7 @@ def _worker_run(licensor: str, day: date, report_names: tuple[str, ...], log_lev
 
 def run_partitions(
     settings: Settings,
-    defs: dg.Definitions,
+    definitions: DefinitionsFactory,
     instance: dg.DagsterInstance,
     *,
     licensors: Sequence[str],
@@ -209,6 +209,7 @@ def run_partitions(
     outcomes: list[PartitionRun] = []
     distributed = settings.executor == "celery"  # parallel already: the workers take the steps
     if distributed or workers <= 1 or len(todo) <= 1:
+        defs = definitions(settings)
         for licensor, day in todo:
             run = _run_one(defs, instance, licensor, day, reports, log_level, distributed=distributed)
             outcomes.append(run)
@@ -222,7 +223,7 @@ def run_partitions(
         max_workers=min(workers, len(todo)),
         mp_context=context,
         initializer=_start_worker,
-        initargs=(settings,),
+        initargs=(settings, definitions),
     ) as pool:
         futures = [pool.submit(_worker_run, lic, day, names, log_level) for lic, day in todo]
         for future in as_completed(futures):

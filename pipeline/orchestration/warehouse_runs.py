@@ -2,8 +2,10 @@
 
 One run over a date range, given the way the daily schedule gives it (partition-range tags); "every
 date in the lake" is the lake's first to last date, and a full refresh is that run tagged
-`spotify/full_refresh`, which the warehouse assets read. What the run did is read back from its
-events into the `BuildResult` that `build_warehouse` (the library path) returns, so both print alike.
+`spotify/full_refresh`, which the warehouse step reads. The step calls the library's
+`build_warehouse` once; what it did is read back from the run's events into the same `BuildResult`,
+so the CLI prints what the library returned. The definitions come from the caller (the CLI): this
+layer never imports the assets or the definitions above it.
 """
 
 from __future__ import annotations
@@ -19,18 +21,36 @@ from pipeline.config import Settings
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
+from pipeline.orchestration.instance import open_instance
 from pipeline.orchestration.partitions import build_partitions, date_range_tags
 from pipeline.orchestration.runs import console_logs, run_error
-from pipeline.warehouse.build import BuildResult, lake_span
-from pipeline.warehouse.checks import CheckOutcome
+from pipeline.warehouse import BuildResult
+from pipeline.warehouse.build import lake_span
+from pipeline.warehouse.checks import PERSONAL_SAMPLES, CheckOutcome
 from pipeline.warehouse.materialize import ModelBuild
-from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.models import discover_models
 
 JOB_NAME = "warehouse_job"
+CATALOG = "warehouse_catalog"  # the asset of the published warehouse.duckdb
+# A run tagged so rebuilds every mart over every date (`spotify-bulk build --full-refresh`, or a
+# launch from the UI with this tag): derived state is dropped first, as `build_warehouse` does.
+FULL_REFRESH_TAG = "spotify/full_refresh"
 
 
 class BuildFailed(Exception):
     """The warehouse run failed for another reason than a blocking check (which the printout shows)."""
+
+
+def check_metadata(outcome: CheckOutcome) -> dict[str, object]:
+    """A check's numbers as Dagster metadata; what `_checks` reads back. Samples of checks whose
+    rows end in a user id are masked: the event storage outlives the lake."""
+    sample = [list(map(str, r)) for r in outcome.sample]
+    if outcome.name in PERSONAL_SAMPLES:
+        sample = [[*r[:-1], "(user id not shown)"] for r in sample]
+    metadata: dict[str, object] = {"failures": outcome.failures, "sample": dg.MetadataValue.json(sample)}
+    if outcome.explained or outcome.note:
+        metadata.update(explained_by_rejects=outcome.explained, rejects=outcome.note)
+    return metadata
 
 
 def _value(metadata: dict[str, dg.MetadataValue], key: str) -> object:
@@ -68,10 +88,8 @@ def build_window(settings: Settings, window: DateWindow | None) -> DateWindow:
 def _models(result: dg.ExecuteInProcessResult) -> tuple[ModelBuild, ...]:
     """The marts the run built, in the models' order (staging views have no `partitions_written`).
 
-    A step over a date range reports one materialization per date, with the same (whole-step) numbers.
+    A mart over a date range is reported once per date, with the same (whole-build) numbers.
     """
-    from assets.warehouse import MODELS
-
     builds: dict[str, ModelBuild] = {}
     for event in result.get_asset_materialization_events():
         metadata = event.materialization.metadata
@@ -87,10 +105,12 @@ def _models(result: dg.ExecuteInProcessResult) -> tuple[ModelBuild, ...]:
             seconds=_number(metadata, "seconds"),
             path=Path(str(_value(metadata, "path"))),
         )
-    return tuple(builds[m.name] for m in MODELS if m.name in builds)
+    return tuple(builds[m.name] for m in discover_models() if m.name in builds)
 
 
 def _checks(result: dg.ExecuteInProcessResult, defs: dg.Definitions) -> tuple[CheckOutcome, ...]:
+    """Each check's outcome as the library gave it: a WARN-severity failure is a passed check whose
+    differences accepted rejects explain (a warning), not a failed one."""
     descriptions = {
         (spec.asset_key.to_user_string(), spec.name): spec.description or ""
         for asset in defs.assets or ()
@@ -104,43 +124,39 @@ def _checks(result: dg.ExecuteInProcessResult, defs: dg.Definitions) -> tuple[Ch
         outcomes[(model, evaluation.check_name)] = CheckOutcome(
             name=evaluation.check_name,
             model=model,
-            passed=evaluation.passed,
+            passed=evaluation.passed or evaluation.severity == dg.AssetCheckSeverity.WARN,
             failures=int(_number(evaluation.metadata, "failures")),
             description=descriptions.get((model, evaluation.check_name), ""),
             sample=tuple(tuple(row) for row in sample) if isinstance(sample, list) else (),
+            explained=int(_number(evaluation.metadata, "explained_by_rejects")),
+            note=str(_value(evaluation.metadata, "rejects") or ""),
         )
     return tuple(outcomes.values())
 
 
-def _published(result: dg.ExecuteInProcessResult, paths: WarehousePaths) -> Path | None:
-    """The snapshot the published catalog reads, if the run published it."""
-    from assets.warehouse import CATALOG
-
+def _published(result: dg.ExecuteInProcessResult) -> dict[str, dg.MetadataValue] | None:
+    """The metadata of the published catalog, if the run published it."""
     for event in result.get_asset_materialization_events():
         if event.asset_key.to_user_string() == CATALOG:
-            return paths.snapshots_root / str(_value(event.materialization.metadata, "snapshot"))
+            return dict(event.materialization.metadata)
     return None
 
 
 def run_build(
     settings: Settings,
+    defs: dg.Definitions,
     window: DateWindow | None = None,
     *,
     full_refresh: bool = False,
     log_level: str = "CRITICAL",
     run_id: str | None = None,
 ) -> BuildResult:
-    """Run `warehouse_job` over `window` (default, and for a full refresh: every lake date).
+    """Run `warehouse_job` of `defs` over `window` (default, and for a full refresh: every lake date).
 
     A blocking check that fails is a result (not published, `passed` False); any other failure of
     the run raises `BuildFailed` with its reason and run id.
     """
-    from assets.warehouse import FULL_REFRESH_TAG
-    from pipeline.definitions import build_definitions
-    from pipeline.orchestration.instance import open_instance
-
     span = build_window(settings, window)
-    defs = build_definitions(settings)
     tags = {"spotify/launched_by": "cli", **date_range_tags(span.start, span.end)}
     if full_refresh:
         tags[FULL_REFRESH_TAG] = "true"
@@ -152,15 +168,19 @@ def run_build(
         raise_on_error=False,
         run_id=run_id,
     )
-    paths = WarehousePaths(Layout(settings.lake_dir))
-    snapshot = _published(result, paths)
+    catalog = _published(result)
+    checks = _checks(result, defs)
+    snapshot = str(_value(catalog, "snapshot") or "") if catalog else ""
+    # The window's rejects note: on the published catalog, else on the checks it concerned.
+    rejects = str(_value(catalog, "rejects") or "") if catalog else ""
     built = BuildResult(
         window=span,
         models=_models(result),
-        checks=_checks(result, defs),
-        catalog=paths.catalog_path if snapshot else None,
-        snapshot=snapshot,
+        checks=checks,
+        catalog=Path(str(_value(catalog, "path"))) if catalog else None,
+        snapshot=Path(snapshot) if snapshot else None,
         seconds=time.monotonic() - started,
+        rejects=rejects or next((c.note for c in checks if c.note), ""),
     )
     if not result.success and built.passed:
         raise BuildFailed(f"warehouse run {result.run_id} failed: {run_error(result)}")

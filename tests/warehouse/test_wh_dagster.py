@@ -1,4 +1,4 @@
-"""Dagster: one asset per model, date partitions, the DuckDB pool, blocking checks that gate."""
+"""Dagster: one step per build, an asset per model, date partitions, the DuckDB pool, blocking checks."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from assets.warehouse import CATALOG, MODELS, POOL
+from assets.warehouse import MODELS, POOL
 from assets.warehouse import warehouse_assets as build_warehouse_assets
 from pipeline.layout import Layout
 from pipeline.orchestration.resources import LakeResource
+from pipeline.orchestration.warehouse_runs import CATALOG
 from pipeline.warehouse.catalog import open_catalog
 from tests.kits.fake_lake import day_tables, write_partition
 from tests.kits.settings import kit_definitions, kit_partitions
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
-*warehouse_assets, warehouse_catalog = build_warehouse_assets(kit_partitions())
+(warehouse_build,) = build_warehouse_assets(kit_partitions())
 DEFS = kit_definitions()  # built before any test instance is disposed (see _materialize)
 # Definitions build their repository lazily, on the first `resolve_*`: do it now, at collection, so it
 # never reads a Dagster state storage that an earlier test's instance left in the context variable.
@@ -25,16 +26,13 @@ DEFS.get_repository_def()
 
 
 def _materialize(layout: Layout, partition: str, only: set[str] | None = None) -> dg.ExecuteInProcessResult:
-    partitioned = [
-        a
-        for a in warehouse_assets
-        if a.partitions_def is not None and (only is None or a.key.to_user_string() in only)
-    ]
+    selection = None if only is None else [*only, CATALOG]
     # A `with` block disposes the instance: an undisposed one leaves its storage registered in a
     # context variable, and a later Definitions load in the same process trips over its dead weakref.
     with dg.instance_for_test() as instance:
         return dg.materialize(
-            [*partitioned, warehouse_catalog],
+            [warehouse_build],
+            selection=selection,
             partition_key=partition,
             resources={"lake": LakeResource(data_dir=str(layout.data_dir))},
             instance=instance,
@@ -42,62 +40,68 @@ def _materialize(layout: Layout, partition: str, only: set[str] | None = None) -
         )
 
 
-def test_one_asset_per_model_with_pool_deps_and_blocking_checks():
-    by_key = {a.key.to_user_string(): a for a in warehouse_assets}
-    assert set(by_key) == {m.name for m in MODELS}
+def test_one_step_with_an_asset_per_model_its_deps_and_blocking_checks():
+    keys = {k.to_user_string() for k in warehouse_build.keys}
+    assert keys == {m.name for m in MODELS} | {CATALOG}
+    assert warehouse_build.op.pool == POOL == "duckdb_writer"
+    assert [n.name for n in DEFS.resolve_job_def("warehouse_job").graph.node_defs] == ["warehouse_build"]
+    checks = {(s.asset_key.to_user_string(), s.name): s for s in warehouse_build.check_specs}
     for model in MODELS:
-        asset = by_key[model.name]
-        assert asset.op.pool == POOL == "duckdb_writer"
-        assert asset.group_names_by_key[asset.key] == "warehouse"
-        assert (asset.partitions_def is not None) == model.partitioned
-        deps = {k.to_user_string() for k in asset.dependency_keys}
-        assert deps == set(model.lake_tables) | set(model.depends_on)
-        assert all(spec.blocking for spec in asset.check_specs)
+        spec = warehouse_build.specs_by_key[dg.AssetKey(model.name)]
+        assert spec.group_name == "warehouse"
+        assert (spec.partitions_def is not None) == model.partitioned
+        assert {d.asset_key.to_user_string() for d in spec.deps} == set(model.lake_tables) | set(
+            model.depends_on
+        )
         if model.materialized:
-            assert "unique_key" in {s.name for s in asset.check_specs}
-    assert {s.name for s in by_key["stg_streams"].check_specs} == {
+            assert checks[(model.name, "unique_key")].blocking
+    assert all(spec.blocking for spec in checks.values())
+    assert {name for model, name in checks if model == "stg_streams"} == {
         "streamed_users_in_users",
         "streamed_tracks_in_tracks",
     }
-    assert {s.name for s in by_key["stg_aggregated_count"].check_specs} == {
+    assert {name for model, name in checks if model == "stg_aggregated_count"} == {
         "aggregated_count_matches_streams"
     }
-    assert warehouse_catalog.op.pool == POOL and warehouse_catalog.key.to_user_string() == CATALOG
+    catalog = warehouse_build.specs_by_key[dg.AssetKey(CATALOG)]
+    assert {d.asset_key.to_user_string() for d in catalog.deps} == {m.name for m in MODELS}
 
 
 def test_materializing_a_date_builds_checks_and_publishes(layout: Layout, lake_days: list[date]):
     day = lake_days[2].isoformat()
-    chain = {"stg_streams", "stg_sub30_streams", "stg_aggregated_count", "fct_daily_streams"}
-    result = _materialize(
-        layout,
-        day,
-        chain | {"stg_tracks", "stg_aggregated_summary", "fct_track_sub30_share", "fct_track_performance"},
-    )
+    result = _materialize(layout, day)
     assert result.success
-    rows = {
-        e.asset_key.to_user_string(): e.materialization.metadata["dagster/row_count"].value
-        for e in result.get_asset_materialization_events()
-        if "dagster/row_count" in e.materialization.metadata
-    }
-    assert rows["stg_streams"] == 120 and rows["fct_daily_streams"] > 0
+    reported = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
+    assert set(reported) == {m.name for m in MODELS} | {CATALOG}  # every model, as its own asset
+    assert reported["fct_daily_streams"].materialization.metadata["dagster/row_count"].value > 0
+    assert reported["fct_daily_streams"].partition == day
     checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks)
+    assert {(c.asset_key.to_user_string(), c.check_name) for c in checks} == {
+        (s.asset_key.to_user_string(), s.name) for s in warehouse_build.check_specs
+    }
+    assert all(c.passed for c in checks)
     con = open_catalog(layout.warehouse_path)
     assert con.execute("SELECT DISTINCT date FROM fct_daily_streams").fetchall() == [(lake_days[2],)]
     assert con.execute("SELECT sum(streams) FROM fct_track_performance").fetchone() == (120,)
     con.close()
 
 
+def test_a_subset_reports_only_what_was_selected(layout: Layout, lake_days: list[date]):
+    result = _materialize(layout, lake_days[0].isoformat(), {"stg_streams", "fct_daily_streams"})
+    assert result.success
+    reported = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert reported == {"stg_streams", "fct_daily_streams", CATALOG}
+
+
 def test_a_failed_blocking_check_stops_the_marts(layout: Layout, lake_days: list[date]):
     day = lake_days[1]
     streams = day_tables("globex", day)["streams"]
     write_partition(layout, "streams", "globex", day, [*streams, dict(streams[0], user_id="ghost")])
-    result = _materialize(
-        layout, day.isoformat(), {"stg_streams", "stg_aggregated_count", "fct_daily_streams"}
-    )
+    result = _materialize(layout, day.isoformat())
     assert not result.success
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
     assert {c.check_name for c in failed} >= {"streamed_users_in_users", "aggregated_count_matches_streams"}
+    assert all(c.severity == dg.AssetCheckSeverity.ERROR for c in failed)
     built = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "fct_daily_streams" not in built and CATALOG not in built
     assert not layout.warehouse_path.exists()
@@ -105,8 +109,7 @@ def test_a_failed_blocking_check_stops_the_marts(layout: Layout, lake_days: list
 
 @pytest.mark.parametrize("model", [m for m in MODELS if m.rolling_days])
 def test_rolling_models_depend_on_the_days_they_read(model):
-    asset = next(a for a in warehouse_assets if a.key.to_user_string() == model.name)
-    for dep in asset.specs_by_key[asset.key].deps:
+    for dep in warehouse_build.specs_by_key[dg.AssetKey(model.name)].deps:
         if dep.asset_key.to_user_string() == "fct_track_sub30_share":
             assert isinstance(dep.partition_mapping, dg.TimeWindowPartitionMapping)
             assert dep.partition_mapping.start_offset == -(model.rolling_days - 1)
@@ -117,10 +120,9 @@ def test_the_scheduled_warehouse_job_builds_the_look_back_window_in_one_run(
 ):
     from assets.schedules import warehouse_run_request
 
-    defs = DEFS
     tick = lake_days[-1].toordinal() + 1
     request = warehouse_run_request(date.fromordinal(tick), lookback=2, first_day=lake_days[0])
-    job = defs.resolve_job_def("warehouse_job")
+    job = DEFS.resolve_job_def("warehouse_job")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance,
@@ -129,6 +131,8 @@ def test_the_scheduled_warehouse_job_builds_the_look_back_window_in_one_run(
             raise_on_error=False,
         )
     assert result.success
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+    assert steps == {"warehouse_build"}
     con = open_catalog(layout.warehouse_path)
     built = [
         row[0] for row in con.execute("SELECT DISTINCT date FROM fct_daily_streams ORDER BY 1").fetchall()
