@@ -14,7 +14,7 @@ Selecting a subset in the UI still runs the whole build (the models share one se
 publish): only the selected assets are reported.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 
 import dagster as dg
@@ -110,15 +110,16 @@ def _catalog_spec(partitions: Partitions) -> dg.AssetSpec:
     )
 
 
-def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+def _check_evaluation(outcome: CheckOutcome) -> dg.AssetCheckEvaluation:
     """A warehouse check as Dagster sees it: differences explained by accepted rejects are a
     WARN-severity failure (shown in the UI, never blocking), with the numbers."""
-    return dg.AssetCheckResult(
-        asset_key=outcome.model,
+    return dg.AssetCheckEvaluation(
+        asset_key=dg.AssetKey(outcome.model),
         check_name=outcome.name,
         passed=outcome.passed and not outcome.warning,
         severity=dg.AssetCheckSeverity.WARN if outcome.warning else dg.AssetCheckSeverity.ERROR,
         metadata=check_metadata(outcome),
+        blocking=True,
     )
 
 
@@ -134,9 +135,21 @@ def _model_metadata(build: ModelBuild | None) -> dict[str, object]:
     }
 
 
-def report(result: BuildResult, selected: set[dg.AssetKey]) -> Iterator[dg.MaterializeResult]:
+Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
+
+
+def _materializations(
+    name: str, metadata: dict[str, object], partitioned: bool, partition_keys: Sequence[str]
+) -> Iterator[dg.AssetMaterialization]:
+    for key in partition_keys if partitioned else [None]:
+        yield dg.AssetMaterialization(asset_key=name, partition=key, metadata=metadata)  # type: ignore[arg-type]
+
+
+def report(result: BuildResult, selected: set[dg.AssetKey], partition_keys: Sequence[str]) -> Iterator[Event]:
     """A materialization per model the build wrote or checked (in dependency order), then the
-    catalog if it was published. A staging view counts once its lake checks ran; a mart once built."""
+    catalog if it was published; each model's checks after it. A staging view counts once its lake
+    checks ran; a mart once built. Events, not outputs: an output would add a step-output event per
+    asset and check to the run's log, the cost of a run on SQLite storage."""
     builds = {b.model: b for b in result.models}
     checks: dict[str, list[CheckOutcome]] = {}
     for outcome in result.checks:
@@ -146,20 +159,18 @@ def report(result: BuildResult, selected: set[dg.AssetKey]) -> Iterator[dg.Mater
         done = model.name in builds if model.materialized else lake_checked
         if not done or dg.AssetKey(model.name) not in selected:
             continue
-        yield dg.MaterializeResult(
-            asset_key=model.name,
-            metadata=_model_metadata(builds.get(model.name)),
-            check_results=[_check_result(c) for c in checks.get(model.name, [])],
-        )
+        metadata = _model_metadata(builds.get(model.name))
+        yield from _materializations(model.name, metadata, model.partitioned, partition_keys)
+        yield from (_check_evaluation(c) for c in checks.get(model.name, []))
     if result.catalog is not None and dg.AssetKey(CATALOG) in selected:
-        metadata: dict[str, object] = {
+        catalog: dict[str, object] = {
             "path": dg.MetadataValue.path(str(result.catalog)),
             "snapshot": dg.MetadataValue.path(str(result.snapshot or "")),
             "seconds": round(result.seconds, 3),
         }
         if result.rejects:
-            metadata["rejects"] = result.rejects
-        yield dg.MaterializeResult(asset_key=CATALOG, metadata=metadata)
+            catalog["rejects"] = result.rejects
+        yield from _materializations(CATALOG, catalog, True, partition_keys)
 
 
 def warehouse_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
@@ -187,6 +198,7 @@ def warehouse_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
             full_refresh=full,
             options=lake.warehouse_options(),
         )
-        yield from report(result, set(context.selected_asset_keys))
+        keys = context.partition_keys if context.has_partition_key_range or context.has_partition_key else []
+        yield from report(result, set(context.selected_asset_keys), keys)
 
     return [warehouse_build]
