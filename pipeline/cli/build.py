@@ -79,6 +79,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     """One run of the warehouse job on the shared instance (in the UI's run history), printed."""
     window = _window(args)
     from pipeline.definitions import build_definitions
+    from pipeline.orchestration.instance import dagster_dev_command
     from pipeline.orchestration.warehouse_runs import new_run_id, run_build
 
     run_id = new_run_id()
@@ -92,4 +93,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         run_id=run_id,
     )
     print_build(result)
+    print(f"Dagster run in the data directory's instance; to see it: {dagster_dev_command(settings)}")
     return 0 if result.passed else 1

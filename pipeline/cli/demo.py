@@ -26,6 +26,7 @@ from pipeline.errors import UsageError
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
 from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
+from pipeline.orchestration.instance import dagster_dev_command
 from pipeline.orchestration.warehouse_runs import run_build
 from pipeline.reports import REPORTS
 from pipeline.warehouse.options import WarehouseOptions
@@ -133,7 +134,7 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str
             )
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s (exit code {code}).")
     print("Next steps:")
-    print("  uv run dagster dev                      # the Dagster UI: runs, assets, checks, schedule")
+    print(f"  {dagster_dev_command(settings)}  # the Dagster UI: these runs, assets, checks")
     print("  uv run spotify-bulk dashboard           # the dashboard on http://127.0.0.1:8501/")
     print('  uv run spotify-bulk query "SELECT * FROM fct_track_performance LIMIT 5"')
     print("  uv run spotify-bulk sql                 # a read-only SQL prompt over the warehouse")

@@ -74,6 +74,11 @@ def dagster_home(settings: Settings) -> Path:
     return home
 
 
+def dagster_dev_command(settings: Settings) -> str:
+    """How to open this data directory's runs in the Dagster UI (what the CLI prints)."""
+    return f"DAGSTER_HOME={dagster_home(settings)} uv run dagster dev"
+
+
 def open_instance(settings: Settings) -> dg.DagsterInstance:
     """The data directory's instance, with the Spotify API pool sized from settings."""
     home = dagster_home(settings)
