@@ -22,6 +22,7 @@ from pipeline.storage.atomic import atomic_write_bytes
 API_POOL = "spotify_api"
 HOME_NAME = ".dagster"  # under the data directory
 MAX_CONCURRENT_RUNS = 4  # backfills and the daily schedule go through this queue
+TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
 
 
 class _NoConfigNotice(logging.Filter):
@@ -61,11 +62,15 @@ def render_instance_config(home: Path) -> str:
 
 
 def dagster_home(settings: Settings) -> Path:
-    """`DAGSTER_HOME` from settings, else `{data_dir}/.dagster` with its `dagster.yaml` (re)written
-    when missing or stale (the data directory moved); created if missing."""
+    """`DAGSTER_HOME` from settings (as configured; telemetry off if it has no `dagster.yaml`), else
+    `{data_dir}/.dagster` with its `dagster.yaml` (re)written when missing or stale (the data
+    directory moved); created if missing."""
     if settings.dagster_home is not None:
-        settings.dagster_home.mkdir(parents=True, exist_ok=True)
-        return settings.dagster_home
+        home = settings.dagster_home
+        home.mkdir(parents=True, exist_ok=True)
+        if not (home / "dagster.yaml").exists():  # Dagster's default storage, without telemetry
+            atomic_write_bytes(home / "dagster.yaml", TELEMETRY_OFF.encode())
+        return home
     home = settings.lake_dir / HOME_NAME
     home.mkdir(parents=True, exist_ok=True)
     config, wanted = home / "dagster.yaml", render_instance_config(home)

@@ -80,3 +80,10 @@ def test_the_projects_dagster_yaml_is_the_default_data_directorys_config():
     the CLI renders for the default data directory (./data), or the UI shows other runs."""
     assert yaml.safe_load((ROOT / "dagster.yaml").read_text()) == instance_config(Path("data/.dagster"))
     assert Settings().data_dir == Path("./data")
+
+
+def test_an_explicit_home_without_config_keeps_dagsters_layout_with_telemetry_off(tmp_path: Path):
+    home = tmp_path / "home"
+    run_id = _materialize(Settings(data_dir=tmp_path / "data", dagster_home=home))
+    assert yaml.safe_load((home / "dagster.yaml").read_text()) == {"telemetry": {"enabled": False}}
+    assert (home / "history" / "runs" / f"{run_id}.db").is_file()  # where the stock storage keeps it

@@ -146,8 +146,9 @@ def test_the_build_command_prints_what_the_library_build_prints(
     expected = _comparable(capsys.readouterr().out, library.catalog)
     assert cmd_build(_parser().parse_args(["build"]), data_env) == 0
     printed = _comparable(capsys.readouterr().out, data_env.warehouse_path)
-    assert printed == expected and len(printed) > 10
     home = data_env.data_dir.parent / "dagster_home"
+    assert printed[:-1] == expected and len(printed) > 10
+    assert printed[-1].endswith(f"DAGSTER_HOME={home} uv run dagster dev")  # how to see the run
     runs = runs_in(home, job_name="warehouse_job", tags={"spotify/launched_by": "cli"})
     assert len(runs) == 1 and runs[0].is_success
     assert runs[0].tags["dagster/asset_partition_range_start"] == "2026-06-01"
