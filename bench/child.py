@@ -178,9 +178,8 @@ IMPORTS = {
     ),
     "wh_dagster": (
         "dagster",
-        "assets.warehouse",
-        "assets.schedules",
-        "tests.kits.settings",
+        "pipeline.definitions",
+        "pipeline.orchestration.warehouse_runs",
         "tests.kits.bench_lakes",
     ),
     "query": ("pipeline.warehouse.query", "tests.kits.bench_lakes"),
