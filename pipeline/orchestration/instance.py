@@ -11,7 +11,6 @@ data directory it needs nothing, as the project's `dagster.yaml` is this config 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import dagster as dg
@@ -23,13 +22,6 @@ API_POOL = "spotify_api"
 HOME_NAME = ".dagster"  # under the data directory
 MAX_CONCURRENT_RUNS = 4  # backfills and the daily schedule go through this queue
 TELEMETRY_OFF = "telemetry:\n  enabled: false\n"
-
-
-class _NoConfigNotice(logging.Filter):
-    """Drops Dagster's notice that `DAGSTER_HOME` has no `dagster.yaml`: its defaults are fine there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("No dagster instance configuration file")
 
 
 def instance_config(home: Path) -> dict[str, object]:
@@ -86,13 +78,7 @@ def dagster_dev_command(settings: Settings) -> str:
 
 def open_instance(settings: Settings) -> dg.DagsterInstance:
     """The data directory's instance, with the Spotify API pool sized from settings."""
-    home = dagster_home(settings)
-    notice, logger = _NoConfigNotice(), logging.getLogger("dagster")
-    logger.addFilter(notice)
-    try:
-        instance = dg.DagsterInstance.from_config(str(home))
-    finally:
-        logger.removeFilter(notice)
+    instance = dg.DagsterInstance.from_config(str(dagster_home(settings)))
     storage = instance.event_log_storage
     if storage.supports_global_concurrency_limits:
         info = storage.get_concurrency_info(API_POOL)
