@@ -13,7 +13,7 @@ slow path: `json.loads` per line with lossless per-field casts and precise rejec
 agree on every accepted row and every reject.
 
 Undeclared fields go to `_extra` as their original JSON text (`drift.py`), read from the raw line
-on both paths. Booleans declared with text forms ("Y"/"N") are re-read as text when a block has them.
+on both paths. Booleans declared with text forms ("Y"/"N") are read as text when a block sends them so.
 
 Both paths rename fields the same way (`names.py`): on the fast path an alias Arrow found is merged
 into its field with `coalesce` (whole columns), so no line is parsed twice.
@@ -22,6 +22,7 @@ Track ids are normalized to base62 (`trackids.py`); per file, a `FieldTally` fee
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -152,7 +153,7 @@ class FlatParser:
             newlines_in_values=False,
         )
         # Boolean fields whose declared forms include text ("Y"/"N"): a block that sends them as
-        # text fails the first parse and is re-read with them as strings, then mapped (`_booleans`).
+        # text reads those as strings, then maps them through the forms (`_booleans`).
         self._bool_forms = {
             f.name: spec.boolean_forms(f.name).lookup()
             for f in self.record_schema
@@ -161,13 +162,10 @@ class FlatParser:
         self._text_bools = [
             n for n, forms in self._bool_forms.items() if any(isinstance(k, str) for k in forms)
         ]
-        text_schema = pa.schema(
-            [pa.field(f.name, pa.string()) if f.name in self._text_bools else f for f in read_schema]
-        )
-        self._text_parse_options = pj.ParseOptions(
-            explicit_schema=text_schema, unexpected_field_behavior="infer", newlines_in_values=False
-        )
-        self._text_first = False  # the last block needed the text parse: try it first
+        self._read_schema = read_schema
+        self._text_options: dict[frozenset[str], pj.ParseOptions] = {}  # by the fields sent as text
+        # A field sent as text somewhere in the block: RE2 finds `"name":"` at memchr speed.
+        self._as_text = {name: rf'"{re.escape(name)}"[ \t]*:[ \t]*"' for name in self._text_bools}
         # One thread per block: blocks are parsed in parallel (land.py), not chunks within one.
         self._read_options = pj.ReadOptions(block_size=_ARROW_CHUNK, use_threads=False)
 
@@ -184,7 +182,7 @@ class FlatParser:
         if has_line_longer_than(data, self.max_line_bytes):
             return None
         try:
-            table = self._read(data)
+            table = self._read(data, view)
             if table is None:
                 return None
             if table.num_rows != data.count(b"\n") + (not data.endswith(b"\n")):
@@ -213,26 +211,30 @@ class FlatParser:
             table = table.set_column(position, name, normalize_values(kind, table[name]))
         return Prepared(table, bad_ids, extra)
 
-    def _read(self, data: bytes) -> pa.Table | None:
-        """Arrow's parse with booleans as JSON booleans, else (text forms) as mapped strings."""
-        attempts = [False, True] if self._text_bools else [False]
-        if self._text_first:
-            attempts.reverse()
-        for as_text in attempts:
-            options = self._text_parse_options if as_text else self._parse_options
-            try:
-                table = pj.read_json(
-                    pa.BufferReader(data), read_options=self._read_options, parse_options=options
-                )
-            except pa.ArrowInvalid:
-                continue
-            self._text_first = as_text
-            return self._booleans(table) if as_text else table
-        return None
+    def _read(self, data: bytes, view: pa.Array) -> pa.Table | None:
+        """Arrow's parse, the boolean fields the block sends as text ("Y"/"N") read as strings and
+        mapped through their declared forms (`_booleans`); None when Arrow refuses the block."""
+        texts = frozenset(n for n, pattern in self._as_text.items() if _matches(view, pattern))
+        options = self._parse_options if not texts else self._text_options.get(texts)
+        if options is None:
+            schema = pa.schema(
+                [pa.field(f.name, pa.string()) if f.name in texts else f for f in self._read_schema]
+            )
+            options = pj.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="infer", newlines_in_values=False
+            )
+            self._text_options[texts] = options
+        try:
+            table = pj.read_json(
+                pa.BufferReader(data), read_options=self._read_options, parse_options=options
+            )
+        except pa.ArrowInvalid:
+            return None
+        return self._booleans(table, texts) if texts else table
 
-    def _booleans(self, table: pa.Table) -> pa.Table | None:
+    def _booleans(self, table: pa.Table, texts: frozenset[str]) -> pa.Table | None:
         """Text-read boolean columns mapped through their declared forms; None if a value is in none."""
-        for name in self._text_bools:
+        for name in texts:
             column = table[name]
             if column.null_count == len(column):
                 table = table.set_column(table.schema.get_field_index(name), name, column.cast(pa.bool_()))
