@@ -79,7 +79,7 @@ def _count_paths(monkeypatch):
 
 
 def test_unknown_fields_go_to_extra_on_fast_path(layout, archive, monkeypatch):
-    # Same drift, one type per field, so Arrow's reader takes the block whole (vectorized _extra).
+    # Same drift, one type per field, so Arrow's reader takes the block whole (_extra from raw lines).
     _extras_in_clear(monkeypatch)
     calls = _count_paths(monkeypatch)
     records = _drifted_records()

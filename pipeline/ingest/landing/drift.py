@@ -67,8 +67,3 @@ def extra_text(text: str, known: Collection[str]) -> str | None:
         if name not in known and value != "null"
     ]
     return "{" + ",".join(kept) + "}" if kept else None
-
-
-def extra_fields(extra: str) -> dict[str, tuple[str, str]]:
-    """The members of an `_extra` value (keys and values as sent)."""
-    return members(extra)

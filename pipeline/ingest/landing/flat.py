@@ -164,6 +164,7 @@ class FlatParser:
         ]
         self._read_schema = read_schema
         self._text_options: dict[frozenset[str], pj.ParseOptions] = {}  # by the fields sent as text
+        self._last_texts: frozenset[str] = frozenset()  # what the last parsed block sent as text
         # A field sent as text somewhere in the block: RE2 finds `"name":"` at memchr speed.
         self._as_text = {name: rf'"{re.escape(name)}"[ \t]*:[ \t]*"' for name in self._text_bools}
         # One thread per block: blocks are parsed in parallel (land.py), not chunks within one.
@@ -213,8 +214,25 @@ class FlatParser:
 
     def _read(self, data: bytes, view: pa.Array) -> pa.Table | None:
         """Arrow's parse, the boolean fields the block sends as text ("Y"/"N") read as strings and
-        mapped through their declared forms (`_booleans`); None when Arrow refuses the block."""
+        mapped through their declared forms (`_booleans`); None when Arrow refuses the block.
+
+        The fields the previous block sent as text are tried first (a day is written one way), so
+        the search for them (an RE2 scan per field: `"` is everywhere in JSON, no memchr skip) runs
+        only when that parse fails, not on every block.
+        """
+        tried = self._last_texts
+        table = self._parse_as(data, tried)
+        if table is not None or not self._as_text:
+            return table
         texts = frozenset(n for n, pattern in self._as_text.items() if _matches(view, pattern))
+        if texts == tried:
+            return None
+        table = self._parse_as(data, texts)
+        if table is not None:
+            self._last_texts = texts
+        return table
+
+    def _parse_as(self, data: bytes, texts: frozenset[str]) -> pa.Table | None:
         options = self._parse_options if not texts else self._text_options.get(texts)
         if options is None:
             schema = pa.schema(
