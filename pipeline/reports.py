@@ -1,9 +1,10 @@
 """The one registry of Bulk API reports and the lake tables they land in.
 
 Everything per report or table lives here: the API path, which parser reads it, the lake tables,
-their Arrow schemas, required fields, sort order, personal columns, value bounds and the blocking
-stream-length rule. The emulator, the client, landing and the Dagster assets read it, so adding a
-report is a change here plus its SQL staging model, and nothing can drift apart.
+their Arrow schemas, required fields, sort order, personal columns, value bounds (stream lengths
+among them) and the forms each boolean field is accepted in. The emulator, the client, landing and
+the Dagster assets read it, so adding a report is a change here plus its SQL staging model, and
+nothing can drift apart.
 """
 
 from __future__ import annotations
@@ -52,12 +53,18 @@ _STREAM_ALIASES: dict[str, tuple[str, ...]] = {
     "os": ("stream_os",),
     "user_id": ("customer_id",),
     "country": ("country_code",),
+    "completion": ("completion_flag",),  # a public production client's names, "Y"/"N" values
+    "discovery": ("discovery_flag",),
 }
 _USER_ALIASES: dict[str, tuple[str, ...]] = {
     "user_id": ("customer_id",),
     "country": ("country_code",),
     "product": ("user_product_type",),
 }
+
+# The Bulk API's age buckets, as the marts group them; `categories.py` maps other spellings here.
+AGE_GROUPS = ("0-17", "18-22", "23-27", "28-34", "35-44", "45-59", "60-150", "unknown")
+GENDERS = ("female", "male", "non_binary", "unknown")
 
 REPORT_YEAR = "report_year"  # a bound's high end: the year of the report's day
 SUB30_LIMIT_MS = 30_000  # a stream is 30 s or more; sub-30 streams are shorter
@@ -70,24 +77,35 @@ class FieldBound:
     field: str
     low: int | None
     high: int | Literal["report_year"] | None = None
+    below: str = ""  # what to say of a value under `low` (default: "is negative", "is before ...")
+    above: str = ""  # what to say of a value over `high` (default: "is above ...")
 
 
 @dataclass(frozen=True)
-class LengthRule:
-    """A blocking check on `stream_length` (ms), run on the staged partition before it is published."""
+class BooleanForms:
+    """The spellings a boolean field is accepted in besides JSON `true`/`false` (matched ignoring
+    case for text). Any other value is a rejected line whose reason names the field and the value."""
 
-    check: str  # the Dagster asset check's name
-    description: str
-    at_least_ms: int | None = None
-    under_ms: int | None = None
+    true: tuple[str | int, ...]
+    false: tuple[str | int, ...]
 
-    def holds(self, low: int | None, high: int | None) -> bool:
-        """Whether a partition whose stream lengths span `low`..`high` passes (no rows: it does)."""
-        if low is None or high is None:
-            return True
-        return (self.at_least_ms is None or low >= self.at_least_ms) and (
-            self.under_ms is None or high < self.under_ms
-        )
+    def lookup(self) -> dict[str | int, bool]:
+        """Wire value (text lower-cased) -> the boolean it means."""
+        table: dict[str | int, bool] = {}
+        for truth, values in ((True, self.true), (False, self.false)):
+            for value in values:
+                table[value.lower() if isinstance(value, str) else value] = truth
+        return table
+
+    def describe(self) -> str:
+        return "true/false, " + ", ".join(f"{t!r}/{f!r}" for t, f in zip(self.true, self.false, strict=True))
+
+
+TEXT_BOOLEANS = BooleanForms(true=("true", 1), false=("false", 0))  # every boolean field
+# The forms real Bulk API files use for stream flags (a public production client compares
+# `completion_flag` with "Y").
+FLAG_BOOLEANS = BooleanForms(true=("true", "Y", 1), false=("false", "N", 0))
+_STREAM_BOOLEANS = dict.fromkeys(("cached", "shuffle", "offline", "completion", "discovery"), FLAG_BOOLEANS)
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,9 @@ class TableSpec:
 
     `personal` columns identify listeners (pseudonymized at landing when that is on); `location`
     columns sit below country level (dropped when asked); `bounds` reject implausible values.
+    `categories` are string fields whose spellings are normalized at landing (`categories.py`).
+    `booleans` declares, per boolean field, the text and number forms it is accepted in (every
+    boolean field takes JSON booleans, "true"/"false" and 1/0; see `BooleanForms`).
     `aliases` are other names a field arrives under (real warehouses rename them; the user's field
     map, `SPOTIFY_BULK_FIELD_MAP`, adds more); `track_ids` are columns normalized to base62 ids.
     """
@@ -108,9 +129,15 @@ class TableSpec:
     personal: tuple[str, ...] = ()
     location: tuple[str, ...] = ()
     bounds: tuple[FieldBound, ...] = ()
-    length_rule: LengthRule | None = None
+    booleans: dict[str, BooleanForms] = field(default_factory=dict, hash=False)
+    categories: dict[str, str] = field(default_factory=dict, hash=False)  # field -> `categories.py` kind
+    seconds_check: bool = False  # the gate tests whether `stream_length` came in seconds (gate.py)
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     track_ids: tuple[str, ...] = ()
+
+    def boolean_forms(self, name: str) -> BooleanForms:
+        """The forms the boolean field `name` is accepted in."""
+        return self.booleans.get(name, TEXT_BOOLEANS)
 
     @property
     def record_schema(self) -> pa.Schema:
@@ -142,12 +169,16 @@ STREAMS = TableSpec(
     description="One row per stream of 30 seconds or more (Bulk API streams report).",
     personal=("user_id",),
     location=("region_code",),
-    bounds=(FieldBound("stream_length", 0),),
-    length_rule=LengthRule(
-        "all_at_least_30s",
-        "Every stream in the streams report lasts 30 000 ms or more.",
-        at_least_ms=SUB30_LIMIT_MS,
+    # A stream of this report lasts 30 s or more: a shorter one is a rejected line (counted in the
+    # reject share), not a blocked day.
+    bounds=(
+        FieldBound(
+            "stream_length",
+            SUB30_LIMIT_MS,
+            below=f"is under {SUB30_LIMIT_MS} ms: not a stream of 30 s or more (or lengths in seconds?)",
+        ),
     ),
+    booleans=_STREAM_BOOLEANS,
     aliases=_STREAM_ALIASES,
     track_ids=("track_id",),
 )
@@ -159,10 +190,16 @@ SUB30_STREAMS = TableSpec(
     description="One row per stream shorter than 30 seconds (Bulk API sub_30_sec_streams report).",
     personal=STREAMS.personal,
     location=STREAMS.location,
-    bounds=STREAMS.bounds,
-    length_rule=LengthRule(
-        "all_under_30s", "Every sub-30 stream is shorter than 30 000 ms.", under_ms=SUB30_LIMIT_MS
+    bounds=(
+        FieldBound(
+            "stream_length",
+            0,
+            SUB30_LIMIT_MS - 1,
+            above=f"is {SUB30_LIMIT_MS} ms or more: not a sub-30 stream",
+        ),
     ),
+    booleans=STREAMS.booleans,
+    seconds_check=True,
     aliases=STREAMS.aliases,
     track_ids=STREAMS.track_ids,
 )
@@ -184,6 +221,7 @@ USERS = TableSpec(
     location=("region_code",),
     bounds=(FieldBound("birth_year", 1900, REPORT_YEAR), FieldBound("account_age_days", 0)),
     aliases=_USER_ALIASES,
+    categories={"gender": "gender"},
 )
 TRACKS = TableSpec(
     name="tracks",

@@ -14,11 +14,12 @@ from pipeline.layout import safe_name
 MODE_CHOICES: dict[str, tuple[str, ...]] = {
     "downloads": ("direct", "signed"),
     "storage_content_encoding": ("none", "gzip"),
-    "aggregated_shape": ("nested", "totals"),
+    "aggregated_shape": ("nested", "totals", "coded"),
     "field_names": ("contract", "warehouse"),
     "track_id_forms": ("base62", "mixed"),
     "web_api_mode": ("development", "extended"),
     "day_shape": ("uniform", "zipf", "single"),
+    "field_forms": ("contract", "public_client"),
 }
 REDIRECT_STATUSES = (303, 302, 307)
 _NUMERIC_MODES = {"redirect_status": int, "signed_url_ttl_seconds": int}
@@ -43,8 +44,13 @@ class EmulatorConfig:
       request carrying `Authorization` with 400 and expired or tampered URLs with 403).
     - `storage_content_encoding`: how the storage host labels the gzip body: `"none"`
       (`Content-Type: application/gzip`) or `"gzip"` (`Content-Encoding: gzip`).
-    - `aggregated_shape`: `"nested"` (country x gender x age, listeners, artists) or `"totals"`
-      (country totals only, no `licensor`/`listeners`/`artists`/`uri`s, saves by product on top).
+    - `aggregated_shape`: `"nested"` (country x gender x age, listeners, artists), `"totals"`
+      (country totals only, no `licensor`/`listeners`/`artists`/`uri`s, saves by product on top) or
+      `"coded"` (a public production client's: country codes, upper-case genders and age buckets
+      directly under each level, a `"total"` at each, no level names; `aggregate_shapes.py`).
+    - `field_forms`: `"contract"` or `"public_client"` (the forms a public production client reads:
+      streams flags as `completion_flag` "Y"/"N" and `discovery_flag`, users' gender upper case with
+      `NEUTRAL` for non-binary; `modes.form_mutator`).
     - `field_names`: `"contract"` (the names of the wire contract) or `"warehouse"` (streams and
       users use `stream_source`, `stream_source_uri`, `stream_cached`, `stream_device`,
       `stream_os`, `customer_id`, `country_code`, `user_product_type`).
@@ -79,6 +85,7 @@ class EmulatorConfig:
     track_id_forms: str = "base62"
     web_api_mode: str = "development"
     day_shape: str = "uniform"
+    field_forms: str = "contract"
     app_user: str = "emulator-app-user"  # the Web API app's own user: owner of some playlists
 
     def __post_init__(self) -> None:
@@ -97,9 +104,10 @@ class EmulatorConfig:
             raise ValueError("signed_url_ttl_seconds must not be negative")
 
     @property
-    def content_modes(self) -> tuple[str, str, str, str]:
-        """The modes that change file bytes: (aggregated_shape, field_names, track_id_forms, day_shape)."""
-        return self.aggregated_shape, self.field_names, self.track_id_forms, self.day_shape
+    def content_modes(self) -> tuple[str, str, str, str, str]:
+        """The modes that change file bytes, in `DaySpec`'s order: (aggregated_shape, field_names,
+        track_id_forms, day_shape, field_forms)."""
+        return self.aggregated_shape, self.field_names, self.track_id_forms, self.day_shape, self.field_forms
 
     def current_day(self) -> datetime.date:
         return self.today or datetime.datetime.now(datetime.UTC).date()
@@ -125,7 +133,8 @@ def modes_from_options(options: dict[str, str]) -> dict[str, Any]:
     """`EmulatorConfig` keyword arguments from `--mode key=value` options; ValueError names a bad one.
 
     Keys: `downloads` (direct|signed), `redirect_status` (303|302|307), `signed_url_ttl_seconds`
-    (int), `storage_content_encoding` (none|gzip), `aggregated_shape` (nested|totals),
+    (int), `storage_content_encoding` (none|gzip), `aggregated_shape` (nested|totals|coded),
+    `field_forms` (contract|public_client),
     `field_names` (contract|warehouse), `track_id_forms` (base62|mixed), `web_api_mode`
     (development|extended), `day_shape` (uniform|zipf|single), `app_user` (text). Values are
     checked as `EmulatorConfig` checks them.

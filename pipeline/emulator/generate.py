@@ -30,10 +30,11 @@ from pipeline.emulator.aggregate import (
     track_line,
     track_tallies,
 )
+from pipeline.emulator.aggregate_shapes import coded_line
 from pipeline.emulator.audience import User
 from pipeline.emulator.catalog import Catalog, build_catalog, stable_seed
 from pipeline.emulator.gzlines import Compressor, GzipLines, LineMutator, write_lines
-from pipeline.emulator.modes import chain, mode_mutator
+from pipeline.emulator.modes import chain, form_mutator, mode_mutator
 from pipeline.emulator.rows import StreamRows
 
 GEN_VERSION = 2  # bump when generated content changes, so persisted caches are not reused
@@ -48,7 +49,7 @@ _BATCH = 8192  # lines handed to a file's compressor at once
 class DaySpec:
     """What determines a day's content. `version` > 0 is a re-publication with late rows added.
 
-    The last four fields are the content modes of `EmulatorConfig` (same names and values); a
+    The last five fields are the content modes of `EmulatorConfig` (same names and values); a
     `day_shape` other than "uniform" is generated column-wise (`vectorized.py`).
     """
 
@@ -61,6 +62,7 @@ class DaySpec:
     field_names: str = "contract"
     track_id_forms: str = "base62"
     day_shape: str = "uniform"
+    field_forms: str = "contract"
 
     @property
     def rows(self) -> int:
@@ -77,6 +79,7 @@ class DaySpec:
                 ("f", self.field_names, "contract"),
                 ("i", self.track_id_forms, "base62"),
                 ("d", self.day_shape, "uniform"),
+                ("o", self.field_forms, "contract"),
             )
             if value != default
         )
@@ -164,7 +167,9 @@ def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None
 
     `mutate` (content faults) sees lines after the content modes changed them.
     """
-    mutate = chain(mode_mutator(spec.field_names, spec.track_id_forms), mutate)
+    mutate = chain(
+        mode_mutator(spec.field_names, spec.track_id_forms), form_mutator(spec.field_forms), mutate
+    )
     if spec.day_shape != "uniform":  # imported here: polars is needed by these shapes only
         from pipeline.emulator.vectorized import generate_shaped_day
 
@@ -213,9 +218,12 @@ def catalog_reports(
         mutate,
     )
     cells = Cells()
+    coded = spec.aggregated_shape == "coded"
     agg = (
         totals_line(spec.day, tracks[t], tallies[t], cells)
         if totals
+        else coded_line(record_line(spec.day, spec.licensor, tracks[t], tallies[t], cells))
+        if coded
         else record_line(spec.day, spec.licensor, tracks[t], tallies[t], cells)
         for t in day_tracks
     )

@@ -29,14 +29,19 @@ _EVERY, _URI_AT, _GID_AT = 10, 3, 7  # line k is a URI when k % 10 == 3, a gid w
 _TRACK_KEY = '"track_id":"'
 
 
-def _rename(report: str, lines: list[str]) -> list[str]:
-    pairs = WAREHOUSE_NAMES.get(report)
+def _replaced(lines: list[str], pairs: tuple[tuple[str, str], ...]) -> list[str]:
+    """The lines with each (old, new) text pair replaced, in order."""
     if not pairs:
         return lines
     text = "".join(lines)
     for old, new in pairs:
-        text = text.replace(f'"{old}":', f'"{new}":')
+        text = text.replace(old, new)
     return text.splitlines(keepends=True)
+
+
+def _rename(report: str, lines: list[str]) -> list[str]:
+    pairs = WAREHOUSE_NAMES.get(report, ())
+    return _replaced(lines, tuple((f'"{old}":', f'"{new}":') for old, new in pairs))
 
 
 def _id_form(line: str, position: int) -> str:
@@ -64,6 +69,35 @@ def mode_mutator(field_names: str, track_id_forms: str) -> LineMutator | None:
         if mixed and report in ID_FORM_REPORTS:
             lines = [_id_form(line, first + i) for i, line in enumerate(lines)]
         return _rename(report, lines) if rename else lines
+
+    return mutate
+
+
+# The forms a public production client of the Bulk API reads (see the wire contract): stream flags
+# under `_flag` names, `completion_flag` as "Y"/"N"; users' gender in upper case, NEUTRAL for non-binary.
+PUBLIC_CLIENT_FORMS: dict[str, tuple[tuple[str, str], ...]] = {
+    "streams": (
+        ('"completion":true', '"completion_flag":"Y"'),
+        ('"completion":false', '"completion_flag":"N"'),
+        ('"discovery":', '"discovery_flag":'),
+    ),
+    "users": (
+        ('"gender":"female"', '"gender":"FEMALE"'),
+        ('"gender":"male"', '"gender":"MALE"'),
+        ('"gender":"non_binary"', '"gender":"NEUTRAL"'),
+        ('"gender":"unknown"', '"gender":"UNKNOWN"'),
+    ),
+}
+PUBLIC_CLIENT_FORMS["sub_30_sec_streams"] = PUBLIC_CLIENT_FORMS["streams"]
+
+
+def form_mutator(field_forms: str) -> LineMutator | None:
+    """The mutator writing a public production client's field forms, or None for the contract's."""
+    if field_forms != "public_client":
+        return None
+
+    def mutate(report: str, lines: list[str], first: int) -> list[str]:
+        return _replaced(lines, PUBLIC_CLIENT_FORMS.get(report, ()))
 
     return mutate
 

@@ -2,7 +2,8 @@
 
 On one machine the archive is a directory published by an atomic swap. An object store has no
 rename, so each original file becomes an object keyed by its sha256 (created only if absent: a
-conditional put, so a re-run or a racing worker never overwrites an original), and the partition's
+conditional put, so a re-run or a racing worker never overwrites an original; a large one is
+streamed from disk in a multipart upload, never read whole into memory), and the partition's
 manifest, which names those objects, is replaced by compare-and-swap on its ETag: readers see the
 previous complete manifest or the new one.
 """
@@ -19,7 +20,7 @@ from pipeline.storage.object_store import (
     ObjectStoreSettings,
     delete_keys,
     list_keys,
-    put_once,
+    put_file_once,
     read_with_etag,
     swap_if_unchanged,
 )
@@ -44,7 +45,7 @@ def mirror_partition(
     objects = []
     for file in partition.files:
         key = f"objects/{file.sha256}/{safe_name(file.name, what='archive file')}"
-        written += put_once(f"{base}/{key}", file.path.read_bytes(), store)
+        written += put_file_once(f"{base}/{key}", file.path, store)  # multipart past a size
         objects.append({"name": file.name, "object": key, "sha256": file.sha256, "bytes": file.bytes})
     local = json.loads((partition.directory / MANIFEST_NAME).read_text())
     manifest = json.dumps({**local, "objects": objects}, indent=2, sort_keys=True).encode()

@@ -149,6 +149,33 @@ def put_once(url: str, data: bytes, store: ObjectStoreSettings) -> bool:
     return True
 
 
+MULTIPART_BYTES = 16 << 20  # files larger than this are uploaded in parts, streamed from disk
+PART_BYTES = 8 << 20
+
+
+def put_file_once(url: str, path: Path, store: ObjectStoreSettings) -> bool:
+    """`put_once` for a file on disk, with memory bounded whatever its size; False if it existed.
+
+    A small file is one conditional put. A larger one is streamed from disk as a multipart upload
+    (parts of `PART_BYTES`), which object stores complete atomically but cannot make conditional:
+    so the object is looked up first, and only write-once content whose key names it (a checksum)
+    may come here, where a racing writer at worst uploads the same bytes again.
+    """
+    import obstore
+    from obstore.exceptions import NotFoundError
+
+    if path.stat().st_size <= MULTIPART_BYTES:
+        return put_once(url, path.read_bytes(), store)
+    target, key = _object_store(url, store)
+    try:
+        obstore.head(target, key)
+        return False
+    except (NotFoundError, FileNotFoundError):  # obstore raises either, by store and version
+        pass
+    obstore.put(target, key, path, use_multipart=True, chunk_size=PART_BYTES, max_concurrency=4)
+    return True
+
+
 def read_with_etag(url: str, store: ObjectStoreSettings) -> tuple[bytes, str] | None:
     """The object's bytes and ETag, or None when absent."""
     import obstore

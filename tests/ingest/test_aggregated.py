@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.ingest.landing import land_partition
 from pipeline.ingest.landing.aggregated import UnknownShapeError
+from pipeline.ingest.landing.fieldcheck import MissingFieldError
 from pipeline.reports import report_by_name
 from pipeline.spotify_ids import base62_to_gid
 from tests.kits.ndjson import dumps
@@ -220,3 +221,81 @@ def test_a_record_of_unknown_shape_fails_the_load_with_a_skeleton(layout, archiv
     assert why in message and "line 2 of" in message and 'record skeleton: {"date":"str"' in message
     assert "someone@example.com" not in message and "Song" not in message  # a skeleton, no values
     assert not layout.lake_partition("aggregated_count", LICENSOR, DAY).exists()
+
+
+def _coded_record(track: str) -> dict:
+    """A public production client's shape: country codes under `streams`, upper-case genders, a
+    `"total"` at each level, no level names; a gender given as a number is a total without ages."""
+    return {
+        "date": str(DAY),
+        "trackv2": {"name": "Song", "uri": f"spotify:track:{track}", "isrc": "USX1"},
+        "listeners": 4,
+        "streams": {
+            "total": 10,
+            "SE": {
+                "total": 7,
+                "FEMALE": {"total": 3, "23-27": 2, "60-150": 1},
+                "NEUTRAL": {"total": 4, "0-17": 4},
+            },
+            "US": {"total": 3, "MALE": 3},
+        },
+        "skips": {"total": 2, "SE": {"total": 2}},
+        "saves": {"total": 3, "SE": {"total": 3, "free": 1, "premium": 2}},
+    }
+
+
+def test_the_coded_shape_lands_with_genders_and_ages_normalized(layout, archive):
+    result = _land(layout, [archive("aggregated_streams", "day.gz", [_coded_record(T1)])])
+    assert result.rejected == 0
+    (summary,) = _read(result, "aggregated_summary")
+    assert (summary["listeners"], summary["streams"], summary["skips"], summary["saves"]) == (4, 10, 2, 3)
+    assert (summary["female_streams"], summary["male_streams"], summary["non_binary_streams"]) == (3, 3, 4)
+    counts = _read(result, "aggregated_count")
+    assert [(c["country"], c["gender"], c["age_group"], c["streams"]) for c in counts] == [
+        ("SE", "female", "23-27", 2),
+        ("SE", "female", "60-150", 1),
+        ("SE", "non_binary", "0-17", 4),
+        ("US", "male", None, 3),
+    ]
+    assert [(s["country"], s["skips"]) for s in _read(result, "aggregated_skips")] == [("SE", 2)]
+    saves = _read(result, "aggregated_saves")
+    assert [(s["country"], s["product"], s["saves"]) for s in saves] == [
+        ("SE", "free", 1),
+        ("SE", "premium", 2),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (lambda r: r["streams"].update(Sweden={"total": 1}), "unknown key 'Sweden' under 'streams'"),
+        (lambda r: r["streams"]["SE"].update(OTHER=1), "unknown key 'OTHER' under 'streams.SE'"),
+        (
+            lambda r: r["streams"]["SE"]["FEMALE"].update(teens=1),
+            "unknown key 'teens' under 'streams.SE.FEMALE'",
+        ),
+    ],
+)
+def test_a_coded_record_with_keys_of_no_level_fails_with_a_skeleton(layout, archive, change, why):
+    record = _coded_record(T1)
+    change(record)
+    with pytest.raises(UnknownShapeError) as caught:
+        _land(layout, [archive("aggregated_streams", "day.gz", [record])])
+    assert why in str(caught.value) and "record skeleton" in str(caught.value)
+
+
+def test_a_file_whose_records_all_lack_streams_fails_the_load(layout, archive):
+    records = [_totals_record(T1), _totals_record(T2)]
+    for record in records:
+        record["stream_counts"] = record.pop("streams")
+    with pytest.raises(MissingFieldError) as caught:
+        _land(layout, [archive("aggregated_streams", "day.gz", records)])
+    message = str(caught.value)
+    assert "'streams' is missing from all 2 lines of day.gz" in message and "stream_counts" in message
+
+
+def test_undeclared_fields_are_kept_byte_exact(layout, archive):
+    line = dumps(_totals_record(T1))[:-1] + ',"big":12345678901234567890,"at":"2026-06-10T10:00:00Z"}'
+    result = _land(layout, [archive("aggregated_streams", "day.gz", [line], raw=True)])
+    (summary,) = _read(result, "aggregated_summary")
+    assert summary["_extra"] == '{"big":12345678901234567890,"at":"2026-06-10T10:00:00Z"}'

@@ -79,7 +79,7 @@ def _count_paths(monkeypatch):
 
 
 def test_unknown_fields_go_to_extra_on_fast_path(layout, archive, monkeypatch):
-    # Same drift, one type per field, so Arrow's reader takes the block whole (vectorized _extra).
+    # Same drift, one type per field, so Arrow's reader takes the block whole (_extra from raw lines).
     _extras_in_clear(monkeypatch)
     calls = _count_paths(monkeypatch)
     records = _drifted_records()
@@ -239,3 +239,18 @@ def test_sink_close_after_finish_changes_nothing(tmp_path):
     sink._output.close()  # the writer itself: its buffered rows were written once, not again
     assert (tmp_path / "part-0.parquet").read_bytes() == written
     assert pq.read_table(tmp_path / "part-0.parquet").num_rows == 10
+
+
+@pytest.mark.parametrize("path", ["fast", "slow"])
+def test_unknown_field_values_are_kept_byte_exact(layout, archive, monkeypatch, path):
+    """The issue's line: a 20-digit number and an ISO timestamp came back as a float and a datetime."""
+    drift = '"x":3,"big":12345678901234567890,"nested":{"at": "2026-06-10T10:00:00Z", "v": 1.50}'
+    lines = [f'{{"track_id":"{"a" * 21}{n}","duration_ms":1000,{drift}}}' for n in range(5)]
+    lines.append(f'{{"track_id":"{"b" * 22}","duration_ms":1000,"when":"2026-06-10T10:00:00+02:00"}}')
+    calls = _count_paths(monkeypatch)
+    if path == "slow":
+        monkeypatch.setattr(FlatParser, "prepare", lambda self, data: None)
+    result = _land(layout, "tracks", [archive("tracks", "day.gz", lines, raw=True)])
+    extras = pq.read_table(result.tables[0].path).column("_extra").to_pylist()
+    assert extras == ["{" + drift + "}"] * 5 + ['{"when":"2026-06-10T10:00:00+02:00"}']
+    assert calls[path] == 1 and calls["fast" if path == "slow" else "slow"] == 0

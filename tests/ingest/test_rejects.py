@@ -53,7 +53,11 @@ def test_castable_values_are_cast(layout, archive):
     [
         ("stream_length", "12.5s", "field 'stream_length': cannot cast \"12.5s\" to int64"),
         ("stream_length", 1.5, "field 'stream_length': cannot cast 1.5 to int64"),
-        ("cached", "maybe", "field 'cached': cannot cast \"maybe\" to bool"),
+        (
+            "cached",
+            "maybe",
+            "field 'cached': \"maybe\" is not a boolean (true/false, 'true'/'false', 'Y'/'N', 1/0)",
+        ),
         ("timestamp", 1732060800, "field 'timestamp': cannot cast 1732060800 to timestamp[us, tz=UTC]"),
         ("timestamp", "yesterday", "field 'timestamp': cannot cast \"yesterday\" to timestamp[us, tz=UTC]"),
         ("user_id", {"id": 1}, "field 'user_id': cannot cast {\"id\": 1} to string"),

@@ -37,7 +37,7 @@ def test_report_assets_use_the_api_pool_and_retry():
         assert {k.to_user_string() for k in asset.keys} <= set(TABLES_BY_NAME)
 
 
-def test_blocking_checks_cover_schema_and_stream_lengths():
+def test_blocking_checks_cover_schema_and_the_stream_length_unit():
     checks = {
         (spec.asset_key.to_user_string(), spec.name): spec
         for asset in report_assets
@@ -45,6 +45,7 @@ def test_blocking_checks_cover_schema_and_stream_lengths():
     }
     for table in TABLES_BY_NAME:
         assert checks[(table, "schema_as_declared")].blocking
-    assert checks[("sub30_streams", "all_under_30s")].blocking
-    assert checks[("streams", "all_at_least_30s")].blocking
+    assert checks[("sub30_streams", "stream_length_in_ms")].blocking
+    # Out-of-bounds lengths are rejected lines (the reject share), not day-level checks.
+    assert not {name for table, name in checks if table == "streams"} - {"schema_as_declared", "reject_share"}
     assert ("streams", "reject_share") in checks

@@ -20,7 +20,7 @@ from pipeline.clients.http import RetriesExhausted, RetryPolicy
 from pipeline.emulator import FaultPlan
 from pipeline.orchestration.partitions import partition_key
 from pipeline.orchestration.resources import LakeResource
-from pipeline.reports import PERSONAL_TABLES, REPORTS, TABLES_BY_NAME
+from pipeline.reports import REPORTS, TABLES_BY_NAME
 from tests.conftest import EMULATOR_TODAY, LOADED_DAY
 from tests.kits.reliability import (
     as_multiset,
@@ -196,9 +196,8 @@ def test_drift_extra_field_is_kept_in_extra(emu, tmp_path, clean):
     assert not result.failures, result.failures
     state = lake_state(data_dir, LICENSOR, LOADED_DAY)
     for table in (*FLAT, "aggregated_summary"):
-        # Personal reports: undeclared values are not kept in clear (dropped, as ids land raw here).
-        kept = {None} if table in PERSONAL_TABLES else {'{"new_metric":"drift"}'}
-        assert {r["_extra"] for r in state[table]} == kept
+        # Ids land raw here (no pseudonymization), so personal reports keep undeclared fields as sent too.
+        assert {r["_extra"] for r in state[table]} == {'{"new_metric":"drift"}'}
         assert [{**r, "_extra": None} for r in state[table]] == clean[table]
     for report in REPORTS:
         assert result.outcomes[report.name].landing.unknown_fields == {
@@ -207,7 +206,7 @@ def test_drift_extra_field_is_kept_in_extra(emu, tmp_path, clean):
     record(
         "faults",
         "drift_extra",
-        "loaded; clean rows, the new field in _extra (not for personal reports), reported",
+        "loaded; clean rows, the new field in _extra as sent, reported",
     )
     _rerun_matches_clean(emu, data_dir, clean)
 

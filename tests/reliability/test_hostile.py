@@ -189,11 +189,28 @@ def test_a_bomb_in_the_archive_and_overlong_or_non_utf8_lines_at_landing(tmp_pat
 
 
 TRACKS, AGGREGATED = report_by_name("tracks"), report_by_name("aggregated_streams")
+SUB30_STREAMS = report_by_name("sub30_streams")
+SUB30_RECORD = {**RECORD, "stream_length": 12_000}
 USER = {"user_id": "u", "birth_year": 1990, "account_age_days": 30}
 TRACK = {"track_id": "4uLU6hMCjMI75M1A2tKUQC", "duration_ms": 200_000}
-AGG = {"trackv2": {"uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC"}, "listeners": 2}
+AGG = {"trackv2": {"uri": "spotify:track:4uLU6hMCjMI75M1A2tKUQC"}, "listeners": 2, "streams": {"total": 3}}
 ABSURD = [  # (report, plausible record, field, absurd value, reason)
-    (STREAMS, RECORD, "stream_length", -5, "field 'stream_length': -5 is negative"),
+    (
+        STREAMS,
+        RECORD,
+        "stream_length",
+        29_000,
+        "field 'stream_length': 29000 is under 30000 ms: "
+        "not a stream of 30 s or more (or lengths in seconds?)",
+    ),
+    (SUB30_STREAMS, SUB30_RECORD, "stream_length", -5, "field 'stream_length': -5 is negative"),
+    (
+        SUB30_STREAMS,
+        SUB30_RECORD,
+        "stream_length",
+        30_000,
+        "field 'stream_length': 30000 is 30000 ms or more: not a sub-30 stream",
+    ),
     (
         USERS,
         USER,

@@ -101,7 +101,7 @@ def valid_records(draw: st.DrawFn) -> dict:
             st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789", min_size=22, max_size=22)
         ),
         "country": draw(st.sampled_from(["US", "SE", "BR", "JP", "DE"])),
-        "stream_length": draw(st.integers(0, 2**53)),
+        "stream_length": draw(st.integers(30_000, 2**53)),  # streams: 30 s or more
     }
     optional = {
         "source": _TEXT,

@@ -78,3 +78,26 @@ def test_retention_deletes_the_objects_of_old_days_only(tmp_path, moto_store):
         mirror_partition(replace(old, day=date.fromisoformat(day)), "s3://archive-retain/archive", moto_store)
     assert delete_before("s3://archive-retain/archive", DAY, moto_store) == 2  # the original + manifest
     assert all("date=2026-06-10/" in key for key in list_keys("s3://archive-retain/archive", moto_store))
+
+
+def test_a_large_original_is_uploaded_in_parts_and_still_written_once(tmp_path, moto_store, monkeypatch):
+    """Past the size, the file is streamed as a multipart upload (never read whole into memory)."""
+    import pipeline.storage.object_store as object_store
+
+    monkeypatch.setattr(object_store, "MULTIPART_BYTES", 1 << 20)
+    big = hashlib.sha256(b"seed").digest() * (3 * (1 << 20) // 32 + 7)  # ~3 MB
+    partition = _partition(tmp_path, {"streams_US.json.gz": big})
+    read_whole = []
+    original = type(partition.files[0].path).read_bytes
+    monkeypatch.setattr(
+        type(partition.files[0].path), "read_bytes", lambda p: read_whole.append(p) or original(p)
+    )
+    ensure_bucket("s3://archive-test/a", moto_store)
+    written, _url = mirror_partition(partition, "s3://archive-test/big", moto_store)
+    assert written == 1 and partition.files[0].path not in read_whole
+    base = "s3://archive-test/big/streams/licensor=acme/date=2026-06-10/objects"
+    stored = read_with_etag(f"{base}/{partition.files[0].sha256}/streams_US.json.gz", moto_store)
+    assert stored is not None and stored[0] == big
+    assert "-" in stored[1]  # a multipart ETag (md5 of the parts' md5s, dash, part count)
+    again, _ = mirror_partition(partition, "s3://archive-test/big", moto_store)
+    assert again == 0

@@ -2,9 +2,13 @@
 
 Files are small (one line per track), so each line is read with `json.loads` and walked in
 Python. Keys under country, gender, age and product are data and become row values, never
-columns. Two shapes are read (see the wire contract): the nested one (country x gender x age,
-listeners, artists, `uri`s) and the totals one (country totals only, ids from `href`, saves by
-plan at the top). Where a level is absent its columns are null (a country total has gender and
+columns. Three shapes are read (see the wire contract): the nested one (country x gender x age,
+listeners, artists, `uri`s), the totals one (country totals only, ids from `href`, saves by plan at
+the top) and a public production client's (`streams.<CC>.<GENDER>.<age>` with a `"total"` at each
+level and no level names; `coded_levels` rewrites it to the nested one, checking every key is a
+country code, a gender or an age bucket). Gender and age labels are normalized (`categories.py`).
+Per file, a field every record lacks (`streams` renamed, say) fails the load (`fieldcheck.py`).
+Where a level is absent its columns are null (a country total has gender and
 age null) rather than invented. A record with bad values is rejected whole, with the path of the
 offending field, so the four tables always agree; a record with structural keys the reader does
 not know fails the load (`UnknownShapeError`), since its counts would otherwise be lost unseen.
@@ -14,13 +18,15 @@ Track ids from `uri` or `href` are normalized to base62; one of no known form re
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from typing import Any
 
 import pyarrow as pa
 
+from pipeline.ingest.landing.categories import age_group, gender
 from pipeline.ingest.landing.coerce import coercer_for, show
-from pipeline.ingest.landing.drift import EXTRA
+from pipeline.ingest.landing.drift import EXTRA, extra_text
 from pipeline.ingest.landing.errors import LandingError
 from pipeline.ingest.landing.fieldcheck import FieldTally
 from pipeline.ingest.landing.lines import BadLine, load_object, split_block
@@ -49,6 +55,10 @@ GENDER_COLUMNS = {
     "non_binary": "non_binary_streams",
     "unknown": "unknown_gender_streams",
 }
+REQUIRED_FIELDS = ("trackv2", "streams")  # a file without them in any record is a renamed field
+_COUNTRY_CODE = re.compile(r"[A-Z]{2}")
+_AGE_LABEL = re.compile(r"[0-9]{1,3}-[0-9]{1,3}|[0-9]{1,3}\+|unknown")
+_PRODUCT = re.compile(r"[a-z][a-z_]*")
 TABLES = (AGGREGATED_SUMMARY, AGGREGATED_COUNT, AGGREGATED_SKIPS, AGGREGATED_SAVES)
 SAMPLE_CHARS = 400
 _count = coercer_for(pa.int64())
@@ -75,6 +85,55 @@ def skeleton(value: Any, limit: int = SAMPLE_CHARS) -> str:
 
     text = json.dumps(strip(value), ensure_ascii=False, separators=(",", ":"))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def coded_levels(value: Any, path: str, kind: str) -> Any:
+    """A `streams`, `skips` or `saves` object in the coded shape (`{"total": 5, "SE": {"total": 3,
+    "FEMALE": {"total": 3, "23-27": 3}}}`) rewritten to the nested shape; others returned as they are.
+
+    The coded shape has no level names, so each key must be what its level holds (a country code,
+    a gender, an age bucket or a plan): any other key is a shape we do not know (`_Shape`).
+    """
+    if not isinstance(value, dict) or "country" in value or set(value) <= {"total", "product"}:
+        return value
+    countries = {}
+    for code, inner in value.items():
+        if code == "total":
+            continue
+        if not _COUNTRY_CODE.fullmatch(code):
+            raise _Shape(f"unknown key {code!r} under {path!r} (neither a level name nor a country code)")
+        countries[code] = _coded_country(inner, f"{path}.{code}", kind)
+    return {"total": value.get("total"), "country": countries}
+
+
+def _coded_country(value: Any, path: str, kind: str) -> Any:
+    if not isinstance(value, dict):
+        return {"total": value}  # a bare number: the country's total
+    total = value.get("total")
+    inner = {k: v for k, v in value.items() if k != "total"}
+    if kind == "skips" or not inner:
+        if inner:
+            raise _Shape(f"unknown key(s) {', '.join(sorted(map(repr, inner)))} under {path!r}")
+        return {"total": total}
+    if kind == "saves":
+        if bad := [k for k in inner if not _PRODUCT.fullmatch(k)]:
+            raise _Shape(f"unknown key {bad[0]!r} under {path!r} (not a plan)")
+        return {"total": total, "product": inner}
+    genders = {}
+    for name, ages in inner.items():
+        if gender(name) not in GENDER_COLUMNS:
+            raise _Shape(f"unknown key {name!r} under {path!r} (neither a level name nor a gender)")
+        genders[name] = _coded_gender(ages, f"{path}.{name}")
+    return {"total": total, "gender": genders}
+
+
+def _coded_gender(value: Any, path: str) -> Any:
+    if not isinstance(value, dict):
+        return {"total": value}  # a number: the gender's total, without an age breakdown
+    ages = {k: v for k, v in value.items() if k != "total"}
+    if bad := [k for k in ages if not _AGE_LABEL.fullmatch(age_group(k))]:
+        raise _Shape(f"unknown key {bad[0]!r} under {path!r} (not an age bucket)")
+    return {"total": value.get("total"), "age": ages} if ages else {"total": value.get("total")}
 
 
 def _level(value: Any, path: str, level: str) -> dict[str, Any]:
@@ -149,11 +208,10 @@ def flatten(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     if artists is not None and not isinstance(artists, list):
         raise BadLine(f"field 'artists': expected a list, got {show(artists)}")
     artist_objects = [_object(a, f"artists[{i}]") for i, a in enumerate(artists or [])]
-    streams = _level(record.get("streams"), "streams", "streams")
+    streams = _level(coded_levels(record.get("streams"), "streams", "streams"), "streams", "streams")
     counts, by_gender = _stream_counts(key, _object(streams.get("country"), "streams.country"))
-    skips = _level(record.get("skips"), "skips", "skips")
-    saves = _level(record.get("saves"), "saves", "saves")
-    extra = {k: v for k, v in record.items() if k not in KNOWN_FIELDS and v is not None}
+    skips = _level(coded_levels(record.get("skips"), "skips", "skips"), "skips", "skips")
+    saves = _level(coded_levels(record.get("saves"), "saves", "saves"), "saves", "saves")
     summary = {
         **key,
         "track_name": _string(track.get("name"), "trackv2.name"),
@@ -172,7 +230,7 @@ def flatten(record: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         "skips": _number(skips.get("total"), "skips.total"),
         "saves": _number(saves.get("total"), "saves.total"),
         **by_gender,
-        EXTRA: json.dumps(extra, ensure_ascii=False, separators=(",", ":")) if extra else None,
+        EXTRA: None,  # filled by the parser from the raw line (original JSON text)
     }
     skip_rows = []
     for country, value in _object(skips.get("country"), "skips.country").items():
@@ -227,15 +285,16 @@ def _stream_counts(
             rows.append({**key, "country": country, "gender": None, "age_group": None, "streams": total})
             continue
         totals = {column: so_far or 0 for column, so_far in totals.items()}
-        for gender, gender_value in _object(country_object["gender"], f"{country_path}.gender").items():
-            path = f"{country_path}.gender.{gender}"
+        for sent, gender_value in _object(country_object["gender"], f"{country_path}.gender").items():
+            path = f"{country_path}.gender.{sent}"
+            normal = gender(sent)
             gender_object = _level(gender_value, path, "streams.country.gender")
             total = _number(gender_object.get("total"), f"{path}.total")
             ages = gender_object.get("age")
             if ages is None:
                 total = _number(total, f"{path}.total", required=True)
                 rows.append(
-                    {**key, "country": country, "gender": gender, "age_group": None, "streams": total}
+                    {**key, "country": country, "gender": normal, "age_group": None, "streams": total}
                 )
                 gender_sum = total or 0
             else:
@@ -244,9 +303,15 @@ def _stream_counts(
                     streams = _number(amount, f"{path}.age.{age}", required=True)
                     gender_sum += streams or 0
                     rows.append(
-                        {**key, "country": country, "gender": gender, "age_group": age, "streams": streams}
+                        {
+                            **key,
+                            "country": country,
+                            "gender": normal,
+                            "age_group": age_group(age),
+                            "streams": streams,
+                        }
                     )
-            column = GENDER_COLUMNS.get(gender)
+            column = GENDER_COLUMNS.get(normal)
             if column is not None:
                 totals[column] = (totals[column] or 0) + (gender_sum if total is None else total)
     return rows, totals
@@ -260,10 +325,19 @@ class AggregatedParser:
         self.unknown_fields: Counter[str] = Counter()
         self.invalid_ids = 0
         self.schemas = {t.name: pa.schema([*t.fields, pa.field(EXTRA, pa.string())]) for t in TABLES}
+        self.tally = FieldTally()
 
     def finish_file(self) -> FieldTally:
-        """Nothing to tally: the nested record's names are fixed by `flatten`, not mapped."""
-        return FieldTally()
+        """What the file's records held: the required top-level fields each lacked, unknown fields."""
+        tally, self.tally = self.tally, FieldTally()
+        return tally
+
+    def _tally(self, record: dict[str, Any]) -> None:
+        tally = self.tally
+        tally.records += 1
+        for name in REQUIRED_FIELDS:
+            tally.missing[name] += record.get(name) is None
+        tally.unknown.update(k for k, v in record.items() if k not in KNOWN_FIELDS and v is not None)
 
     def prepare(self, data: bytes) -> None:
         """Nothing to do ahead: aggregated files are small and parsed line by line."""
@@ -277,7 +351,8 @@ class AggregatedParser:
         for line, raw in numbered:
             records += 1
             try:
-                record = load_object(raw, self.max_line_bytes)
+                record, text = load_object(raw, self.max_line_bytes, with_text=True)
+                self._tally(record)
                 flat = flatten(record)
             except BadLine as exc:
                 self.invalid_ids += isinstance(exc, InvalidTrackId)
@@ -291,6 +366,9 @@ class AggregatedParser:
             self.unknown_fields.update(
                 k for k, v in record.items() if k not in KNOWN_FIELDS and v is not None
             )
+            if any(k not in KNOWN_FIELDS and v is not None for k, v in record.items()):
+                flat[AGGREGATED_SUMMARY.name][0][EXTRA] = extra_text(text, KNOWN_FIELDS)
+            self.tally.rows += 1
             for name, table_rows in flat.items():
                 rows[name].extend(table_rows)
         tables = {

@@ -2,6 +2,7 @@
 
 The fast path (Arrow's JSON reader) is strict about JSON types; a block it refuses is re-read line
 by line with these coercers, so "123" still lands as 123 and only truly bad values are rejected.
+Booleans take the forms the registry declares per field (`BooleanForms`: "Y"/"N" for stream flags).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.reports import TEXT_BOOLEANS, BooleanForms
+
 Coercer = Callable[[Any], Any]
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
-_BOOL_TEXT = {"true": True, "false": False}
 
 
 class Uncastable(ValueError):
@@ -68,14 +70,20 @@ def _integer(bits: int, *, signed: bool) -> Coercer:
     return cast
 
 
-def _boolean(value: Any) -> bool:
-    if type(value) is bool:
-        return value
-    if isinstance(value, str) and value.lower() in _BOOL_TEXT:
-        return _BOOL_TEXT[value.lower()]
-    if type(value) is int and value in (0, 1):
-        return bool(value)
-    raise Uncastable
+def _boolean(forms: BooleanForms) -> Coercer:
+    """JSON booleans, and the text and number forms the registry declares for the field."""
+    table = forms.lookup()
+
+    def cast(value: Any) -> bool:
+        if type(value) is bool:
+            return value
+        key = value.lower() if isinstance(value, str) else value if type(value) is int else None
+        found = table.get(key) if key is not None else None
+        if found is None:
+            raise Uncastable
+        return found
+
+    return cast
 
 
 def _timestamp(value: Any) -> datetime:
@@ -108,14 +116,15 @@ def _list_of(item: Coercer) -> Coercer:
     return cast
 
 
-def coercer_for(dtype: pa.DataType) -> Coercer:
-    """The lossless cast for one Arrow type; identity for types the registry does not use."""
+def coercer_for(dtype: pa.DataType, booleans: BooleanForms = TEXT_BOOLEANS) -> Coercer:
+    """The lossless cast for one Arrow type (a boolean in `booleans`' forms); identity for types the
+    registry does not use."""
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
         return _string
     if pa.types.is_integer(dtype):
         return _integer(dtype.bit_width, signed=pa.types.is_signed_integer(dtype))
     if pa.types.is_boolean(dtype):
-        return _boolean
+        return _boolean(booleans)
     if pa.types.is_timestamp(dtype):
         return _timestamp
     if pa.types.is_floating(dtype):

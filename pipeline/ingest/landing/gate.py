@@ -1,7 +1,7 @@
 """Blocking checks on a staged partition, run before it is swapped into the lake.
 
-A partition that breaks a blocking rule (schema, stream-length bounds, stream lengths in seconds,
-required fields) must never replace a good one: `land_partition` runs these on the staged Parquet
+A partition that breaks a blocking rule (its schema, or sub-30 stream lengths in seconds) must
+never replace a good one: `land_partition` runs these on the staged Parquet
 file and, on a failure, keeps the previous version and raises `BlockedByChecksError`, naming the
 field, the rule and a few offending rows (personal columns left out). The Dagster assets report
 the same outcomes as asset checks.
@@ -10,6 +10,7 @@ the same outcomes as asset checks.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +24,12 @@ from pipeline.reports import TableSpec
 from pipeline.storage.atomic import atomic_write_bytes
 
 SCHEMA_CHECK = "schema_as_declared"
-REQUIRED_CHECK = "required_fields_present"
 UNIT_CHECK = "stream_length_in_ms"
 BLOCKED_FILE = "blocked.json"
 SAMPLE_ROWS = 5
-# A median stream under one second is not a listening pattern: the lengths are in seconds.
-MIN_MEDIAN_MS = 1_000
+SAMPLE_BATCH_ROWS = 65_536
+SECONDS_CEILING = 30  # a sub-30 stream in seconds is 0..29
+UNIT_MIN_ROWS = 30  # fewer plays say too little about the unit
 LENGTH = "stream_length"
 
 
@@ -90,11 +91,20 @@ def stream_length_range(path: Path) -> tuple[int | None, int | None]:
     return low, high
 
 
-def _sample(spec: TableSpec, path: Path, mask_of: object) -> tuple[dict[str, object], ...]:
-    """A few rows the mask function flags, without personal columns (they go to Dagster's storage)."""
+def _sample(
+    spec: TableSpec, path: Path, mask_of: Callable[[pa.RecordBatch], pa.Array]
+) -> tuple[dict[str, object], ...]:
+    """A few rows the mask function flags, without personal columns (they go to Dagster's storage).
+
+    Row groups are streamed one batch at a time and reading stops once the sample is full, so
+    memory stays that of one batch whatever the day's size.
+    """
     columns = [*shown_columns(spec), "_source_file"]
-    table = pq.read_table(path, columns=columns)
-    rows = table.filter(mask_of(table)).slice(0, SAMPLE_ROWS).to_pylist()  # type: ignore[operator]
+    rows: list[dict[str, object]] = []
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=SAMPLE_BATCH_ROWS, columns=columns):
+        rows += batch.filter(mask_of(batch)).slice(0, SAMPLE_ROWS - len(rows)).to_pylist()
+        if len(rows) >= SAMPLE_ROWS:
+            break
     return tuple({k: _plain(v) for k, v in row.items()} for row in rows)
 
 
@@ -102,77 +112,43 @@ def _plain(value: object) -> object:
     return value if isinstance(value, int | float | bool | str) or value is None else str(value)
 
 
-def _required(spec: TableSpec, path: Path) -> GateOutcome:
-    meta = pq.ParquetFile(path).metadata
-    names = meta.schema.to_arrow_schema().names
-    nulls = {name: 0 for name in spec.required}
-    missing = [name for name in spec.required if name not in names]
-    for rg in range(meta.num_row_groups):
-        for name in spec.required:
-            if name in names:
-                stats = meta.row_group(rg).column(names.index(name)).statistics
-                nulls[name] += stats.null_count if stats is not None and stats.has_null_count else 0
-    broken = missing or [name for name, n in nulls.items() if n]
-    if not broken:
-        return GateOutcome(
-            spec.name, REQUIRED_CHECK, True, ",".join(spec.required), "not null", "all present"
-        )
-    name = broken[0]
-    if name in missing:
-        return GateOutcome(spec.name, REQUIRED_CHECK, False, name, "column present", "column missing")
-    sample = _sample(spec, path, lambda t: pc.is_null(t[name]))
-    return GateOutcome(
-        spec.name, REQUIRED_CHECK, False, name, "not null", f"{nulls[name]:,} rows without it", sample
-    )
-
-
-def _length_bounds(spec: TableSpec, path: Path) -> GateOutcome:
-    rule = spec.length_rule
-    assert rule is not None
-    low, high = stream_length_range(path)
-    bounds = " and ".join(
-        part
-        for part in (
-            f">= {rule.at_least_ms} ms" if rule.at_least_ms is not None else "",
-            f"< {rule.under_ms} ms" if rule.under_ms is not None else "",
-        )
-        if part
-    )
-    detail = f"stream_length spans {low}..{high}"
-    if rule.holds(low, high):
-        return GateOutcome(spec.name, rule.check, True, LENGTH, bounds, detail)
-
-    def outside(table: pa.Table) -> pa.ChunkedArray:
-        tests = []
-        if rule.at_least_ms is not None:
-            tests.append(pc.less(table[LENGTH], rule.at_least_ms))
-        if rule.under_ms is not None:
-            tests.append(pc.greater_equal(table[LENGTH], rule.under_ms))
-        return pc.fill_null(tests[0] if len(tests) == 1 else pc.or_(*tests), False)
-
-    return GateOutcome(spec.name, rule.check, False, LENGTH, bounds, detail, _sample(spec, path, outside))
-
-
 def _unit(spec: TableSpec, path: Path) -> GateOutcome:
-    column = pq.read_table(path, columns=[LENGTH])[LENGTH]
-    median = pc.approximate_median(column).as_py() if len(column) else None
-    rule = f"median >= {MIN_MEDIAN_MS} ms (lengths are milliseconds, not seconds)"
-    if median is None or median >= MIN_MEDIAN_MS:
-        return GateOutcome(spec.name, UNIT_CHECK, True, LENGTH, rule, f"median {median}")
-    sample = _sample(spec, path, lambda t: pc.fill_null(pc.less(t[LENGTH], MIN_MEDIAN_MS), False))
-    detail = f"median stream_length is {median:g}: the values look like seconds"
+    """Sub-30 stream lengths in seconds, from the row-group statistics only (no column is read).
+
+    Why this test: sub-30 lengths in seconds are 0..29, which the line rule (0 <= ms < 30 000)
+    cannot tell from milliseconds, so only the day as a whole can. The day fails only when it has
+    at least `UNIT_MIN_ROWS` streams and every one is under `SECONDS_CEILING` (30): in
+    milliseconds that is every play of the day stopping within 30 ms, before audio output can
+    even start, which no real day does. A legitimate sub-30 day cannot fail it: one play of 30 ms
+    or more passes it. (The median-under-1-s test it replaces refused days whose plays were
+    mostly quick skips, which is what a normal sub-30 day looks like.) Streams of 30 s or more
+    need no day test: in seconds every line breaks the line rule (>= 30 000 ms) and the reject
+    share refuses the day, each reject saying why.
+    """
+    low, high = stream_length_range(path)
+    rows = pq.ParquetFile(path).metadata.num_rows
+    rule = (
+        f"some stream_length >= {SECONDS_CEILING} ms when {UNIT_MIN_ROWS}+ rows (milliseconds, not seconds)"
+    )
+    detail = f"{rows:,} rows, stream_length spans {low}..{high}"
+    if high is None or rows < UNIT_MIN_ROWS or high >= SECONDS_CEILING:
+        return GateOutcome(spec.name, UNIT_CHECK, True, LENGTH, rule, detail)
+    sample = _sample(spec, path, lambda t: pc.fill_null(pc.less(t[LENGTH], SECONDS_CEILING), False))
+    detail += ": every value fits in 0..29, the values look like seconds"
     return GateOutcome(spec.name, UNIT_CHECK, False, LENGTH, rule, detail, sample)
 
 
 def gate_checks(spec: TableSpec, path: Path) -> list[GateOutcome]:
-    """Every blocking check of `spec` on the Parquet file at `path` (staged or published)."""
+    """Every blocking check of `spec` on the Parquet file at `path` (staged or published).
+
+    Only what no line-level rule can express blocks a day: a schema change and a unit change.
+    Out-of-bounds values and missing required fields are rejected lines (the parsers, counted in the
+    reject share) and a required field absent from a whole file fails the landing (`fieldcheck.py`).
+    """
     passed, detail = schema_matches(spec, path)
     outcomes = [GateOutcome(spec.name, SCHEMA_CHECK, passed, "*", "declared schema", detail)]
-    if not passed:
-        return outcomes  # the other rules read columns the schema may not have
-    outcomes.append(_required(spec, path))
-    if spec.length_rule is not None:
-        outcomes += [_length_bounds(spec, path), _unit(spec, path)]
+    if passed and spec.seconds_check:
+        outcomes.append(_unit(spec, path))
     return outcomes
 
 

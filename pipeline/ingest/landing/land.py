@@ -24,7 +24,7 @@ from pipeline.ingest.landing.fieldcheck import check_file, summarize_warnings
 from pipeline.ingest.landing.flat import FlatParser
 from pipeline.ingest.landing.gate import BLOCKED_FILE, BlockedByChecksError, gate_checks, write_blocked
 from pipeline.ingest.landing.memory import return_freed_memory
-from pipeline.ingest.landing.names import FieldMap, aliases_for, load_field_map
+from pipeline.ingest.landing.names import FieldMap, aliases_for, load_field_map, not_personal_for
 from pipeline.ingest.landing.parsing import Parser, prepare_ahead
 from pipeline.ingest.landing.personal import PersonalData
 from pipeline.ingest.landing.privacy import Privacy, Pseudonymizer, ensure_consistent
@@ -84,7 +84,8 @@ def land_partition(
     opts = options or LandingOptions()
     field_map = load_field_map(opts.field_map)
     return_freed_memory()
-    privacy = PersonalData(Pseudonymizer(opts.privacy))  # user ids, region codes, `_extra`
+    not_personal = {t.name: not_personal_for(t.name, field_map) for t in report.tables}
+    privacy = PersonalData(Pseudonymizer(opts.privacy), not_personal)  # user ids, region codes, `_extra`
     if any(t.name in PERSONAL_TABLES for t in report.tables):
         ensure_consistent(layout, opts.privacy)
     say = on_progress or (lambda _message: None)

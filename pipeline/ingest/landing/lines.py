@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal, overload
 
 _BOM = b"\xef\xbb\xbf"
 
@@ -29,8 +29,14 @@ def split_block(data: bytes, first_line: int) -> tuple[int, Iterator[tuple[int, 
     return len(lines), numbered()
 
 
-def load_object(raw: bytes, max_line_bytes: int) -> dict[str, Any]:
-    """The JSON object on one line, or BadLine saying why not."""
+@overload
+def load_object(raw: bytes, max_line_bytes: int) -> dict[str, Any]: ...
+@overload
+def load_object(
+    raw: bytes, max_line_bytes: int, *, with_text: Literal[True]
+) -> tuple[dict[str, Any], str]: ...
+def load_object(raw: bytes, max_line_bytes: int, *, with_text: bool = False) -> Any:
+    """The JSON object on one line (and the line's text, `with_text`), or BadLine saying why not."""
     if len(raw) > max_line_bytes:
         raise BadLine(f"line longer than {max_line_bytes:,} bytes ({len(raw):,})")
     try:
@@ -45,4 +51,4 @@ def load_object(raw: bytes, max_line_bytes: int) -> dict[str, Any]:
         raise BadLine("malformed JSON: nested too deeply") from None
     if not isinstance(record, dict):
         raise BadLine(f"not a JSON object but {type(record).__name__}")
-    return record
+    return (record, text) if with_text else record

@@ -10,6 +10,12 @@ field must be one line of configuration, never a column of nulls. The field map
 
 `[sub30_streams]` falls back to `[streams]` (the two reports have one record shape). Map entries
 are tried before the registry's aliases; the declared name itself always wins when present.
+
+A section of a personal report may also list undeclared fields that are *not* personal, so their
+values land in `_extra` as sent even when pseudonymization is on (`personal.py`):
+
+    [streams]
+    not_personal = ["device_class", "episode_id"]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from pipeline.ingest.landing.errors import LandingError
 from pipeline.reports import SUB30_STREAMS, TABLES_BY_NAME, TableSpec
 
 FieldMap = Mapping[str, Mapping[str, tuple[str, ...]]]  # table -> declared field -> wire names
+NOT_PERSONAL = "not_personal"  # the section key listing undeclared fields that identify no one
 
 
 class FieldMapError(LandingError):
@@ -55,6 +62,22 @@ def _section(path: Path, table: str, entries: object) -> dict[str, tuple[str, ..
     out = {}
     for name, wire in entries.items():
         names = (wire,) if isinstance(wire, str) else wire
+        if name == NOT_PERSONAL and name not in declared:
+            if not spec.personal:
+                raise FieldMapError(
+                    f"{FIELD_MAP_ENV}={path}: [{table}] {name}: {table} holds no personal data, "
+                    "its undeclared fields are always kept as sent"
+                )
+            if not isinstance(names, list | tuple) or not all(isinstance(n, str) and n for n in names):
+                raise FieldMapError(
+                    f"{FIELD_MAP_ENV}={path}: [{table}] {name}: expected a list of field names"
+                )
+            if clash := declared.intersection(names):
+                raise FieldMapError(
+                    f"{FIELD_MAP_ENV}={path}: [{table}] {name}: {sorted(clash)[0]!r} is a declared field"
+                )
+            out[name] = tuple(names)
+            continue
         if name not in declared:
             raise FieldMapError(f"{FIELD_MAP_ENV}={path}: [{table}] has no field {name!r}")
         if not isinstance(names, list | tuple) or not all(isinstance(n, str) and n for n in names):
@@ -85,3 +108,12 @@ def aliases_for(spec: TableSpec, field_map: FieldMap) -> dict[str, tuple[str, ..
             if taken.setdefault(wire, name) != name:
                 raise FieldMapError(f"{spec.name}: {wire!r} is mapped to both {taken[wire]!r} and {name!r}")
     return merged
+
+
+def not_personal_for(table: str, field_map: FieldMap) -> frozenset[str]:
+    """Undeclared fields of `table` the user listed as not personal (`[sub30_streams]` falls back
+    to `[streams]`)."""
+    mapped = field_map.get(table)
+    if mapped is None and table == SUB30_STREAMS.name:
+        mapped = field_map.get("streams")
+    return frozenset((mapped or {}).get(NOT_PERSONAL, ()))

@@ -49,6 +49,8 @@ class Bound:
 
 
 def _below(bound: FieldBound) -> str:
+    if bound.below:
+        return bound.below
     if bound.low == 0:
         return "is negative"
     if bound.low == 1:
@@ -63,6 +65,6 @@ def bounds_for(spec: TableSpec, day: date) -> tuple[Bound, ...]:
         if bound.high == REPORT_YEAR:
             high, above = day.year, f"is in the future (the report is for {day:%Y-%m-%d})"
         else:
-            high, above = bound.high, f"is above {bound.high}"
+            high, above = bound.high, bound.above or f"is above {bound.high}"
         rules.append(Bound(bound.field, bound.low, high, _below(bound), above))  # type: ignore[arg-type]
     return tuple(rules)
