@@ -117,6 +117,9 @@ class LakeResource(dg.ConfigurableResource):
     lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, description="The schedules' look-back.")
     duckdb_memory_limit: str = Field(default="", description="DuckDB memory_limit of warehouse steps.")
     duckdb_threads: int = Field(default=0, description="DuckDB threads of warehouse steps (0: default).")
+    reconcile_tolerance: float = Field(
+        default=0.0, description="Share an aggregated count may differ from its stream rows (0: exact)."
+    )
     lake_url: str = Field(
         default="", description="An Iceberg lake (s3://bucket/prefix); empty: the local Hive lake only."
     )
@@ -171,6 +174,7 @@ class LakeResource(dg.ConfigurableResource):
             lookback_days=self.lookback_days,
             memory_limit=self.duckdb_memory_limit,
             threads=self.duckdb_threads,
+            reconcile_tolerance=self.reconcile_tolerance,
         )
 
 
@@ -189,6 +193,7 @@ def lake_resource(settings: Settings) -> LakeResource:
         lookback_days=settings.lookback_days,
         duckdb_memory_limit=settings.duckdb_memory_limit,
         duckdb_threads=settings.duckdb_threads,
+        reconcile_tolerance=settings.reconcile_tolerance,
         lake_url=settings.lake_url,
         archive_url=settings.archive_url,
         catalog_uri=settings.iceberg_catalog_uri if settings.table_lake else "",

@@ -95,6 +95,7 @@ def materialize_model(
                     window.end,
                     only_model=name,
                     tallies=reconciled_tallies(layout, window),
+                    tolerance=session.options.reconcile_tolerance,
                 )
                 if window
                 else []
