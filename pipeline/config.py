@@ -63,6 +63,9 @@ class PrivacySettings:
     pseudonymize: bool = True
     key: str = field(default="", repr=False)
     drop_region: bool = False
+    # Rejected lines are quoted with personal values pseudonymized, or dropped when not pseudonymizing;
+    # True keeps them as sent in the latter case (SPOTIFY_BULK_RAW_REJECTS=1).
+    raw_rejects: bool = False
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             pseudonymize=_flag(env, "SPOTIFY_BULK_PSEUDONYMIZE", default=True),
             key=env.get(PSEUDONYM_KEY_ENV, ""),
             drop_region=_flag(env, "SPOTIFY_BULK_DROP_REGION", default=False),
+            raw_rejects=_flag(env, "SPOTIFY_BULK_RAW_REJECTS", default=False),
         ),
         field_map=Path(field_map) if field_map else None,
         dagster_home=Path(home) if home else None,

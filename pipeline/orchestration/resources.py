@@ -113,6 +113,9 @@ class LakeResource(dg.ConfigurableResource):
     drop_region: bool = Field(
         default=False, description="Land region_code as null in streams, sub-30 streams and users."
     )
+    raw_rejects: bool = Field(
+        default=False, description="Quote rejected lines as sent when not pseudonymizing (opt-in)."
+    )
     field_map: str = Field(default="", description="A TOML/JSON file mapping renamed API fields.")
     lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, description="The schedules' look-back.")
     duckdb_memory_limit: str = Field(default="", description="DuckDB memory_limit of warehouse steps.")
@@ -161,7 +164,9 @@ class LakeResource(dg.ConfigurableResource):
 
     def landing_options(self) -> LandingOptions:
         """Landing settings of this lake (the key is checked when a load starts, not here)."""
-        privacy = Privacy(self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region)
+        privacy = Privacy(
+            self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region, self.raw_rejects
+        )
         tables = self.table_settings()
         return LandingOptions(
             privacy=privacy,
@@ -189,6 +194,7 @@ def lake_resource(settings: Settings) -> LakeResource:
         pseudonymize=privacy.pseudonymize,
         pseudonym_key=key,  # type: ignore[arg-type]
         drop_region=privacy.drop_region,
+        raw_rejects=privacy.raw_rejects,
         field_map=str(settings.field_map.resolve()) if settings.field_map else "",
         lookback_days=settings.lookback_days,
         duckdb_memory_limit=settings.duckdb_memory_limit,

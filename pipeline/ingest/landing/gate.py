@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 
 from pipeline.ingest.landing.errors import LandingError
 from pipeline.ingest.landing.personal import shown_columns
+from pipeline.ingest.landing.rejects import rejects_root
+from pipeline.private_files import write_private
 from pipeline.reports import TableSpec
-from pipeline.storage.atomic import atomic_write_bytes
 
 SCHEMA_CHECK = "schema_as_declared"
 REQUIRED_CHECK = "required_fields_present"
@@ -181,5 +182,5 @@ def write_blocked(directory: Path, failed: list[GateOutcome], *, staging_root: P
     path = directory / BLOCKED_FILE
     document = [{"table": o.table, "check": o.check, **o.metadata()} for o in failed]
     data = (json.dumps(document, indent=1, default=str) + "\n").encode("utf-8")
-    atomic_write_bytes(path, data, staging_root=staging_root)
+    write_private(path, data, root=rejects_root(directory))  # its samples may quote personal rows
     return path
