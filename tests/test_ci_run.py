@@ -18,8 +18,6 @@ def readme_test_commands() -> list[str]:
     development = readme[readme.index("## Development") :]
     start = development.index("```bash")
     block = development[start : development.index("```", start + 3)]
-        development.index("```bash") : development.index("```", development.index("```bash") + 3)
-    ]
     return [line.split("#")[0].strip() for line in block.splitlines() if line.startswith("uv run pytest")]
 
 
