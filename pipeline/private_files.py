@@ -40,10 +40,15 @@ def open_private(path: Path) -> IO[bytes]:
     return os.fdopen(fd, "wb")
 
 
-def write_private(path: Path, data: bytes, *, root: Path) -> None:
-    """Write `path` atomically (a 0600 temporary sibling renamed into place) in a private directory."""
+def write_private(path: Path, data: bytes, *, root: Path, staging_root: Path | None = None) -> None:
+    """Write `path` atomically in a private directory: a 0600 temporary file renamed into place,
+    in `staging_root` when given (same filesystem; a killed writer leaves nothing next to `path`)."""
     private_dir(path.parent, root=root)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    if staging_root is not None:
+        staging_root.mkdir(parents=True, exist_ok=True)
+        tmp = staging_root / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    else:
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with open_private(tmp) as fh:
             fh.write(data)

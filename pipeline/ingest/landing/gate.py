@@ -182,5 +182,6 @@ def write_blocked(directory: Path, failed: list[GateOutcome], *, staging_root: P
     path = directory / BLOCKED_FILE
     document = [{"table": o.table, "check": o.check, **o.metadata()} for o in failed]
     data = (json.dumps(document, indent=1, default=str) + "\n").encode("utf-8")
-    write_private(path, data, root=rejects_root(directory))  # its samples may quote personal rows
+    # Its samples may quote personal rows: owner-only, like the rejects.
+    write_private(path, data, root=rejects_root(directory), staging_root=staging_root)
     return path
