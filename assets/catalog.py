@@ -62,6 +62,8 @@ def _metadata(result: EnrichResult, config: CatalogConfig) -> dict[str, object]:
         "malformed_lake_ids": result.malformed_ids,
         "malformed_lake_id_sample": dg.MetadataValue.json(list(result.malformed_sample)),
         "failed": result.failed,
+        "nulled_values": result.nulled_values,
+        "nulled_value_sample": dg.MetadataValue.json(list(result.nulled_sample)),
         "history_rows_today": result.history_rows,
         "ttl_days": config.ttl_days,
         "seconds": round(result.seconds, 3),
@@ -147,6 +149,11 @@ def build_catalog_asset(kind: str) -> dg.AssetsDefinition:
             context.log.warning(
                 f"{result.malformed_ids:,} distinct value(s) in the lake are not {kind} ids and were not "
                 f"asked (e.g. {', '.join(result.malformed_sample)}): re-land those days to normalize them"
+            )
+        if result.nulled_values:
+            context.log.warning(
+                f"{result.nulled_values:,} Web API value(s) of the wrong type or out of range stored as "
+                f"null: {'; '.join(result.nulled_sample)}"
             )
         if not result.available:
             context.log.warning(f"the Web API refused {kind} (403): marked unavailable, nothing fetched")

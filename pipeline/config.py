@@ -63,6 +63,9 @@ class PrivacySettings:
     pseudonymize: bool = True
     key: str = field(default="", repr=False)
     drop_region: bool = False
+    # Rejected lines are quoted with personal values pseudonymized, or dropped when not pseudonymizing;
+    # True keeps them as sent in the latter case (SPOTIFY_BULK_RAW_REJECTS=1).
+    raw_rejects: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class Settings:
     start_date: date = DEFAULT_START_DATE
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     max_reject_share: float = 0.01
+    # The share by which an aggregated count may differ from its stream rows (0: exactly equal).
+    reconcile_tolerance: float = 0.0
     step_retries: int = 2
     api_pool_limit: int = DEFAULT_API_POOL_LIMIT
     web_api_rate_limit: int = DEFAULT_WEB_API_RATE_LIMIT
@@ -111,6 +116,8 @@ class Settings:
             )
         if not 0 <= self.max_reject_share <= 1:
             raise UsageError("SPOTIFY_BULK_MAX_REJECT_SHARE must be a share between 0 and 1")
+        if not 0 <= self.reconcile_tolerance < 1:
+            raise UsageError("SPOTIFY_BULK_RECONCILE_TOLERANCE must be a share from 0 (exact) to below 1")
         if self.executor not in EXECUTORS:
             raise UsageError(f"SPOTIFY_BULK_EXECUTOR must be one of {', '.join(EXECUTORS)}")
         if self.web_api_mode not in WEB_API_MODES:
@@ -237,6 +244,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         start_date=_date(env, "SPOTIFY_BULK_START_DATE", DEFAULT_START_DATE),
         lookback_days=int(_number(env, "SPOTIFY_BULK_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS)),
         max_reject_share=float(_number(env, "SPOTIFY_BULK_MAX_REJECT_SHARE", 0.01, float)),
+        reconcile_tolerance=float(_number(env, "SPOTIFY_BULK_RECONCILE_TOLERANCE", 0.0, float)),
         step_retries=int(_number(env, "SPOTIFY_BULK_STEP_RETRIES", 2)),
         api_pool_limit=int(_number(env, "SPOTIFY_API_POOL_LIMIT", DEFAULT_API_POOL_LIMIT)),
         web_api_rate_limit=int(_number(env, "SPOTIFY_WEB_API_RATE_LIMIT", DEFAULT_WEB_API_RATE_LIMIT)),
@@ -245,6 +253,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
             pseudonymize=_flag(env, "SPOTIFY_BULK_PSEUDONYMIZE", default=True),
             key=env.get(PSEUDONYM_KEY_ENV, ""),
             drop_region=_flag(env, "SPOTIFY_BULK_DROP_REGION", default=False),
+            raw_rejects=_flag(env, "SPOTIFY_BULK_RAW_REJECTS", default=False),
         ),
         field_map=Path(field_map) if field_map else None,
         dagster_home=Path(home) if home else None,

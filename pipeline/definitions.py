@@ -13,7 +13,7 @@ from assets.bulk_reports import bulk_report_assets
 from assets.catalog import catalog_assets, catalog_job
 from assets.schedules import build_schedules, build_sensors, bulk_reports_job, warehouse_job
 from assets.warehouse import warehouse_assets
-from pipeline.config import Settings, load_settings
+from pipeline.config import DEFAULT_CELERY_BROKER, Settings, load_settings
 from pipeline.orchestration.partitions import build_partitions
 from pipeline.orchestration.resources import build_resources
 
@@ -41,8 +41,14 @@ def _executor(settings: Settings) -> dg.ExecutorDefinition | None:
         return None
     from dagster_celery import celery_executor
 
-    backend = settings.celery_backend or settings.celery_broker
-    return celery_executor.configured({"broker": settings.celery_broker, "backend": backend})
+    # A broker URL may hold a password: when it came from the environment, Dagster reads it from there
+    # (never into run config or storage).
+    if settings.secrets_from_env and settings.celery_broker != DEFAULT_CELERY_BROKER:
+        broker: object = {"env": "SPOTIFY_BULK_CELERY_BROKER"}
+        backend: object = {"env": "SPOTIFY_BULK_CELERY_BACKEND"} if settings.celery_backend else broker
+    else:
+        broker, backend = settings.celery_broker, settings.celery_backend or settings.celery_broker
+    return celery_executor.configured({"broker": broker, "backend": backend})
 
 
 @dg.definitions

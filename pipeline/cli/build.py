@@ -54,6 +54,8 @@ def print_build(result: BuildResult) -> None:
         print(f"  {check.description}", file=sys.stderr)
         for row in check.sample:
             print(f"  e.g. {row}", file=sys.stderr)
+        if check.note:
+            print(f"  {check.note}", file=sys.stderr)
     if result.catalog:
         print(f"Published {result.catalog} (snapshot {result.snapshot.name if result.snapshot else '-'})")
     else:

@@ -69,7 +69,9 @@ def demo_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
         licensors=config.licensors,
         web_api_rate_limit=DEMO_WEB_API_RATE_LIMIT,
         # Synthetic listeners: a public key, unless the user set one.
-        privacy=PrivacySettings(privacy.pseudonymize, privacy.key or DEMO_PSEUDONYM_KEY, privacy.drop_region),
+        privacy=PrivacySettings(
+            privacy.pseudonymize, privacy.key or DEMO_PSEUDONYM_KEY, privacy.drop_region, privacy.raw_rejects
+        ),
         secrets_from_env=False,  # the emulator's credential is public, and not in the environment
     )
 

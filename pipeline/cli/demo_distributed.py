@@ -5,18 +5,23 @@ event and schedule storage, and the Iceberg SQL catalog), Redis (the Celery brok
 workers; then it runs the plain demo's steps as the ordinary commands (`load`, `enrich`, `build`),
 configured only by environment variables, with every load step executed by a worker. It prints how
 many steps each worker ran, where the lake is and what it holds, and stops everything it started,
-also on Ctrl-C or failure.
+also on failure, Ctrl-C (SIGINT), `kill` (SIGTERM) or a closed terminal (SIGHUP): each server and
+each step runs in a process group of its own, stopped as a group. PostgreSQL and Redis get
+generated passwords, passed to the steps and workers in their environment only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
-import subprocess
+import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import yaml
 
@@ -28,6 +33,7 @@ from pipeline.layout import Layout
 from pipeline.orchestration.servers import (
     celery_config_dir,
     postgres_programs,
+    process_group,
     redis_program,
     seaweedfs_program,
     start_celery_workers,
@@ -39,6 +45,8 @@ from pipeline.orchestration.servers import (
 BUCKET = "spotify-bulk-demo"
 WORKERS = ["worker-1", "worker-2"]
 TEMPLATE = Path(__file__).resolve().parents[1] / "orchestration" / "dagster_postgres.yaml"
+PG_URL_ENV = "DAGSTER_PG_URL"  # what the template's storage reads: the URL holds the password
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def check_prerequisites() -> None:
@@ -48,17 +56,44 @@ def check_prerequisites() -> None:
     seaweedfs_program()
 
 
-def write_instance(home: Path, postgres_url: str) -> None:
-    """$DAGSTER_HOME/dagster.yaml: the Postgres template with this cluster's URL (no password)."""
+def write_instance(home: Path) -> None:
+    """$DAGSTER_HOME/dagster.yaml: the Postgres template as it is; the URL (with the password) is
+    read from DAGSTER_PG_URL in the environment, never written to the file."""
     config = yaml.safe_load(TEMPLATE.read_text())
-    config["storage"]["postgres"]["postgres_url"] = postgres_url
+    assert config["storage"]["postgres"]["postgres_url"] == {"env": PG_URL_ENV}
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _stop(signum: int, _frame: FrameType | None) -> None:
+    """The first stop signal unwinds the demo (everything started is stopped on the way out); any
+    later one is ignored, so that clean-up is not cut short."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    print(f"\n{signal.Signals(signum).name}: stopping everything the demo started...", flush=True)
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    previous = {number: signal.signal(number, _stop) for number in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def run_distributed_demo(settings: Settings, *, days: int, rows_per_day: int, verbose: bool = False) -> int:
     """The demo across loopback servers; its exit code (the first failing command's)."""
     check_prerequisites()
+    with _stopped_by_signals():
+        return _run(settings, days=days, rows_per_day=rows_per_day, verbose=verbose)
+
+
+def _run(settings: Settings, *, days: int, rows_per_day: int, verbose: bool) -> int:
     started = time.monotonic()
     layout = Layout(settings.lake_dir / "distributed")
     runtime = layout.data_dir / ".servers"
@@ -75,7 +110,7 @@ def run_distributed_demo(settings: Settings, *, days: int, rows_per_day: int, ve
         config = EmulatorConfig(rows_per_day=rows_per_day, cache_dir=settings.lake_dir / ".emulator-cache")
         emulator = stack.enter_context(start_emulator(config))
         home = runtime / "dagster_home"
-        write_instance(home, postgres.url("dagster"))
+        write_instance(home)
         env = child_environment(
             SPOTIFY_BULK_API_URL=emulator.bulk_api_url,
             SPOTIFY_WEB_API_URL=emulator.web_api_url,
@@ -91,19 +126,20 @@ def run_distributed_demo(settings: Settings, *, days: int, rows_per_day: int, ve
             SPOTIFY_BULK_CATALOG_URI=postgres.url("dagster"),
             SPOTIFY_BULK_EXECUTOR="celery",
             SPOTIFY_BULK_CELERY_BROKER=broker,
+            DAGSTER_PG_URL=postgres.url("dagster"),
             AWS_ENDPOINT_URL=store.endpoint,
             AWS_ACCESS_KEY_ID=key_id,
             AWS_SECRET_ACCESS_KEY=secret,
             AWS_REGION=store.region,
             DAGSTER_HOME=str(home),
         )
-        celery_dir = celery_config_dir(runtime / "celery", broker, broker)
+        celery_dir = celery_config_dir(runtime / "celery")
         workers = stack.enter_context(start_celery_workers(WORKERS, env, celery_dir, runtime / "logs"))
         print(f"Celery workers ready: {', '.join(w.name for w in workers)}; lake at {lake_url}", flush=True)
         code = _run_steps(
             env, days=days, lag_days=config.lag_days, licensors=config.licensors, verbose=verbose
         )
-        steps = steps_per_worker(home)
+        steps = steps_per_worker(home, env[PG_URL_ENV])
     print()
     for worker in workers:
         print(f"worker {worker.name}: {steps.get(worker.name, 0)} steps")
@@ -123,18 +159,19 @@ def _run_steps(
     for step in (load, ["enrich"], ["build"]):
         print(f"\n$ spotify-bulk {' '.join(step)}", flush=True)
         argv = [sys.executable, "-m", "pipeline.cli.main", *step, *(["--verbose"] if verbose else [])]
-        done = subprocess.run(argv, env=env, check=False)  # noqa: S603
-        if done.returncode != 0:
-            return done.returncode
+        with process_group(argv, env=env) as process:  # stopped with its children if we are
+            code = process.wait()
+        if code != 0:
+            return code
     return 0
 
 
-def steps_per_worker(home: Path) -> Counter[str]:
+def steps_per_worker(home: Path, postgres_url: str) -> Counter[str]:
     """How many steps each Celery worker executed, from the run storage's engine events."""
     import dagster as dg
 
     counts: Counter[str] = Counter()
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    with _environment(PG_URL_ENV, postgres_url), dg.DagsterInstance.from_config(str(home)) as instance:
         for run in instance.get_runs():
             for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
                 data = entry.dagster_event.engine_event_data if entry.dagster_event else None
@@ -142,3 +179,17 @@ def steps_per_worker(home: Path) -> Counter[str]:
                 if worker is not None:
                     counts[str(getattr(worker, "value", worker))] += 1
     return counts
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """`name` set in this process's environment for the block (Dagster reads its config from it)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous

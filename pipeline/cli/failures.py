@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.errors import UsageError
+from pipeline.private_files import open_private, private_dir
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -95,7 +96,8 @@ def explain(exc: BaseException, data_dir: str = "SPOTIFY_BULK_DATA_DIR") -> Expl
 
 
 def write_log(exc: BaseException, argv: list[str], log_dirs: list[Path]) -> Path | None:
-    """The traceback in the first writable of `log_dirs` (a fresh file per failure), or None."""
+    """The traceback in the first writable of `log_dirs` (a fresh file per failure), or None.
+    Created 0600 in a 0700 directory: an exception's message may quote a line of personal data."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     text = (
         f"spotify-bulk {' '.join(argv)}\n{datetime.now(UTC).isoformat()} pid {os.getpid()} "
@@ -104,8 +106,9 @@ def write_log(exc: BaseException, argv: list[str], log_dirs: list[Path]) -> Path
     for directory in log_dirs:
         path = directory / f"spotify-bulk-{stamp}-{os.getpid()}.log"
         try:
-            directory.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
+            private_dir(directory, root=directory)
+            with open_private(path) as fh:
+                fh.write(text.encode("utf-8"))
         except OSError:
             continue
         return path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings, open_table_lake
@@ -12,6 +12,9 @@ from pipeline.errors import UsageError
 from pipeline.ingest.archive_store import delete_before as delete_archive_before
 from pipeline.layout import Layout
 from pipeline.orchestration.retention import apply_retention
+
+if TYPE_CHECKING:  # Dagster is imported where used: every command reads this module, even `--help`
+    from pipeline.orchestration.event_retention import Purged
 
 
 def add_parser(subparsers: Any) -> None:
@@ -32,7 +35,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("--keep-days must be at least 1")
     layout = Layout(settings.lake_dir)
     result = apply_retention(layout, keep_days=args.keep_days, dry_run=args.dry_run)
-    runs = _prune_dagster(settings, result.cutoff, dry_run=result.dry_run)
+    purged = _prune_dagster(settings, result.cutoff, dry_run=result.dry_run)
     verb = "would delete" if result.dry_run else "deleted"
     for item in result.expired if result.dry_run else ():
         print(f"{verb} {item.kind}: {item.path}")
@@ -41,7 +44,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     summary = ", ".join(f"{counts[k]} {k}" for k in kinds)
     print(
         f"Retention (keep {args.keep_days} days, before {result.cutoff:%Y-%m-%d}): {verb} {summary} "
-        f"partition(s), {result.bytes:,} bytes; {len(runs)} Dagster run(s) of those days with their events"
+        f"partition(s), {result.bytes:,} bytes; {len(purged.runs)} Dagster run(s) of those days with their "
+        f"events, compute logs and {purged.check_executions} check execution(s)"
     )
     if settings.table_lake and not result.dry_run:
         expire_table_lake(settings, result.cutoff)
@@ -54,20 +58,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _prune_dagster(settings: Settings, cutoff: date, *, dry_run: bool) -> list[str]:
-    """Runs of expired partitions in the project's Dagster instance, with their event records
-    (previews, check results and logs are kept there, not in the lake)."""
-    from pipeline.orchestration.event_retention import prune_runs
+def _prune_dagster(settings: Settings, cutoff: date, *, dry_run: bool) -> Purged:
+    """Runs of expired partitions in the project's Dagster instance, with everything Dagster keeps
+    about them (previews, check results, logs and compute logs are kept there, not in the lake)."""
+    from pipeline.orchestration.event_retention import purge_expired
     from pipeline.orchestration.instance import open_instance
 
     instance = open_instance(settings)
     try:
-        runs = prune_runs(instance, cutoff, dry_run=dry_run)
+        purged = purge_expired(instance, cutoff, dry_run=dry_run)
     finally:
         instance.dispose()
-    for run_id in runs if dry_run else ():
-        print(f"would delete Dagster run {run_id} (and its event records)")
-    return runs
+    for run_id in purged.runs if dry_run else ():
+        print(f"would delete Dagster run {run_id} (its event records, check executions and compute logs)")
+    return purged
 
 
 def expire_table_lake(settings: Settings, cutoff: date) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.message
+import json
 import logging
 import os
 import re
@@ -48,6 +49,9 @@ log = logging.getLogger(__name__)
 GIB = 1 << 30
 DEFAULT_MAX_DECOMPRESSED_BYTES = 64 * GIB
 CHUNK_BYTES = 1 << 20  # received bytes handed to a worker at a time
+# A listing names a day's files (a few hundred countries at most, some KB): a body past this cap is
+# a broken or hostile server, refused before it is held in memory.
+DEFAULT_MAX_LISTING_BYTES = 8 << 20
 _NUMBER = re.compile(r"^[0-9]{1,4}$")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # The storage host refusing a signed URL (bad request, expired or unknown signature, gone): ask the
@@ -152,6 +156,7 @@ class BulkApiClient(ApiSession):
         retry: RetryPolicy | None = None,
         max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
         url_renewals: int = DEFAULT_URL_RENEWALS,
+        max_listing_bytes: int = DEFAULT_MAX_LISTING_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: Uniform | None = None,
@@ -167,6 +172,7 @@ class BulkApiClient(ApiSession):
         )
         self.max_decompressed_bytes = max_decompressed_bytes
         self.url_renewals = url_renewals
+        self.max_listing_bytes = max_listing_bytes
         # Inflating is CPU work: more workers than cores would only take turns.
         self._workers = concurrent.futures.ThreadPoolExecutor(
             max_workers=min(max_concurrency, os.cpu_count() or 1), thread_name_prefix="bulk-download"
@@ -319,17 +325,20 @@ class BulkApiClient(ApiSession):
     ) -> list[tuple[str, list[str]]]:
         """GET a listing; returns each child uri with its validated segments below `root`."""
         url = self._url(uri)
-
-        response = await self.http.request("GET", url, tokens=self.tokens)
-        if depth == 0 and response.status_code == 404:
-            raise UnknownLicensor(
-                f"unknown licensor {root.split('/')[1]!r} (404 at {root}): check SPOTIFY_LICENSORS "
-                "against your welcome email (or ask Spotify whether this report is granted to it)"
-            )
-        _raise_for_status(response, "GET", url, uri, what)
         where = f"listing GET {url_path(url)}"
+
+        async def receive(response: httpx.Response) -> bytes:
+            if depth == 0 and response.status_code == 404:
+                raise UnknownLicensor(
+                    f"unknown licensor {root.split('/')[1]!r} (404 at {root}): check SPOTIFY_LICENSORS "
+                    "against your welcome email (or ask Spotify whether this report is granted to it)"
+                )
+            _raise_for_status(response, "GET", url, uri, what)
+            return await _capped_body(response, self.max_listing_bytes, where)
+
+        body = await self.http.stream("GET", url, receive, tokens=self.tokens)
         try:
-            payload = response.json()
+            payload = json.loads(body)
         except ValueError:
             raise InvalidListing(f"{where} is not JSON") from None
         if not isinstance(payload, list):
@@ -347,6 +356,20 @@ class BulkApiClient(ApiSession):
 
     def _url(self, uri: str) -> str:
         return f"{self.base_url}{uri}"
+
+
+async def _capped_body(response: httpx.Response, limit: int, where: str) -> bytes:
+    """The whole body, refused as soon as it passes `limit` bytes (never held in memory past it)."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise InvalidListing(f"{where} is {int(declared):,} bytes, over the {limit:,}-byte cap for a listing")
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise InvalidListing(f"{where} is over the {limit:,}-byte cap for a listing (a broken server?)")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _segments(uri: str, root: str, where: str) -> list[str]:

@@ -10,7 +10,6 @@ kind unavailable. Plain Python: the Dagster assets and tests call it alike.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ import pyarrow as pa
 from pipeline.clients import BatchResult, Forbidden, InvalidAnswer, WebApiClient
 from pipeline.clients.http import ApiStatusError, RetriesExhausted
 from pipeline.clients.session import AuthError
+from pipeline.clients.web_records import columns
 from pipeline.enrichment.ids import wanted_ids
 from pipeline.enrichment.store import count_rows, due_ids, read_table, state_rows, upsert
 from pipeline.enrichment.tables import (
@@ -70,6 +70,7 @@ KINDS: dict[str, Kind] = {
         Kind("audio_features", CATALOG_AUDIO_FEATURES, lambda c, ids: c.audio_features(ids), optional=True),
     )
 }
+NULLED_SAMPLE = 10
 # Albums and artists take ids from the catalog's tracks, so tracks go first.
 ORDER = ("tracks", "albums", "artists", "playlists", "audio_features")
 
@@ -95,6 +96,10 @@ class EnrichResult:
     lookup: str = "batch"  # "single" when the kind was asked one id per request (development mode)
     malformed_ids: int = 0  # distinct lake values where an id belongs but none is: not asked
     malformed_sample: tuple[str, ...] = ()
+    # Values the Web API sent that cannot be true or do not fit the column (wrong type, out of range):
+    # stored as null, each warned about by kind, id and field; how many, and the first few.
+    nulled_values: int = 0
+    nulled_sample: tuple[str, ...] = ()
 
 
 class EnrichmentFailed(Exception):
@@ -136,9 +141,7 @@ def _rows(kind: Kind, records: tuple[Any, ...], at: datetime) -> pa.Table:
     """Records as rows of the kind's table: `id` -> key, `name` -> `<entity>_name`, `extra` -> `_extra`."""
     key = kind.table.key
     rename = {"id": key, "name": key.removesuffix("_id") + "_name", "extra": "_extra"}
-    rows = [
-        {rename.get(k, k): v for k, v in dataclasses.asdict(r).items()} | {"fetched_at": at} for r in records
-    ]
+    rows = [{rename.get(k, k): v for k, v in columns(r).items()} | {"fetched_at": at} for r in records]
     return pa.Table.from_pylist(rows, schema=kind.table.schema)
 
 
@@ -178,6 +181,7 @@ async def enrich(
             if available and due:
                 refused.unlink(missing_ok=True)  # allowed again (or never refused)
                 _remember_lookup(lookup, client, kind.name, now, remembered=remembered)
+        problems = [problem for record in batch.found for problem in record.problems]
         rows = _rows(kind, batch.found, now)
         current = upsert(path, kind.table.schema, kind.table.key, rows) if len(rows) else None
         history, history_path = 0, None
@@ -210,6 +214,8 @@ async def enrich(
         lookup=client.kind_modes.get(kind.name, "single" if kind.name == "playlists" else "batch"),
         malformed_ids=len(found.malformed),
         malformed_sample=tuple(found.sample),
+        nulled_values=len(problems),
+        nulled_sample=tuple(str(p) for p in problems[:NULLED_SAMPLE]),
     )
     if batch.error is not None:
         message = f"catalog {kind.name}: {len(batch.failed)} of {len(due)} ids not fetched: {batch.error}"

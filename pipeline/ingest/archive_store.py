@@ -29,6 +29,21 @@ MAX_SWAP_ATTEMPTS = 10
 _DATE_KEY = re.compile(r"/date=(\d{4}-\d{2}-\d{2})/")
 
 
+class NoETag(RuntimeError):
+    """The store answered a read without an ETag, so the manifest cannot be compare-and-swapped.
+
+    Swapping on an empty ETag always loses, which would read as ten writers racing; overwriting
+    without a condition could drop a concurrent writer's manifest. Say what is wrong instead.
+    """
+
+    def __init__(self, url: str) -> None:
+        super().__init__(
+            f"{url}: the object store sent no ETag, so the archive cannot replace this manifest safely "
+            "(compare-and-swap on the ETag); point the archive at a store that returns ETags and "
+            "honours If-Match (AWS S3, SeaweedFS, MinIO, Ceph RGW)"
+        )
+
+
 def partition_url(archive_url: str, report: str, licensor: str, day: str) -> str:
     return (
         f"{archive_url.rstrip('/')}/{safe_name(report, what='report')}"
@@ -54,6 +69,8 @@ def mirror_partition(
         current = read_with_etag(url, store)
         if current is not None and current[0] == manifest:
             break
+        if current is not None and not current[1]:
+            raise NoETag(url)
         if swap_if_unchanged(url, manifest, current[1] if current else None, store):
             break
     else:

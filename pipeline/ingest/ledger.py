@@ -9,6 +9,7 @@ replaced atomically on each load; retention removes it with the day.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from pipeline.storage.atomic import atomic_write_bytes
 
 LEDGER_DIR = "ledger"
 OUTCOME_FILE = "outcome.json"
+log = logging.getLogger(__name__)
 State = Literal["loaded", "not_available", "failed"]
 
 
@@ -61,24 +63,39 @@ def record_path(layout: Layout, report: str, licensor: str, day: date) -> Path:
 
 
 def write_record(layout: Layout, record: LoadRecord) -> None:
-    """Replace the report-day's record (never fails a load: the ledger is advisory; an unsafe
-    licensor name, already refused by the load, is not recorded)."""
+    """Replace the report-day's record. Never fails a load (the ledger is advisory), but a record
+    that cannot be written is reported: `status` would otherwise show the day's previous outcome."""
     if not layout.data_dir.is_dir():
         return  # refused before touching the data directory (settings): nothing to record there
     try:
         path = record_path(layout, record.report, record.licensor, record.day)
         atomic_write_bytes(path, record.to_json(), staging_root=layout.staging_root)
-    except (OSError, ValueError):
-        pass
+    except (OSError, ValueError) as exc:
+        log.warning(
+            "load ledger: could not record %s %s %s as %s (%s); `spotify-bulk status` shows its "
+            "previous outcome until the next load records it",
+            record.report,
+            record.licensor,
+            record.day,
+            record.state,
+            exc,
+        )
 
 
 def read_records(layout: Layout) -> dict[tuple[str, str, date], LoadRecord]:
-    """Every recorded outcome, keyed by (report, licensor, day)."""
+    """Every recorded outcome, keyed by (report, licensor, day); an unreadable record is reported
+    (named, with the cause and the fix) and left out."""
     found = {}
     for path in (layout.data_dir / LEDGER_DIR).glob(f"*/licensor=*/date=*/{OUTCOME_FILE}"):
         try:
             record = LoadRecord.from_json(path.read_bytes())
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning(
+                "load ledger: skipping unreadable %s (%s: %s); re-load that day to record it again",
+                path,
+                type(exc).__name__,
+                exc,
+            )
             continue
         found[(record.report, record.licensor, record.day)] = record
     return found

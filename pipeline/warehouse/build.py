@@ -119,7 +119,8 @@ def chunked_lake_checks(
     rows at once), each check's chunks combined into one outcome: failures summed, samples kept."""
     combined: dict[str, CheckOutcome] = {}
     for chunk in chunks(window):
-        for outcome in lake_checks(session.con, chunk.start, chunk.end, tallies=tallies):
+        tolerance = session.options.reconcile_tolerance
+        for outcome in lake_checks(session.con, chunk.start, chunk.end, tallies=tallies, tolerance=tolerance):
             seen = combined.get(outcome.name)
             if seen is not None:
                 outcome = replace(

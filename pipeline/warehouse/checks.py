@@ -17,7 +17,7 @@ from pipeline.dates import DateWindow
 from pipeline.ingest.tally import RejectTally
 from pipeline.warehouse.models import Model
 from pipeline.warehouse.quoting import quote_columns, quote_identifier
-from pipeline.warehouse.reconcile import EXPLAINERS, explain, rejects_note
+from pipeline.warehouse.reconcile import EXPLAINERS, explain, rejects_note, tolerance_note
 
 SAMPLE_ROWS = 5
 MAX_EXPLAINED_ROWS = 100_000  # more differences than this are never a handful of rejected lines
@@ -119,12 +119,14 @@ def _outcome(
     model: str,
     description: str,
     tallies: Sequence[RejectTally] = (),
+    tolerance: float = 0.0,
 ) -> CheckOutcome:
     failures = con.execute(f"SELECT count(*) FROM (\n{sql}\n)", params).fetchone()
     count = int(failures[0]) if failures else 0
     if count and name in EXPLAINERS and count <= MAX_EXPLAINED_ROWS:
-        found = explain(name, con.execute(sql, params).fetchall(), tallies)
-        note = rejects_note(found.rejects)
+        found = explain(name, con.execute(sql, params).fetchall(), tallies, tolerance=tolerance)
+        notes = (rejects_note(found.rejects), tolerance_note(name, found, tolerance))
+        note = "; ".join(n for n in notes if n)
         sample = found.unexplained[:SAMPLE_ROWS] or found.unexplained
         unexplained = len(found.unexplained)
         return CheckOutcome(
@@ -141,13 +143,15 @@ def lake_checks(
     *,
     only_model: str | None = None,
     tallies: Sequence[RejectTally] = (),
+    tolerance: float = 0.0,
 ) -> list[CheckOutcome]:
     """The reconciliation checks over the staging views for a window (optionally one model's).
 
-    `tallies` are the window's reject tallies: differences they explain pass, as warnings.
+    `tallies` are the window's reject tallies: differences they explain pass, as warnings; so do
+    count differences within `tolerance` (SPOTIFY_BULK_RECONCILE_TOLERANCE, a share; 0 is exact).
     """
     return [
-        _outcome(con, sql, {"start": start, "end": end}, name, model, description, tallies)
+        _outcome(con, sql, {"start": start, "end": end}, name, model, description, tallies, tolerance)
         for name, (model, description, sql) in LAKE_CHECKS.items()
         if only_model is None or model == only_model
     ]

@@ -17,11 +17,14 @@ class WarehouseOptions:
     """`lookback_days` is the daily schedules' look-back: those newest days are rewritten by every
     daily build, so the accumulated dimension state keeps them out of its base. `memory_limit`
     (DuckDB syntax, e.g. "1GB"; empty = DuckDB's default) and `threads` (0 = DuckDB's default) bound
-    every warehouse connection; past the limit DuckDB spills to the data directory's temp space."""
+    every warehouse connection; past the limit DuckDB spills to the data directory's temp space.
+    `reconcile_tolerance`: the share by which an aggregated count may differ from its stream rows
+    (0: exact; see `reconcile.py`)."""
 
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     memory_limit: str = ""
     threads: int = 0
+    reconcile_tolerance: float = 0.0
 
     @property
     def tail_days(self) -> int:
@@ -31,7 +34,12 @@ class WarehouseOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseOptions:
         """The options every command and Dagster step derives from the settings (one mapping)."""
-        return cls(settings.lookback_days, settings.duckdb_memory_limit, settings.duckdb_threads)
+        return cls(
+            settings.lookback_days,
+            settings.duckdb_memory_limit,
+            settings.duckdb_threads,
+            settings.reconcile_tolerance,
+        )
 
     def duckdb_config(self) -> dict[str, str]:
         """The limits as a `duckdb.connect` config (read-only connections cannot `SET` after)."""

@@ -10,7 +10,12 @@ check is explained when the tally of that licensor-day accounts for it:
 - otherwise in total: the unattributed differences of the day are at most its rejected lines not
   already used to explain an exact match.
 
-Anything else stays a failure and blocks the build.
+The aggregated counts are compared with the stream rows exactly by default: the emulator reconciles
+by construction, but a real licensor's aggregated numbers may differ by design (streams Spotify
+counts that the streams report leaves out). `SPOTIFY_BULK_RECONCILE_TOLERANCE` is then the share of a
+count a difference may reach and still pass (as a warning, with the number tolerated).
+
+Anything else stays a failure and blocks the build, with what to set when the difference is by design.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pipeline.ingest.tally import RejectTally
 
 Row = tuple[object, ...]
 DayKey = tuple[str, date]
+COUNT_CHECK = "aggregated_count_matches_streams"
+TOLERANCE_ENV = "SPOTIFY_BULK_RECONCILE_TOLERANCE"
 
 
 @dataclass(frozen=True)
@@ -31,8 +38,9 @@ class Explanation:
     """Which offending rows the recorded rejects explain, and the rejects used for it."""
 
     unexplained: tuple[Row, ...]
-    explained: int
+    explained: int  # by rejects or, for the count check, within the tolerance
     rejects: tuple[RejectTally, ...]  # the tallies (with rejects) of the days the differences are on
+    tolerated: int = 0  # count differences within the tolerance (part of `explained`)
 
     @property
     def rejected_lines(self) -> int:
@@ -118,15 +126,49 @@ EXPLAINERS: dict[str, Callable[[Sequence[Row], Sequence[RejectTally]], list[Row]
 }
 
 
-def explain(check: str, rows: Sequence[Row], tallies: Sequence[RejectTally]) -> Explanation:
-    """Split a check's offending rows into those the rejects explain and the rest."""
+def within_tolerance(row: Row, tolerance: float) -> bool:
+    """Whether a count check row's (aggregated, stream rows) differ by at most `tolerance` of the
+    larger (0: exactly equal)."""
+    aggregated, stream_rows = int(row[4]), int(row[5])  # type: ignore[call-overload]
+    return abs(aggregated - stream_rows) <= tolerance * max(aggregated, stream_rows)
+
+
+def explain(
+    check: str, rows: Sequence[Row], tallies: Sequence[RejectTally], *, tolerance: float = 0.0
+) -> Explanation:
+    """Split a check's offending rows into those the rejects (or the count tolerance) explain and
+    the rest."""
     explainer = EXPLAINERS.get(check)
     if explainer is None or not rows:
         return Explanation(tuple(rows), 0, ())
-    unexplained = explainer(rows, tallies)
+    tolerated = 0
+    if check == COUNT_CHECK and tolerance > 0:
+        beyond = [row for row in rows if not within_tolerance(row, tolerance)]
+        tolerated, rows = len(rows) - len(beyond), beyond
+    unexplained = explainer(rows, tallies) if rows else []
     days = {(str(r[0]), r[1]) for r in rows}
     used = tuple(t for t in tallies if t.rejected and (t.licensor, t.day) in days)
-    return Explanation(tuple(unexplained), len(rows) - len(unexplained), used)
+    explained = tolerated + len(rows) - len(unexplained)
+    return Explanation(tuple(unexplained), explained, used, tolerated)
+
+
+def tolerance_note(check: str, found: Explanation, tolerance: float) -> str:
+    """What the tolerance let pass, and, on a failure of the count check, what to set when the
+    licensor's numbers differ by design; empty for the other checks."""
+    if check != COUNT_CHECK:
+        return ""
+    notes = []
+    if found.tolerated:
+        notes.append(f"{found.tolerated:,} count differences within {TOLERANCE_ENV}={tolerance:g}")
+    if found.unexplained:
+        notes.append(
+            f"{len(found.unexplained):,} aggregated counts differ from the stream rows beyond "
+            f"{TOLERANCE_ENV}={tolerance:g}" + (" (exact)" if tolerance == 0 else "") + ". If this "
+            "licensor's aggregated numbers differ from its stream rows by design (Spotify counts "
+            f"streams its streams report leaves out), set {TOLERANCE_ENV} to the share accepted, "
+            "e.g. 0.01 for 1%; otherwise re-pull the days in the sample"
+        )
+    return "; ".join(notes)
 
 
 def rejects_note(tallies: Iterable[RejectTally]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
+import httpx
 import pytest
 
 from pipeline.clients.bulk_api import (
@@ -200,3 +201,34 @@ def test_duplicate_entries_and_non_numeric_date_entries_are_tolerated(api, make_
     api.route(ROOT, listing(f"{ROOT}/latest", f"{ROOT}/2026", f"{ROOT}/2026"))
     api.route(f"{ROOT}/2026/3/5", listing(f"{ROOT}/2026/3/5/US", f"{ROOT}/2026/3/5/US"))
     assert [f.country for f in list_files(make_client)] == ["US"]
+
+
+class EndlessBody(httpx.AsyncByteStream):
+    """A listing body that never ends (no Content-Length): what a broken or hostile server sends."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+    async def __aiter__(self):
+        while True:
+            self.sent += 1 << 16
+            yield b" " * (1 << 16)
+
+
+def test_an_endless_listing_body_is_refused_at_the_cap(api, make_client):
+    bodies: list[EndlessBody] = []
+
+    def endless() -> EndlessBody:
+        bodies.append(EndlessBody())
+        return bodies[-1]
+
+    api.route(ROOT, respond(200, stream=endless))
+    with pytest.raises(InvalidListing, match=r"over the 1,048,576-byte cap for a listing"):
+        list_files(lambda: make_client(max_listing_bytes=1 << 20))
+    assert bodies[0].sent <= (1 << 20) + (1 << 16)  # stopped reading at the cap
+
+
+def test_a_listing_declared_over_the_cap_is_refused_unread(api, make_client):
+    api.route(ROOT, respond(200, b"[]" + b" " * 5000))
+    with pytest.raises(InvalidListing, match=r"is 5,002 bytes, over the 4,096-byte cap"):
+        list_files(lambda: make_client(max_listing_bytes=4096))

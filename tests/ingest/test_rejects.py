@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import replace
 
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline.ingest.landing import LandingOptions, TooManyRejectsError, land_partition, reader
 from pipeline.ingest.landing.flat import FlatParser
+from pipeline.ingest.landing.privacy import Privacy
 from pipeline.reports import report_by_name
 from tests.kits.ndjson import dumps, stream_records
 
 from .conftest import DAY, LICENSOR, LOADED_AT
 
 
-def _land(layout, report, files, **kwargs):
-    return land_partition(layout, report_by_name(report), LICENSOR, DAY, files, loaded_at=LOADED_AT, **kwargs)
+def _land(layout, report, files, *, options=None, **kwargs):
+    """Land with raw rejects opted in (these tests check what is quoted, and where; the personal
+    values in quotes are the subject of test_rejects_privacy.py)."""
+    opted_in = replace(options or LandingOptions(), privacy=Privacy(raw_rejects=True))
+    return land_partition(
+        layout, report_by_name(report), LICENSOR, DAY, files, loaded_at=LOADED_AT, options=opted_in, **kwargs
+    )
 
 
 def _rejects(path):

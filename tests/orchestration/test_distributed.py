@@ -9,13 +9,16 @@ moto come from PyPI and are never a reason to skip.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import pytest
 
@@ -69,7 +72,8 @@ def test_a_celery_worker_runs_the_steps_of_a_load_with_dagster_on_postgres(
 ):
     postgres_server.create_database("dagster_celery_test")
     home = tmp_path / "dagster_home"
-    write_instance(home, postgres_server.url("dagster_celery_test"))
+    write_instance(home)
+    pg_url = postgres_server.url("dagster_celery_test")
     store = {
         "AWS_ENDPOINT_URL": moto_store.endpoint,
         "AWS_ACCESS_KEY_ID": moto_store.access_key_id,
@@ -80,6 +84,7 @@ def test_a_celery_worker_runs_the_steps_of_a_load_with_dagster_on_postgres(
         | store
         | {
             "DAGSTER_HOME": str(home),
+            "DAGSTER_PG_URL": pg_url,
             "PYTHONPATH": str(ROOT),
             "SPOTIFY_BULK_EXECUTOR": "celery",
             "SPOTIFY_BULK_CELERY_BROKER": redis_url,
@@ -98,11 +103,17 @@ def test_a_celery_worker_runs_the_steps_of_a_load_with_dagster_on_postgres(
         "--date",
         str(LOADED_DAY),
     ]
-    config = celery_config_dir(tmp_path / "celery", redis_url, redis_url)
+    config = celery_config_dir(tmp_path / "celery")
     with start_celery_workers(["solo"], env, config, tmp_path / "logs") as workers:
         done = run_cli(load, env, ROOT, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert steps_per_worker(home) == {workers[0].name: 2}  # one step per report, both on the worker
+    secrets = (postgres_server.password, redis_url.split(":")[2].split("@")[0])
+    written = [
+        p for p in tmp_path.rglob("*") if p.is_file() and any(s.encode() in p.read_bytes() for s in secrets)
+    ]
+    assert written == []  # the passwords went through the environment only
+    assert not any(s in done.stdout + done.stderr for s in secrets)
+    assert steps_per_worker(home, pg_url) == {workers[0].name: 2}  # one step per report, both on the worker
     lake = open_table_lake(
         Settings(data_dir=api_env, lake_url="s3://celery-lake/lake", object_store=moto_store)
     )
@@ -126,8 +137,65 @@ def test_demo_distributed_runs_the_steps_on_two_workers_and_stops_everything(tmp
     assert _leftovers(str(tmp_path)) == []
 
 
-@pytest.mark.slow  # ~1 min: starts every server again; the end-to-end test above checks a normal stop
-def test_ctrl_c_stops_every_server_the_demo_started(tmp_path):
+def _cmdlines() -> bytes:
+    found = b""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError):
+                found += (proc / "cmdline").read_bytes() + b"\n"
+    return found
+
+
+def test_postgres_requires_its_generated_password_over_scram_on_loopback(postgres_server):
+    import psycopg2
+
+    assert len(postgres_server.password) >= 32 and postgres_server.password not in repr(postgres_server)
+    with pytest.raises(psycopg2.OperationalError, match="password"):
+        psycopg2.connect(host="127.0.0.1", port=postgres_server.port, user="postgres", connect_timeout=5)
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(
+            host="127.0.0.1", port=postgres_server.port, user="postgres", password="guess", connect_timeout=5
+        )
+    connection = postgres_server.connect()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT DISTINCT auth_method FROM pg_hba_file_rules")
+            assert {row[0] for row in cursor.fetchall()} == {"scram-sha-256"}
+            cursor.execute("SHOW listen_addresses")
+            assert cursor.fetchone() == ("127.0.0.1",)
+    finally:
+        connection.close()
+    assert postgres_server.password.encode() not in _cmdlines()
+
+
+def _redis_says(port: int, *commands: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"".join(commands))
+        time.sleep(0.2)
+        return sock.recv(4096)
+
+
+def test_redis_requires_its_generated_password_on_loopback(redis_url):
+    parsed = urlparse(redis_url)
+    password = unquote(parsed.password or "")
+    assert parsed.hostname == "127.0.0.1" and len(password) >= 32
+    assert _redis_says(parsed.port, b"PING\r\n").startswith(b"-NOAUTH")
+    assert _redis_says(parsed.port, b"AUTH wrong\r\n").startswith(b"-WRONGPASS")
+    assert _redis_says(parsed.port, f"AUTH {password}\r\nPING\r\n".encode()).startswith(b"+OK\r\n+PONG")
+    assert password.encode() not in _cmdlines()
+
+
+@pytest.mark.slow  # ~1 min each: starts every server again; the end-to-end test above checks a normal stop
+@pytest.mark.parametrize(
+    ("signum", "whole_group"),
+    [
+        (signal.SIGINT, True),  # Ctrl-C: the terminal signals its foreground group
+        (signal.SIGTERM, False),  # `kill PID`
+        (signal.SIGHUP, False),  # the terminal closed
+    ],
+    ids=["SIGINT (Ctrl-C)", "SIGTERM", "SIGHUP"],
+)
+def test_a_stop_signal_stops_every_process_the_demo_started(tmp_path, signum, whole_group):
     require(postgres_programs)
     require(redis_program)
     demo = _demo(tmp_path, "--days", "1", "--rows-per-day", "100")
@@ -136,11 +204,16 @@ def test_ctrl_c_stops_every_server_the_demo_started(tmp_path):
     assert demo.stdout is not None
     for line in demo.stdout:
         seen.append(line)
-        if "Celery workers ready" in line or time.monotonic() > deadline:
+        if line.startswith("$ spotify-bulk load") or time.monotonic() > deadline:
             break
-    assert any("Celery workers ready" in line for line in seen), "".join(seen)
-    os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
-    demo.communicate(timeout=120)
+    assert any(line.startswith("$ spotify-bulk load") for line in seen), "".join(seen)
+    time.sleep(3)  # the load command (a process group of its own) is running its first steps
+    assert len(_leftovers(str(tmp_path))) >= 6  # servers, workers and the load: what must all stop
+    if whole_group:
+        os.killpg(demo.pid, signum)
+    else:
+        os.kill(demo.pid, signum)
+    demo.communicate(timeout=180)
     assert demo.returncode != 0
     time.sleep(1)
     assert _leftovers(str(tmp_path)) == []

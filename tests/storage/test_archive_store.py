@@ -7,6 +7,9 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+import pytest
+
+from pipeline.ingest import archive_store
 from pipeline.ingest.archive import MANIFEST_NAME, ArchivedFile, ArchivedPartition
 from pipeline.ingest.archive_store import delete_before, mirror_partition
 from pipeline.storage.object_store import (
@@ -101,3 +104,23 @@ def test_a_large_original_is_uploaded_in_parts_and_still_written_once(tmp_path, 
     assert "-" in stored[1]  # a multipart ETag (md5 of the parts' md5s, dash, part count)
     again, _ = mirror_partition(partition, "s3://archive-test/big", moto_store)
     assert again == 0
+
+
+def test_a_store_without_etags_is_named_not_reported_as_racing_writers(tmp_path, moto_store, monkeypatch):
+    """A store (or a proxy before it) that drops the ETag header: the real reads, minus the ETag."""
+    ensure_bucket("s3://archive-noetag/a", moto_store)
+    first = _partition(tmp_path, {"streams_SE.json.gz": b"se-bytes"})
+    mirror_partition(first, "s3://archive-noetag/archive", moto_store)  # creating needs no ETag
+
+    def without_etag(url, store):
+        found = read_with_etag(url, store)
+        return None if found is None else (found[0], "")
+
+    monkeypatch.setattr(archive_store, "read_with_etag", without_etag)
+    changed = _partition(tmp_path, {"streams_SE.json.gz": b"se-bytes-v2"})
+    with pytest.raises(archive_store.NoETag, match="sent no ETag") as info:
+        mirror_partition(changed, "s3://archive-noetag/archive", moto_store)
+    assert "raced" not in str(info.value)
+    url = "s3://archive-noetag/archive/streams/licensor=acme/date=2026-06-10/_manifest.json"
+    standing = json.loads(read_with_etag(url, moto_store)[0])["objects"]
+    assert [o["sha256"] for o in standing] == [first.files[0].sha256]  # the previous manifest stands

@@ -20,8 +20,9 @@ import pyarrow.parquet as pq
 
 from pipeline.ingest.landing.errors import LandingError
 from pipeline.ingest.landing.personal import shown_columns
+from pipeline.ingest.landing.rejects import rejects_root
+from pipeline.private_files import write_private
 from pipeline.reports import TableSpec
-from pipeline.storage.atomic import atomic_write_bytes
 
 SCHEMA_CHECK = "schema_as_declared"
 UNIT_CHECK = "stream_length_in_ms"
@@ -157,5 +158,6 @@ def write_blocked(directory: Path, failed: list[GateOutcome], *, staging_root: P
     path = directory / BLOCKED_FILE
     document = [{"table": o.table, "check": o.check, **o.metadata()} for o in failed]
     data = (json.dumps(document, indent=1, default=str) + "\n").encode("utf-8")
-    atomic_write_bytes(path, data, staging_root=staging_root)
+    # Its samples may quote personal rows: owner-only, like the rejects.
+    write_private(path, data, root=rejects_root(directory), staging_root=staging_root)
     return path

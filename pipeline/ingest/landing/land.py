@@ -29,7 +29,7 @@ from pipeline.ingest.landing.parsing import Parser, prepare_ahead
 from pipeline.ingest.landing.personal import PersonalData
 from pipeline.ingest.landing.privacy import Privacy, Pseudonymizer, ensure_consistent
 from pipeline.ingest.landing.reader import Item, OverlongLine, read_blocks
-from pipeline.ingest.landing.rejects import REJECTS_FILE, Reject, RejectLog
+from pipeline.ingest.landing.rejects import REJECTS_FILE, RawQuoting, Reject, RejectLog
 from pipeline.ingest.landing.results import LandingResult, TableResult
 from pipeline.ingest.landing.rules import bounds_for
 from pipeline.ingest.landing.sink import Lineage, SinkSettings, TableSink
@@ -105,7 +105,9 @@ def land_partition(
             spill = work / "spill" / table.name
             sinks[table.name] = TableSink(table, spill, share, out_dir / PART_FILE, lineage)
             stop_sinks.callback(sinks[table.name].close)  # whatever happens, before staging goes
-        rejects = RejectLog(work / REJECTS_FILE)
+        pseudonyms = privacy.pseudonymizer.pseudonyms if opts.privacy.pseudonymize else None
+        quoting = RawQuoting.for_report(report, pseudonyms, raw_opt_in=opts.privacy.raw_rejects)
+        rejects = RejectLog(work / REJECTS_FILE, quoting)
         try:
             parser = _parser(report, day, opts, field_map)
             lines_total, warnings = _parse_files(

@@ -48,6 +48,7 @@ class Privacy:
     pseudonymize: bool = False
     key: bytes = field(default=b"", repr=False)
     drop_region: bool = False
+    raw_rejects: bool = False  # quote rejected lines as sent when not pseudonymizing (rejects.py)
 
     def check(self) -> None:
         """Raise `PrivacyError` when pseudonymization is on without a usable key."""
