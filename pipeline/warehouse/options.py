@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
-from pipeline.config import Settings
+from pipeline.config import RiskSettings, Settings
+from pipeline.risk.thresholds import set_thresholds
 from pipeline.warehouse.quoting import quote_literal
 
 DEFAULT_LOOKBACK_DAYS = 3
@@ -22,6 +23,7 @@ class WarehouseOptions:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     memory_limit: str = ""
     threads: int = 0
+    risk: RiskSettings = field(default_factory=RiskSettings)  # thresholds the risk models read
 
     @property
     def tail_days(self) -> int:
@@ -31,7 +33,7 @@ class WarehouseOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseOptions:
         """The options every command and Dagster step derives from the settings (one mapping)."""
-        return cls(settings.lookback_days, settings.duckdb_memory_limit, settings.duckdb_threads)
+        return cls(settings.lookback_days, settings.duckdb_memory_limit, settings.duckdb_threads, settings.risk)
 
     def duckdb_config(self) -> dict[str, str]:
         """The limits as a `duckdb.connect` config (read-only connections cannot `SET` after)."""
@@ -42,3 +44,4 @@ class WarehouseOptions:
         """Bound an open connection (the build's in-memory one) the same way."""
         for name, value in self.duckdb_config().items():
             con.execute(f"SET {name} = {quote_literal(value)}")
+        set_thresholds(con, self.risk)
