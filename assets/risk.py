@@ -57,9 +57,9 @@ def risk_checks(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
             blocking=False,
         )
 
-    @decorate
-    def no_artificial_streaming(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-        day = date.fromisoformat(context.partition_key)
-        return risk_check_result(lake.synced_layout(context.run.run_id), day, lake.warehouse_options())
+        @decorate
+        def no_artificial_streaming(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+            day = date.fromisoformat(context.partition_key)
+            return risk_check_result(lake.synced_layout(context.run.run_id), day, lake.warehouse_options())
 
     return [no_artificial_streaming]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from pipeline.cli.args import QUIET_LOG_LEVEL, dagster_log_level
@@ -21,6 +23,7 @@ from pipeline.clients.connection import Connection
 from pipeline.config import DEMO_PSEUDONYM_KEY, PrivacySettings, Settings
 from pipeline.dates import resolve_window
 from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from pipeline.emulator.fraud import FraudPlan
 from pipeline.errors import UsageError
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
@@ -40,6 +43,12 @@ def add_parser(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help=COMMANDS["demo"])
     demo.add_argument("--days", type=int, default=7, help="days to load (default 7)")
     demo.add_argument("--rows-per-day", type=int, default=3000, help="stream rows per licensor-day")
+    demo.add_argument(
+        "--with-fraud",
+        action="store_true",
+        help="inject labelled artificial streaming (bot farm, playlist farm, lockstep ring) and its genuine "
+        "look-alikes into the last two days; then see `spotify-bulk risk` (docs/risk.md)",
+    )
     demo.add_argument(
         "--distributed",
         action="store_true",
@@ -82,13 +91,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             settings, days=args.days, rows_per_day=args.rows_per_day, verbose=args.verbose
         )
     return run_demo(
-        settings, days=args.days, rows_per_day=args.rows_per_day, log_level=dagster_log_level(args)
+        settings,
+        days=args.days,
+        rows_per_day=args.rows_per_day,
+        log_level=dagster_log_level(args),
+        with_fraud=args.with_fraud,
     )
 
 
-def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str = QUIET_LOG_LEVEL) -> int:
+def run_demo(
+    settings: Settings,
+    *,
+    days: int,
+    rows_per_day: int,
+    log_level: str = QUIET_LOG_LEVEL,
+    with_fraud: bool = False,
+) -> int:
     layout = Layout(settings.lake_dir)
     config = EmulatorConfig(rows_per_day=rows_per_day, cache_dir=layout.data_dir / ".emulator-cache")
+    if with_fraud:  # the farms start on the second-to-last day served: a baseline before, flags after
+        last = config.available()[1]
+        config = replace(config, fraud=FraudPlan.everything(last - timedelta(days=1)))
     started = time.monotonic()
     with start_emulator(config) as emulator:
         print(f"Spotify emulator listening on {emulator.base_url}", flush=True)
