@@ -15,7 +15,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "pipeline.spotify_ids", "pipeline.field_map"),
     ("pipeline.clients", "pipeline.config"),
     ("pipeline.ingest", "pipeline.enrichment", "pipeline.warehouse", "pipeline.emulator",
-     "pipeline.dashboard"),
+     "pipeline.dashboard", "pipeline.risk"),
     ("pipeline.orchestration", "pipeline.definitions", "assets"),
     ("pipeline.cli",),
 )  # fmt: skip
