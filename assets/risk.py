@@ -26,8 +26,14 @@ def risk_check_result(layout: Layout, day: date, options: WarehouseOptions) -> d
     """The day's flagged tracks as a check result: passed when none, else a WARN with the list."""
     tracks = flagged_tracks(layout, DateWindow(day, day), options=options)
     listed = [
-        {"licensor": t.licensor, "track_id": t.track_id, "track_name": t.track_name, "risk_score": t.max_risk_score,
-         "artificial_share": round(t.max_artificial_share, 3), "reasons": t.reasons}  # fmt: skip
+        {
+            "licensor": t.licensor,
+            "track_id": t.track_id,
+            "track_name": t.track_name,
+            "risk_score": t.max_risk_score,
+            "artificial_share": round(t.max_artificial_share, 3),
+            "reasons": t.reasons,
+        }  # fmt: skip
         for t in tracks[:MAX_LISTED]
     ]
     return dg.AssetCheckResult(
@@ -58,7 +64,9 @@ def risk_checks(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         )
 
         @decorate
-        def no_artificial_streaming(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        def no_artificial_streaming(
+            context: dg.AssetCheckExecutionContext, lake: LakeResource
+        ) -> dg.AssetCheckResult:
             day = date.fromisoformat(context.partition_key)
             return risk_check_result(lake.synced_layout(context.run.run_id), day, lake.warehouse_options())
 

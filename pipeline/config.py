@@ -95,9 +95,17 @@ class RiskSettings:
                      "lockstep_focus", "flag_share"):  # fmt: skip
             if not 0 < getattr(self, name) <= 1:
                 raise UsageError(f"SPOTIFY_BULK_RISK_{name.upper()} must be a share in (0, 1]")
-        if min(self.loop_plays, self.regular_min_plays, self.lockstep_min_users, self.lockstep_min_tracks) < 2:
+        if (
+            min(self.loop_plays, self.regular_min_plays, self.lockstep_min_users, self.lockstep_min_tracks)
+            < 2
+        ):
             raise UsageError("SPOTIFY_BULK_RISK_* play, user and track counts must be at least 2")
-        if self.fee_eur < 0 or self.short_max_ms <= 30_000 or self.new_account_days < 1 or self.min_markers < 1:
+        if (
+            self.fee_eur < 0
+            or self.short_max_ms <= 30_000
+            or self.new_account_days < 1
+            or self.min_markers < 1
+        ):
             raise UsageError(
                 "SPOTIFY_BULK_RISK_FEE_EUR must be >= 0, SHORT_MAX_MS > 30000, NEW_ACCOUNT_DAYS and MIN_MARKERS >= 1"
             )

@@ -41,7 +41,9 @@ def format_flagged(tracks: list[FlaggedTrack], window: object) -> str:
     if not tracks:
         return f"No track flagged for artificial streaming in {window}."
     total = sum(t.fee_exposure_eur for t in tracks)
-    lines = [f"{len(tracks)} track(s) flagged for artificial streaming in {window}; fee exposure EUR {total:,.2f}"]
+    lines = [
+        f"{len(tracks)} track(s) flagged for artificial streaming in {window}; fee exposure EUR {total:,.2f}"
+    ]
     for t in tracks:
         name = f" {t.track_name!r}" if t.track_name else ""
         lines.append(
@@ -58,7 +60,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         window_from_args(args) if window_given(args) else resolve_window(start=str(DEFAULT_DAYS), end="1")
     )
     licensors = parse_licensors(",".join(args.licensor)) if args.licensor else ()
-    tracks = flagged_tracks(Layout(settings.lake_dir), window, licensors, WarehouseOptions.from_settings(settings))
+    tracks = flagged_tracks(
+        Layout(settings.lake_dir), window, licensors, WarehouseOptions.from_settings(settings)
+    )
     if args.json:
         payload = {"window": [window.start.isoformat(), window.end.isoformat()],
                    "flagged": [t.to_dict() for t in tracks],

@@ -638,6 +638,8 @@ def risk_history(con: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFra
     return _frame(con, RISK_HISTORY_SQL, filters.params())
 
 
-def suspicious_listeners(con: duckdb.DuckDBPyConnection, filters: Filters, *, limit: int = 200) -> pl.DataFrame:
+def suspicious_listeners(
+    con: duckdb.DuckDBPyConnection, filters: Filters, *, limit: int = 200
+) -> pl.DataFrame:
     """The listeners behind the flags, as pseudonyms only."""
     return _frame(con, SUSPICIOUS_LISTENERS_SQL, filters.params() | {"limit": limit})

@@ -334,8 +334,12 @@ def artificial_streaming(con: duckdb.DuckDBPyConnection, filters: Filters) -> No
             "licensor": "Licensor",
             "track_name": "Track",
             "track_id": "Track id",
-            "risk_score": _count("Risk score", "0-100: the artificial share, raised by anomalies vs the 28-day baseline"),
-            "artificial_share": _share("Artificial share", "share of the day's streams by suspicious listeners"),
+            "risk_score": _count(
+                "Risk score", "0-100: the artificial share, raised by anomalies vs the 28-day baseline"
+            ),
+            "artificial_share": _share(
+                "Artificial share", "share of the day's streams by suspicious listeners"
+            ),
             "flagged_days": _count("Days flagged"),
             "suspicious_streams": _count("Suspicious streams"),
             "reasons": "Reasons (latest day)",
@@ -344,7 +348,9 @@ def artificial_streaming(con: duckdb.DuckDBPyConnection, filters: Filters) -> No
     history = queries.risk_history(con, filters)
     left, right = st.columns(2)
     left.altair_chart(
-        charts.over_time(history, x="date", y="risk_score", color="track", title="Risk score", legend="bottom"),
+        charts.over_time(
+            history, x="date", y="risk_score", color="track", title="Risk score", legend="bottom"
+        ),
         width="stretch",
     )
     right.altair_chart(

@@ -166,7 +166,9 @@ class _Writer:
         )
         self.out.lines.setdefault(user.country, []).append(line)
         self.out.users[user.user_id] = user
-        self.out.streams[track << 16 | demo_code(user.country, user.gender, age_bucket(user.birth_year, self.day))] += 1
+        self.out.streams[
+            track << 16 | demo_code(user.country, user.gender, age_bucket(user.birth_year, self.day))
+        ] += 1
         self.out.listens.add((track, user.user_id))
 
 
@@ -181,7 +183,9 @@ def _first_day(plan: FraudPlan, day: date) -> date:
     return plan.start or day
 
 
-def _participants(seed: int, licensor: str, day: date, plan: FraudPlan, pattern: str, pool: int) -> list[User]:
+def _participants(
+    seed: int, licensor: str, day: date, plan: FraudPlan, pattern: str, pool: int
+) -> list[User]:
     first = _first_day(plan, day)
     if pattern == "bot_farm":
         rng = random.Random(stable_seed(seed, licensor, pattern, "country"))
@@ -222,7 +226,9 @@ def inject(seed: int, licensor: str, day: date, plan: FraudPlan, catalog: Catalo
     return out
 
 
-def _frags(seed: int, licensor: str, pattern: str, users: list[User], day: date, pool: int) -> Iterator[tuple[User, str]]:
+def _frags(
+    seed: int, licensor: str, pattern: str, users: list[User], day: date, pool: int
+) -> Iterator[tuple[User, str]]:
     if pattern in FRAUDS:
         yield from ((u, _frag(u)) for u in users)
         return
@@ -252,7 +258,14 @@ def _lockstep_ring(rng: random.Random, tracks: list[int], catalog: Catalog, user
     for track in tracks:
         if rng.random() < 0.85:
             for _ in range(rng.randint(1, 3)):
-                yield track, rng.randrange(86_400), rng.randint(40_000, 150_000), "unknown", "", ("desktop", "windows")
+                yield (
+                    track,
+                    rng.randrange(86_400),
+                    rng.randint(40_000, 150_000),
+                    "unknown",
+                    "",
+                    ("desktop", "windows"),
+                )
 
 
 def _loop(rng: random.Random, track: int, catalog: Catalog, start: int, plays: int, source: str, uri: str,
@@ -268,28 +281,43 @@ def _loop(rng: random.Random, track: int, catalog: Catalog, start: int, plays: i
 
 
 def _super_fan(rng: random.Random, tracks: list[int], catalog: Catalog, user: User) -> Iterator[Play]:
-    yield from _loop(rng, tracks[0], catalog, 9 * 3600, rng.randint(40, 80), "collection", "", ("smartphone", "ios"))
+    yield from _loop(
+        rng, tracks[0], catalog, 9 * 3600, rng.randint(40, 80), "collection", "", ("smartphone", "ios")
+    )
 
 
 def _sleep_music(rng: random.Random, tracks: list[int], catalog: Catalog, user: User) -> Iterator[Play]:
     uri = f"spotify:playlist:{catalog.playlists[rng.randrange(len(catalog.playlists))]}"
     source, uri = rng.choice((("collection", ""), ("others_playlist", uri), ("own_playlist", uri)))
     device = rng.choice((("speaker", "linux"), ("smartphone", "android"), ("smartphone", "ios")))
-    yield from _loop(rng, tracks[0], catalog, rng.randrange(0, 3 * 3600), rng.randint(20, 60), source, uri, device)
+    yield from _loop(
+        rng, tracks[0], catalog, rng.randrange(0, 3 * 3600), rng.randint(20, 60), source, uri, device
+    )
 
 
 def _editorial_spike(rng: random.Random, tracks: list[int], catalog: Catalog, user: User) -> Iterator[Play]:
     editorial = next(p for p in catalog.playlists if p.startswith("37i9dQZF1"))
     duration = catalog.tracks[tracks[0]].duration_ms
-    device = rng.choice((("smartphone", "android"), ("smartphone", "ios"), ("desktop", "macos"), ("web", "windows")))
+    device = rng.choice(
+        (("smartphone", "android"), ("smartphone", "ios"), ("desktop", "macos"), ("web", "windows"))
+    )
     for _ in range(rng.randint(1, 2)):
         length = duration if rng.random() < 0.6 else rng.randint(30_000, duration)
-        yield tracks[0], rng.randrange(86_400), length, "others_playlist", f"spotify:playlist:{editorial}", device
+        yield (
+            tracks[0],
+            rng.randrange(86_400),
+            length,
+            "others_playlist",
+            f"spotify:playlist:{editorial}",
+            device,
+        )
 
 
 def _release_day(rng: random.Random, tracks: list[int], catalog: Catalog, user: User) -> Iterator[Play]:
     duration = catalog.tracks[tracks[0]].duration_ms
-    device = rng.choice((("smartphone", "android"), ("smartphone", "ios"), ("desktop", "windows"), ("tv", "android")))
+    device = rng.choice(
+        (("smartphone", "android"), ("smartphone", "ios"), ("desktop", "windows"), ("tv", "android"))
+    )
     for _ in range(rng.randint(1, 3)):
         source = rng.choice(("album", "artist", "search", "collection"))
         length = duration if rng.random() < 0.6 else rng.randint(30_000, duration)
@@ -305,4 +333,3 @@ _PLAYS = {
     "editorial_spike": _editorial_spike,
     "release_day": _release_day,
 }
-

@@ -13,8 +13,8 @@ from typing import Any
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
-from pipeline.warehouse.query import run_query
 from pipeline.warehouse.options import WarehouseOptions
+from pipeline.warehouse.query import run_query
 from pipeline.warehouse.quoting import quote_literal
 
 _FLAGGED_SQL = """
@@ -51,12 +51,18 @@ class FlaggedTrack:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["first_flagged"], out["last_flagged"] = self.first_flagged.isoformat(), self.last_flagged.isoformat()
+        out["first_flagged"], out["last_flagged"] = (
+            self.first_flagged.isoformat(),
+            self.last_flagged.isoformat(),
+        )
         return out
 
 
 def flagged_tracks(
-    layout: Layout, window: DateWindow, licensors: tuple[str, ...] = (), options: WarehouseOptions | None = None
+    layout: Layout,
+    window: DateWindow,
+    licensors: tuple[str, ...] = (),
+    options: WarehouseOptions | None = None,
 ) -> list[FlaggedTrack]:
     """Tracks flagged in `window` (every licensor when `licensors` is empty), riskiest first."""
     options = options or WarehouseOptions()

@@ -33,7 +33,9 @@ class WarehouseOptions:
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseOptions:
         """The options every command and Dagster step derives from the settings (one mapping)."""
-        return cls(settings.lookback_days, settings.duckdb_memory_limit, settings.duckdb_threads, settings.risk)
+        return cls(
+            settings.lookback_days, settings.duckdb_memory_limit, settings.duckdb_threads, settings.risk
+        )
 
     def duckdb_config(self) -> dict[str, str]:
         """The limits as a `duckdb.connect` config (read-only connections cannot `SET` after)."""

@@ -200,7 +200,9 @@ def test_the_artificial_streaming_section_in_headless_chromium(chromium, tmp_pat
             expect(_cell(page, bots.track_ids[0])).to_be_attached(timeout=TIMEOUT_MS)
             expect(page.get_by_text("Artificial share").first).to_be_attached()
             page.get_by_text("Suspicious listeners").click()
-            pseudonym = page.locator("[data-testid='stDataFrame'] td").filter(has_text=re.compile(r"^L[0-9a-f]{16}$"))
+            pseudonym = page.locator("[data-testid='stDataFrame'] td").filter(
+                has_text=re.compile(r"^L[0-9a-f]{16}$")
+            )
             expect(pseudonym.first).to_be_attached(timeout=TIMEOUT_MS)
             body = page.locator("body").inner_text()
             assert not any(user in body for user in bots.user_ids)

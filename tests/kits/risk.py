@@ -36,7 +36,9 @@ def land_day(layout: Layout, work: Path, day: date, rows: int, plan: FraudPlan) 
             raise AssertionError(f"landing rejected {result.rejected} lines of a generated {report.name} day")
 
 
-def labelled_lake(layout: Layout, work: Path, first: date, days: int, fraud_days: int, rows: int) -> FraudPlan:
+def labelled_lake(
+    layout: Layout, work: Path, first: date, days: int, fraud_days: int, rows: int
+) -> FraudPlan:
     """`days` days from `first`; every pattern injected into the last `fraud_days` of them."""
     plan = FraudPlan.everything(first + timedelta(days=days - fraud_days))
     for i in range(days):

@@ -72,7 +72,9 @@ def test_labels_name_who_and_what_each_pattern_touched(fraud_day: tuple[Path, di
     streams = _lines(out, "streams_*.json.gz")
     users = {u["user_id"]: u for u in _lines(out, "users.json.gz")}
     for label in labels:
-        theirs = [s for s in streams if s["user_id"] in set(label.user_ids) and s["track_id"] in label.track_ids]
+        theirs = [
+            s for s in streams if s["user_id"] in set(label.user_ids) and s["track_id"] in label.track_ids
+        ]
         assert {s["user_id"] for s in theirs} == set(label.user_ids), label.pattern
     bots = next(label for label in labels if label.pattern == "bot_farm")
     plays = [s for s in streams if s["user_id"] in set(bots.user_ids)]

@@ -25,7 +25,14 @@ def test_a_day_with_flags_warns_and_lists_them(risk_lake: RiskLake) -> None:
     users = {u for label in risk_lake.labels for u in label.user_ids}
     text = json.dumps(listed)
     assert not any(u in text for u in users)
-    assert set(listed[0]) == {"licensor", "track_id", "track_name", "risk_score", "artificial_share", "reasons"}
+    assert set(listed[0]) == {
+        "licensor",
+        "track_id",
+        "track_name",
+        "risk_score",
+        "artificial_share",
+        "reasons",
+    }
 
 
 def test_a_quiet_day_passes(risk_lake: RiskLake) -> None:
@@ -39,4 +46,7 @@ def test_the_check_is_registered_per_day_on_fct_track_risk(tmp_path) -> None:
     key = dg.AssetCheckKey(dg.AssetKey("fct_track_risk"), CHECK_NAME)
     assert key in graph.asset_check_keys
     check = risk_checks(build_partitions(("acme",), FIRST))[0]
-    assert next(iter(check.check_specs)).partitions_def is not None and not next(iter(check.check_specs)).blocking
+    assert (
+        next(iter(check.check_specs)).partitions_def is not None
+        and not next(iter(check.check_specs)).blocking
+    )

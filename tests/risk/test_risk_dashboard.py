@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from pipeline.dashboard import queries
 from pipeline.dashboard import __file__ as dashboard_init
+from pipeline.dashboard import queries
 from pipeline.dashboard.queries import Filters
 from pipeline.warehouse.catalog import open_catalog
 from tests.risk.conftest import FIRST, RiskLake

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import re
+import shutil
 
 import pytest
 
+from pipeline.config import RiskSettings, risk_settings_from
 from pipeline.emulator.fraud import FRAUDS, NEGATIVES
+from pipeline.errors import UsageError
+from pipeline.layout import Layout
+from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
+from pipeline.warehouse.options import WarehouseOptions
 from tests.risk.conftest import FIRST, RiskLake
 
 
@@ -27,7 +33,9 @@ def test_each_fraud_pattern_is_flagged_by_the_same_days_build(risk_lake: RiskLak
     assert {"fct_track_risk", "fct_suspicious_listeners", "fct_risk_track_signals"} <= built
     flags = _flags(risk_lake, risk_lake.fraud_day)
     missed = [t for t in label.track_ids if not flags.get(t)]
-    assert len(missed) <= len(label.track_ids) // 20, f"{pattern}: {len(missed)} of {len(label.track_ids)} missed"
+    assert len(missed) <= len(label.track_ids) // 20, (
+        f"{pattern}: {len(missed)} of {len(label.track_ids)} missed"
+    )
 
 
 @pytest.mark.parametrize("pattern", NEGATIVES)
@@ -74,3 +82,25 @@ def test_scores_reasons_and_shares_of_a_flag(risk_lake: RiskLake) -> None:
     assert 60 <= score <= 100 and share > 0.9 and short > 0.9
     for words in ("playing just over 30 s", "accounts under 30 days", "evenly spaced"):
         assert words in reasons
+
+
+def test_thresholds_are_settings_the_models_read(risk_lake: RiskLake, tmp_path) -> None:
+    """`SPOTIFY_BULK_RISK_*` reach the SQL: thresholds no farm meets leave nothing flagged."""
+    shutil.copytree(risk_lake.layout.data_dir, tmp_path / "data", symlinks=True)
+    layout = Layout(tmp_path / "data")
+    risk = risk_settings_from(
+        {"SPOTIFY_BULK_RISK_LOOP_PLAYS": "1000", "SPOTIFY_BULK_RISK_LOCKSTEP_MIN_USERS": "1000"}
+    )
+    assert risk == RiskSettings(loop_plays=1000, lockstep_min_users=1000) and RiskSettings().fee_eur == 10
+    result = build_warehouse(layout, full_refresh=True, options=WarehouseOptions(risk=risk))
+    assert result.passed, result.failed_checks
+    con = open_catalog(layout.warehouse_path)
+    try:
+        assert (
+            con.execute("SELECT count(*) FILTER (WHERE flagged), count(*) FROM fct_track_risk").fetchone()[0]
+            == 0
+        )
+    finally:
+        con.close()
+    with pytest.raises(UsageError, match="SPOTIFY_BULK_RISK_LOOP_PLAYS"):
+        risk_settings_from({"SPOTIFY_BULK_RISK_LOOP_PLAYS": "eight"})

@@ -12,7 +12,9 @@ from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from tests.risk.conftest import RiskLake
 
 
-def test_retention_deletes_suspicious_listeners_and_keeps_the_aggregates(risk_lake: RiskLake, tmp_path) -> None:
+def test_retention_deletes_suspicious_listeners_and_keeps_the_aggregates(
+    risk_lake: RiskLake, tmp_path
+) -> None:
     shutil.copytree(risk_lake.layout.data_dir, tmp_path / "data", symlinks=True)
     layout, paths = Layout(tmp_path / "data"), WarehousePaths(Layout(tmp_path / "data"))
     listeners = paths.mart_dir("fct_suspicious_listeners")
