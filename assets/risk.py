@@ -33,7 +33,7 @@ def risk_check_result(layout: Layout, day: date, options: WarehouseOptions) -> d
             "risk_score": t.max_risk_score,
             "artificial_share": round(t.max_artificial_share, 3),
             "reasons": t.reasons,
-        }  # fmt: skip
+        }
         for t in tracks[:MAX_LISTED]
     ]
     return dg.AssetCheckResult(

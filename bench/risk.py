@@ -150,30 +150,38 @@ def render(found: Evaluation, head: str) -> str:
     for pattern in PATTERNS:
         t = found.tallies[pattern]
         fraud = pattern in FRAUDS
+        recall = _ratio(t.flagged_eligible, t.eligible) if fraud else ""
+        false_positives = "" if fraud else _ratio(t.flagged, t.track_days)
+        first = ("yes" if t.first_day_flagged else "NO") if fraud else ""
+        kind, eligible = ("fraud", t.eligible) if fraud else ("hard negative", "")
         lines.append(
-            f"| {pattern} | {'fraud' if fraud else 'hard negative'} | {t.track_days} | "
-            f"{t.eligible if fraud else ''} | {t.flagged} | {_ratio(t.flagged_eligible, t.eligible) if fraud else ''} | "
-            f"{'' if fraud else _ratio(t.flagged, t.track_days)} | {('yes' if t.first_day_flagged else 'NO') if fraud else ''} |"
+            f"| {pattern} | {kind} | {t.track_days} | {eligible} | {t.flagged} | {recall} "
+            f"| {false_positives} | {first} |"
         )
+    others = _ratio(found.unlabelled_flags, found.unlabelled_track_days)
     lines.append(
-        f"| (every other track) | normal traffic | {found.unlabelled_track_days} | | {found.unlabelled_flags} | | "
-        f"{_ratio(found.unlabelled_flags, found.unlabelled_track_days)} | |"
+        f"| (every other track) | normal traffic | {found.unlabelled_track_days} | | "
+        f"{found.unlabelled_flags} | | {others} | |"
     )
     share = statistics.median(r / b for r, b in zip(found.risk_seconds, found.build_seconds, strict=True))
     negatives = sum(found.tallies[p].flagged for p in PATTERNS if p not in FRAUDS)
     recall_hits = sum(found.tallies[p].flagged_eligible for p in ("bot_farm", "lockstep_ring"))
     recall_all = sum(found.tallies[p].eligible for p in ("bot_farm", "lockstep_ring"))
+    first_flag = "the same day" if all(found.tallies[p].first_day_flagged for p in FRAUDS) else "LATER"
+    risk_s, build_s = statistics.median(found.risk_seconds), statistics.median(found.build_seconds)
     lines += [
         "",
         "| target | goal | measured |",
         "|---|---:|---:|",
-        f"| recall, bot farm or lockstep ring making >= 20 % of a track's day | >= 0.95 | {_ratio(recall_hits, recall_all)} |",
-        f"| precision over all flagged track-days | >= 0.95 | {_ratio(found.true_flags, found.flagged)} ({found.true_flags}/{found.flagged}) |",
-        f"| hard negatives flagged (super-fan, sleep music, editorial spike, release day) | 0 | {negatives} |",
-        "| first flag after a farm starts | the same day's build | "
-        f"{'the same day' if all(found.tallies[p].first_day_flagged for p in FRAUDS) else 'LATER'} |",
-        f"| risk models' cost | <= 25 % of the one-day build | {share:.0%} (median of {len(found.build_seconds)} "
-        f"one-day builds: {statistics.median(found.risk_seconds):.2f} s of {statistics.median(found.build_seconds):.2f} s) |",
+        "| recall, bot farm or lockstep ring making >= 20 % of a track's day | >= 0.95 | "
+        f"{_ratio(recall_hits, recall_all)} ({recall_hits}/{recall_all}) |",
+        "| precision over all flagged track-days | >= 0.95 | "
+        f"{_ratio(found.true_flags, found.flagged)} ({found.true_flags}/{found.flagged}) |",
+        "| hard negatives flagged (super-fan, sleep music, editorial spike, release day) | 0 "
+        f"| {negatives} |",
+        f"| first flag after a farm starts | the same day's build | {first_flag} |",
+        f"| risk models' cost | <= 25 % of the one-day build | {share:.0%} (median of "
+        f"{len(found.build_seconds)} one-day builds: {risk_s:.2f} s of {build_s:.2f} s) |",
     ]
     return "\n".join(lines) + "\n"
 
@@ -197,8 +205,8 @@ def section(args: argparse.Namespace, head: str) -> str:
     )
     found = evaluate(args.workdir, rows, normal, fraud)
     described = (
-        f"{head}  \nLabelled days: one licensor, {rows:,} stream rows per normal day (emulator, uniform shape) "
-        f"plus the injected patterns; {normal} normal days built first, then {fraud} days with every pattern, "
-        f"each landed and built alone (the daily build), {found.days[0]}..{found.days[-1]}."
+        f"{head}  \nLabelled days: one licensor, {rows:,} stream rows per normal day (emulator, uniform "
+        f"shape) plus the injected patterns; {normal} normal days built first, then {fraud} days with every "
+        f"pattern, each landed and built alone (the daily build), {found.days[0]}..{found.days[-1]}."
     )
     return render(found, described)

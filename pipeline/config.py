@@ -107,7 +107,8 @@ class RiskSettings:
             or self.min_markers < 1
         ):
             raise UsageError(
-                "SPOTIFY_BULK_RISK_FEE_EUR must be >= 0, SHORT_MAX_MS > 30000, NEW_ACCOUNT_DAYS and MIN_MARKERS >= 1"
+                "SPOTIFY_BULK_RISK_FEE_EUR must be >= 0, SHORT_MAX_MS > 30000, "
+                "NEW_ACCOUNT_DAYS and MIN_MARKERS >= 1"
             )
 
 

@@ -606,7 +606,9 @@ SELECT r.date, r.licensor || ' ' || r.track_id AS track, r.risk_score, r.artific
        r.streams, r.short_share, r.new_account_share, r.context_free_share, r.lockstep_share
 FROM fct_track_risk AS r
 SEMI JOIN (
-    SELECT DISTINCT licensor, track_id FROM fct_track_risk AS f WHERE f.flagged AND {_RISK_WHERE.format(alias="f")}
+    SELECT DISTINCT licensor, track_id
+    FROM fct_track_risk AS f
+    WHERE f.flagged AND {_RISK_WHERE.format(alias="f")}
 ) AS k ON k.licensor = r.licensor AND k.track_id = r.track_id
 WHERE {_RISK_WHERE.format(alias="r")}
 ORDER BY r.date, track

@@ -157,8 +157,9 @@ class _Writer:
         second = min(max(second, 0), 86_399)
         complete = length_ms >= t.duration_ms
         length_ms = min(length_ms, t.duration_ms)
+        clock = f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
         line = (
-            f'{{"timestamp":"{self.day.isoformat()}T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z",'
+            f'{{"timestamp":"{self.day.isoformat()}T{clock}Z",'
             f'"track_id":"{t.id}","isrc":"{t.isrc}",{frag}"source":"{source}","source_uri":"{uri}",'
             f'"stream_length":{length_ms},"completion":{"true" if complete else "false"},'
             f'"device_type":"{device[0]}","os":"{device[1]}","cached":false,"shuffle":false,'
