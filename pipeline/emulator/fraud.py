@@ -30,8 +30,10 @@ from pipeline.emulator.rows import COUNTRY_CODES, demo_code
 FRAUDS = ("bot_farm", "playlist_farm", "lockstep_ring")
 NEGATIVES = ("super_fan", "sleep_music", "editorial_spike", "release_day")
 PATTERNS = FRAUDS + NEGATIVES
-_TRACKS = {"bot_farm": 1, "playlist_farm": 3, "lockstep_ring": 20, "super_fan": 1, "sleep_music": 1,
-           "editorial_spike": 1, "release_day": 1}  # fmt: skip
+# pattern -> (rarely streamed tracks, hits): frauds mostly farm their own uploads, and some ride a
+# hit, where they make a smaller share of its day; the genuine patterns use popular-enough tracks
+_TRACKS = {"bot_farm": (1, 1), "playlist_farm": (3, 0), "lockstep_ring": (15, 5), "release_day": (1, 0),
+           "super_fan": (0, 1), "sleep_music": (0, 1), "editorial_spike": (0, 1)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -106,19 +108,20 @@ class CombinedTallies:
 
 
 def _tracks(seed: int, catalog: Catalog) -> dict[str, list[int]]:
-    """Each pattern's tracks (catalog indexes), distinct, the same every day: frauds and the new
-    release take rarely streamed tracks (their own uploads), the others popular-enough ones."""
+    """Each pattern's tracks (catalog indexes), distinct, the same every day: rarely streamed ones
+    (the bottom half by popularity) and hits (frauds: the top 2 %; the genuine patterns: the top 10 %)."""
     rng = random.Random(stable_seed(seed, catalog.licensor, "fraud-tracks"))
     n = len(catalog.tracks)
     weights = [b - a for a, b in itertools.pairwise((0.0, *catalog.cum_weights))]
-    by_weight = sorted(range(n), key=lambda i: weights[i])
-    rare, known = by_weight[: n // 2], by_weight[n - n // 10 :]
-    rng.shuffle(rare)
-    rng.shuffle(known)
+    by_weight = sorted(range(n), key=lambda i: weights[i], reverse=True)
+    hits, known, rare = by_weight[: n // 50], by_weight[n // 50 : n // 10], by_weight[n // 2 :]
+    for pool in (hits, known, rare):
+        rng.shuffle(pool)
     out: dict[str, list[int]] = {}
     for pattern in PATTERNS:
-        pool = rare if pattern in (*FRAUDS, "release_day") else known
-        out[pattern] = [pool.pop() for _ in range(_TRACKS[pattern])]
+        few, popular = _TRACKS[pattern]
+        liked = hits if pattern in FRAUDS else known
+        out[pattern] = [rare.pop() for _ in range(few)] + [liked.pop() for _ in range(popular)]
     return out
 
 
@@ -241,10 +244,12 @@ Play = tuple[int, int, int, str, str, tuple[str, str]]  # track, second, length 
 
 
 def _bot_farm(rng: random.Random, tracks: list[int], catalog: Catalog, user: User) -> Iterator[Play]:
-    second, gap = rng.randrange(86_400 - 20 * 40), rng.randint(36, 40)
-    for _ in range(rng.randint(10, 20)):  # back to back, like a script: clockwork spacing
-        yield tracks[0], second, rng.randint(31_000, 34_000), "", "", ("smartphone", "android")
-        second += gap
+    """Every account loops the farm's own track; about half loop the hit it rides too."""
+    for track in tracks[: 1 + (rng.random() < 0.5)]:
+        second, gap = rng.randrange(86_400 - 20 * 40), rng.randint(36, 40)
+        for _ in range(rng.randint(10, 20)):  # back to back, like a script: clockwork spacing
+            yield track, second, rng.randint(31_000, 34_000), "", "", ("smartphone", "android")
+            second += gap
 
 
 def _playlist_farm(rng: random.Random, tracks: list[int], catalog: Catalog, user: User) -> Iterator[Play]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
+
 from pipeline.emulator.fraud import FraudPlan, Label
 from pipeline.emulator.generate import DaySpec, fraud_labels, generate_day
 from pipeline.ingest.landing import land_partition
@@ -48,3 +50,16 @@ def labelled_lake(
 
 def labels_of(day: date, rows: int, plan: FraudPlan) -> list[Label]:
     return fraud_labels(spec(day, rows, plan))
+
+
+SHARE_OF_DAY = 0.2  # the targets' recall counts track-days a pattern makes at least this share of
+
+
+def pattern_shares(con: duckdb.DuckDBPyConnection, day: date, label: Label) -> dict[str, float]:
+    """Track -> the share of its day's streams (30 s or more) the pattern's listeners made."""
+    rows = con.execute(
+        "SELECT track_id, avg((user_id IN (SELECT unnest($users)))::INT) FROM stg_streams "
+        "WHERE date = $day AND track_id IN (SELECT unnest($tracks)) GROUP BY track_id",
+        {"users": list(label.user_ids), "tracks": list(label.track_ids), "day": day},
+    ).fetchall()
+    return {track: float(share) for track, share in rows}
