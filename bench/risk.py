@@ -23,7 +23,7 @@ from pipeline.emulator.fraud import FRAUDS, PATTERNS, FraudPlan, Label
 from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
-from tests.kits.risk import labels_of, land_day
+from tests.kits.risk import SHARE_OF_DAY, labels_of, land_day, pattern_shares
 
 FIRST = date(2026, 5, 1)
 RISK_MODELS = ("fct_risk_track_signals", "fct_suspicious_listeners", "fct_track_risk")
