@@ -112,13 +112,26 @@ class RiskSettings:
             )
 
 
+def _risk_kinds() -> dict[str, type]:
+    return {item.name: int if item.type in ("int", int) else float for item in fields(RiskSettings)}
+
+
 def risk_settings_from(env: Mapping[str, str]) -> RiskSettings:
     """`RiskSettings` from `SPOTIFY_BULK_RISK_<NAME>` variables (unset: the documented default)."""
-    values: dict[str, float] = {}
-    for item in fields(RiskSettings):
-        kind = int if item.type in ("int", int) else float
-        values[item.name] = kind(_number(env, f"SPOTIFY_BULK_RISK_{item.name.upper()}", item.default, kind))
-    return RiskSettings(**values)  # type: ignore[arg-type]
+    defaults = RiskSettings()
+    return RiskSettings(
+        **{  # type: ignore[arg-type]
+            name: kind(_number(env, f"SPOTIFY_BULK_RISK_{name.upper()}", getattr(defaults, name), kind))
+            for name, kind in _risk_kinds().items()
+        }
+    )
+
+
+def risk_settings_of(values: Mapping[str, float]) -> RiskSettings:
+    """`RiskSettings` back from its field values (as a Dagster resource's config carries them)."""
+    return RiskSettings(
+        **{name: kind(values[name]) for name, kind in _risk_kinds().items() if name in values}
+    )  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

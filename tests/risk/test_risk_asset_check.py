@@ -7,9 +7,10 @@ import json
 import dagster as dg
 
 from assets.risk import CHECK_NAME, risk_check_result, risk_checks
-from pipeline.config import Settings
+from pipeline.config import RiskSettings, Settings
 from pipeline.definitions import build_definitions
 from pipeline.orchestration.partitions import build_partitions
+from pipeline.orchestration.resources import lake_resource
 from pipeline.warehouse.options import WarehouseOptions
 from tests.risk.conftest import FIRST, RiskLake
 
@@ -50,3 +51,11 @@ def test_the_check_is_registered_per_day_on_fct_track_risk(tmp_path) -> None:
         next(iter(check.check_specs)).partitions_def is not None
         and not next(iter(check.check_specs)).blocking
     )
+
+
+def test_dagster_warehouse_steps_get_the_risk_settings(tmp_path) -> None:
+    """`spotify-bulk build` and the schedules build through Dagster: the thresholds go with the resource."""
+    risk = RiskSettings(loop_plays=12, flag_share=0.3, fee_eur=25.0)
+    resource = lake_resource(Settings(data_dir=tmp_path, risk=risk))
+    assert resource.warehouse_options().risk == risk
+    assert lake_resource(Settings(data_dir=tmp_path)).warehouse_options().risk == RiskSettings()
