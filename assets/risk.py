@@ -1,8 +1,10 @@
-"""The artificial-streaming warning as a Dagster asset check: one result per day, WARN severity.
+"""The artificial-streaming warning as a Dagster asset check, partitioned by day, WARN severity.
 
-It reads the published warehouse (after `warehouse_catalog`, so the same day's build is what it
-sees) through the public query path, and lists the flagged tracks in its metadata: track ids,
-scores, shares and reasons only, never a listener (the event storage outlives the lake).
+A run of one day checks that day; a run of a range (a backfill, the daily look-back) gives one
+result for its days, each flagged track with the days it was flagged. It reads the published
+warehouse (after `warehouse_catalog`, so the same day's build is what it sees) through the public
+query path, and lists the flagged tracks in its metadata: track ids, scores, shares and reasons
+only, never a listener (the event storage outlives the lake).
 """
 
 import warnings
@@ -22,9 +24,9 @@ CHECK_NAME = "no_artificial_streaming"
 MAX_LISTED = 50  # tracks listed in the metadata; the count is always complete
 
 
-def risk_check_result(layout: Layout, day: date, options: WarehouseOptions) -> dg.AssetCheckResult:
-    """The day's flagged tracks as a check result: passed when none, else a WARN with the list."""
-    tracks = flagged_tracks(layout, DateWindow(day, day), options=options)
+def risk_check_result(layout: Layout, window: DateWindow, options: WarehouseOptions) -> dg.AssetCheckResult:
+    """The window's flagged tracks as a check result: passed when none, else a WARN with the list."""
+    tracks = flagged_tracks(layout, window, options=options)
     listed = [
         {
             "licensor": t.licensor,
@@ -33,6 +35,9 @@ def risk_check_result(layout: Layout, day: date, options: WarehouseOptions) -> d
             "risk_score": t.max_risk_score,
             "artificial_share": round(t.max_artificial_share, 3),
             "reasons": t.reasons,
+            "flagged_days": t.flagged_days,
+            "first_flagged": t.first_flagged.isoformat(),
+            "last_flagged": t.last_flagged.isoformat(),
         }
         for t in tracks[:MAX_LISTED]
     ]
@@ -41,6 +46,7 @@ def risk_check_result(layout: Layout, day: date, options: WarehouseOptions) -> d
         passed=not tracks,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
+            "days": str(window),
             "flagged_tracks": len(tracks),
             "fee_exposure_eur": round(sum(t.fee_exposure_eur for t in tracks), 2),
             "flagged": dg.MetadataValue.json(listed),
@@ -67,7 +73,8 @@ def risk_checks(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         def no_artificial_streaming(
             context: dg.AssetCheckExecutionContext, lake: LakeResource
         ) -> dg.AssetCheckResult:
-            day = date.fromisoformat(context.partition_key)
-            return risk_check_result(lake.synced_layout(context.run.run_id), day, lake.warehouse_options())
+            keys = context.partition_key_range  # one key, or the run's range of days
+            window = DateWindow(date.fromisoformat(keys.start), date.fromisoformat(keys.end))
+            return risk_check_result(lake.synced_layout(context.run.run_id), window, lake.warehouse_options())
 
     return [no_artificial_streaming]

@@ -19,6 +19,7 @@ from pipeline.cli.build import print_build
 from pipeline.cli.commands import COMMANDS
 from pipeline.cli.enrich import print_summary
 from pipeline.cli.load import run_load
+from pipeline.cli.risk import format_flagged
 from pipeline.clients.connection import Connection
 from pipeline.config import DEMO_PSEUDONYM_KEY, PrivacySettings, Settings
 from pipeline.dates import resolve_window
@@ -30,6 +31,7 @@ from pipeline.layout import Layout
 from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
 from pipeline.orchestration.warehouse_runs import run_build
 from pipeline.reports import REPORTS
+from pipeline.risk.report import flagged_tracks
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import named_tracks, top_tracks_table
 
@@ -99,6 +101,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     )
 
 
+def demo_config(layout: Layout, rows_per_day: int, *, with_fraud: bool = False) -> EmulatorConfig:
+    """The demo's emulator; `with_fraud`: every labelled pattern from the second-to-last day served
+    (the days before are the baseline, and the last two show the flags)."""
+    config = EmulatorConfig(rows_per_day=rows_per_day, cache_dir=layout.data_dir / ".emulator-cache")
+    if not with_fraud:
+        return config
+    last = config.available()[1]
+    return replace(config, fraud=FraudPlan.everything(last - timedelta(days=1)))
+
+
 def run_demo(
     settings: Settings,
     *,
@@ -108,10 +120,7 @@ def run_demo(
     with_fraud: bool = False,
 ) -> int:
     layout = Layout(settings.lake_dir)
-    config = EmulatorConfig(rows_per_day=rows_per_day, cache_dir=layout.data_dir / ".emulator-cache")
-    if with_fraud:  # the farms start on the second-to-last day served: a baseline before, flags after
-        last = config.available()[1]
-        config = replace(config, fraud=FraudPlan.everything(last - timedelta(days=1)))
+    config = demo_config(layout, rows_per_day, with_fraud=with_fraud)
     started = time.monotonic()
     with start_emulator(config) as emulator:
         print(f"Spotify emulator listening on {emulator.base_url}", flush=True)
@@ -152,10 +161,14 @@ def run_demo(
                 + ", ".join(f"{e.requests:,}" for e in enrichments)
                 + " (first run, then a re-run with nothing new)"
             )
+            if with_fraud:
+                flagged = flagged_tracks(layout, window, options=WarehouseOptions.from_settings(settings))
+                print("\n" + format_flagged(flagged, window))
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s (exit code {code}).")
     print("Next steps:")
     print("  uv run dagster dev                      # the Dagster UI: runs, assets, checks, schedule")
     print("  uv run spotify-bulk dashboard           # the dashboard on http://127.0.0.1:8501/")
     print('  uv run spotify-bulk query "SELECT * FROM fct_track_performance LIMIT 5"')
     print("  uv run spotify-bulk sql                 # a read-only SQL prompt over the warehouse")
+    print("  uv run spotify-bulk risk                # tracks flagged for artificial streaming")
     return code

@@ -104,7 +104,7 @@ def _checks(result: dg.ExecuteInProcessResult, defs: dg.Definitions) -> tuple[Ch
         outcomes[(model, evaluation.check_name)] = CheckOutcome(
             name=evaluation.check_name,
             model=model,
-            passed=evaluation.passed,
+            passed=evaluation.passed or evaluation.severity == dg.AssetCheckSeverity.WARN,
             failures=int(_number(evaluation.metadata, "failures")),
             description=descriptions.get((model, evaluation.check_name), ""),
             sample=tuple(tuple(row) for row in sample) if isinstance(sample, list) else (),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -81,3 +81,15 @@ def test_labels_name_who_and_what_each_pattern_touched(fraud_day: tuple[Path, di
     assert all(31_000 <= s["stream_length"] <= 34_000 and s["source"] == "" for s in plays)
     assert len({(s["region_code"], s["device_type"]) for s in plays}) == 1
     assert all(users[u]["account_age_days"] < 30 for u in bots.user_ids)
+
+
+def test_demo_with_fraud_injects_every_pattern_into_the_last_two_days(tmp_path: Path) -> None:
+    from pipeline.cli.demo import demo_config
+    from pipeline.layout import Layout
+
+    assert demo_config(Layout(tmp_path), 3000).fraud == FraudPlan()
+    config = demo_config(Layout(tmp_path), 3000, with_fraud=True)
+    last = config.available()[1]
+    assert set(config.fraud.patterns) == set(PATTERNS)
+    assert config.fraud.active(last) and config.fraud.active(last - timedelta(days=1))
+    assert not config.fraud.active(last - timedelta(days=2))
