@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import dagster as dg
+import pytest
 
 from assets.risk import CHECK_NAME, risk_check_result, risk_checks
 from pipeline.config import RiskSettings, Settings
 from pipeline.dates import DateWindow
 from pipeline.definitions import build_definitions
 from pipeline.orchestration.partitions import build_partitions
-from pipeline.orchestration.resources import lake_resource
+from pipeline.orchestration.resources import LakeResource, lake_resource
 from pipeline.warehouse.options import WarehouseOptions
+from tests.kits.risk import LICENSOR
 from tests.risk.conftest import FIRST, RiskLake
 
 
@@ -62,3 +65,22 @@ def test_dagster_warehouse_steps_get_the_risk_settings(tmp_path) -> None:
     resource = lake_resource(Settings(data_dir=tmp_path, risk=risk))
     assert resource.warehouse_options().risk == risk
     assert lake_resource(Settings(data_dir=tmp_path)).warehouse_options().risk == RiskSettings()
+
+
+@pytest.mark.slow
+def test_the_warehouse_job_evaluates_the_check_for_the_day(risk_lake: RiskLake, tmp_path) -> None:
+    """A real Dagster run of the warehouse job for the fraud day: the check warns, with the tracks."""
+    shutil.copytree(risk_lake.layout.data_dir, tmp_path / "data", symlinks=True)
+    settings = Settings(data_dir=tmp_path / "data", licensors=(LICENSOR,), start_date=FIRST)
+    job = build_definitions(settings).resolve_job_def("warehouse_job")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key=risk_lake.fraud_day.isoformat(),
+            resources={"lake": LakeResource(data_dir=str(tmp_path / "data"))},
+            raise_on_error=False,
+        )
+    assert result.success
+    found = [e for e in result.get_asset_check_evaluations() if e.check_name == CHECK_NAME]
+    assert len(found) == 1 and not found[0].passed and found[0].severity == dg.AssetCheckSeverity.WARN
+    assert found[0].metadata["flagged_tracks"].value > 0
