@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     started = os.getloadavg()
     sections = set(args.only or SECTIONS)
     if RISK in sections:
-        text = risk.section(args, header(args, argv, started))
+        text = risk.section(args, argv, started)
         print(text)
         if args.write_results:
             risk.write_results(RESULTS, text)

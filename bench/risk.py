@@ -11,11 +11,14 @@ markers (the rest of the file is untouched).
 from __future__ import annotations
 
 import argparse
+import os
+import platform
+import shlex
 import shutil
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from pipeline.dates import DateWindow
@@ -187,15 +190,29 @@ def write_results(path: Path, section: str) -> None:
     path.write_text(text)
 
 
-def section(args: argparse.Namespace, head: str) -> str:
+def header(argv: list[str], started: tuple[float, float, float]) -> str:
+    """The command, the machine and its load: what a reader needs to weigh the timings."""
+    import duckdb
+
+    loads = "/".join(f"{v:.2f}" for v in started)
+    command = shlex.join(["uv", "run", "python", "-m", "bench", *argv])
+    return (
+        f"Command: `{command}`  \nRun finished: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on "
+        f"{platform.node() or 'this machine'}, {os.cpu_count()} cores, load average (1/5/15 min) at start "
+        f"{loads}; Python {platform.python_version()}, duckdb {duckdb.__version__}"
+    )
+
+
+def section(args: argparse.Namespace, argv: list[str], started: tuple[float, float, float]) -> str:
     """Run the evaluation; the markdown it reports."""
     rows, normal, fraud = (
         (3000, 2, 1) if args.quick else (args.risk_rows, args.risk_days, args.risk_fraud_days)
     )
     found = evaluate(args.workdir, rows, normal, fraud)
     described = (
-        f"{head}  \nLabelled days: one licensor, {rows:,} stream rows per normal day (emulator, uniform "
-        f"shape) plus the injected patterns; {normal} normal days built first, then {fraud} days with every "
-        f"pattern, each landed and built alone (the daily build), {found.days[0]}..{found.days[-1]}."
+        f"{header(argv, started)}  \nLabelled days: one licensor, {rows:,} stream rows per normal day "
+        f"(emulator, uniform shape) plus the injected patterns; {normal} normal days built first, then "
+        f"{fraud} days with every pattern, each landed and built alone (the daily build), "
+        f"{found.days[0]}..{found.days[-1]}. Seconds are wall time of `build_warehouse` in this process."
     )
     return render(found, described)
