@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from pipeline.dates import DateWindow
+from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import run_query
@@ -72,7 +73,14 @@ def flagged_tracks(
         end=quote_literal(window.end.isoformat()) + "::DATE",
         licensors=f"AND r.licensor IN ({names})" if licensors else "",
     )
-    result = run_query(layout, sql, options)
+    try:
+        result = run_query(layout, sql, options)
+    except UsageError as exc:
+        if "fct_track_risk" in str(exc):  # a warehouse built before the risk marts existed
+            raise UsageError(
+                f"the warehouse at {layout.warehouse_path} has no risk marts yet: run `spotify-bulk build`"
+            ) from None
+        raise
     rows = [dict(zip(result.columns, row, strict=True)) for row in result.rows]
     return [
         FlaggedTrack(

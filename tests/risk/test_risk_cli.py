@@ -51,3 +51,11 @@ def test_a_bad_window_or_threshold_is_one_line_and_exit_2(env: RiskLake, capsys,
     monkeypatch.setenv("SPOTIFY_BULK_RISK_FLAG_SHARE", "1.5")
     assert main(["risk", "--date", env.fraud_day.isoformat()]) == 2
     assert "SPOTIFY_BULK_RISK_FLAG_SHARE" in capsys.readouterr().err
+
+
+def test_no_warehouse_or_an_old_one_says_what_to_run(capsys, monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SPOTIFY_BULK_DATA_DIR", str(tmp_path / "data"))
+    assert main(["risk"]) == 2
+    err = capsys.readouterr().err
+    assert "spotify-bulk build" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
