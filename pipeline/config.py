@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.clients.connection import (
     DEFAULT_ACCOUNTS_URL,
@@ -119,19 +119,18 @@ def _risk_kinds() -> dict[str, type]:
 def risk_settings_from(env: Mapping[str, str]) -> RiskSettings:
     """`RiskSettings` from `SPOTIFY_BULK_RISK_<NAME>` variables (unset: the documented default)."""
     defaults = RiskSettings()
-    return RiskSettings(
-        **{  # type: ignore[arg-type]
-            name: kind(_number(env, f"SPOTIFY_BULK_RISK_{name.upper()}", getattr(defaults, name), kind))
-            for name, kind in _risk_kinds().items()
-        }
-    )
+    values: dict[str, Any] = {
+        name: kind(_number(env, f"SPOTIFY_BULK_RISK_{name.upper()}", getattr(defaults, name), kind))
+        for name, kind in _risk_kinds().items()
+    }
+    return RiskSettings(**values)
 
 
 def risk_settings_of(values: Mapping[str, float]) -> RiskSettings:
     """`RiskSettings` back from its field values (as a Dagster resource's config carries them)."""
-    return RiskSettings(
-        **{name: kind(values[name]) for name, kind in _risk_kinds().items() if name in values}
-    )  # type: ignore[arg-type]
+    kinds = _risk_kinds()
+    typed: dict[str, Any] = {name: kinds[name](value) for name, value in values.items() if name in kinds}
+    return RiskSettings(**typed)
 
 
 @dataclass(frozen=True)
