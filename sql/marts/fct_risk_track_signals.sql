@@ -4,7 +4,7 @@
 -- partitioned_by: date
 -- Shares are of the track's streams of 30 s or more that day; `*_top_share` is the share of the
 -- most common country, region, device type or OS. docs/risk.md explains each and its source.
-WITH streams AS (
+WITH streams AS NOT MATERIALIZED (
     SELECT
         licensor,
         date,
@@ -20,51 +20,38 @@ WITH streams AS (
     FROM stg_streams
     WHERE date BETWEEN $start AND $end
 ),
-per_listener AS MATERIALIZED (
-    SELECT licensor, date, track_id, user_id, count(*) AS plays
+per_listener AS (
+    SELECT
+        licensor,
+        date,
+        track_id,
+        user_id,
+        count(*) AS plays,
+        count(*) FILTER (WHERE is_short) AS short_plays,
+        count(*) FILTER (WHERE is_context_free) AS context_free_plays
     FROM streams
     GROUP BY licensor, date, track_id, user_id
 ),
-listeners AS (
+totals AS (
+    -- One pass over the listeners: counts, loops, new accounts, and the top 1 % of listeners'
+    -- streams (the largest `ceil(1 % of listeners)` play counts, at least one listener's).
     SELECT
         p.licensor,
         p.date,
         p.track_id,
+        CAST(sum(p.plays) AS BIGINT) AS streams,
         count(*) AS listeners,
         sum(p.plays) FILTER (WHERE p.plays >= getvariable('risk_loop_plays')) AS loop_streams,
-        sum(p.plays) FILTER (WHERE a.account_age_days < getvariable('risk_new_account_days')) AS new_account_streams
+        sum(p.plays) FILTER (WHERE a.account_age_days < getvariable('risk_new_account_days')) AS new_account_streams,
+        list_sum(list_slice(list_sort(list(p.plays), 'DESC'), 1, CAST(ceil(count(*) * 0.01) AS BIGINT)))
+            AS top_streams,
+        sum(p.short_plays) / sum(p.plays) AS short_share,
+        sum(p.context_free_plays) / sum(p.plays) AS context_free_share
     FROM per_listener AS p
     LEFT JOIN stg_users AS a
         ON a.licensor = p.licensor AND a.date = p.date AND a.user_id = p.user_id
         AND a.date BETWEEN $start AND $end
     GROUP BY p.licensor, p.date, p.track_id
-),
-top_listeners AS (
-    -- Streams of the top 1 % of the track's listeners (at least one listener).
-    SELECT licensor, date, track_id, sum(plays) AS top_streams
-    FROM (
-        SELECT
-            licensor,
-            date,
-            track_id,
-            plays,
-            row_number() OVER (PARTITION BY licensor, date, track_id ORDER BY plays DESC, user_id) AS rank,
-            count(*) OVER (PARTITION BY licensor, date, track_id) AS listeners
-        FROM per_listener
-    )
-    WHERE rank <= ceil(listeners * 0.01)
-    GROUP BY licensor, date, track_id
-),
-totals AS (
-    SELECT
-        licensor,
-        date,
-        track_id,
-        count(*) AS streams,
-        avg(is_short::INT) AS short_share,
-        avg(is_context_free::INT) AS context_free_share
-    FROM streams
-    GROUP BY licensor, date, track_id
 ),
 mixes AS (
     -- One pass for the four concentrations: counts per value of each attribute.
@@ -110,13 +97,13 @@ SELECT
     t.date,
     t.track_id,
     t.streams,
-    l.listeners,
-    t.streams / l.listeners AS streams_per_listener,
-    coalesce(l.loop_streams, 0) / t.streams AS loop_share,
-    p.top_streams / t.streams AS top1pct_share,
+    t.listeners,
+    t.streams / t.listeners AS streams_per_listener,
+    coalesce(t.loop_streams, 0) / t.streams AS loop_share,
+    t.top_streams / t.streams AS top1pct_share,
     t.short_share,
     coalesce(s.sub30_share, 0) AS sub30_share,
-    coalesce(l.new_account_streams, 0) / t.streams AS new_account_share,
+    coalesce(t.new_account_streams, 0) / t.streams AS new_account_share,
     c.country_top_share,
     c.region_top_share,
     c.device_top_share,
@@ -124,7 +111,5 @@ SELECT
     t.context_free_share,
     greatest(c.hour_entropy, 0) AS hour_entropy
 FROM totals AS t
-JOIN listeners AS l USING (licensor, date, track_id)
-JOIN top_listeners AS p USING (licensor, date, track_id)
 JOIN concentration AS c USING (licensor, date, track_id)
 LEFT JOIN fct_track_sub30_share AS s USING (licensor, date, track_id)

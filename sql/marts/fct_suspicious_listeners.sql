@@ -7,7 +7,7 @@
 -- A listener is suspicious on a track when they loop it (risk_loop_plays or more plays that day)
 -- and show at least risk_min_markers bot markers (short plays, a new account, plays without
 -- context, clockwork spacing, a throwaway playlist), or when they belong to a lockstep block.
-WITH plays AS (
+WITH plays AS NOT MATERIALIZED (
     SELECT
         s.licensor,
         s.date,
@@ -34,7 +34,7 @@ listener_tracks AS MATERIALIZED (
         count(*) AS plays,
         avg(is_short::INT) AS short_share,
         avg(is_context_free::INT) AS context_free_share,
-        mode(playlist_id) AS playlist_id
+        max(playlist_id) AS playlist_id
     FROM plays
     GROUP BY licensor, date, user_id, track_id
 ),
