@@ -148,6 +148,8 @@ judged AS (
     LEFT JOIN spacing AS s USING (licensor, date, user_id, track_id)
     LEFT JOIN throwaway_playlists AS w USING (licensor, date, playlist_id)
     LEFT JOIN lockstep AS k USING (licensor, date, user_id, track_id)
+    -- Only loops and lockstep members can be suspicious: judge those, not every listener.
+    WHERE l.plays >= getvariable('risk_loop_plays') OR k.block IS NOT NULL
 ),
 scored AS (
     SELECT
