@@ -21,11 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import data, report, startup, warehouse
+from bench import data, report, risk, startup, warehouse
 from bench.measure import Measurement, baseline_tree, measure
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTIONS = ("landing", "e2e", "startup", "warehouse", "query")
+RISK = "risk"  # its own evaluation, table and block of RESULTS.md: run only when asked (`--only risk`)
 
 
 def _size(rows: int) -> str:
@@ -64,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=["zipf", "single"],
         help="day shapes landed at every size (see EmulatorConfig.day_shape)",
     )
-    parser.add_argument("--only", choices=SECTIONS, action="append", help="run only these sections")
+    parser.add_argument("--only", choices=(*SECTIONS, RISK), action="append", help="run only these sections")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: the smoke test's run")
     parser.add_argument(
         "--workdir",
@@ -85,6 +86,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--generate-only", action="store_true", help="only generate (and time) the --rows x --shape days"
     )
     startup.add_arguments(parser)
+    risk.add_arguments(parser)
     parser.add_argument("--wh-rows", type=int, default=100_000, help="stream rows per lake day (warehouse)")
     parser.add_argument(
         "--history", type=int, nargs="+", default=[7, 60, 365], help="days of history compared (first: base)"
@@ -244,6 +246,14 @@ def main(argv: list[str] | None = None) -> None:
         return generate_only(args)
     started = os.getloadavg()
     sections = set(args.only or SECTIONS)
+    if RISK in sections:
+        text = risk.section(args, argv, started)
+        print(text)
+        if args.write_results:
+            risk.write_results(RESULTS, text)
+        sections.discard(RISK)
+        if not sections:
+            return None
     (args.workdir / "tmp").mkdir(parents=True, exist_ok=True)
     rows: list[Measurement] = []
     if not args.from_json:

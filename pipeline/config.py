@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pipeline.clients.connection import (
     DEFAULT_ACCOUNTS_URL,
@@ -69,6 +69,74 @@ class PrivacySettings:
 
 
 @dataclass(frozen=True)
+class RiskSettings:
+    """Thresholds of the artificial-streaming early warning (docs/risk.md says why each default).
+
+    Each is `SPOTIFY_BULK_RISK_<NAME>` in the environment; the SQL models read them as DuckDB
+    variables `risk_<name>` (`pipeline/risk/thresholds.py`), so a changed threshold needs a rebuild.
+    """
+
+    loop_plays: int = 8  # plays of one track by one listener in a day that make a loop
+    short_max_ms: int = 35_000  # "just over the threshold": streams of 30 s up to this length
+    short_share: float = 0.5  # a listener's share of such plays that marks them
+    new_account_days: int = 30  # accounts younger than this are new
+    context_free_share: float = 0.8  # a listener's share of plays with no source and no context
+    regular_min_plays: int = 5  # plays needed before spacing is judged
+    regular_cv: float = 0.1  # gaps between plays this even (std / mean) are clockwork
+    throwaway_new_share: float = 0.5  # a playlist whose day's listeners are this new is a throwaway
+    min_markers: int = 2  # bot markers a looping listener needs to be suspicious
+    lockstep_min_users: int = 8  # users in a lockstep block
+    lockstep_min_tracks: int = 5  # tracks the block's users all stream
+    lockstep_coverage: float = 0.7  # share of the block's tracks each member streams
+    lockstep_focus: float = 0.8  # share of a member's streams that go to the block's tracks
+    flag_share: float = 0.15  # artificial share of a track's day that flags it
+    flag_min_streams: int = 10  # suspicious streams a flagged track-day has at least
+    fee_eur: float = 10.0  # EUR per flagged track per month (the DSP's artificial-streaming fee)
+
+    def __post_init__(self) -> None:
+        for name in ("short_share", "context_free_share", "throwaway_new_share", "lockstep_coverage",
+                     "lockstep_focus", "flag_share"):  # fmt: skip
+            if not 0 < getattr(self, name) <= 1:
+                raise UsageError(f"SPOTIFY_BULK_RISK_{name.upper()} must be a share in (0, 1]")
+        if (
+            min(self.loop_plays, self.regular_min_plays, self.lockstep_min_users, self.lockstep_min_tracks)
+            < 2
+        ):
+            raise UsageError("SPOTIFY_BULK_RISK_* play, user and track counts must be at least 2")
+        if (
+            self.fee_eur < 0
+            or self.short_max_ms <= 30_000
+            or self.new_account_days < 1
+            or self.min_markers < 1
+        ):
+            raise UsageError(
+                "SPOTIFY_BULK_RISK_FEE_EUR must be >= 0, SHORT_MAX_MS > 30000, "
+                "NEW_ACCOUNT_DAYS and MIN_MARKERS >= 1"
+            )
+
+
+def _risk_kinds() -> dict[str, type]:
+    return {item.name: int if item.type in ("int", int) else float for item in fields(RiskSettings)}
+
+
+def risk_settings_from(env: Mapping[str, str]) -> RiskSettings:
+    """`RiskSettings` from `SPOTIFY_BULK_RISK_<NAME>` variables (unset: the documented default)."""
+    defaults = RiskSettings()
+    values: dict[str, Any] = {
+        name: kind(_number(env, f"SPOTIFY_BULK_RISK_{name.upper()}", getattr(defaults, name), kind))
+        for name, kind in _risk_kinds().items()
+    }
+    return RiskSettings(**values)
+
+
+def risk_settings_of(values: Mapping[str, float]) -> RiskSettings:
+    """`RiskSettings` back from its field values (as a Dagster resource's config carries them)."""
+    kinds = _risk_kinds()
+    typed: dict[str, Any] = {name: kinds[name](value) for name, value in values.items() if name in kinds}
+    return RiskSettings(**typed)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the environment configures, typed. Secrets are held but never shown in `repr`.
 
@@ -108,6 +176,7 @@ class Settings:
     executor: Executor = "in_process"
     celery_broker: str = DEFAULT_CELERY_BROKER
     celery_backend: str = ""  # empty: the broker
+    risk: RiskSettings = field(default_factory=RiskSettings)
 
     def __post_init__(self) -> None:
         if not 0 <= self.lookback_days <= MAX_LOOKBACK_DAYS:
@@ -268,6 +337,7 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         executor=(env.get("SPOTIFY_BULK_EXECUTOR") or "in_process").strip().lower(),  # type: ignore[arg-type]
         celery_broker=(env.get("SPOTIFY_BULK_CELERY_BROKER") or DEFAULT_CELERY_BROKER).strip(),
         celery_backend=(env.get("SPOTIFY_BULK_CELERY_BACKEND") or "").strip(),
+        risk=risk_settings_from(env),
     )
 
 

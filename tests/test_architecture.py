@@ -16,7 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
      "pipeline.spotify_ids", "pipeline.field_map"),
     ("pipeline.clients", "pipeline.config"),
     ("pipeline.ingest", "pipeline.enrichment", "pipeline.warehouse", "pipeline.emulator",
-     "pipeline.dashboard"),
+     "pipeline.dashboard", "pipeline.risk"),
     ("pipeline.orchestration",),
     ("assets",),
     ("pipeline.definitions",),

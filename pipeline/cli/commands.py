@@ -11,6 +11,7 @@ COMMANDS: dict[str, str] = {
     "build": "build the DuckDB warehouse (staging views and marts) from the lake",
     "status": "what the lake holds: loaded, not available yet, failed, rejects, per licensor x date x report",
     "query": "run read-only SQL against the warehouse",
+    "risk": "tracks flagged for artificial streaming: reasons, artificial share, fee exposure",
     "sql": "an interactive read-only SQL prompt over the warehouse",
     "retention": "delete archive, lake, rejects partitions and Dagster runs older than N days",
     "dashboard": "serve the dashboard on localhost (reads the warehouse)",

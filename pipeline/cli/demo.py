@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from pipeline.cli.args import QUIET_LOG_LEVEL, dagster_log_level
@@ -17,11 +19,13 @@ from pipeline.cli.build import print_build
 from pipeline.cli.commands import COMMANDS
 from pipeline.cli.enrich import print_summary
 from pipeline.cli.load import run_load
+from pipeline.cli.risk import format_flagged
 from pipeline.clients.connection import Connection
 from pipeline.config import DEMO_PSEUDONYM_KEY, PrivacySettings, Settings
 from pipeline.dates import resolve_window
 from pipeline.definitions import build_definitions
 from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from pipeline.emulator.fraud import FraudPlan
 from pipeline.errors import UsageError
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
@@ -29,6 +33,7 @@ from pipeline.orchestration.catalog_runs import EnrichSummary, run_enrich
 from pipeline.orchestration.instance import dagster_dev_command
 from pipeline.orchestration.warehouse_runs import run_build
 from pipeline.reports import REPORTS
+from pipeline.risk.report import flagged_tracks
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.query import named_tracks, top_tracks_table
 
@@ -42,6 +47,12 @@ def add_parser(subparsers: Any) -> None:
     demo = subparsers.add_parser("demo", help=COMMANDS["demo"])
     demo.add_argument("--days", type=int, default=7, help="days to load (default 7)")
     demo.add_argument("--rows-per-day", type=int, default=3000, help="stream rows per licensor-day")
+    demo.add_argument(
+        "--with-fraud",
+        action="store_true",
+        help="inject labelled artificial streaming (bot farm, playlist farm, lockstep ring) and its genuine "
+        "look-alikes into the last two days; then see `spotify-bulk risk` (docs/risk.md)",
+    )
     demo.add_argument(
         "--distributed",
         action="store_true",
@@ -86,13 +97,34 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             settings, days=args.days, rows_per_day=args.rows_per_day, verbose=args.verbose
         )
     return run_demo(
-        settings, days=args.days, rows_per_day=args.rows_per_day, log_level=dagster_log_level(args)
+        settings,
+        days=args.days,
+        rows_per_day=args.rows_per_day,
+        log_level=dagster_log_level(args),
+        with_fraud=args.with_fraud,
     )
 
 
-def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str = QUIET_LOG_LEVEL) -> int:
-    layout = Layout(settings.lake_dir)
+def demo_config(layout: Layout, rows_per_day: int, *, with_fraud: bool = False) -> EmulatorConfig:
+    """The demo's emulator; `with_fraud`: every labelled pattern from the second-to-last day served
+    (the days before are the baseline, and the last two show the flags)."""
     config = EmulatorConfig(rows_per_day=rows_per_day, cache_dir=layout.data_dir / ".emulator-cache")
+    if not with_fraud:
+        return config
+    last = config.available()[1]
+    return replace(config, fraud=FraudPlan.everything(last - timedelta(days=1)))
+
+
+def run_demo(
+    settings: Settings,
+    *,
+    days: int,
+    rows_per_day: int,
+    log_level: str = QUIET_LOG_LEVEL,
+    with_fraud: bool = False,
+) -> int:
+    layout = Layout(settings.lake_dir)
+    config = demo_config(layout, rows_per_day, with_fraud=with_fraud)
     started = time.monotonic()
     with start_emulator(config) as emulator:
         print(f"Spotify emulator listening on {emulator.base_url}", flush=True)
@@ -134,10 +166,14 @@ def run_demo(settings: Settings, *, days: int, rows_per_day: int, log_level: str
                 + ", ".join(f"{e.requests:,}" for e in enrichments)
                 + " (first run, then a re-run with nothing new)"
             )
+            if with_fraud:
+                flagged = flagged_tracks(layout, window, options=WarehouseOptions.from_settings(settings))
+                print("\n" + format_flagged(flagged, window))
     print(f"\nDemo finished in {time.monotonic() - started:.1f} s (exit code {code}).")
     print("Next steps:")
     print(f"  {dagster_dev_command(settings)}  # the Dagster UI: these runs, assets, checks")
     print("  uv run spotify-bulk dashboard           # the dashboard on http://127.0.0.1:8501/")
     print('  uv run spotify-bulk query "SELECT * FROM fct_track_performance LIMIT 5"')
     print("  uv run spotify-bulk sql                 # a read-only SQL prompt over the warehouse")
+    print("  uv run spotify-bulk risk                # tracks flagged for artificial streaming")
     return code

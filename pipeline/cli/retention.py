@@ -40,7 +40,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     for item in result.expired if result.dry_run else ():
         print(f"{verb} {item.kind}: {item.path}")
     counts = result.counts()
-    kinds = ("archive", "lake", "rejects", "ledger", "snapshot", "staging")
+    kinds = ("archive", "lake", "rejects", "ledger", "snapshot", "staging") + (
+        ("mart",) if counts["mart"] else ()
+    )
     summary = ", ".join(f"{counts[k]} {k}" for k in kinds)
     print(
         f"Retention (keep {args.keep_days} days, before {result.cutoff:%Y-%m-%d}): {verb} {summary} "

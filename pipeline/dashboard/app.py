@@ -70,6 +70,7 @@ def render(con: duckdb.DuckDBPyConnection, filters: queries.Filters) -> bool:
     sections.sources(con, filters)
     sections.playlists(con, filters, available)
     sections.artists(con, filters, available)
+    sections.artificial_streaming(con, filters)
     return True
 
 

@@ -583,3 +583,65 @@ def health_frames(status: LakeStatus) -> tuple[pl.DataFrame, pl.DataFrame]:
         },
     )
     return freshness, problems.sort(["date", "licensor", "report"], descending=[True, False, False])
+
+
+_RISK_WHERE = """(len(CAST($licensors AS VARCHAR[])) = 0
+            OR list_contains(CAST($licensors AS VARCHAR[]), {alias}.licensor))
+        AND {alias}.date BETWEEN $start AND $end"""
+
+FLAGGED_TRACKS_SQL = f"""
+SELECT r.licensor, r.track_id, any_value(t.track_name) AS track_name, count(*) AS flagged_days,
+       max(r.risk_score) AS risk_score, max(r.artificial_share_estimate) AS artificial_share,
+       CAST(sum(r.suspicious_streams) AS BIGINT) AS suspicious_streams, max(r.date) AS last_flagged,
+       arg_max(r.reasons, r.date) AS reasons
+FROM fct_track_risk AS r
+LEFT JOIN dim_tracks AS t ON t.licensor = r.licensor AND t.track_id = r.track_id
+WHERE r.flagged AND {_RISK_WHERE.format(alias="r")}
+GROUP BY r.licensor, r.track_id
+ORDER BY risk_score DESC, suspicious_streams DESC, r.licensor, r.track_id
+"""
+
+RISK_HISTORY_SQL = f"""
+SELECT r.date, r.licensor || ' ' || r.track_id AS track, r.risk_score, r.artificial_share_estimate,
+       r.streams, r.short_share, r.new_account_share, r.context_free_share, r.lockstep_share
+FROM fct_track_risk AS r
+SEMI JOIN (
+    SELECT DISTINCT licensor, track_id
+    FROM fct_track_risk AS f
+    WHERE f.flagged AND {_RISK_WHERE.format(alias="f")}
+) AS k ON k.licensor = r.licensor AND k.track_id = r.track_id
+WHERE {_RISK_WHERE.format(alias="r")}
+ORDER BY r.date, track
+"""
+
+SUSPICIOUS_LISTENERS_SQL = f"""
+SELECT s.licensor, s.date, s.listener, s.track_id, s.plays, s.account_age_days, s.reasons
+FROM fct_suspicious_listeners AS s
+SEMI JOIN fct_track_risk AS r
+    ON r.licensor = s.licensor AND r.date = s.date AND r.track_id = s.track_id AND r.flagged
+WHERE {_RISK_WHERE.format(alias="s")}
+ORDER BY s.date DESC, s.plays DESC, s.listener, s.track_id
+LIMIT $limit
+"""
+
+
+def has_risk(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the warehouse was built with the risk marts (an older one was not)."""
+    return {"fct_track_risk", "fct_suspicious_listeners"} <= relations(con)
+
+
+def flagged_tracks(con: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFrame:
+    """Tracks flagged for artificial streaming under the page's licensors and days, riskiest first."""
+    return _frame(con, FLAGGED_TRACKS_SQL, filters.params())
+
+
+def risk_history(con: duckdb.DuckDBPyConnection, filters: Filters) -> pl.DataFrame:
+    """Every day's signals of the tracks flagged in the window (how the flag built up)."""
+    return _frame(con, RISK_HISTORY_SQL, filters.params())
+
+
+def suspicious_listeners(
+    con: duckdb.DuckDBPyConnection, filters: Filters, *, limit: int = 200
+) -> pl.DataFrame:
+    """The listeners behind the flags, as pseudonyms only."""
+    return _frame(con, SUSPICIOUS_LISTENERS_SQL, filters.params() | {"limit": limit})

@@ -314,6 +314,67 @@ def artists(con: duckdb.DuckDBPyConnection, filters: Filters, available: Catalog
     )
 
 
+def artificial_streaming(con: duckdb.DuckDBPyConnection, filters: Filters) -> None:
+    """Tracks flagged for artificial streaming, their signals over time and the listeners (pseudonyms)."""
+    st.subheader("Artificial streaming")
+    if not queries.has_risk(con):
+        st.info("Rebuild the warehouse (`uv run spotify-bulk build`) to add the artificial-streaming marts.")
+        return
+    flagged = queries.flagged_tracks(con, filters)
+    if flagged.is_empty():
+        st.success("No track flagged for artificial streaming in these days.", icon=":material/verified:")
+        return
+    st.caption(
+        f"{flagged.height} track(s) flagged: most of a day's streams came from listeners who look like "
+        "bots (docs/risk.md explains each reason). Listeners are shown as pseudonyms."
+    )
+    _table(
+        flagged,
+        {
+            "licensor": "Licensor",
+            "track_name": "Track",
+            "track_id": "Track id",
+            "risk_score": _count(
+                "Risk score", "0-100: the artificial share, raised by anomalies vs the 28-day baseline"
+            ),
+            "artificial_share": _share(
+                "Artificial share", "share of the day's streams by suspicious listeners"
+            ),
+            "flagged_days": _count("Days flagged"),
+            "suspicious_streams": _count("Suspicious streams"),
+            "reasons": "Reasons (latest day)",
+        },
+    )
+    history = queries.risk_history(con, filters)
+    left, right = st.columns(2)
+    left.altair_chart(
+        charts.over_time(
+            history, x="date", y="risk_score", color="track", title="Risk score", legend="bottom"
+        ),
+        width="stretch",
+    )
+    right.altair_chart(
+        charts.over_time(
+            history, x="date", y="artificial_share_estimate", color="track", title="Artificial share",
+            fmt=charts.SHARE, legend="bottom",
+        ),
+        width="stretch",
+    )  # fmt: skip
+    listeners = queries.suspicious_listeners(con, filters)
+    with st.expander(f"Suspicious listeners ({listeners.height:,} shown, pseudonyms)"):
+        _table(
+            listeners,
+            {
+                "date": st.column_config.DateColumn("Date"),
+                "listener": "Listener (pseudonym)",
+                "track_id": "Track id",
+                "plays": _count("Plays"),
+                "account_age_days": _count("Account age (days)"),
+                "reasons": "Reasons",
+            },
+        )
+
+
 def data_health(status: LakeStatus) -> None:
     """What the lake holds for the page's licensors and days: freshness, missing days, rejects."""
     st.subheader("Data health")

@@ -48,7 +48,13 @@ class BulkAPI:
         """What a licensor-day's content is generated from now: its spec and content faults."""
         cfg = self.config
         spec = DaySpec(
-            cfg.seed, licensor, day, cfg.rows_per_day, self.version(licensor, day), *cfg.content_modes
+            cfg.seed,
+            licensor,
+            day,
+            cfg.rows_per_day,
+            self.version(licensor, day),
+            *cfg.content_modes,
+            fraud=cfg.fraud.token,
         )
         return spec, self.plan().content(licensor, day)
 

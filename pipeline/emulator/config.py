@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.emulator.faults import FaultPlan
+from pipeline.emulator.fraud import FraudPlan
 from pipeline.layout import safe_name
 
 # mode -> the values it accepts (the first is the default); numeric modes are checked in the config
@@ -87,6 +88,7 @@ class EmulatorConfig:
     day_shape: str = "uniform"
     field_forms: str = "contract"
     app_user: str = "emulator-app-user"  # the Web API app's own user: owner of some playlists
+    fraud: FraudPlan = field(default_factory=FraudPlan)  # labelled artificial streaming (`fraud.py`), off
 
     def __post_init__(self) -> None:
         for name in self.licensors:

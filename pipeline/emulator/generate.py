@@ -33,6 +33,7 @@ from pipeline.emulator.aggregate import (
 from pipeline.emulator.aggregate_shapes import coded_line
 from pipeline.emulator.audience import User
 from pipeline.emulator.catalog import Catalog, build_catalog, stable_seed
+from pipeline.emulator.fraud import CombinedTallies, FraudPlan, Injection, Label, inject, labels
 from pipeline.emulator.gzlines import Compressor, GzipLines, LineMutator, write_lines
 from pipeline.emulator.modes import chain, form_mutator, mode_mutator
 from pipeline.emulator.rows import StreamRows
@@ -63,6 +64,7 @@ class DaySpec:
     track_id_forms: str = "base62"
     day_shape: str = "uniform"
     field_forms: str = "contract"
+    fraud: str = ""  # `FraudPlan.token`: labelled patterns injected (`fraud.py`), "" for none
 
     @property
     def rows(self) -> int:
@@ -83,7 +85,8 @@ class DaySpec:
             )
             if value != default
         )
-        return f"g{GEN_VERSION}-s{self.seed}-r{self.rows_per_day}-v{self.version}{modes}"
+        fraud = f"-x{self.fraud.replace('@', '-')}" if self.fraud else ""
+        return f"g{GEN_VERSION}-s{self.seed}-r{self.rows_per_day}-v{self.version}{modes}{fraud}"
 
 
 def file_name(report: str, country: str | None = None) -> str:
@@ -162,6 +165,22 @@ def _user_line(user: User, day: date) -> str:
     )
 
 
+def audience_pool(rows_per_day: int) -> int:
+    """How many listeners a licensor's audience has: it grows with the licensor's size."""
+    return max(64, rows_per_day // 3)
+
+
+def inject_fraud(spec: DaySpec, catalog: Catalog, pool: int) -> Injection:
+    """The labelled patterns' rows for the day (`fraud.py`)."""
+    return inject(spec.seed, spec.licensor, spec.day, FraudPlan.from_token(spec.fraud), catalog, pool)
+
+
+def fraud_labels(spec: DaySpec) -> list[Label]:
+    """Who and what the day's injected patterns touch: the evaluation's ground truth."""
+    plan, catalog = FraudPlan.from_token(spec.fraud), build_catalog(spec.seed, spec.licensor)
+    return labels(spec.seed, spec.licensor, spec.day, plan, catalog, audience_pool(spec.rows_per_day))
+
+
 def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None) -> dict[str, Any]:
     """Write all files of one licensor-day into `out_dir`; return the manifest.
 
@@ -170,6 +189,8 @@ def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None
     mutate = chain(
         mode_mutator(spec.field_names, spec.track_id_forms), form_mutator(spec.field_forms), mutate
     )
+    if spec.fraud and spec.day_shape != "uniform":
+        raise ValueError("fraud patterns are injected into the uniform day shape only")
     if spec.day_shape != "uniform":  # imported here: polars is needed by these shapes only
         from pipeline.emulator.vectorized import generate_shaped_day
 
@@ -177,7 +198,7 @@ def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None
     with _generating(), Compressor() as compressor:
         rng = random.Random(stable_seed(spec.seed, spec.licensor, spec.day.isoformat(), spec.version))
         catalog = build_catalog(spec.seed, spec.licensor)
-        pool = max(64, spec.rows_per_day // 3)  # the audience grows with the licensor's size
+        pool = audience_pool(spec.rows_per_day)
         rows = StreamRows(spec.seed, spec.licensor, spec.day, pool, catalog, rng)
         files = (
             _CountryFiles(out_dir, "streams", compressor, mutate),
@@ -188,11 +209,16 @@ def generate_day(spec: DaySpec, out_dir: Path, mutate: LineMutator | None = None
             n = spec.rows // chunks + (1 if j < spec.rows % chunks else 0)
             for sub30, country, lines in rows.chunk(n, j * 86400 // chunks, (j + 1) * 86400 // chunks):
                 files[sub30].add(country, lines)
+        injection = inject_fraud(spec, catalog, pool) if spec.fraud else None
+        for country, lines in sorted((injection.lines if injection else {}).items()):
+            files[0].add(country, lines)
         countries = {"streams": files[0].close(), "sub_30_sec_streams": files[1].close()}
-        users = sorted(filter(None, rows.users), key=operator.attrgetter("user_id"))
+        known = {u.user_id: u for u in filter(None, rows.users)} | (injection.users if injection else {})
+        users = sorted(known.values(), key=operator.attrgetter("user_id"))
         lines = (_user_line(u, spec.day) for u in users)
         n_users = write_lines(out_dir / file_name("users"), "users", lines, compressor, mutate)
-        return catalog_reports(spec, rows.catalog, rows, out_dir, compressor, mutate, countries, n_users)
+        tallies = CombinedTallies(rows, injection) if injection else rows
+        return catalog_reports(spec, rows.catalog, tallies, out_dir, compressor, mutate, countries, n_users)
 
 
 def catalog_reports(

@@ -6,6 +6,7 @@ as `dg.EnvVar`s when they came from the environment, so their values never reach
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 import dagster as dg
@@ -21,6 +22,7 @@ from pipeline.config import (
     Settings,
     object_store_from_environment,
     open_table_lake,
+    risk_settings_of,
 )
 from pipeline.ingest.archive import ArchivedPartition
 from pipeline.ingest.archive_store import mirror_partition
@@ -132,6 +134,10 @@ class LakeResource(dg.ConfigurableResource):
     archive_url: str = Field(
         default="", description="Also keep the originals as write-once objects here (s3://bucket/prefix)."
     )
+    risk_thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Artificial-streaming thresholds (SPOTIFY_BULK_RISK_*; docs/risk.md).",
+    )
 
     def mirror_archive(self, archive: ArchivedPartition) -> str | None:
         """Copy a published archive partition to the object store (if configured); its manifest URL."""
@@ -180,6 +186,7 @@ class LakeResource(dg.ConfigurableResource):
             memory_limit=self.duckdb_memory_limit,
             threads=self.duckdb_threads,
             reconcile_tolerance=self.reconcile_tolerance,
+            risk=risk_settings_of(self.risk_thresholds),
         )
 
 
@@ -203,6 +210,7 @@ def lake_resource(settings: Settings) -> LakeResource:
         lake_url=settings.lake_url,
         archive_url=settings.archive_url,
         catalog_uri=settings.iceberg_catalog_uri if settings.table_lake else "",
+        risk_thresholds=asdict(settings.risk),
     )
 
 

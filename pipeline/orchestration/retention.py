@@ -4,7 +4,8 @@ The streams, sub-30 and users reports carry personal data; the archive keeps the
 user ids, region codes) and the rejects files quote raw lines. Retention bounds how long any of it
 lives: every `date=` partition older than the cutoff is removed, in the archive, the lake, the
 rejects and the warehouse's lake snapshots (the published catalog reads one; it loses those days
-too). Marts are aggregates without user ids and are kept. Leftovers of crashed runs in staging
+too). Marts are aggregates without user ids and are kept, except the few that name listeners
+(`pipeline/risk/personal.py`), whose old partitions go with the lake's. Leftovers of crashed runs in staging
 (half downloads, spill files) older than a day are swept as well.
 
 Each report-day is removed under the same lock a load of it takes, so retention never races a
@@ -26,6 +27,7 @@ from pipeline.dates import utc_today
 from pipeline.ingest.ledger import LEDGER_DIR
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
+from pipeline.risk.personal import PERSONAL_MARTS
 from pipeline.storage.atomic import exclusive_lock, remove_dir
 from pipeline.warehouse.accumulate import retire_before
 from pipeline.warehouse.paths import WarehousePaths, partition_dirs
@@ -92,6 +94,8 @@ def find_expired(layout: Layout, cutoff: date, *, now: float | None = None) -> l
                 found += _partitions(
                     snapshot / "lake" / table.name, "snapshot", table.name, report.name, cutoff
                 )
+    for mart in PERSONAL_MARTS:  # pseudonymous listeners: kept no longer than the streams
+        found += _partitions(WarehousePaths(layout).mart_dir(mart), "mart", mart, "streams", cutoff)
     found += _stale_staging(layout, time.time() if now is None else now)
     return found
 

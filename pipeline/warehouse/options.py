@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 
-from pipeline.config import Settings
+from pipeline.config import RiskSettings, Settings
+from pipeline.risk.thresholds import set_thresholds
 from pipeline.warehouse.quoting import quote_literal
 
 DEFAULT_LOOKBACK_DAYS = 3
@@ -25,6 +26,7 @@ class WarehouseOptions:
     memory_limit: str = ""
     threads: int = 0
     reconcile_tolerance: float = 0.0
+    risk: RiskSettings = field(default_factory=RiskSettings)  # thresholds the risk models read
 
     @property
     def tail_days(self) -> int:
@@ -39,6 +41,7 @@ class WarehouseOptions:
             settings.duckdb_memory_limit,
             settings.duckdb_threads,
             settings.reconcile_tolerance,
+            settings.risk,
         )
 
     def duckdb_config(self) -> dict[str, str]:
@@ -50,3 +53,4 @@ class WarehouseOptions:
         """Bound an open connection (the build's in-memory one) the same way."""
         for name, value in self.duckdb_config().items():
             con.execute(f"SET {name} = {quote_literal(value)}")
+        set_thresholds(con, self.risk)

@@ -25,6 +25,7 @@ SECTIONS = [
     "Sources",
     "Top playlists",
     "Artist popularity and followers",
+    "Artificial streaming",
     "Data health",
 ]
 

@@ -17,6 +17,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from pipeline.layout import Layout
 from pipeline.warehouse.build import build_warehouse
 from tests.kits import dashboard as dash_kit
 from tests.kits.dashboard import MORE_DAY, land, require_chromium, warehouse
+from tests.kits.risk import labelled_lake, labels_of
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "dashboard.png"
@@ -64,10 +67,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"the dashboard did not answer within 60 s:\n{log.read_text()}")
 
 
-@pytest.fixture
-def dashboard(demo_dir, copy_of, tmp_path) -> Iterator[tuple[str, Path]]:
-    """The CLI's dashboard on a free loopback port over a private copy of the demo warehouse."""
-    data_dir = copy_of(demo_dir)
+@contextmanager
+def _serve(data_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """`spotify-bulk dashboard` over `data_dir` on a free loopback port; yields its URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}/"
     env = {**os.environ, "SPOTIFY_BULK_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
@@ -82,7 +84,7 @@ def dashboard(demo_dir, copy_of, tmp_path) -> Iterator[tuple[str, Path]]:
         )
     try:
         _wait_healthy(url, proc, log)
-        yield url, data_dir
+        yield url
     finally:
         proc.terminate()
         try:
@@ -90,6 +92,14 @@ def dashboard(demo_dir, copy_of, tmp_path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def dashboard(demo_dir, copy_of, tmp_path) -> Iterator[tuple[str, Path]]:
+    """The CLI's dashboard on a free loopback port over a private copy of the demo warehouse."""
+    data_dir = copy_of(demo_dir)
+    with _serve(data_dir, tmp_path) as url:
+        yield url, data_dir
 
 
 def _top_track_names(data_dir: Path, count: int) -> list[str]:
@@ -165,6 +175,37 @@ def test_the_dashboard_in_headless_chromium(chromium, dashboard, emulator, tmp_p
             page.reload()
             _wait_rendered(page, _top_track_names(data_dir, 1)[0])
             expect(page.get_by_text("Streams on Jun 14")).to_be_visible()
+            _assert_no_error(page)
+        finally:
+            browser.close()
+
+
+def test_the_artificial_streaming_section_in_headless_chromium(chromium, tmp_path):
+    """A labelled warehouse (a normal day, then one with farms): the flagged tracks, their charts and
+    the listeners behind them, as pseudonyms, in the "Artificial streaming" section."""
+    layout = Layout(tmp_path / "data")
+    plan = labelled_lake(layout, tmp_path / "gen", date(2026, 6, 1), days=2, fraud_days=1, rows=3000)
+    result = build_warehouse(layout)
+    assert result.passed, result.failed_checks
+    bots = next(label for label in labels_of(date(2026, 6, 2), 3000, plan) if label.pattern == "bot_farm")
+    with _serve(layout.data_dir, tmp_path) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            page.goto(url)
+            heading = page.get_by_role("heading", name="Artificial streaming")
+            expect(heading).to_be_visible(timeout=TIMEOUT_MS)
+            expect(page.locator("[data-testid='stStatusWidget']")).to_have_count(0, timeout=TIMEOUT_MS)
+            heading.scroll_into_view_if_needed()
+            expect(_cell(page, bots.track_ids[0])).to_be_attached(timeout=TIMEOUT_MS)
+            expect(page.get_by_text("Artificial share").first).to_be_attached()
+            page.get_by_text("Suspicious listeners").click()
+            pseudonym = page.locator("[data-testid='stDataFrame'] td").filter(
+                has_text=re.compile(r"^L[0-9a-f]{16}$")
+            )
+            expect(pseudonym.first).to_be_attached(timeout=TIMEOUT_MS)
+            body = page.locator("body").inner_text()
+            assert not any(user in body for user in bots.user_ids)
             _assert_no_error(page)
         finally:
             browser.close()
