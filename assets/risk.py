@@ -12,6 +12,7 @@ from datetime import date
 
 import dagster as dg
 
+from assets.checks import MONITOR_PREFIX
 from assets.warehouse import CATALOG
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
@@ -62,7 +63,8 @@ def risk_checks(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         decorate = dg.asset_check(
             asset="fct_track_risk",
             name=CHECK_NAME,
-            description="No track flagged for artificial streaming that day (docs/risk.md); WARN with the "
+            description=MONITOR_PREFIX
+            + "No track flagged for artificial streaming that day (docs/risk.md); WARN with the "
             "flagged tracks, their scores and reasons otherwise.",
             additional_deps=[CATALOG],
             partitions_def=partitions.dates,

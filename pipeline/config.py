@@ -8,8 +8,9 @@ values enter the process environment so Dagster's `EnvVar` secrets resolve at ru
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from pathlib import Path
@@ -379,6 +380,20 @@ def load_settings(*, cwd: Path | None = None) -> Settings:
 def set_process_defaults() -> None:
     """Environment that Dagster itself reads (not ours): no telemetry from any command."""
     os.environ.setdefault("DAGSTER_TELEMETRY_DISABLED", "1")
+
+
+@contextlib.contextmanager
+def environment_variable(name: str, value: str) -> Iterator[None]:
+    """`name` set in this process's environment for the block (Dagster reads its config from it)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 def child_environment(**overrides: str) -> dict[str, str]:

@@ -13,7 +13,6 @@ generated passwords, passed to the steps and workers in their environment only.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import signal
 import sys
@@ -26,7 +25,7 @@ from types import FrameType
 import yaml
 
 from pipeline.cli.demo import DEMO_WEB_API_RATE_LIMIT
-from pipeline.config import DEMO_PSEUDONYM_KEY, Settings, child_environment
+from pipeline.config import DEMO_PSEUDONYM_KEY, Settings, child_environment, environment_variable
 from pipeline.emulator import EmulatorConfig, start_emulator
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
@@ -171,7 +170,10 @@ def steps_per_worker(home: Path, postgres_url: str) -> Counter[str]:
     import dagster as dg
 
     counts: Counter[str] = Counter()
-    with _environment(PG_URL_ENV, postgres_url), dg.DagsterInstance.from_config(str(home)) as instance:
+    with (
+        environment_variable(PG_URL_ENV, postgres_url),
+        dg.DagsterInstance.from_config(str(home)) as instance,
+    ):
         for run in instance.get_runs():
             for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
                 data = entry.dagster_event.engine_event_data if entry.dagster_event else None
@@ -179,17 +181,3 @@ def steps_per_worker(home: Path, postgres_url: str) -> Counter[str]:
                 if worker is not None:
                     counts[str(getattr(worker, "value", worker))] += 1
     return counts
-
-
-@contextlib.contextmanager
-def _environment(name: str, value: str) -> Iterator[None]:
-    """`name` set in this process's environment for the block (Dagster reads its config from it)."""
-    previous = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = previous

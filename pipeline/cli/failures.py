@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline.errors import UsageError
-from pipeline.private_files import open_private, private_dir
+from pipeline.storage.private_files import open_private, private_dir
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)

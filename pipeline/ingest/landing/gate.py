@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from pipeline.ingest.landing.errors import LandingError
 from pipeline.ingest.landing.personal import shown_columns
 from pipeline.ingest.landing.rejects import rejects_root
-from pipeline.private_files import write_private
 from pipeline.reports import TableSpec
+from pipeline.storage.private_files import write_private
 
 SCHEMA_CHECK = "schema_as_declared"
 UNIT_CHECK = "stream_length_in_ms"

@@ -8,7 +8,7 @@ sub-30 streams, users) every value except those of the declared non-personal fie
 pseudonymized with the lake's key (so an operator can still find the user's rows), or dropped when
 pseudonymization is off, unless the operator opted in to raw rejects (SPOTIFY_BULK_RAW_REJECTS).
 A line cut short or not JSON at all is masked by pattern: the value after each `"key":`. The files
-are created 0600 in 0700 directories (`pipeline/private_files.py`).
+are created 0600 in 0700 directories (`pipeline/storage/private_files.py`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import IO
 
 import pyarrow as pa
 
-from pipeline.private_files import open_private, private_dir
 from pipeline.reports import PERSONAL_TABLES, ReportSpec
 from pipeline.storage.atomic import fsync_dir
+from pipeline.storage.private_files import open_private, private_dir
 
 RAW_CHARS = 500
 REJECTS_FILE = "rejects.jsonl"
