@@ -16,6 +16,7 @@ from pipeline.ingest.landing.errors import LandingError
 from pipeline.ingest.landing.names import FIELD_MAP_ENV
 
 _HINT = f"map them in {FIELD_MAP_ENV} or the registry aliases (pipeline/reports.py)"
+_NESTED_HINT = "the aggregated reader knows the wire contract's three shapes: a renamed level needs a new one"
 _SHOWN = 8  # unknown field names listed in a message
 
 
@@ -45,12 +46,13 @@ def check_file(table: str, source: str, tally: FieldTally) -> dict[str, str]:
     unknown = [n for n, _ in tally.unknown.most_common()]
     absent = sorted(f for f, n in tally.missing.items() if tally.records and n >= tally.records)
     if absent:
+        hint = _NESTED_HINT if table.startswith("aggregated_") else _HINT
         fields = ", ".join(repr(f) for f in absent)
         noun = "field" if len(absent) == 1 else "fields"
         verb = "is" if len(absent) == 1 else "are"
         raise MissingFieldError(
             f"{table}: required {noun} {fields} {verb} missing from all {tally.records:,} lines of {name}; "
-            f"unknown fields seen: {_listed(unknown)} — {_HINT}"
+            f"unknown fields seen: {_listed(unknown)} — {hint}"
         )
     common = [n for n, count in tally.unknown.most_common() if count * 2 > tally.records]
     if not tally.rows or not common:
