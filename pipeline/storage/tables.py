@@ -27,7 +27,12 @@ from typing import Any
 import pyarrow as pa
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchNamespaceError,
+    TableAlreadyExistsError,
+)
 from pyiceberg.expressions import And, EqualTo, LessThan
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
@@ -44,6 +49,11 @@ PARTITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (("licensor", pa.string
 MAX_COMMIT_ATTEMPTS = 20
 CATALOG_INIT_ATTEMPTS = 3
 FILES_MARKER = ".iceberg-files.json"  # in a local partition: the table's data files it holds
+
+
+class TableStoreError(RuntimeError):
+    """The catalog or the object store could not answer: never read as "no tables" (an empty
+    answer would make a reader drop everything it holds)."""
 
 
 @dataclass(frozen=True)
@@ -112,10 +122,21 @@ class TableLake:
         return (self.namespace, safe_name(table, what="table"))
 
     def table_names(self) -> list[str]:
+        """The lake's tables; none only when the namespace does not exist yet (nothing landed).
+
+        Any other failure (catalog file unreadable, database down, store unreachable) raises
+        `TableStoreError` with its cause: callers that delete what the catalog no longer lists
+        must never mistake an outage for an empty lake.
+        """
         try:
             return sorted(ident[-1] for ident in self.catalog.list_tables(self.namespace))
-        except Exception:
+        except NoSuchNamespaceError:
             return []
+        except Exception as exc:
+            raise TableStoreError(
+                f"cannot list the tables of the Iceberg catalog for {self.location}: {exc}; "
+                "check the catalog (SPOTIFY_BULK_CATALOG_URI) and the object store, then re-run"
+            ) from exc
 
     def load(self, table: str) -> Table | None:
         ident = self.identifier(table)
