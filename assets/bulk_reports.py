@@ -11,7 +11,6 @@ from datetime import date
 import dagster as dg
 
 from assets.beta import beta_apis
-from assets.checks import gate_checks
 from assets.metadata import partition_metadata
 from pipeline.clients.http import format_resume
 from pipeline.ingest.landing import LandingResult, TableResult
@@ -79,7 +78,7 @@ def _check_results(
     report: ReportSpec, table: TableResult, landing: LandingResult, max_share: float
 ) -> list[dg.AssetCheckResult]:
     spec = TABLES_BY_NAME[table.table]
-    results = [_gate_result(outcome) for outcome in gate_checks(spec, table.path)]
+    results = [_gate_result(outcome) for outcome in table.checks]
     if spec.name == report.tables[0].name:
         share = landing.rejected / landing.lines_total if landing.lines_total else 0.0
         results.append(

@@ -8,10 +8,9 @@ from typing import Any
 
 from pipeline.cli.args import add_window_args, dagster_log_level, window_from_args, window_given
 from pipeline.cli.commands import COMMANDS
-from pipeline.config import Settings, open_table_lake
+from pipeline.config import Settings
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
-from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
 
 
@@ -61,18 +60,8 @@ def print_build(result: BuildResult) -> None:
 
 
 def sync_table_lake(settings: Settings, run_id: str) -> None:
-    """With a table-format lake, pin its snapshots for run `run_id` and bring the local read cache up
-    to them before the run: its window defaults to the lake's dates, and its steps then read one
-    snapshot (they skip the sync a run already has)."""
-    if not settings.table_lake:
-        return
-    from pipeline.warehouse.table_cache import sync_cache  # pyiceberg: only for a table-format lake
-
-    synced = sync_cache(open_table_lake(settings), Layout(settings.lake_dir), run_id=run_id)
-    print(
-        f"Lake {settings.lake_url}: pinned {len(synced.pins)} table snapshots; {synced.fetched} partitions "
-        f"fetched, {synced.kept} current, {synced.removed} removed from the local cache"
-    )
+    """Nothing to do: builds read the lake's tables from their catalog, at pinned snapshots."""
+    del settings, run_id
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from pipeline.cli.commands import COMMANDS
@@ -31,20 +31,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.keep_days < 1:
         raise UsageError("--keep-days must be at least 1")
     layout = Layout(settings.lake_dir)
-    result = apply_retention(layout, keep_days=args.keep_days, dry_run=args.dry_run)
+    tables = open_table_lake(settings)
+    result = apply_retention(layout, keep_days=args.keep_days, dry_run=args.dry_run, tables=tables)
     runs = _prune_dagster(settings, result.cutoff, dry_run=result.dry_run)
     verb = "would delete" if result.dry_run else "deleted"
     for item in result.expired if result.dry_run else ():
         print(f"{verb} {item.kind}: {item.path}")
     counts = result.counts()
-    kinds = ("archive", "lake", "rejects", "ledger", "snapshot", "staging")
+    kinds = ("archive", "lake", "rejects", "ledger", "staging")
     summary = ", ".join(f"{counts[k]} {k}" for k in kinds)
     print(
         f"Retention (keep {args.keep_days} days, before {result.cutoff:%Y-%m-%d}): {verb} {summary} "
         f"partition(s), {result.bytes:,} bytes; {len(runs)} Dagster run(s) of those days with their events"
     )
-    if settings.table_lake and not result.dry_run:
-        expire_table_lake(settings, result.cutoff)
     if settings.archive_url and not result.dry_run:
         gone = delete_archive_before(settings.archive_url, result.cutoff, settings.object_store)
         print(
@@ -68,15 +67,3 @@ def _prune_dagster(settings: Settings, cutoff: date, *, dry_run: bool) -> list[s
     for run_id in runs if dry_run else ():
         print(f"would delete Dagster run {run_id} (and its event records)")
     return runs
-
-
-def expire_table_lake(settings: Settings, cutoff: date) -> None:
-    """The Iceberg lake too: delete the partitions before `cutoff` (one commit per table), then expire
-    every older snapshot and delete its files, so the personal data is gone from the store as well."""
-    lake = open_table_lake(settings)
-    changed = lake.delete_before(cutoff)
-    expired = lake.expire(datetime.now(UTC))
-    print(
-        f"Iceberg lake {settings.lake_url}: partitions before {cutoff:%Y-%m-%d} deleted from {changed} "
-        f"table(s); {expired} old snapshot(s) expired and their files deleted"
-    )

@@ -118,7 +118,7 @@ def _published(result: dg.ExecuteInProcessResult, paths: WarehousePaths) -> Path
 
     for event in result.get_asset_materialization_events():
         if event.asset_key.to_user_string() == CATALOG:
-            return paths.snapshots_root / str(_value(event.materialization.metadata, "snapshot"))
+            return Path(str(_value(event.materialization.metadata, "snapshot")))  # the run's tag
     return None
 
 

@@ -10,6 +10,7 @@ from pipeline.config import Settings
 from pipeline.warehouse.quoting import quote_literal
 
 DEFAULT_LOOKBACK_DAYS = 3
+DEFAULT_READER_GRACE_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class WarehouseOptions:
     lookback_days: int = DEFAULT_LOOKBACK_DAYS
     memory_limit: str = ""
     threads: int = 0
+    # How long a reader of an earlier `warehouse.duckdb` keeps its files: snapshots superseded for
+    # longer (and no longer published) are expired, and their files deleted, after a build.
+    reader_grace_seconds: float = DEFAULT_READER_GRACE_SECONDS
 
     @property
     def tail_days(self) -> int:

@@ -1,7 +1,8 @@
-"""One model (or the catalog) at a time, for Dagster: one asset per model, one run-wide snapshot.
+"""One model (or the catalog) at a time, for Dagster: one asset per model, one run-wide set of pins.
 
-Every step of a run reads the same lake snapshot (tagged with the run id), so all marts of a run
-agree with each other even while loads land new partitions; steps take the warehouse lock.
+Every step of a run reads the same lake snapshots (tagged with the run id in each lake table), so
+all marts of a run agree with each other even while loads land new partitions; steps take the
+warehouse lock.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.storage.atomic import exclusive_lock
-from pipeline.warehouse.build import build_model, publish, reconciled_tallies, run_snapshot
+from pipeline.warehouse.build import build_model, publish, reconciled_tallies, run_pins
 from pipeline.warehouse.checks import LAKE_CHECK_MODELS, CheckOutcome, lake_checks
 from pipeline.warehouse.materialize import ModelBuild
 from pipeline.warehouse.models import SQL_ROOT, Model, discover_models
@@ -70,15 +71,14 @@ def materialize_model(
     model = {m.name: m for m in models}[name]
     needed = upstream(models, name) | set(LAKE_CHECK_MODELS if not model.materialized else ())
     with exclusive_lock(paths.lock_path):
-        snapshot = run_snapshot(paths, tag, full_refresh=full_refresh, sql_root=sql_root)
+        pinned = run_pins(paths, tag, full_refresh=full_refresh, sql_root=sql_root)
         session_models = [m for m in models if m.name in needed]
-        with Session(
-            paths, session_models, snapshot / "lake", sql_root, window=window, options=options
-        ) as session:
+        with Session(paths, session_models, pinned, sql_root, window=window, options=options) as session:
             if model.materialized:
                 build, check = build_model(session, model, window, full=full_refresh)
                 rows = build.rows if build else 0
-                return StepResult(name, rows, session.columns[name], (check,), build, paths.mart_dir(name))
+                path = build.path if build else None
+                return StepResult(name, rows, session.columns[name], (check,), build, path)
             where, params = "", {}
             if window is not None:
                 where, params = (
@@ -112,10 +112,13 @@ def publish_warehouse(
     sql_root: Path = SQL_ROOT,
     options: WarehouseOptions | None = None,
 ) -> Path:
-    """Publish the catalog over the run's lake snapshot and the current marts; returns the snapshot."""
+    """Publish the catalog over the run's pinned lake and the current marts; returns the run's tag
+    (the published snapshot ids are in the catalog's `_warehouse_build`)."""
     paths = WarehousePaths(layout)
     models = discover_models(sql_root)
     with exclusive_lock(paths.lock_path):
-        snapshot = run_snapshot(paths, tag, sql_root=sql_root)
-        with Session(paths, models, snapshot / "lake", sql_root, options=options) as session:
-            return publish(session, window, lake_snapshot=snapshot)
+        pinned = run_pins(paths, tag, sql_root=sql_root)
+        with Session(paths, models, pinned, sql_root, options=options) as session:
+            publish(session, window)
+        paths.lake.untag(tag)  # the run is over: its pins are now the published tag's
+    return Path(tag)

@@ -143,7 +143,7 @@ def test_licensor_names_with_slashes_or_dots_are_refused_before_any_request(tmp_
     with pytest.raises(UsageError, match="invalid licensor"):
         parse_licensors(f"acme,{licensor}" if licensor else "acme,/")
     with pytest.raises(UnsafeName):
-        Layout(data_dir).lake_partition("streams", licensor, DAY)
+        Layout(data_dir).rejects_partition("streams", licensor, DAY)
     script = Script()
     with hostile_server(script) as base, pytest.raises(LoadFailed, match="invalid licensor") as failure:
         _load(base, data_dir, licensor=licensor)
