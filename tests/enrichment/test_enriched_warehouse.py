@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,7 +14,7 @@ from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.query import named_tracks
 from tests.conftest import LOADED_DAY
-from tests.kits.fake_lake import lake_tables
+from tests.kits.fake_lake import copy_lake, lake_tables
 from tests.kits.web_api import web_client
 
 T0 = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
@@ -41,7 +40,7 @@ def _query(layout, sql: str):
 def enriched(emulator, landed, tmp_path_factory):
     """An enriched lake and its warehouse, built once for the read-only tests of this module."""
     layout = Layout(tmp_path_factory.mktemp("enriched") / "data")
-    shutil.copytree(landed / "lake", layout.lake_root)
+    copy_lake(landed, layout.data_dir)
     _enrich(emulator, layout)
     built = build_warehouse(layout)
     assert built.passed, built.failed_checks

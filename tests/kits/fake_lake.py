@@ -7,8 +7,10 @@ Bulk API promises; tests compute expected mart numbers from the Parquet files, n
 from __future__ import annotations
 
 import random
+import shutil
 import string
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -247,3 +249,11 @@ def partition_row_count(layout: Layout, table: str, licensor: str, day: date) ->
         return 0
     files = lake.files(table).get((licensor, day), [])
     return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+
+
+def copy_lake(source: Path, target: Path) -> None:
+    """Give data directory `target` the lake of `source` (its `lake/` and its catalog). Iceberg
+    metadata names files by absolute path, so the copy's catalog still reads `source`'s table files:
+    fine for reading, and a commit through the copy only adds files; never expire through a copy."""
+    shutil.copytree(source / "lake", target / "lake")
+    shutil.copy2(source / "catalog.db", target / "catalog.db")

@@ -109,6 +109,7 @@ def test_outside_engines_read_the_catalog_without_the_project(layout: Layout, bu
     script = f"""
 import sys
 import polars as pl
+from pyiceberg.catalog.sql import SqlCatalog
 catalog = SqlCatalog("outside", uri="sqlite:///{layout.data_dir / "catalog.db"}",
                      warehouse="file://{layout.data_dir / "lake"}")
 streams = catalog.load_table("lake.streams")
