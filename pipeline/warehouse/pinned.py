@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.atomic import exclusive_lock
 from pipeline.storage.tables import Partition, local_path
 from pipeline.warehouse.paths import WarehousePaths
 
@@ -38,7 +39,8 @@ class Pinned:
     def now(cls, paths: WarehousePaths, *, tag: str = "") -> Pinned:
         """The lake tables' current snapshots; with `tag`, a run's first step records them as
         tags (and later steps of the run find them with `tagged`)."""
-        ids = {name: sid for name, sid in paths.lake.snapshot_ids().items() if name in TABLES_BY_NAME}
+        with exclusive_lock(paths.layout.lake_commit_lock):  # no report half committed
+            ids = {name: sid for name, sid in paths.lake.snapshot_ids().items() if name in TABLES_BY_NAME}
         if tag:
             paths.lake.tag(ids, tag)
         return cls(paths, ids, tag)

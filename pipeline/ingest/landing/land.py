@@ -141,7 +141,7 @@ def land_partition(
         tally = tally_rejects(report.name, licensor, day, lines_total, rejects.spool)
         tables = []
         lake = opts.table_lake or tables_for(layout.data_dir)
-        with exclusive_lock(lock):
+        with exclusive_lock(lock), exclusive_lock(layout.lake_commit_lock):
             rejects_path = rejects.publish(rejects_final)
             write_tally(rejects_final.parent, tally, staging_root=layout.staging_root)
             (rejects_final.parent / BLOCKED_FILE).unlink(missing_ok=True)
