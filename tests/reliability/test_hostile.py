@@ -178,7 +178,7 @@ def test_a_bomb_in_the_archive_and_overlong_or_non_utf8_lines_at_landing(tmp_pat
     reasons = _reasons(result)
     assert reasons[0].startswith("line longer than 2,048 bytes")
     assert reasons[1] == f"invalid UTF-8 at byte {non_utf8.index(0xFF)}"
-    assert [p.name for p in result.tables[0].path.parent.iterdir()] == ["part-0.parquet"]
+    assert [p.name for p in result.tables[0].path.parent.iterdir()] == [result.tables[0].path.name]
     assert_inside(data_dir, tmp_path / "root")
     for case, outcome in (
         ("gzip bomb in the archive (landing cap)", "refused: ArchiveTooLargeError, nothing published"),
