@@ -45,7 +45,7 @@ def _cell(value: Any) -> str:
 def partition_metadata(
     *,
     rows: int,
-    path: Path,
+    path: Path | None,
     size: int,
     schema: pa.Schema,
     extra: dict[str, Any],
@@ -54,8 +54,10 @@ def partition_metadata(
     return {
         "dagster/row_count": rows,
         "dagster/column_schema": column_schema(schema),
-        "path": dg.MetadataValue.path(str(path)),
+        "path": dg.MetadataValue.path(str(path or "")),
         "bytes": dg.MetadataValue.int(size),
-        "preview": dg.MetadataValue.md(markdown_preview(path, spec)),
+        "preview": dg.MetadataValue.md(
+            markdown_preview(path, spec) if path is not None else "_no rows: the day had no data_"
+        ),
         **extra,
     }

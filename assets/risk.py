@@ -77,6 +77,6 @@ def risk_checks(partitions: Partitions) -> list[dg.AssetChecksDefinition]:
         ) -> dg.AssetCheckResult:
             keys = context.partition_key_range  # one key, or the run's range of days
             window = DateWindow(date.fromisoformat(keys.start), date.fromisoformat(keys.end))
-            return risk_check_result(lake.synced_layout(context.run.run_id), window, lake.warehouse_options())
+            return risk_check_result(lake.layout, window, lake.warehouse_options())
 
     return [no_artificial_streaming]

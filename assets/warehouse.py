@@ -165,7 +165,8 @@ def report(result: BuildResult, selected: set[dg.AssetKey], partition_keys: Sequ
     if result.catalog is not None and dg.AssetKey(CATALOG) in selected:
         catalog: dict[str, object] = {
             "path": dg.MetadataValue.path(str(result.catalog)),
-            "snapshot": dg.MetadataValue.path(str(result.snapshot or "")),
+            # Time travel: the build is reproducible from the table snapshots it read and wrote.
+            "snapshot_ids": dg.MetadataValue.json(result.snapshot_ids),
             "seconds": round(result.seconds, 3),
         }
         if result.rejects:
@@ -193,7 +194,7 @@ def warehouse_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
     ) -> Iterator[dg.MaterializeResult]:
         full = _full_refresh(context)
         result = build_warehouse(
-            lake.synced_layout(context.run.run_id),
+            lake.layout,
             None if full else _window(context),
             full_refresh=full,
             options=lake.warehouse_options(),

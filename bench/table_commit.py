@@ -1,5 +1,9 @@
 """The cost of the table-format commit per partition: `uv run python -m bench.table_commit`.
 
+`--licensor-day`: instead, the landing's commit cost for one licensor-day (the eight lake tables,
+each a staged Parquet file streamed into its table and committed: what `land_partition` does),
+with the data directory's own SQLite catalog.
+
 Replaces one licensor-day partition of a streams-shaped table N times per configuration and prints
 the median seconds of: the local lake's publish (write Parquet + directory swap), and the Iceberg
 commit (data file + manifests + metadata + catalog compare-and-swap) on the local filesystem with the
@@ -77,7 +81,10 @@ def configurations(root: Path) -> Iterator[list[tuple[str, Callable[[pa.Table], 
         moto = stack.enter_context(moto_s3())
         weed = stack.enter_context(seaweedfs_s3(root / "weed"))
         configs: list[tuple[str, Callable[[pa.Table], Callable[[], None]]]] = [
-            ("local lake: Parquet + directory swap", lambda d: local_publish(root / "hive", d)),
+            (
+                "reference: Parquet + directory swap (the old local lake)",
+                lambda d: local_publish(root / "hive", d),
+            ),
             (
                 "Iceberg, local files, SQLite catalog",
                 lambda d: iceberg(Settings(data_dir=root / "a", lake_url=str(root / "ice")), d),
@@ -104,11 +111,38 @@ def _s3(data_dir: Path, store: ObjectStoreSettings, bucket: str) -> Settings:
     return Settings(data_dir=data_dir, lake_url=f"s3://bench-{bucket}/lake", object_store=store)
 
 
+def licensor_day(root: Path, rows: int) -> Callable[[], None]:
+    """Commit a licensor-day's eight lake tables from staged files, as landing does."""
+    from pipeline.reports import TABLES_BY_NAME
+    from pipeline.storage.tables import TableLake
+
+    lake = TableLake.local(root / "data")
+    staged = {}
+    for name, spec in TABLES_BY_NAME.items():
+        path = root / f"{name}.parquet"
+        row = {f.name: None for f in spec.schema}
+        pq.write_table(pa.Table.from_pylist([row] * rows, schema=spec.schema), path, compression="zstd")
+        staged[name] = path
+
+    def run() -> None:
+        for name, path in staged.items():
+            lake.replace_partition_file(name, "acme", DAY, path)
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, action="append", help="rows per partition (repeatable)")
     parser.add_argument("--times", type=int, default=5)
+    parser.add_argument("--licensor-day", action="store_true", help="the eight tables of a licensor-day")
     args = parser.parse_args()
+    if args.licensor_day:
+        with tempfile.TemporaryDirectory() as tmp:
+            for size in args.rows or [1_000]:
+                seconds = _median(licensor_day(Path(tmp) / str(size), size), args.times)
+                print(f"licensor-day, 8 tables, {size:,} rows each, local SQLite catalog: {seconds:.3f} s")
+        return
     sizes = args.rows or [1, 3_000, 200_000]
     with tempfile.TemporaryDirectory() as tmp, configurations(Path(tmp)) as configs:
         print("| configuration | " + " | ".join(f"{n:,} rows" for n in sizes) + " |")

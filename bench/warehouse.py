@@ -79,10 +79,11 @@ def ensure_built(layout: Layout) -> None:
 
 
 def _stream_rows(layout: Layout) -> int:
-    """Rows of the streams table over the whole lake (from the Parquet footers)."""
-    import pyarrow.parquet as pq
+    """Rows of the streams table at its current snapshot (from the Iceberg manifests)."""
+    from pipeline.storage.tables import TableLake
 
-    return sum(pq.ParquetFile(f).metadata.num_rows for f in layout.lake_table("streams").rglob("*.parquet"))
+    stats = TableLake.local(layout.data_dir).partition_stats("streams")
+    return sum(rows for rows, _, _ in stats.values())
 
 
 def full_rebuild(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -99,27 +100,6 @@ def full_rebuild(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     return _stream_rows(layout), {"days": days, "days_per_second": round(days / seconds, 2)}
 
 
-def a_day_later(layout: Layout) -> None:
-    """Make the snapshots but the published one look a day older, as between two scheduled daily
-    builds (their names are their creation times): the next build then recycles the one garbage
-    collection would remove, as in production, instead of each of a bench's back-to-back builds
-    linking a new tree (the published one is spared by gc whatever its age; renaming it would
-    break the catalog's views)."""
-    import os
-
-    from pipeline.warehouse.paths import WarehousePaths
-
-    paths = WarehousePaths(layout)
-    if not paths.snapshots_root.is_dir():
-        return
-    current = paths.current_pointer.read_text().strip() if paths.current_pointer.exists() else ""
-    day_ns = 86_400 * 10**9
-    for snapshot in paths.snapshots_root.iterdir():  # names end in unique tags: no clash
-        stamp, _, tag = snapshot.name.partition("-")
-        if stamp.isdigit() and snapshot.name != current:
-            os.rename(snapshot, snapshot.with_name(f"{int(stamp) - day_ns:020d}-{tag}"))
-
-
 def _timed_day_builds(layout: Layout, repeats: int, before: Any = None) -> tuple[list[float], Any]:
     """Walls of `repeats` builds of the newest day, a day apart (`before(i)` runs, untimed, before each)."""
     from pipeline.warehouse.build import build_warehouse
@@ -127,7 +107,6 @@ def _timed_day_builds(layout: Layout, repeats: int, before: Any = None) -> tuple
     kit = _kit()
     walls, result = [], None
     for i in range(repeats):
-        a_day_later(layout)
         if before is not None:
             before(i)
         started = time.perf_counter()
@@ -194,7 +173,6 @@ def dagster_day(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     defs = build_definitions(settings)
     walls = []
     for _ in range(args.get("repeats", 3)):
-        a_day_later(layout)
         started = time.perf_counter()
         result = run_build(settings, defs, DateWindow(kit.LAST_DAY, kit.LAST_DAY))
         walls.append(time.perf_counter() - started)

@@ -166,8 +166,8 @@ class Settings:
     duckdb_memory_limit: str = field(default_factory=lambda: default_duckdb_memory_limit())
     duckdb_threads: int = field(default_factory=lambda: default_duckdb_threads())
     secrets_from_env: bool = False
-    # Empty: the local Hive-partitioned lake under `data_dir` (the embedded default). Set (s3://bucket/prefix
-    # or a local path): the lake's tables are Iceberg tables there, committed through `catalog_uri`.
+    # Where the Iceberg tables' data and metadata live: empty, `{data_dir}/lake` (the default); or
+    # s3://bucket/prefix (or a local path). Committed through `catalog_uri` either way.
     lake_url: str = ""
     archive_url: str = ""  # s3://bucket/prefix: originals also kept there as write-once objects
     catalog_uri: str = ""  # SQLAlchemy URL of the Iceberg SQL catalog; empty: a SQLite file in data_dir
@@ -202,13 +202,18 @@ class Settings:
 
     @property
     def table_lake(self) -> bool:
-        """Whether the lake is a table-format (Iceberg) lake rather than the local Hive directories."""
+        """Whether the tables live somewhere other than the data directory (object storage)."""
         return bool(self.lake_url)
 
     @property
+    def lake_location(self) -> str:
+        """Where the tables' files are: the configured URL, else `{data_dir}/lake`."""
+        return self.lake_url or str(self.lake_dir / "lake")
+
+    @property
     def iceberg_catalog_uri(self) -> str:
-        """The catalog's SQLAlchemy URL: the configured one, else a SQLite file beside the data."""
-        return self.catalog_uri or f"sqlite:///{self.lake_dir / 'iceberg-catalog.db'}"
+        """The catalog's SQLAlchemy URL: the configured one, else `{data_dir}/catalog.db`."""
+        return self.catalog_uri or f"sqlite:///{self.lake_dir / 'catalog.db'}"
 
     def require_licensors(self, what: str) -> tuple[str, ...]:
         """The licensors, or a clear error naming the variable (there is no silent demo default)."""
@@ -360,13 +365,36 @@ def object_store_from_environment() -> ObjectStoreSettings:
 
 
 def open_table_lake(settings: Settings) -> TableLake:
-    """The Iceberg tables of a table-format lake (SPOTIFY_BULK_LAKE_URL), bucket created if missing."""
+    """The lake's Iceberg tables: `catalog.db` and `lake/` in the data directory by default; the
+    configured catalog (SPOTIFY_BULK_CATALOG_URI) and location (SPOTIFY_BULK_LAKE_URL, its bucket
+    created if missing) otherwise. One code path: only the URI and the location differ."""
     from pipeline.storage.tables import TableLake
 
-    if not settings.table_lake:
-        raise UsageError("SPOTIFY_BULK_LAKE_URL is not set: the lake is the local Hive directory")
     settings.lake_dir.mkdir(parents=True, exist_ok=True)
-    return TableLake.open(settings.iceberg_catalog_uri, settings.lake_url, settings.object_store)
+    if not settings.catalog_uri and not settings.lake_url:
+        return TableLake.local(settings.lake_dir)
+    return TableLake.open(settings.iceberg_catalog_uri, settings.lake_location, settings.object_store)
+
+
+def tables_for(data_dir: Path) -> TableLake:
+    """The Iceberg tables of `data_dir` as this process is configured: the catalog and location in
+    its environment (SPOTIFY_BULK_CATALOG_URI, SPOTIFY_BULK_LAKE_URL: object storage, PostgreSQL),
+    else the data directory's own `catalog.db` and `lake/`."""
+    env = os.environ
+    settings = Settings(
+        data_dir=data_dir,
+        lake_url=(env.get("SPOTIFY_BULK_LAKE_URL") or "").strip().rstrip("/"),
+        catalog_uri=(env.get("SPOTIFY_BULK_CATALOG_URI") or "").strip(),
+        object_store=object_store_from(env),
+    )
+    return open_table_lake(settings)
+
+
+def reader_object_store() -> ObjectStoreSettings | None:
+    """The object store published catalogs' files are in, when this process's lake is on one."""
+    if not (os.environ.get("SPOTIFY_BULK_LAKE_URL") or "").strip().startswith("s3://"):
+        return None
+    return object_store_from(os.environ)
 
 
 def load_settings(*, cwd: Path | None = None) -> Settings:

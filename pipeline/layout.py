@@ -40,7 +40,13 @@ class Layout:
 
     @property
     def lake_root(self) -> Path:
+        """The Iceberg tables' data and metadata (and the Web API catalog tables' files)."""
         return self.data_dir / "lake"
+
+    @property
+    def catalog_db(self) -> Path:
+        """The SQLite Iceberg catalog, unless a PostgreSQL URI is configured."""
+        return self.data_dir / "catalog.db"
 
     @property
     def staging_root(self) -> Path:
@@ -52,6 +58,12 @@ class Layout:
         return self.data_dir / ".locks"
 
     @property
+    def lake_commit_lock(self) -> Path:
+        """Held while a load commits its tables and while a build pins the lake's snapshots: a
+        build never pins a report half committed (one machine's loads; see docs/scale.md)."""
+        return self.locks_root / "lake-commit.lock"
+
+    @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
 
@@ -60,9 +72,6 @@ class Layout:
 
     def lake_table(self, table: str) -> Path:
         return self.lake_root / safe_name(table, what="table")
-
-    def lake_partition(self, table: str, licensor: str, day: date) -> Path:
-        return self._partition(self.lake_root, table, licensor, day)
 
     def rejects_partition(self, report: str, licensor: str, day: date) -> Path:
         return self._partition(self.data_dir / "rejects", report, licensor, day)
@@ -84,3 +93,17 @@ class Layout:
             / f"licensor={safe_name(licensor, what='licensor')}"
             / f"date={day:%Y-%m-%d}"
         )
+
+
+def partition_dirs(root: Path) -> list[tuple[str, date, Path]]:
+    """(licensor, date, directory) of every `licensor=*/date=*` folder under `root` (the archive,
+    the rejects and the ledger keep that layout), sorted; none when `root` is absent."""
+    found = []
+    for licensor_dir in sorted(root.glob("licensor=*")):
+        for date_dir in sorted(licensor_dir.glob("date=*")):
+            try:
+                day = date.fromisoformat(date_dir.name.split("=", 1)[1])
+            except ValueError:
+                continue
+            found.append((licensor_dir.name.split("=", 1)[1], day, date_dir))
+    return found

@@ -8,10 +8,9 @@ from typing import Any
 
 from pipeline.cli.args import add_window_args, dagster_log_level, window_from_args, window_given
 from pipeline.cli.commands import COMMANDS
-from pipeline.config import Settings, open_table_lake
+from pipeline.config import Settings
 from pipeline.dates import DateWindow
 from pipeline.errors import UsageError
-from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult
 
 
@@ -57,24 +56,11 @@ def print_build(result: BuildResult) -> None:
         if check.note:
             print(f"  {check.note}", file=sys.stderr)
     if result.catalog:
-        print(f"Published {result.catalog} (snapshot {result.snapshot.name if result.snapshot else '-'})")
+        print(f"Published {result.catalog}")
+        pins = ", ".join(f"{table}@{snapshot}" for table, snapshot in sorted(result.snapshot_ids.items()))
+        print(f"  snapshots read and written (time travel; also in _warehouse_build): {pins}")
     else:
         print("Not published: a blocking check failed; readers keep the previous warehouse.", file=sys.stderr)
-
-
-def sync_table_lake(settings: Settings, run_id: str) -> None:
-    """With a table-format lake, pin its snapshots for run `run_id` and bring the local read cache up
-    to them before the run: its window defaults to the lake's dates, and its steps then read one
-    snapshot (they skip the sync a run already has)."""
-    if not settings.table_lake:
-        return
-    from pipeline.warehouse.table_cache import sync_cache  # pyiceberg: only for a table-format lake
-
-    synced = sync_cache(open_table_lake(settings), Layout(settings.lake_dir), run_id=run_id)
-    print(
-        f"Lake {settings.lake_url}: pinned {len(synced.pins)} table snapshots; {synced.fetched} partitions "
-        f"fetched, {synced.kept} current, {synced.removed} removed from the local cache"
-    )
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,7 +71,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from pipeline.orchestration.warehouse_runs import new_run_id, run_build
 
     run_id = new_run_id()
-    sync_table_lake(settings, run_id)
     result = run_build(
         settings,
         build_definitions(settings),

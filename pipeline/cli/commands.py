@@ -16,4 +16,5 @@ COMMANDS: dict[str, str] = {
     "retention": "delete archive, lake, rejects partitions and Dagster runs older than N days",
     "dashboard": "serve the dashboard on localhost (reads the warehouse)",
     "emulator": "run the Spotify emulator standalone",
+    "migrate": "convert a data directory of the previous version (Hive lake folders) to Iceberg tables",
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from pipeline.cli.commands import COMMANDS
@@ -21,10 +21,10 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "retention",
         help=COMMANDS["retention"],
-        description="Delete every archive, lake, rejects, ledger and warehouse-snapshot partition dated more "
-        "than N days before today (UTC), the Dagster runs (with their event records) of those days, and "
-        "staging leftovers of crashed runs. The archive and the "
-        "rejects hold personal data as the API sent it: this is how long it is kept.",
+        description="Delete every archive, lake, rejects and ledger partition dated more than N days "
+        "before today (UTC), from every Iceberg table and every snapshot still holding it, everything "
+        "Dagster keeps about the runs of those days, and staging leftovers of crashed runs. The archive "
+        "and the rejects hold personal data: this is how long it is kept.",
     )
     parser.add_argument("--keep-days", type=int, required=True, help="days to keep (at least 1)")
     parser.add_argument("--dry-run", action="store_true", help="list what would be deleted, delete nothing")
@@ -34,23 +34,20 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.keep_days < 1:
         raise UsageError("--keep-days must be at least 1")
     layout = Layout(settings.lake_dir)
-    result = apply_retention(layout, keep_days=args.keep_days, dry_run=args.dry_run)
+    tables = open_table_lake(settings)
+    result = apply_retention(layout, keep_days=args.keep_days, dry_run=args.dry_run, tables=tables)
     purged = _prune_dagster(settings, result.cutoff, dry_run=result.dry_run)
     verb = "would delete" if result.dry_run else "deleted"
     for item in result.expired if result.dry_run else ():
         print(f"{verb} {item.kind}: {item.path}")
     counts = result.counts()
-    kinds = ("archive", "lake", "rejects", "ledger", "snapshot", "staging") + (
-        ("mart",) if counts["mart"] else ()
-    )
+    kinds = ("archive", "lake", "rejects", "ledger", "staging") + (("mart",) if counts["mart"] else ())
     summary = ", ".join(f"{counts[k]} {k}" for k in kinds)
     print(
         f"Retention (keep {args.keep_days} days, before {result.cutoff:%Y-%m-%d}): {verb} {summary} "
         f"partition(s), {result.bytes:,} bytes; {len(purged.runs)} Dagster run(s) of those days with their "
         f"events, compute logs and {purged.check_executions} check execution(s)"
     )
-    if settings.table_lake and not result.dry_run:
-        expire_table_lake(settings, result.cutoff)
     if settings.archive_url and not result.dry_run:
         gone = delete_archive_before(settings.archive_url, result.cutoff, settings.object_store)
         print(
@@ -74,15 +71,3 @@ def _prune_dagster(settings: Settings, cutoff: date, *, dry_run: bool) -> Purged
     for run_id in purged.runs if dry_run else ():
         print(f"would delete Dagster run {run_id} (its event records, check executions and compute logs)")
     return purged
-
-
-def expire_table_lake(settings: Settings, cutoff: date) -> None:
-    """The Iceberg lake too: delete the partitions before `cutoff` (one commit per table), then expire
-    every older snapshot and delete its files, so the personal data is gone from the store as well."""
-    lake = open_table_lake(settings)
-    changed = lake.delete_before(cutoff)
-    expired = lake.expire(datetime.now(UTC))
-    print(
-        f"Iceberg lake {settings.lake_url}: partitions before {cutoff:%Y-%m-%d} deleted from {changed} "
-        f"table(s); {expired} old snapshot(s) expired and their files deleted"
-    )

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from pipeline.config import tables_for
 from pipeline.enrichment.tables import CATALOG_ALBUMS, CATALOG_TRACKS, CatalogTable
 from pipeline.layout import Layout
+from pipeline.storage.tables import local_path
 
 _ID = "[0-9A-Za-z]{22}"
 _STREAM_TABLES = ("streams", "sub30_streams")
@@ -42,9 +44,11 @@ class WantedIds:
 
 
 def _lake_files(layout: Layout, table: str) -> list[str]:
-    """A glob for the table's partitions, or nothing when none has landed (DuckDB fails on no match)."""
-    root = layout.lake_table(table)
-    return [str(root / "*" / "*" / "*.parquet")] if next(root.glob("*/*/*.parquet"), None) else []
+    """The data files of the lake table's current snapshot (none when nothing has landed)."""
+    lake = tables_for(layout.data_dir)
+    if table not in lake.table_names():
+        return []
+    return [str(local_path(f) or f) for files in lake.files(table).values() for f in files]
 
 
 def _catalog_files(layout: Layout, table: CatalogTable) -> list[str]:

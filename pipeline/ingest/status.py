@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Literal
 
-import pyarrow.parquet as pq
-
+from pipeline.config import tables_for
 from pipeline.dates import DateWindow
 from pipeline.ingest.ledger import LoadRecord, read_records
 from pipeline.ingest.tally import read_tallies
@@ -109,18 +108,12 @@ def repull_window(today: date, lookback_days: int, first_day: date) -> DateWindo
 
 
 def _lake_days(layout: Layout, report: ReportSpec) -> dict[tuple[str, date], tuple[int, datetime]]:
-    """(licensor, day) -> (rows, modified) of the report's first table in the lake."""
-    found = {}
-    for path in layout.lake_table(report.tables[0].name).glob(f"licensor=*/date=*/{PART_FILE}"):
-        licensor = path.parent.parent.name.removeprefix("licensor=")
-        try:
-            day = date.fromisoformat(path.parent.name.removeprefix("date="))
-            rows = pq.read_metadata(path).num_rows
-            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        except (OSError, ValueError):
-            continue
-        found[(licensor, day)] = (rows, modified)
-    return found
+    """(licensor, day) -> (rows, committed) of the report's first table in the lake."""
+    lake = tables_for(layout.data_dir)
+    table = report.tables[0].name
+    if table not in lake.table_names():
+        return {}
+    return {part: (rows, stamp) for part, (rows, _, stamp) in lake.partition_stats(table).items()}
 
 
 def _cell(

@@ -1,12 +1,10 @@
-"""What the lake holds, per table: partitions, rows and bytes, from Parquet footers only."""
+"""What the lake holds, per table: partitions, rows and bytes, from the Iceberg manifests only."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import pyarrow.parquet as pq
-
+from pipeline.config import tables_for
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 
@@ -22,24 +20,23 @@ class TableSummary:
 
 
 def summarize_lake(layout: Layout, tables: tuple[str, ...] = tuple(TABLES_BY_NAME)) -> list[TableSummary]:
+    """Partitions, rows and bytes of each lake table at its current snapshot (from the manifests)."""
+    lake = tables_for(layout.data_dir)
+    existing = set(lake.table_names())
     summaries = []
     for table in tables:
-        files = sorted(layout.lake_table(table).glob("licensor=*/date=*/*.parquet"))
+        stats = lake.partition_stats(table) if table in existing else {}
         summaries.append(
             TableSummary(
                 table=table,
-                partitions=len({f.parent for f in files}),
-                rows=sum(pq.ParquetFile(f).metadata.num_rows for f in files),
-                bytes=sum(f.stat().st_size for f in files),
-                licensors=tuple(sorted({_hive_value(f.parent.parent) for f in files})),
-                days=tuple(sorted({_hive_value(f.parent) for f in files})),
+                partitions=len(stats),
+                rows=sum(rows for rows, _, _ in stats.values()),
+                bytes=sum(size for _, size, _ in stats.values()),
+                licensors=tuple(sorted({licensor for licensor, _ in stats})),
+                days=tuple(sorted({f"{day:%Y-%m-%d}" for _, day in stats})),
             )
         )
     return summaries
-
-
-def _hive_value(path: Path) -> str:
-    return path.name.split("=", 1)[1]
 
 
 def format_summary(summaries: list[TableSummary]) -> str:

@@ -30,7 +30,6 @@ from pipeline.ingest.landing import LandingOptions
 from pipeline.ingest.landing.privacy import Privacy
 from pipeline.layout import Layout
 from pipeline.warehouse.options import DEFAULT_LOOKBACK_DAYS, WarehouseOptions
-from pipeline.warehouse.table_cache import sync_cache, synced_for_run
 
 
 class ApiResource(dg.ConfigurableResource):
@@ -159,14 +158,6 @@ class LakeResource(dg.ConfigurableResource):
     @property
     def layout(self) -> Layout:
         return Layout(Path(self.data_dir).resolve())
-
-    def synced_layout(self, run_id: str) -> Layout:
-        """The layout, its local lake brought up to the table-format lake's snapshots (if any) once
-        per run: the run's first warehouse step pins them, the others read the same snapshot."""
-        tables = self.table_settings()
-        if tables is not None and not synced_for_run(self.layout, run_id):
-            sync_cache(open_table_lake(tables), self.layout, run_id=run_id)
-        return self.layout
 
     def landing_options(self) -> LandingOptions:
         """Landing settings of this lake (the key is checked when a load starts, not here)."""

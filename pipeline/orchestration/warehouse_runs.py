@@ -170,7 +170,6 @@ def run_build(
     )
     catalog = _published(result)
     checks = _checks(result, defs)
-    snapshot = str(_value(catalog, "snapshot") or "") if catalog else ""
     # The window's rejects note: on the published catalog, else on the checks it concerned.
     rejects = str(_value(catalog, "rejects") or "") if catalog else ""
     built = BuildResult(
@@ -178,7 +177,10 @@ def run_build(
         models=_models(result),
         checks=checks,
         catalog=Path(str(_value(catalog, "path"))) if catalog else None,
-        snapshot=Path(snapshot) if snapshot else None,
+        snapshot=None,
+        snapshot_ids={str(k): int(v) for k, v in dict(_value(catalog, "snapshot_ids") or {}).items()}
+        if catalog
+        else {},
         seconds=time.monotonic() - started,
         rejects=rejects or next((c.note for c in checks if c.note), ""),
     )

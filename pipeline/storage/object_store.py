@@ -221,3 +221,17 @@ def delete_keys(url: str, keys: list[str], store: ObjectStoreSettings) -> None:
     target, _ = _object_store(url, store)
     if keys:
         obstore.delete(target, keys)
+
+
+def duckdb_s3(con: object, store: ObjectStoreSettings) -> None:
+    """Let DuckDB connection `con` read `s3://` files through pyarrow's S3 client (DuckDB's own
+    httpfs extension is downloaded on first use, which an offline machine cannot do)."""
+    from fsspec.implementations.arrow import ArrowFSWrapper
+
+    class _S3(ArrowFSWrapper):  # type: ignore[misc]
+        protocol = "s3"
+
+        def _strip_protocol(self, path: str) -> str:  # type: ignore[override]
+            return path.removeprefix("s3://")
+
+    con.register_filesystem(_S3(s3_filesystem(store)))  # type: ignore[attr-defined]

@@ -14,21 +14,30 @@ so a partition here is the same unit as a `licensor=/date=` directory there.
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
+import itertools
 import random
 import time
+import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import CommitFailedException, NamespaceAlreadyExistsError, TableAlreadyExistsError
-from pyiceberg.expressions import And, EqualTo, LessThan
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchNamespaceError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThan
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
@@ -38,12 +47,22 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from pipeline.layout import safe_name
 from pipeline.storage.object_store import ObjectStoreSettings, StoreUrl, ensure_bucket, fileio_properties
 
+Partition = tuple[str, date]  # (licensor, date); unpartitioned tables use `WHOLE`
+WHOLE: Partition = ("", date.min)
+
 NAMESPACE = "lake"
 CATALOG_NAME = "spotify_bulk"
 PARTITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (("licensor", pa.string()), ("date", pa.date32()))
 MAX_COMMIT_ATTEMPTS = 20
 CATALOG_INIT_ATTEMPTS = 3
-FILES_MARKER = ".iceberg-files.json"  # in a local partition: the table's data files it holds
+LOCAL_CATALOG = "catalog.db"  # the SQLite catalog in the data directory: nothing to start
+LOCAL_LOCATION = "lake"  # the tables' data and metadata under the data directory
+PUBLISHED_TAG = "published-"  # tags on the snapshots a published warehouse reads (see `expire`)
+
+
+class TableStoreError(RuntimeError):
+    """The catalog or the object store could not answer: never read as "no tables" (an empty
+    answer would make a reader drop everything it holds)."""
 
 
 @dataclass(frozen=True)
@@ -94,34 +113,89 @@ def _nullable(data: pa.Table) -> pa.Table:
     return data.cast(schema)
 
 
-class TableLake:
-    """The Iceberg tables of one lake: create on first write, replace partitions, read snapshots."""
+def local_path(uri: str) -> Path | None:
+    """The local path of a `file://` URI (or a plain path); None for an object-store URI."""
+    if "://" not in uri:
+        return Path(uri)
+    parsed = urlparse(uri)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
-    def __init__(self, catalog: Catalog, location: str, *, namespace: str = NAMESPACE) -> None:
+
+def partition_filter(licensor: str, day: date) -> BooleanExpression:
+    return And(EqualTo("licensor", licensor), EqualTo("date", day.isoformat()))
+
+
+class TableLake:
+    """Iceberg tables of one namespace: create on first write, replace partitions, read snapshots."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        location: str,
+        *,
+        namespace: str = NAMESPACE,
+        store: ObjectStoreSettings | None = None,
+    ) -> None:
         self.catalog = catalog
-        self.location = location
+        self.location = location.rstrip("/")
         self.namespace = namespace
+        self.store = store or ObjectStoreSettings()  # how readers of its files reach the store
+        self._files: dict[tuple[str, int], dict[Partition, list[str]]] = {}
 
     @classmethod
     def open(cls, catalog_uri: str, location: str, store: ObjectStoreSettings) -> TableLake:
         """The lake at `location` (its bucket created if missing), committed through `catalog_uri`."""
         ensure_bucket(location, store)
-        return cls(open_catalog(catalog_uri, location, store), location)
+        return cls(open_catalog(catalog_uri, location, store), location, store=store)
+
+    @classmethod
+    def local(cls, data_dir: Path) -> TableLake:
+        """The default lake of a data directory: `catalog.db` and `lake/` in it (one per process)."""
+        return _local_lake(str(Path(data_dir).resolve()))
+
+    def sibling(self, namespace: str) -> TableLake:
+        """The tables of another namespace (marts, accumulators) in the same catalog and location."""
+        return TableLake(self.catalog, self.location, namespace=namespace, store=self.store)
+
+    @property
+    def on_object_store(self) -> bool:
+        return StoreUrl.parse(self.location).is_s3
 
     def identifier(self, table: str) -> tuple[str, str]:
         return (self.namespace, safe_name(table, what="table"))
 
+    def table_location(self, table: str) -> str:
+        name = safe_name(table, what="table")
+        folder = self.location if self.namespace == NAMESPACE else f"{self.location}/{self.namespace}"
+        return f"{folder}/{name}"
+
     def table_names(self) -> list[str]:
+        """The namespace's tables; none only when the namespace does not exist yet (nothing written).
+
+        Any other failure (catalog file unreadable, database down, store unreachable) raises
+        `TableStoreError` with its cause: callers that delete what the catalog no longer lists
+        must never mistake an outage for an empty lake.
+        """
         try:
             return sorted(ident[-1] for ident in self.catalog.list_tables(self.namespace))
-        except Exception:
+        except NoSuchNamespaceError:
             return []
+        except Exception as exc:
+            raise TableStoreError(
+                f"cannot list the tables of the Iceberg catalog for {self.location}: {exc}; "
+                "check the catalog (SPOTIFY_BULK_CATALOG_URI) and the object store, then re-run"
+            ) from exc
 
     def load(self, table: str) -> Table | None:
         ident = self.identifier(table)
         return self.catalog.load_table(ident) if self.catalog.table_exists(ident) else None
 
-    def _table_for(self, table: str, schema: pa.Schema) -> Table:
+    def drop(self, table: str) -> None:
+        """Forget `table` in the catalog (its files go with the orphan sweep, after the grace period)."""
+        if self.catalog.table_exists(self.identifier(table)):
+            self.catalog.drop_table(self.identifier(table))
+
+    def table_for(self, table: str, schema: pa.Schema, *, partitioned: bool = True) -> Table:
         """The table, created on first write (a racing creator's table is used as it is)."""
         existing = self.load(table)
         if existing is not None:
@@ -131,60 +205,115 @@ class TableLake:
         with contextlib.suppress(NamespaceAlreadyExistsError, IntegrityError):
             self.catalog.create_namespace(self.namespace)
         iceberg_schema = assign_fresh_schema_ids(self.catalog._convert_schema_if_needed(schema))
-        spec = PartitionSpec(
-            *(
-                PartitionField(
-                    source_id=iceberg_schema.find_field(name).field_id,
-                    field_id=1000 + n,
-                    transform=IdentityTransform(),
-                    name=name,
-                )
-                for n, (name, _) in enumerate(PARTITION_COLUMNS)
+        fields = (
+            PartitionField(
+                source_id=iceberg_schema.find_field(name).field_id,
+                field_id=1000 + n,
+                transform=IdentityTransform(),
+                name=name,
             )
+            for n, (name, _) in enumerate(PARTITION_COLUMNS if partitioned else ())
         )
         try:  # schema and spec in one commit: no moment at which the table is unpartitioned
             return self.catalog.create_table(
-                self.identifier(table), schema=iceberg_schema, partition_spec=spec
+                self.identifier(table),
+                schema=iceberg_schema,
+                partition_spec=PartitionSpec(*fields),
+                location=self.table_location(table),
             )
         except TableAlreadyExistsError:
             return self.catalog.load_table(self.identifier(table))
 
     def replace_partition(self, table: str, licensor: str, day: date, data: pa.Table) -> Commit:
-        """Replace `table`'s licensor/day partition with `data` in one atomic commit.
+        """Replace `table`'s licensor/day partition with `data` (in memory) in one atomic commit."""
+        rows = with_partition_columns(data, licensor, day)
+        iceberg = self.table_for(table, rows.schema)
+        if not rows.num_rows:
+            return self.replace_files(table, [], rows.schema, partition=(licensor, day))
+        path = self.data_path(iceberg, licensor, day)
+        with iceberg.io.new_output(path).create(overwrite=True) as out:
+            pq.write_table(rows, out, compression="zstd")
+        return self.replace_files(table, [path], rows.schema, partition=(licensor, day), rows=data.num_rows)
 
-        A commit that loses a race with another writer (of another partition) is retried on the
-        fresh metadata; readers see the old partition or the new one, never a mix or an absence.
+    def replace_partition_file(
+        self, table: str, licensor: str, day: date, staged: Path, *, row_group_rows: int = 131_072
+    ) -> Commit:
+        """Replace the partition with the rows of the Parquet file `staged`, streamed a row group at
+        a time (memory: one row group, whatever the day's size) into the table's data file, then
+        committed in one atomic commit."""
+        source = pq.ParquetFile(staged)
+        try:
+            schema = with_partition_columns(source.schema_arrow.empty_table(), licensor, day).schema
+            iceberg = self.table_for(table, schema)
+            rows = source.metadata.num_rows
+            if not rows:  # an empty day: the partition holds no file (Iceberg has no empty partition)
+                return self.replace_files(table, [], schema, partition=(licensor, day))
+            path = self.data_path(iceberg, licensor, day)
+            with iceberg.io.new_output(path).create(overwrite=True) as out:
+                sorting = source.metadata.row_group(0).sorting_columns if source.num_row_groups else None
+                with pq.ParquetWriter(out, schema, compression="zstd", sorting_columns=sorting) as writer:
+                    for index in range(source.num_row_groups):
+                        part = with_partition_columns(source.read_row_group(index), licensor, day)
+                        writer.write_table(part.cast(schema), row_group_size=row_group_rows)
+        finally:
+            source.close()
+        return self.replace_files(table, [path], schema, partition=(licensor, day), rows=rows)
+
+    def data_path(self, table: Table, licensor: str | None = None, day: date | None = None) -> str:
+        """A new, unique data file name in `table`'s data directory (Hive-style partition folders)."""
+        folder = f"{table.location().rstrip('/')}/data"
+        if licensor is not None and day is not None:
+            folder += f"/licensor={safe_name(licensor, what='licensor')}/date={day:%Y-%m-%d}"
+        return f"{folder}/{uuid.uuid4().hex}.parquet"
+
+    def replace_files(
+        self,
+        table: str,
+        files: list[str],
+        schema: pa.Schema,
+        *,
+        partition: Partition | None = None,
+        where: BooleanExpression | None = None,
+        rows: int = 0,
+        partitioned: bool = True,
+    ) -> Commit:
+        """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`.
+
+        Deleting whole partitions drops their files without rewriting any. A commit that loses a
+        race with another writer (of another partition) is retried on the fresh metadata; readers
+        see the old rows or the new ones, never a mix or an absence.
         """
         started = time.monotonic()
-        rows = with_partition_columns(data, licensor, day)
-        where = And(EqualTo("licensor", licensor), EqualTo("date", day.isoformat()))
+        if where is None:
+            where = partition_filter(*partition) if partition is not None else AlwaysTrue()
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
-            iceberg = self._table_for(table, rows.schema)
+            iceberg = self.table_for(table, schema, partitioned=partitioned)
             try:
                 with iceberg.transaction() as tx:
-                    if not _same_columns(iceberg, rows.schema):
+                    if not _same_columns(iceberg, schema):
                         with tx.update_schema() as evolve:
-                            evolve.union_by_name(rows.schema)
+                            evolve.union_by_name(schema)
                     with warnings.catch_warnings():  # a first write deletes nothing: expected
                         warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                        tx.overwrite(rows, overwrite_filter=where)
+                        tx.delete(where)
+                    if files:
+                        tx.add_files(files, check_duplicate_files=False)
             except CommitFailedException:
                 if attempt == MAX_COMMIT_ATTEMPTS:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
-            fresh = self.catalog.load_table(self.identifier(table))
-            snapshot, seconds = fresh.current_snapshot(), time.monotonic() - started
-            files = sorted(task.file.file_path for task in fresh.scan(row_filter=where).plan_files())
+            snapshot = self.catalog.load_table(self.identifier(table)).current_snapshot()
+            licensor, day = partition if partition is not None else WHOLE
             return Commit(
                 table=table,
                 licensor=licensor,
                 day=day,
-                rows=data.num_rows,
+                rows=rows,
                 snapshot_id=snapshot.snapshot_id if snapshot else 0,
-                seconds=seconds,
+                seconds=time.monotonic() - started,
                 attempts=attempt,
-                files=tuple(files),
+                files=tuple(sorted(files)),
             )
         raise AssertionError("unreachable")
 
@@ -209,39 +338,97 @@ class TableLake:
         """Rows of `table` (one partition when licensor and day are given) as of `snapshot_id`."""
         iceberg = self.load(table)
         if iceberg is None:
-            raise KeyError(f"no lake table {table!r}")
+            raise KeyError(f"no table {table!r} in {self.namespace}")
         scan_args: dict[str, Any] = {"snapshot_id": snapshot_id}
         if licensor is not None and day is not None:
-            scan_args["row_filter"] = And(EqualTo("licensor", licensor), EqualTo("date", day.isoformat()))
+            scan_args["row_filter"] = partition_filter(licensor, day)
         return iceberg.scan(**scan_args).to_arrow()
 
-    def partitions(self, table: str, *, snapshot_id: int | None = None) -> dict[tuple[str, date], list[str]]:
-        """(licensor, date) -> the data files of that partition in the snapshot."""
-        iceberg = self.load(table)
-        if iceberg is None:
-            return {}
-        found: dict[tuple[str, date], list[str]] = {}
-        for task in iceberg.scan(snapshot_id=snapshot_id).plan_files():
-            record = task.file.partition
-            key = (str(record[0]), _as_date(record[1]))
-            found.setdefault(key, []).append(task.file.file_path)
-        return {key: sorted(files) for key, files in sorted(found.items())}
+    def files(self, table: str, snapshot_id: int | None = None) -> dict[Partition, list[str]]:
+        """(licensor, date) -> the data files of that partition in the snapshot (current: None);
+        an unpartitioned table's files under `WHOLE`. Planned once per snapshot and remembered."""
+        iceberg = self.load(table) if snapshot_id is None or (table, snapshot_id) not in self._files else None
+        if snapshot_id is None:
+            current = iceberg.current_snapshot() if iceberg is not None else None
+            if current is None:
+                return {}
+            snapshot_id = current.snapshot_id
+        key = (table, snapshot_id)
+        if key not in self._files:
+            if iceberg is None:
+                iceberg = self.load(table)
+            if iceberg is None:
+                return {}
+            found: dict[Partition, list[str]] = {}
+            for task in iceberg.scan(snapshot_id=snapshot_id).plan_files():
+                record = task.file.partition
+                part = (str(record[0]), _as_date(record[1])) if len(record) else WHOLE
+                found.setdefault(part, []).append(task.file.file_path)
+            self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
+        return self._files[key]
 
-    def expire(self, older_than: datetime) -> int:
-        """Expire snapshots older than `older_than` (never a table's current one) and delete the data
-        files only they referenced; how many snapshots went. pyiceberg's expiry drops the snapshots
-        from the metadata; the files are removed here, after that commit."""
+    def partition_stats(self, table: str) -> dict[Partition, tuple[int, int, datetime]]:
+        """(licensor, date) -> (rows, bytes, committed at) of the table's current partitions, from
+        the manifests (no data file is opened); none when the table does not exist."""
+        iceberg = self.load(table)
+        current = iceberg.current_snapshot() if iceberg is not None else None
+        if iceberg is None or current is None:
+            return {}
+        stamp = datetime.fromtimestamp(current.timestamp_ms / 1000, UTC)
+        found: dict[Partition, tuple[int, int, datetime]] = {}
+        for task in iceberg.scan().plan_files():
+            record = task.file.partition
+            part = (str(record[0]), _as_date(record[1])) if len(record) else WHOLE
+            rows, size, _ = found.get(part, (0, 0, stamp))
+            found[part] = (rows + task.file.record_count, size + task.file.file_size_in_bytes, stamp)
+        return dict(sorted(found.items()))
+
+    def partitions(self, table: str, *, snapshot_id: int | None = None) -> dict[Partition, list[str]]:
+        """(licensor, date) -> the data files of that partition in the snapshot."""
+        return self.files(table, snapshot_id)
+
+    def tag(self, pins: dict[str, int], name: str) -> None:
+        """Tag each table's pinned snapshot `name`: expiry keeps tagged snapshots (and their files)."""
+        for table, snapshot_id in pins.items():
+            iceberg = self.load(table)
+            if iceberg is not None and name not in iceberg.metadata.refs:
+                iceberg.manage_snapshots().create_tag(snapshot_id, name).commit()
+
+    def untag(self, name: str) -> None:
+        """Remove tag `name` from every table that has it (its snapshots may then expire)."""
+        for table_name in self.table_names():
+            table = self.load(table_name)
+            if table is not None and name in table.metadata.refs:
+                table.manage_snapshots().remove_tag(name).commit()
+
+    def expire(self, older_than: datetime, *, keep_tags: Iterable[str] = ()) -> int:
+        """Expire what no reader can still hold; how many snapshots went.
+
+        A snapshot goes once it was superseded before `older_than` (a reader's grace period runs
+        from the moment a snapshot stopped being current, not from its creation) and no tag keeps
+        it. A `published-<ns>` tag (a published catalog's snapshot) goes once a later publish
+        replaced that catalog before `older_than`, unless it is in `keep_tags`. The data files
+        only expired snapshots referenced are deleted after the expiry commit.
+        """
+        cutoff_ms = older_than.timestamp() * 1000
+        kept_tags = set(keep_tags)
         expired = 0
         for name in self.table_names():
             table = self.load(name)
             if table is None:
                 continue
-            current = table.current_snapshot()
+            stale_tags = _replaced_tags(table.metadata.refs, cutoff_ms) - kept_tags
+            if stale_tags:
+                with table.manage_snapshots() as manage:
+                    for ref in sorted(stale_tags):
+                        manage.remove_tag(ref)
+                table = self.catalog.load_table(self.identifier(name))
+            protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
+            ordered = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
             old = [
                 s.snapshot_id
-                for s in table.snapshots()
-                if s.timestamp_ms < older_than.timestamp() * 1000
-                and (current is None or s.snapshot_id != current.snapshot_id)
+                for s, after in itertools.pairwise(ordered)
+                if after.timestamp_ms < cutoff_ms and s.snapshot_id not in protected
             ]
             if not old:
                 continue
@@ -253,21 +440,108 @@ class TableLake:
             expired += len(old)
         return expired
 
-    def delete_before(self, cutoff: date) -> int:
-        """Delete every partition dated before `cutoff` (retention), one commit per table; how many
-        tables changed. Their files go physically at the next `expire`."""
+    def delete_where(self, where: BooleanExpression, *, tables: Iterable[str] | None = None) -> int:
+        """Delete the rows `where` selects from every table (or `tables`; whole partitions: their
+        files are dropped, never rewritten), one commit per table that has any; how many changed."""
         changed = 0
-        for name in self.table_names():
+        names = self.table_names()
+        for name in names if tables is None else [t for t in tables if t in names]:
             table = self.load(name)
-            if table is None or not self.partitions(name):
+            if table is None or table.current_snapshot() is None:
                 continue
-            if any(day < cutoff for _, day in self.partitions(name)):
-                table.delete(LessThan("date", cutoff.isoformat()))
+            if any(True for _ in table.scan(row_filter=where).plan_files()):
+                table.delete(where)
                 changed += 1
         return changed
 
+    def delete_before(self, cutoff: date) -> int:
+        """Delete every partition dated before `cutoff` (retention), one commit per table; how many
+        tables changed. Their files go physically at the next `expire`."""
+        return self.delete_where(LessThan("date", cutoff.isoformat()))
+
+    def purge_before(self, cutoff: date, *, tables: Iterable[str] | None = None) -> int:
+        """Expire at once every snapshot (tagged or not) that still references a file of a partition
+        dated before `cutoff`, and delete those files: after `delete_before`, no file any retained
+        snapshot references holds such a row. How many snapshots went."""
+        purged = 0
+        names = self.table_names()
+        for name in names if tables is None else [t for t in tables if t in names]:
+            table = self.load(name)
+            current = table.current_snapshot() if table is not None else None
+            if table is None or current is None:
+                continue
+            doomed = [
+                s.snapshot_id
+                for s in table.snapshots()
+                if s.snapshot_id != current.snapshot_id and _holds_before(table, s.snapshot_id, cutoff)
+            ]
+            if not doomed:
+                continue
+            refs = table.metadata.refs.items()
+            tags = [ref for ref, r in refs if r.snapshot_id in doomed and ref != "main"]
+            if tags:
+                with table.manage_snapshots() as manage:
+                    for ref in tags:
+                        manage.remove_tag(ref)
+                table = self.catalog.load_table(self.identifier(name))
+            kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in doomed]
+            files = _data_files(table, doomed) - _data_files(table, kept)
+            table.maintenance.expire_snapshots().by_ids(doomed).commit()
+            for path in sorted(files):
+                table.io.delete(path)
+            purged += len(doomed)
+        return purged
+
+    def remove_orphans(self, older_than: datetime) -> int:
+        """Delete the local data files under the tables' data folders that no snapshot references
+        and that are older than `older_than` (written by a crashed writer, or a dropped table's)."""
+        root = local_path(self.location)
+        if root is None:
+            return 0
+        referenced: set[str] = set()
+        for name in self.table_names():
+            table = self.load(name)
+            if table is not None:
+                referenced |= _data_files(table, [s.snapshot_id for s in table.snapshots()])
+        live = {str(local_path(path)) for path in referenced}
+        removed = 0
+        for data_dir in _data_folders(root, self.namespace):
+            for path in data_dir.rglob("*.parquet"):
+                if str(path) not in live and path.stat().st_mtime < older_than.timestamp():
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.table_names())
+
+
+@functools.lru_cache(maxsize=8)
+def _local_lake(data_dir: str) -> TableLake:
+    root = Path(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{root / LOCAL_CATALOG}"
+    return TableLake.open(uri, str(root / LOCAL_LOCATION), ObjectStoreSettings())
+
+
+def _data_folders(root: Path, namespace: str) -> list[Path]:
+    base = root if namespace == NAMESPACE else root / namespace
+    return sorted(p / "data" for p in base.iterdir() if (p / "data").is_dir()) if base.is_dir() else []
+
+
+def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:
+    """The `published-<ns>` tags whose catalog a later publish replaced before `cutoff_ms`."""
+    published = sorted(
+        (int(ref.removeprefix(PUBLISHED_TAG)), ref)
+        for ref in refs
+        if ref.startswith(PUBLISHED_TAG) and ref.removeprefix(PUBLISHED_TAG).isdigit()
+    )
+    return {ref for (_, ref), (later_ns, _) in itertools.pairwise(published) if later_ns / 1e6 < cutoff_ms}
+
+
+def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
+    scan = table.scan(snapshot_id=snapshot_id, row_filter=LessThan("date", cutoff.isoformat()))
+    return any(True for _ in scan.plan_files())
 
 
 def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:
@@ -284,17 +558,3 @@ def _as_date(value: object) -> date:
     if isinstance(value, date):
         return value
     return date.fromordinal(date(1970, 1, 1).toordinal() + int(value))  # type: ignore[arg-type]
-
-
-def write_files_marker(partition: Path, files: Sequence[str]) -> None:
-    """Name in a local partition directory the table's data files it holds, so a later cache sync
-    keeps it while the snapshot's files for it are the same (see warehouse/table_cache.py)."""
-    (partition / FILES_MARKER).write_text(json.dumps({"files": sorted(files)}))
-
-
-def read_files_marker(partition: Path) -> list[str] | None:
-    """The data files a local partition holds, or None when it names none (or is gone)."""
-    try:
-        return list(json.loads((partition / FILES_MARKER).read_text())["files"])
-    except (OSError, ValueError, KeyError):
-        return None

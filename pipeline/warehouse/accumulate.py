@@ -6,13 +6,14 @@ reads that; the tail is the `TAIL_DAYS` newest days, the ones that daily loads r
 builds rewrite, so the base stays valid from one build to the next and moves forward a day at a
 time as days age out of the tail.
 
-The manifest keeps a fingerprint (file names, sizes and modification times) of every source day the
-base holds, checked at every build, so the state can never lag the data it summarizes. When a day
-inside the base changed (a partition re-landed or a fact rebuilt, a day deleted, a day added behind
-it), the base goes back to its newest *checkpoint* before that day (the state as of the end of each
-`CHECKPOINT_DAYS` period, the last `MAX_CHECKPOINTS` kept) and refolds only the days after it; only
-a change older than every checkpoint, or of the SQL the state depends on, starts over from nothing,
-and that refold reads the history in date chunks (bounded memory, however long the history).
+The manifest keeps a fingerprint (the Iceberg data files, each written once under a unique name) of
+every source day the base holds, checked at every build, so the state can never lag the data it
+summarizes. When a day inside the base changed (a partition re-landed or a fact rebuilt, a day
+deleted, a day added behind it), the base goes back to its newest *checkpoint* before that day (the
+state as of the end of each `CHECKPOINT_DAYS` period, the last `MAX_CHECKPOINTS` kept) and refolds
+only the days after it; only a change older than every checkpoint, or of the SQL the state depends
+on, starts over from nothing, and that refold reads the history in date chunks (bounded memory,
+however long the history).
 
 Days deleted by retention are *retired*, not changed: `retire_before` (called by retention before
 it deletes anything) records the cutoff, and a base keeps what it folded from days before it, as
@@ -46,7 +47,8 @@ from pipeline.dates import DateWindow
 from pipeline.storage.atomic import atomic_write_bytes
 from pipeline.warehouse.materialize import chunks
 from pipeline.warehouse.models import PARTS, Accumulator
-from pipeline.warehouse.paths import WarehousePaths, partition_dirs
+from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.pinned import FileRef
 from pipeline.warehouse.quoting import quote_columns, quote_identifier, quote_literal
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.sources import empty_select, files_select
@@ -139,7 +141,7 @@ def retired_before(paths: WarehousePaths) -> date | None:
         return None
 
 
-def _sources(session: Session, acc: Accumulator) -> list[tuple[str, list[tuple[str, date, Path]]]]:
+def _sources(session: Session, acc: Accumulator) -> list[tuple[str, list[tuple[str, date, list[FileRef]]]]]:
     """The date-partitioned inputs behind `acc`: lake tables (through staging views) and facts."""
     lake: set[str] = set()
     marts: set[str] = set()
@@ -152,7 +154,10 @@ def _sources(session: Session, acc: Accumulator) -> list[tuple[str, list[tuple[s
         else:
             marts.add(model.name)
     found = [(f"lake/{t}", session.lake_partitions[t]) for t in sorted(lake) if t in session.lake_partitions]
-    found += [(f"marts/{m}", partition_dirs(session.paths.mart_dir(m))) for m in sorted(marts)]
+    found += [
+        (f"marts/{m}", [(lic, day, files) for (lic, day), files in session.pinned.mart_files(m).items()])
+        for m in sorted(marts)
+    ]
     return found
 
 
@@ -176,19 +181,13 @@ def _signature(session: Session, acc: Accumulator) -> str:
 
 
 def fingerprints(session: Session, acc: Accumulator) -> dict[str, str]:
-    """Per source day (ISO date), a digest of every source file of that day: name, size, mtime."""
+    """Per source day (ISO date), a digest of the names of every source data file of that day
+    (a rewritten partition is a new file under a new name)."""
     entries: dict[str, list[str]] = {}
     for source, partitions in _sources(session, acc):
-        for licensor, day, directory in partitions:
-            try:
-                with os.scandir(directory) as found:
-                    files = sorted((e.name, e.stat()) for e in found if e.name.endswith(".parquet"))
-            except FileNotFoundError:
-                continue
-            for name, stat in files:
-                entries.setdefault(day.isoformat(), []).append(
-                    f"{source}/{licensor}/{name}:{stat.st_size}:{stat.st_mtime_ns}"
-                )
+        for licensor, day, files in partitions:
+            for name in files:
+                entries.setdefault(day.isoformat(), []).append(f"{source}/{licensor}/{name}")
     return {
         day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:32]
         for day, lines in entries.items()
@@ -197,7 +196,7 @@ def fingerprints(session: Session, acc: Accumulator) -> dict[str, str]:
 
 def _base_select(session: Session, acc: Accumulator, root: Path, files: tuple[str, ...]) -> str:
     columns = session.accumulator_columns[acc.name]
-    return files_select([root / f for f in files], columns, partitioned=False)
+    return files_select([root / f for f in files], columns)
 
 
 def _write(session: Session, root: Path, relation: str, prefix: str) -> str:

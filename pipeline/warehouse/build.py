@@ -1,4 +1,5 @@
-"""Build the warehouse: lake snapshot, blocking lake checks, marts in order, key checks, publish.
+"""Build the warehouse: pin the lake's snapshots, blocking lake checks, marts in order, key checks,
+publish (a catalog over the pinned and written snapshots, whose ids the result reports).
 
 One build at a time per data directory (an exclusive lock). Each date-partitioned mart recomputes
 only its window (plus, for rolling models, the days whose rolling sums the window feeds), and the
@@ -15,11 +16,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
+from pipeline.config import tables_for
 from pipeline.dates import DateWindow
 from pipeline.ingest.tally import RejectTally, read_tallies
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import exclusive_lock, remove_dir
+from pipeline.storage.migrate import refuse_legacy
+from pipeline.storage.tables import TableLake
 from pipeline.warehouse.accumulate import AccumulatorBuild, prepare
 from pipeline.warehouse.catalog import publish_catalog
 from pipeline.warehouse.checks import SAMPLE_ROWS, CheckOutcome, lake_checks, unique_key_check
@@ -32,10 +36,10 @@ from pipeline.warehouse.materialize import (
 )
 from pipeline.warehouse.models import SQL_ROOT, Accumulator, Model, discover
 from pipeline.warehouse.options import WarehouseOptions
-from pipeline.warehouse.paths import WarehousePaths, partition_dirs
+from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.pinned import Pinned
 from pipeline.warehouse.reconcile import rejects_note
 from pipeline.warehouse.session import Session
-from pipeline.warehouse.snapshot import create_lake_snapshot, find_snapshot, gc_snapshots
 
 Log = Callable[[str], None]
 
@@ -48,11 +52,14 @@ class BuildResult:
     models: tuple[ModelBuild, ...]
     checks: tuple[CheckOutcome, ...]
     catalog: Path | None
-    snapshot: Path | None
+    snapshot: Path | None  # no longer used (snapshots are the tables' own: see `snapshot_ids`)
     seconds: float
     timings: dict[str, float] = field(default_factory=dict)
     rejects: str = ""  # "N lines rejected at landing on these days: ..." for the window, if any
     accumulators: tuple[AccumulatorBuild, ...] = ()  # what each dimension state's update did
+    # `lake.<table>` / `marts.<model>` -> the Iceberg snapshot the build read or wrote (published
+    # ones are tagged in their tables): `table.scan(snapshot_id=...)` reproduces its inputs.
+    snapshot_ids: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -67,9 +74,12 @@ def _span(days: set[date]) -> DateWindow | None:
     return DateWindow(min(days), max(days)) if days else None
 
 
-def lake_span(layout: Layout) -> DateWindow | None:
+def lake_span(layout: Layout, tables: TableLake | None = None) -> DateWindow | None:
     """The first to the last date in the lake (None when it is empty): what a build covers by default."""
-    return _span({day for t in TABLES_BY_NAME for _, day, _ in partition_dirs(layout.lake_table(t))})
+    refuse_legacy(layout)
+    lake = tables or tables_for(layout.data_dir)
+    names = set(lake.table_names()) & set(TABLES_BY_NAME)
+    return _span({day for t in names for _, day in lake.files(t)})
 
 
 def model_window(
@@ -136,11 +146,11 @@ def chunked_lake_checks(
 
 
 def _remove_orphans(paths: WarehousePaths, models: Sequence[Model]) -> None:
+    """Drop the mart tables of models that no longer exist (their files go after the grace period)."""
     names = {m.name for m in models if m.materialized}
-    if paths.marts_root.is_dir():
-        for directory in paths.marts_root.iterdir():
-            if directory.is_dir() and directory.name not in names:
-                remove_dir(directory, staging_root=paths.staging_root)
+    for table in paths.marts.table_names():
+        if table not in names:
+            paths.marts.drop(table)
 
 
 def _reset_accumulators(
@@ -189,66 +199,63 @@ def build_warehouse(
     sql_root: Path = SQL_ROOT,
     log: Log | None = None,
     options: WarehouseOptions | None = None,
+    tables: TableLake | None = None,
 ) -> BuildResult:
-    """Build every mart for `window` (default: every lake date), check, and publish the catalog."""
+    """Build every mart for `window` (default: every lake date), check, and publish the catalog.
+
+    `tables`: the lake's Iceberg tables (default: the data directory's own catalog and `lake/`).
+    """
     if full_refresh and window is not None:
         raise ValueError("a full refresh rebuilds every date: give no window")
+    refuse_legacy(layout)
     started = time.monotonic()
     timings: dict[str, float] = {}
-    paths = WarehousePaths(layout)
+    paths = WarehousePaths(layout, tables)
     models, accumulators = discover(sql_root)
     builds: list[ModelBuild] = []
     checks: list[CheckOutcome] = []
-    catalog_snapshot = None
+    published: dict[str, int] | None = None
     rejects = ""
     prepared: list[AccumulatorBuild] = []
+    say = log or (lambda _msg: None)
     with exclusive_lock(paths.lock_path):
         mark = time.monotonic()
-        lake_snapshot = create_lake_snapshot(paths)
+        pinned = Pinned.now(paths)
         timings["snapshot"] = time.monotonic() - mark
         reset_derived_state(paths, models, accumulators, full_refresh=full_refresh)
-        try:
-            with Session(
-                paths,
-                models,
-                lake_snapshot / "lake",
-                sql_root,
-                window=window,
-                accumulators=accumulators,
-                options=options,
-            ) as session:
-                target = window or _span(session.lake_dates)
-                prepared = session.prepared
+        with Session(
+            paths, models, pinned, sql_root, window=window, accumulators=accumulators, options=options
+        ) as session:
+            target = window or _span(session.lake_dates)
+            prepared = session.prepared
+            mark = time.monotonic()
+            if target is not None:
+                tallies = reconciled_tallies(layout, target)
+                rejects = rejects_note(tallies)
+                checks.extend(chunked_lake_checks(session, target, tallies=tallies))
+            timings["lake_checks"] = time.monotonic() - mark
+            if all(c.passed for c in checks):
+                builds, mart_checks = _build_marts(session, models, target, full=full_refresh, say=say)
+                checks.extend(mart_checks)
+            timings["models"] = sum(b.seconds for b in builds)
+            if all(c.passed for c in checks):
                 mark = time.monotonic()
-                if target is not None:
-                    tallies = reconciled_tallies(layout, target)
-                    rejects = rejects_note(tallies)
-                    checks.extend(chunked_lake_checks(session, target, tallies=tallies))
-                timings["lake_checks"] = time.monotonic() - mark
-                if all(c.passed for c in checks):
-                    builds, mart_checks = _build_marts(
-                        session, models, target, full=full_refresh, say=log or (lambda _msg: None)
-                    )
-                    checks.extend(mart_checks)
-                timings["models"] = sum(b.seconds for b in builds)
-                if all(c.passed for c in checks):
-                    mark = time.monotonic()
-                    catalog_snapshot = publish(session, target, lake_snapshot=lake_snapshot)
-                    timings["catalog"] = time.monotonic() - mark
-        finally:
-            if catalog_snapshot is None:  # not published: nobody will ever read it
-                remove_dir(lake_snapshot, staging_root=paths.staging_root)
-                gc_snapshots(paths, keep=set())
+                published = publish(session, target)
+                timings["catalog"] = time.monotonic() - mark
+            ids = published if published is not None else pinned.snapshot_ids()
+    if published is not None:
+        say("published snapshots: " + ", ".join(f"{name}={sid}" for name, sid in sorted(ids.items())))
     return BuildResult(
         window=target,
         models=tuple(builds),
         checks=tuple(checks),
-        catalog=paths.catalog_path if catalog_snapshot else None,
-        snapshot=catalog_snapshot,
+        catalog=paths.catalog_path if published is not None else None,
+        snapshot=None,
         seconds=time.monotonic() - started,
         timings=timings,
         rejects=rejects,
         accumulators=tuple(prepared),
+        snapshot_ids=ids,
     )
 
 
@@ -257,26 +264,39 @@ def reconciled_tallies(layout: Layout, window: DateWindow) -> list[RejectTally]:
     return read_tallies(layout, window.start, window.end)
 
 
-def publish(session: Session, window: DateWindow | None, *, lake_snapshot: Path) -> Path:
-    """Publish the catalog over `lake_snapshot`, then collect old snapshots; returns the catalog's.
+def publish(session: Session, window: DateWindow | None) -> dict[str, int]:
+    """Publish the catalog over the session's pinned lake and current marts, then expire what the
+    readers' grace period no longer covers; the published snapshot ids.
 
     The one publish routine of CLI builds and Dagster's warehouse steps.
     """
-    published = publish_catalog(session, window, lake_snapshot=lake_snapshot)
-    gc_snapshots(session.paths, keep={lake_snapshot.name, published.name})
-    return published
+    return publish_catalog(session, window)
 
 
-def run_snapshot(
+def republish(
+    layout: Layout, *, tables: TableLake | None = None, sql_root: Path = SQL_ROOT
+) -> dict[str, int]:
+    """Publish the catalog again over the lake's current snapshots and the current marts, building
+    nothing: after retention purged expired days, the catalog must stop naming their files."""
+    paths = WarehousePaths(layout, tables)
+    models, accumulators = discover(sql_root)
+    with (
+        exclusive_lock(paths.lock_path),
+        Session(paths, models, Pinned.now(paths), sql_root, accumulators=accumulators) as session,
+    ):
+        return publish(session, None)
+
+
+def run_pins(
     paths: WarehousePaths, tag: str, *, full_refresh: bool = False, sql_root: Path = SQL_ROOT
-) -> Path:
-    """The lake snapshot of one Dagster run, created by its first warehouse step.
+) -> Pinned:
+    """The lake pins of one Dagster run, tagged on each lake table by its first warehouse step.
 
     That step (under the warehouse lock, before any model builds) also resets derived state as
     `build_warehouse` does, so a full-refresh run starts from nothing too.
     """
-    found = find_snapshot(paths, tag)
+    found = Pinned.tagged(paths, tag)
     if found is not None:
         return found
     reset_derived_state(paths, *discover(sql_root), full_refresh=full_refresh)
-    return create_lake_snapshot(paths, tag=tag)
+    return Pinned.now(paths, tag=tag)

@@ -1,9 +1,11 @@
-"""Write one mart for a date window: each (licensor, date) partition replaced atomically.
+"""Write one mart for a date window: every partition of the window replaced in ONE Iceberg commit.
 
-Partitions are cut from one sorted result per chunk, streamed (one scan, however many partitions).
-A partition the window no longer produces (the lake day was deleted, or re-published smaller) is
-removed, so re-running is idempotent and late data never leaves stale rows behind. Rows are sorted
-by the key, so the same input gives byte-identical files.
+Partitions are cut from one sorted result per date chunk, streamed (one scan, however many
+partitions), each written as one data file; when every chunk is written, one commit deletes the
+window's partitions and adds the new files, so a build of N days commits each mart once. A
+partition the window no longer produces (the lake day was deleted, or re-published smaller) is
+gone with that commit, so re-running is idempotent and late data never leaves stale rows behind.
+Rows are sorted by the key, so the same input gives the same rows in the same order.
 """
 
 from __future__ import annotations
@@ -16,18 +18,17 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyiceberg.expressions import AlwaysTrue, And, GreaterThanOrEqual, LessThanOrEqual
+from pyiceberg.table import Table
 
 from pipeline.dates import DateWindow
-from pipeline.layout import safe_name
-from pipeline.storage.atomic import publish_dir, remove_dir, staging_dir
+from pipeline.storage.tables import TableLake, local_path
 from pipeline.warehouse.models import Model, ModelError
-from pipeline.warehouse.paths import partition_dirs
-from pipeline.warehouse.quoting import quote_columns, quote_literal
+from pipeline.warehouse.quoting import quote_columns
 from pipeline.warehouse.session import Session
 
-CHUNK_DAYS = 14  # bounds the memory of a long backfill; any size gives the same files
+CHUNK_DAYS = 14  # bounds the memory of a long backfill; any size gives the same rows
 STREAM_BATCH_ROWS = 65_536  # rows per Arrow batch read from a chunk's sorted result
-PARQUET_OPTIONS = "FORMAT parquet, COMPRESSION zstd"
 _OUT = "_mart_out"
 
 
@@ -41,7 +42,8 @@ class ModelBuild:
     partitions_written: int
     partitions_removed: int
     seconds: float
-    path: Path
+    path: Path | None  # the mart table's location (None on object storage)
+    snapshot_id: int = 0  # the mart's snapshot after its one commit
 
 
 def chunks(window: DateWindow, days: int = CHUNK_DAYS) -> list[DateWindow]:
@@ -51,16 +53,6 @@ def chunks(window: DateWindow, days: int = CHUNK_DAYS) -> list[DateWindow]:
         out.append(DateWindow(start, end))
         start = end + timedelta(days=1)
     return out
-
-
-def _existing(session: Session, model: Model, window: DateWindow) -> set[tuple[str, date]]:
-    """Published partitions of `model` inside `window` (cost follows the window, not the history)."""
-    root = session.paths.mart_dir(model.name)
-    found = set()
-    for licensor_dir in root.glob("licensor=*"):
-        licensor = licensor_dir.name.split("=", 1)[1]
-        found.update((licensor, day) for day in window if (licensor_dir / f"date={day:%Y-%m-%d}").is_dir())
-    return found
 
 
 def _take(batches: Iterator[pa.RecordBatch], held: list[pa.RecordBatch], count: int) -> pa.Table:
@@ -73,31 +65,45 @@ def _take(batches: Iterator[pa.RecordBatch], held: list[pa.RecordBatch], count: 
             batch = batch.slice(0, need)
         parts.append(batch)
         need -= batch.num_rows
-    return pa.Table.from_batches(parts).combine_chunks()  # one chunk: the file never depends on batching
+    return pa.Table.from_batches(parts).combine_chunks()
 
 
-def _write_partitions(session: Session, model: Model, produced: list[tuple[str, date, int]]) -> None:
-    """Write each (licensor, date) slice of the chunk's result, sorted by key, and publish it.
+def _nullable(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([f.with_nullable(True) for f in schema])
 
-    The sorted result is streamed and one partition at a time is held in Python (the chunk's rows
-    stay in DuckDB, under its memory limit), so a long backfill's chunk never sits in Arrow whole.
-    """
-    columns = [c for c, _ in session.columns[model.name] if c not in ("licensor", "date")]
-    order = ["licensor", "date"] + [k for k in model.key if k not in ("licensor", "date")]
-    relation = session.con.sql(f"SELECT {quote_columns(columns)} FROM {_OUT} ORDER BY {quote_columns(order)}")
-    batches, held = iter(relation.to_arrow_reader(STREAM_BATCH_ROWS)), []
-    for licensor, day, count in produced:
-        rows = _take(batches, held, count)
-        final = session.paths.mart_partition(model.name, safe_name(licensor, what="licensor"), day)
-        with staging_dir(session.paths.staging_root) as built:
-            pq.write_table(rows, built / "part-0.parquet", compression="zstd")
-            publish_dir(built, final, staging_root=session.paths.staging_root)
+
+def _mart_table(session: Session, model: Model, schema: pa.Schema) -> Table:
+    """The mart's Iceberg table with the model's columns now (another version's table is dropped:
+    its files stay readable for earlier catalogs until the orphan sweep after the grace period)."""
+    marts: TableLake = session.paths.marts
+    existing = marts.load(model.name)
+    if existing is not None and existing.schema().as_arrow().names != schema.names:
+        marts.drop(model.name)
+    return marts.table_for(model.name, schema, partitioned=model.partitioned)
+
+
+def _write_file(table: Table, marts: TableLake, rows: pa.Table | Iterator[pa.Table], schema: pa.Schema,
+                licensor: str | None = None, day: date | None = None) -> str:  # fmt: skip
+    """`rows` as one new zstd data file of `table`; its URI."""
+    path = marts.data_path(table, licensor, day)
+    with (
+        table.io.new_output(path).create(overwrite=True) as out,
+        pq.ParquetWriter(out, schema, compression="zstd") as writer,
+    ):
+        for part in [rows] if isinstance(rows, pa.Table) else rows:
+            writer.write_table(part.cast(schema))
+    return path
 
 
 def build_partitioned(session: Session, model: Model, window: DateWindow) -> ModelBuild:
-    """Recompute `model` for `window` and replace exactly those partitions."""
+    """Recompute `model` for `window` and replace exactly those partitions, in one commit."""
     started = time.monotonic()
-    rows = written = removed = 0
+    marts = session.paths.marts
+    before = {part for part in session.pinned.mart_files(model.name) if window.start <= part[1] <= window.end}
+    rows, files, produced_all = 0, [], set()
+    schema: pa.Schema | None = None
+    table: Table | None = None
+    order = ["licensor", "date"] + [k for k in model.key if k not in ("licensor", "date")]
     for chunk in chunks(window):
         params = {"start": chunk.start, "end": chunk.end}
         session.con.execute(f"CREATE OR REPLACE TEMP TABLE {_OUT} AS SELECT * FROM (\n{model.sql}\n)", params)
@@ -113,48 +119,72 @@ def build_partitioned(session: Session, model: Model, window: DateWindow) -> Mod
         produced = session.con.execute(
             f"SELECT licensor, date, count(*) FROM {_OUT} GROUP BY licensor, date ORDER BY licensor, date"
         ).fetchall()
-        _write_partitions(session, model, produced)
+        session.con.complete()  # a streamed result needs no other result left open on the connection
+        reader = session.con.sql(f"SELECT * FROM {_OUT} ORDER BY {quote_columns(order)}").to_arrow_reader(
+            STREAM_BATCH_ROWS
+        )
+        if schema is None:
+            schema = _nullable(reader.schema)
+            table = _mart_table(session, model, schema)
+        assert table is not None
+        batches, held = iter(reader), []
+        for licensor, day, count in produced:
+            part = _take(batches, held, count)
+            files.append(_write_file(table, marts, part, schema, licensor, day))
+            produced_all.add((licensor, day))
+        del batches
+        reader.close()
         rows += sum(count for _, _, count in produced)
-        written += len(produced)
-        stale = _existing(session, model, chunk) - {(lic, day) for lic, day, _ in produced}
-        for licensor, day in sorted(stale):
-            remove_dir(
-                session.paths.mart_partition(model.name, licensor, day),
-                staging_root=session.paths.staging_root,
-            )
-            removed += 1
         session.con.execute(f"DROP TABLE {_OUT}")
+    assert schema is not None
+    where = And(
+        GreaterThanOrEqual("date", window.start.isoformat()), LessThanOrEqual("date", window.end.isoformat())
+    )
+    commit = marts.replace_files(model.name, files, schema, where=where, rows=rows)
+    session.pinned.wrote(model.name, commit.snapshot_id)
     session.built(model)
     return ModelBuild(
         model.name,
         window,
         rows,
-        written,
-        removed,
+        len(produced_all),
+        len(before - produced_all),
         time.monotonic() - started,
-        session.paths.mart_dir(model.name),
+        local_path(table.location()) if table is not None else None,
+        commit.snapshot_id,
     )
 
 
 def build_whole(session: Session, model: Model) -> ModelBuild:
-    """Rebuild a non-partitioned model (a dimension) and replace it in one step."""
+    """Rebuild a non-partitioned model (a dimension) and replace it in one commit."""
     started = time.monotonic()
-    final = session.paths.mart_dir(model.name)
-    with staging_dir(session.paths.staging_root) as built:
-        session.con.execute(
-            f"COPY (SELECT * FROM (\n{model.sql}\n) ORDER BY {quote_columns(list(model.key))}) "
-            f"TO {quote_literal(built / 'part-0.parquet')} ({PARQUET_OPTIONS})"
-        )
-        publish_dir(built, final, staging_root=session.paths.staging_root)
-    session.built(model)
-    count = session.con.execute(
-        f"SELECT count(*) FROM read_parquet({quote_literal(final / '*.parquet')})"
-    ).fetchone()
-    return ModelBuild(
-        model.name, None, int(count[0]) if count else 0, 1, 0, time.monotonic() - started, final
+    marts = session.paths.marts
+    session.con.complete()  # a streamed result needs no other result left open on the connection
+    reader = session.con.sql(
+        f"SELECT * FROM (\n{model.sql}\n) ORDER BY {quote_columns(list(model.key))}"
+    ).to_arrow_reader(STREAM_BATCH_ROWS)
+    schema = _nullable(reader.schema)
+    table = _mart_table(session, model, schema)
+    counted = [0]
+
+    def parts() -> Iterator[pa.Table]:
+        for batch in reader:
+            counted[0] += batch.num_rows
+            yield pa.Table.from_batches([batch])
+
+    path = _write_file(table, marts, parts(), schema)
+    reader.close()
+    commit = marts.replace_files(
+        model.name, [path], schema, where=AlwaysTrue(), rows=counted[0], partitioned=False
     )
+    session.pinned.wrote(model.name, commit.snapshot_id)
+    session.built(model)
+    return ModelBuild(
+        model.name, None, counted[0], 1, 0, time.monotonic() - started, local_path(table.location()),
+        commit.snapshot_id,
+    )  # fmt: skip
 
 
 def mart_dates(session: Session, model: Model) -> set[date]:
     """Dates that have a published partition of `model` (used only by full rebuilds)."""
-    return {day for _, day, _ in partition_dirs(session.paths.mart_dir(model.name))}
+    return {day for _, day in session.pinned.mart_files(model.name)}

@@ -11,6 +11,7 @@ from pipeline.risk.thresholds import set_thresholds
 from pipeline.warehouse.quoting import quote_literal
 
 DEFAULT_LOOKBACK_DAYS = 3
+DEFAULT_READER_GRACE_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class WarehouseOptions:
     threads: int = 0
     reconcile_tolerance: float = 0.0
     risk: RiskSettings = field(default_factory=RiskSettings)  # thresholds the risk models read
+    # How long a reader of an earlier `warehouse.duckdb` keeps its files: snapshots superseded for
+    # longer (and no longer published) are expired, and their files deleted, after a build.
+    reader_grace_seconds: float = DEFAULT_READER_GRACE_SECONDS
 
     @property
     def tail_days(self) -> int:

@@ -1,47 +1,45 @@
-"""Where the warehouse lives under the data directory (beside the lake, same filesystem).
+"""Where the warehouse lives under the data directory, and the Iceberg tables it reads and writes.
 
-`marts/` is public (Hive-partitioned Parquet any engine can read); `.warehouse/` is internal: the
-immutable snapshots the published catalog points at, and the dimensions' accumulated state.
+The lake's tables (namespace `lake`) and the marts (namespace `marts`) are Iceberg tables in the
+data directory's catalog (`catalog.db`, or PostgreSQL / object storage when configured); the
+published catalog `warehouse.duckdb` names the data files of the snapshots a build pinned.
+`.warehouse/` holds only the dimensions' accumulated state.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.layout import Layout, safe_name
+from pipeline.config import tables_for
+from pipeline.layout import Layout
+from pipeline.storage.tables import TableLake
+
+MARTS = "marts"  # the Iceberg namespace of the marts
 
 
 @dataclass(frozen=True)
 class WarehousePaths:
-    """Paths of marts, snapshots, the catalog and the build lock for one data directory."""
+    """The catalog file, the build lock, the accumulators' state and the tables of one data directory.
+
+    `tables`: the lake's Iceberg tables (default: the data directory's own catalog and `lake/`).
+    """
 
     layout: Layout
+    tables: TableLake | None = field(default=None, compare=False)
 
     @property
-    def marts_root(self) -> Path:
-        return self.layout.data_dir / "marts"
+    def lake(self) -> TableLake:
+        return self.tables if self.tables is not None else tables_for(self.layout.data_dir)
 
     @property
-    def snapshots_root(self) -> Path:
-        return self.layout.data_dir / ".warehouse" / "snapshots"
-
-    @property
-    def mart_versions_root(self) -> Path:
-        """Every version of a mart file a catalog may read, hard-linked once (see snapshot.py)."""
-        return self.layout.data_dir / ".warehouse" / "mart-versions"
+    def marts(self) -> TableLake:
+        return self.lake.sibling(MARTS)
 
     @property
     def accumulators_root(self) -> Path:
         """The state behind incrementally built dimensions (see pipeline/warehouse/accumulate.py)."""
         return self.layout.data_dir / ".warehouse" / "accumulators"
-
-    @property
-    def current_pointer(self) -> Path:
-        """A small file naming the snapshot the published catalog reads (garbage collection spares it)."""
-        return self.layout.data_dir / ".warehouse" / "CURRENT"
 
     @property
     def catalog_path(self) -> Path:
@@ -54,39 +52,3 @@ class WarehousePaths:
     @property
     def staging_root(self) -> Path:
         return self.layout.staging_root
-
-    def mart_dir(self, model: str) -> Path:
-        return self.marts_root / safe_name(model, what="model")
-
-    def mart_partition(self, model: str, licensor: str, day: date) -> Path:
-        return (
-            self.mart_dir(model) / f"licensor={safe_name(licensor, what='licensor')}" / f"date={day:%Y-%m-%d}"
-        )
-
-
-def hive_value(path: Path) -> str:
-    """The value of a `key=value` directory name."""
-    return path.name.split("=", 1)[1]
-
-
-def _hive_children(directory: Path, key: str) -> list[tuple[str, Path]]:
-    """(value, path) of the `key=value` entries of `directory`, sorted; none if it is not a directory."""
-    try:
-        with os.scandir(directory) as entries:
-            found = sorted((e.name, e.path) for e in entries if e.name.startswith(f"{key}="))
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [(name.split("=", 1)[1], Path(path)) for name, path in found]
-
-
-def partition_dirs(table_root: Path) -> list[tuple[str, date, Path]]:
-    """(licensor, date, directory) of every `licensor=*/date=*` partition under `table_root`."""
-    found = []
-    for licensor, licensor_dir in _hive_children(table_root, "licensor"):
-        for value, date_dir in _hive_children(licensor_dir, "date"):
-            try:
-                day = date.fromisoformat(value)
-            except ValueError:
-                continue
-            found.append((licensor, day, date_dir))
-    return found

@@ -1,7 +1,8 @@
-"""A DuckDB connection for building: the lake snapshot, seeds and every model defined as views.
+"""A DuckDB connection for building: the pinned lake, seeds and every model defined as views.
 
 The connection is in memory, never the published catalog file, so building takes no lock that a
-reader could trip over. Marts are views over their published Parquet, refreshed after each build.
+reader could trip over. Lake tables are views over the data files of the snapshots the build
+pinned; marts are views over their Iceberg table's current data files, refreshed after each build.
 
 Views over date-partitioned data (the lake's report tables, date-partitioned marts) list the files
 of the dates the build reads, not every file of the history: DuckDB binds a view each time a query
@@ -14,7 +15,7 @@ the lake checks their window; an accumulator the days it folds. Anything else se
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,20 +23,14 @@ import duckdb
 
 from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.object_store import duckdb_s3
 from pipeline.warehouse.enriched import define_catalog_views
 from pipeline.warehouse.models import PARTS, Accumulator, Model, ModelError, discover_accumulators
 from pipeline.warehouse.options import WarehouseOptions
-from pipeline.warehouse.paths import WarehousePaths, partition_dirs
+from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.pinned import FileRef, Pinned
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
-from pipeline.warehouse.sources import (
-    Columns,
-    empty_select,
-    files_select,
-    lake_columns,
-    parquet_files,
-    parquet_select,
-    seed_select,
-)
+from pipeline.warehouse.sources import Columns, empty_select, files_select, lake_columns, seed_select
 
 if TYPE_CHECKING:
     from pipeline.warehouse.accumulate import AccumulatorBuild
@@ -44,7 +39,7 @@ _PROBE_DAY = date(2000, 1, 1)
 
 
 class Session:
-    """Build-time views over one lake snapshot; marts read their live Parquet under `marts/`.
+    """Build-time views over the pinned lake snapshots; marts read their tables' current files.
 
     `window`: the dates the date-partitioned views cover at first (None: every date);
     `accumulators`: those under `sql_root`, if the caller has read them already.
@@ -54,7 +49,7 @@ class Session:
         self,
         paths: WarehousePaths,
         models: Sequence[Model],
-        lake_root: Path,
+        pinned: Pinned,
         sql_root: Path,
         *,
         window: DateWindow | None = None,
@@ -64,15 +59,17 @@ class Session:
         self.paths = paths
         self.options = options or WarehouseOptions()
         self.models = {m.name: m for m in models}
-        self.lake_root = lake_root
+        self.pinned = pinned
         self.con = duckdb.connect(":memory:")
         temp = paths.staging_root / "duckdb-temp"
         temp.mkdir(parents=True, exist_ok=True)
         self.con.execute(f"SET temp_directory = {quote_literal(temp)}")
         self.options.apply(self.con)
+        if paths.lake.on_object_store:
+            duckdb_s3(self.con, paths.lake.store)
         self.columns: dict[str, Columns] = {}
         self.stale: set[str] = set()  # marts whose published files predate a change of columns
-        self.lake_partitions = {t: partition_dirs(lake_root / t) for t in TABLES_BY_NAME}
+        self.lake_partitions = {t: pinned.lake_partitions(t) for t in TABLES_BY_NAME}
         used = {a for m in models for a in m.accumulators}
         known = discover_accumulators(sql_root) if accumulators is None else accumulators
         self.accumulators = {a.name: a for a in known if a.name in used}
@@ -121,28 +118,24 @@ class Session:
         return self.everything or (self.covered is not None and self.covered.start <= day <= self.covered.end)
 
     def _lake_select(self, table: str) -> str:
-        root = self.lake_root / table
-        if self.everything:
-            return parquet_select(root, lake_columns(table), partitioned=True)
-        files = [
-            f for _, day, d in self.lake_partitions[table] if self._covers(day) for f in parquet_files(d)
+        files = [f for _, day, found in self.lake_partitions[table] if self._covers(day) for f in found]
+        return files_select(files, lake_columns(table))
+
+    def mart_files(self, model: Model) -> list[FileRef]:
+        """The mart's current data files (of the covered dates, for a date-partitioned one)."""
+        found = self.pinned.mart_files(model.name)
+        return [
+            f
+            for (_, day), files in found.items()
+            if not model.partitioned or self._covers(day)
+            for f in files
         ]
-        return files_select(files, lake_columns(table), partitioned=True)
 
     def _mart_select(self, model: Model) -> str:
         columns = self.columns[model.name]
         if model.name in self.stale:
             return empty_select(columns)  # files of an older version: hidden until rebuilt whole
-        root = self.paths.mart_dir(model.name)
-        if self.everything or not model.partitioned:
-            return parquet_select(root, columns, partitioned=model.partitioned)
-        files = []
-        if self.covered is not None and root.is_dir():
-            days = [self.covered.start + timedelta(days=i) for i in range(len(self.covered))]
-            for licensor_dir in sorted(root.glob("licensor=*")):
-                for day in days:
-                    files += parquet_files(licensor_dir / f"date={day:%Y-%m-%d}")
-        return files_select(files, columns, partitioned=True)
+        return files_select(self.mart_files(model), columns)
 
     def _define_dated_views(self) -> None:
         for table in TABLES_BY_NAME:
@@ -158,7 +151,7 @@ class Session:
         self.con.execute("CREATE SCHEMA lake")
         for table in TABLES_BY_NAME:
             self.con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {self._lake_select(table)}")
-        define_catalog_views(self.con, self.lake_root)  # lake.catalog_*: the Web API enrichment
+        define_catalog_views(self.con, self.paths.layout.lake_root)  # lake.catalog_*: Web API data
         self.con.execute("CREATE SCHEMA seeds")
         for seed in sorted({s for m in self.models.values() for s in m.seeds}):
             path = sql_root / "seeds" / f"{seed}.csv"
@@ -218,16 +211,11 @@ class Session:
 
     def _published_differs(self, model: Model) -> bool:
         """True when published files have other columns than the model now produces."""
-        root = self.paths.mart_dir(model.name)
-        sample = next(root.glob("licensor=*/date=*/*.parquet" if model.partitioned else "*.parquet"), None)
+        sample = next(iter(self.pinned.mart_files(model.name).values()), [None])[0]
         if sample is None:
             return False
-        found = self.con.execute(
-            f"DESCRIBE SELECT * FROM read_parquet({quote_literal(sample)}, hive_partitioning = false)"
-        ).fetchall()
-        hive = ("licensor", "date") if model.partitioned else ()
-        expected = [c for c in self.columns[model.name] if c[0] not in hive]
-        return [(str(r[0]), str(r[1])) for r in found] != expected
+        found = self.con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(sample)})").fetchall()
+        return [(str(r[0]), str(r[1])) for r in found] != list(self.columns[model.name])
 
     def _define_accumulator(self, acc: Accumulator) -> None:
         """Describe an accumulator (its days' rows, and that its merge keeps them) and define it empty."""

@@ -1,12 +1,11 @@
 """SQL text for reading Parquet (lake tables, marts) and seeds as views, empty-safe.
 
-A view over a glob that matches no file would fail in DuckDB; these helpers fall back to a typed
-empty SELECT so every view exists, with the right columns, before any data has landed.
+A view over no file would fail in DuckDB; these helpers fall back to a typed empty SELECT so every
+view exists, with the right columns, before any data has landed.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,8 +15,7 @@ from pipeline.reports import TABLES_BY_NAME
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
 
 Columns = tuple[tuple[str, str], ...]
-HIVE_COLUMNS: Columns = (("licensor", "VARCHAR"), ("date", "DATE"))
-_HIVE_OPTIONS = "hive_partitioning = true, hive_types = {'licensor': 'VARCHAR', 'date': 'DATE'}"
+PARTITION_COLUMNS: Columns = (("licensor", "VARCHAR"), ("date", "DATE"))
 
 _SCALARS = {
     pa.string(): "VARCHAR",
@@ -44,9 +42,9 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
 
 
 def lake_columns(table: str) -> Columns:
-    """Declared and lineage columns of a lake table, then the Hive partition columns."""
+    """Declared and lineage columns of a lake table, then the partition columns."""
     schema = TABLES_BY_NAME[table].schema
-    return tuple((f.name, duckdb_type(f.type)) for f in schema) + HIVE_COLUMNS
+    return tuple((f.name, duckdb_type(f.type)) for f in schema) + PARTITION_COLUMNS
 
 
 def empty_select(columns: Columns) -> str:
@@ -55,53 +53,27 @@ def empty_select(columns: Columns) -> str:
     return f"SELECT {items} WHERE false"
 
 
-def has_parquet(root: Path, *, partitioned: bool) -> bool:
-    pattern = "licensor=*/date=*/*.parquet" if partitioned else "*.parquet"
-    return next(root.glob(pattern), None) is not None
+def sql_path(path: Path | str, base: Path | None) -> str:
+    """`path` as SQL names it: relative to `base` when it lies under it, so the published catalog
+    moves with its data directory (readers resolve it through DuckDB's `file_search_path`, see
+    catalog.py); object-store URIs as they are."""
+    if isinstance(path, str) or base is None or not path.is_relative_to(base):
+        return str(path)
+    return str(path.relative_to(base))
 
 
-def sql_path(path: Path, base: Path | None) -> Path:
-    """`path` as SQL names it: relative to `base` when given, so the published catalog moves with
-    its data directory (readers resolve it through DuckDB's `file_search_path`, see catalog.py)."""
-    return path if base is None else path.relative_to(base)
-
-
-def parquet_select(root: Path, columns: Columns, *, partitioned: bool, base: Path | None = None) -> str:
-    """SELECT `columns` from the Parquet under `root` (Hive `licensor=/date=` when partitioned)."""
-    if not has_parquet(root, partitioned=partitioned):
-        return empty_select(columns)
-    names = ", ".join(quote_identifier(name) for name, _ in columns)
-    named = sql_path(root, base)
-    if partitioned:
-        source = f"read_parquet({quote_literal(named / '*' / '*' / '*.parquet')}, {_HIVE_OPTIONS})"
-    else:
-        source = f"read_parquet({quote_literal(named / '*.parquet')})"
-    return f"SELECT {names} FROM {source}"
-
-
-def parquet_files(directory: Path) -> list[Path]:
-    """The Parquet files of one partition directory, sorted (none if it is gone)."""
-    try:
-        with os.scandir(directory) as entries:
-            return sorted(Path(e.path) for e in entries if e.name.endswith(".parquet"))
-    except FileNotFoundError:
-        return []
-
-
-def files_select(
-    files: Sequence[Path], columns: Columns, *, partitioned: bool, base: Path | None = None
-) -> str:
-    """SELECT `columns` from exactly `files` (Hive `licensor=/date=` from their paths when partitioned).
+def files_select(files: Sequence[Path | str], columns: Columns, *, base: Path | None = None) -> str:
+    """SELECT `columns` from exactly `files` (Iceberg data files: partition columns included).
 
     Binding a listed file costs less than globbing a tree: views over the few files a build reads
-    cost what those hold, not what the whole history does.
+    cost what those hold, not what the whole history does. Files written before a column was added
+    lack it: columns are matched by name.
     """
     if not files:
         return empty_select(columns)
     names = ", ".join(quote_identifier(name) for name, _ in columns)
     listed = "[" + ", ".join(quote_literal(sql_path(f, base)) for f in files) + "]"
-    options = f", {_HIVE_OPTIONS}" if partitioned else ""
-    return f"SELECT {names} FROM read_parquet({listed}{options})"
+    return f"SELECT {names} FROM read_parquet({listed}, union_by_name = true)"
 
 
 def seed_select(path: Path) -> str:

@@ -8,12 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 from tests.conftest import LOADED_DAY
+from tests.kits.fake_lake import lake_tables, partition_row_count
 from tests.kits.settings import runs_in
 
 
@@ -41,8 +41,7 @@ def cli_env(api_env: Path, tmp_path: Path) -> dict[str, str]:
 
 
 def _rows(data_dir: Path, table: str, licensor: str, day) -> int:
-    path = Layout(data_dir).lake_partition(table, licensor, day) / "part-0.parquet"
-    return pq.ParquetFile(path).metadata.num_rows
+    return partition_row_count(Layout(data_dir), table, licensor, day)
 
 
 def test_load_a_range_of_two_reports(cli_env, api_env, emulator, tmp_path):
@@ -143,7 +142,7 @@ def test_demo_lands_every_table_for_both_licensors_and_prints_no_library_noise(c
     assert noise == [], "\n".join(noise)
     layout = Layout(tmp_path / "demo-data")
     for table in TABLES_BY_NAME:
-        partitions = list(layout.lake_table(table).glob("licensor=*/date=*/part-0.parquet"))
+        partitions = lake_tables(layout).files(table)
         assert len(partitions) == 2, table
     assert "Next steps" in proc.stdout
     assert (layout.data_dir / "warehouse.duckdb").exists()

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -15,7 +16,9 @@ import pytest
 from pipeline.cli import build as build_command
 from pipeline.cli.failures import explain, log_dirs, write_log
 from pipeline.cli.main import main
+from pipeline.layout import Layout
 from pipeline.orchestration.warehouse_runs import BuildFailed
+from tests.kits.fake_lake import day_tables, write_partition
 
 
 @pytest.fixture
@@ -94,7 +97,8 @@ def test_the_log_goes_to_the_temp_dir_when_the_data_dir_is_unwritable(tmp_path):
 def test_a_failed_build_run_is_one_line_and_a_log_in_a_real_process(tmp_path):
     """A warehouse run whose steps cannot take the build lock (`.locks` is a file): no traceback."""
     data_dir = tmp_path / "data"
-    (data_dir / "lake" / "streams" / "licensor=acme" / "date=2026-06-12").mkdir(parents=True)
+    day = date(2026, 6, 12)
+    write_partition(Layout(data_dir), "streams", "acme", day, day_tables("acme", day)["streams"])
     (data_dir / ".locks").write_text("not a directory")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPOTIFY_")}
     env |= {

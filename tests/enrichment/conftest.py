@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from pipeline.ingest.load import load_report
 from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from tests.conftest import EMULATOR_TODAY, LOADED_DAY
+from tests.kits.fake_lake import copy_lake
 from tests.kits.settings import emulator_connection
 
 
@@ -38,7 +38,7 @@ def landed(emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFactory) 
 def layout(landed: Path, tmp_path: Path) -> Layout:
     """A fresh copy of the landed lake (no catalog yet) for one test."""
     data_dir = tmp_path / "data"
-    shutil.copytree(landed / "lake", data_dir / "lake")
+    copy_lake(landed, data_dir)
     return Layout(data_dir)
 
 

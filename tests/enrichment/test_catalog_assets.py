@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from assets.catalog import catalog_assets
 from pipeline.cli.main import main
 from pipeline.orchestration.resources import LakeResource, WebApiResource
+from tests.kits.fake_lake import copy_lake
 from tests.kits.settings import kit_definitions
 
 DEFS = kit_definitions()  # built before any test instance exists
@@ -106,7 +106,7 @@ def test_audio_features_403_keeps_the_run_green_and_marks_the_asset_unavailable(
 
 
 def test_cli_enrich_end_to_end(emulator, api_env, landed, tmp_path):
-    shutil.copytree(landed / "lake", api_env / "lake")
+    copy_lake(landed, api_env)
     env = dict(os.environ)
     env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
     Path(env["DAGSTER_HOME"]).mkdir()

@@ -6,18 +6,16 @@ from __future__ import annotations
 from datetime import date
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from pipeline.enrichment.ids import wanted_ids
 from pipeline.layout import Layout
+from tests.kits.fake_lake import lake_tables
 
 GOOD = "4uLU6hMCjMI75M1A2tKUQC"
 
 
 def _write(layout: Layout, table: str, columns: dict) -> None:
-    target = layout.lake_partition(table, "acme", date(2026, 6, 12))
-    target.mkdir(parents=True)
-    pq.write_table(pa.table(columns), target / "part-0.parquet")
+    lake_tables(layout).replace_partition(table, "acme", date(2026, 6, 12), pa.table(columns))
 
 
 def test_malformed_lake_ids_are_counted_not_asked(tmp_path):

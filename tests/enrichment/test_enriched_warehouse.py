@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pipeline.enrichment import enrich_all
 from pipeline.layout import Layout
+from pipeline.storage.tables import partition_filter
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.query import named_tracks
 from tests.conftest import LOADED_DAY
+from tests.kits.fake_lake import copy_lake, lake_tables
 from tests.kits.web_api import web_client
 
 T0 = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
@@ -39,7 +40,7 @@ def _query(layout, sql: str):
 def enriched(emulator, landed, tmp_path_factory):
     """An enriched lake and its warehouse, built once for the read-only tests of this module."""
     layout = Layout(tmp_path_factory.mktemp("enriched") / "data")
-    shutil.copytree(landed / "lake", layout.lake_root)
+    copy_lake(landed, layout.data_dir)
     _enrich(emulator, layout)
     built = build_warehouse(layout)
     assert built.passed, built.failed_checks
@@ -87,7 +88,7 @@ def test_marts_carry_names_popularity_genres_and_playlist_details(enriched):
 
 
 def test_names_fall_back_to_the_catalog_when_the_tracks_report_is_missing(emulator, layout):
-    shutil.rmtree(layout.lake_partition("tracks", "acme", LOADED_DAY))
+    lake_tables(layout).delete_where(partition_filter("acme", LOADED_DAY), tables=("tracks",))
     _enrich(emulator, layout)
     assert build_warehouse(layout).passed
     streamed, named = named_tracks(layout)

@@ -16,6 +16,7 @@ from pipeline.ingest.landing import (
 )
 from pipeline.ingest.landing.reader import OverlongLine, cut_lines, read_blocks
 from pipeline.reports import report_by_name
+from tests.kits.fake_lake import partition_rows
 from tests.kits.ndjson import stream_records
 
 from .conftest import DAY, LICENSOR, LOADED_AT
@@ -78,7 +79,7 @@ def test_corrupt_archive_raises_and_publishes_nothing(layout, archive, cut):
     with pytest.raises(CorruptArchiveError) as failure:
         _land(layout, [good, path])
     assert failure.value.path == path and str(path) in str(failure.value)
-    assert not layout.lake_partition("streams", LICENSOR, DAY).exists()
+    assert partition_rows(layout, "streams", LICENSOR, DAY) is None
     assert not (layout.rejects_partition("streams", LICENSOR, DAY) / "rejects.jsonl").exists()
 
 
@@ -94,4 +95,4 @@ def test_decompression_cap(layout, archive):
     path = archive("streams", "US.gz", stream_records(500))
     with pytest.raises(ArchiveTooLargeError, match="max_decompressed_bytes"):
         _land(layout, [path], options=LandingOptions(max_decompressed_bytes=10_000))
-    assert not layout.lake_partition("streams", LICENSOR, DAY).exists()
+    assert partition_rows(layout, "streams", LICENSOR, DAY) is None

@@ -11,6 +11,7 @@ from pipeline.ingest.landing import LandingOptions, land_partition
 from pipeline.ingest.landing.fieldcheck import MissingFieldError
 from pipeline.ingest.landing.names import FieldMapError, aliases_for, load_field_map
 from pipeline.reports import STREAMS, SUB30_STREAMS, report_by_name
+from tests.kits.fake_lake import partition_rows
 from tests.kits.ndjson import dumps, stream_records
 
 from .conftest import DAY, LICENSOR, LOADED_AT
@@ -118,7 +119,7 @@ def test_required_field_missing_from_every_line_fails_naming_it(layout, archive,
         "unknown fields seen: "
     )
     assert "song_id" in message and "platform" in message and "SPOTIFY_BULK_FIELD_MAP" in message
-    assert not layout.lake_partition("streams", LICENSOR, DAY).exists()  # nothing published
+    assert partition_rows(layout, "streams", LICENSOR, DAY) is None  # nothing published
 
 
 def test_required_field_missing_from_some_lines_is_only_rejects(layout, archive):

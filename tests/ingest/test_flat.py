@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.ingest.landing import land_partition, table_column_schema
 from pipeline.reports import STREAMS, TRACKS, USERS, report_by_name
+from tests.kits.fake_lake import current_files, lake_tables, partition_rows
 from tests.kits.ndjson import stream_records
 
 from .conftest import DAY, LICENSOR, LOADED_AT
@@ -119,13 +120,13 @@ def test_streams_sorted_across_files(layout, archive):
 def test_file_shape_schema_zstd_and_statistics(layout, archive):
     result = _land(layout, "tracks", [archive("tracks", "t.gz", [TRACK])])
     table_result = result.tables[0]
-    assert table_result.path == layout.lake_partition("tracks", LICENSOR, DAY) / "part-0.parquet"
-    assert sorted(p.name for p in table_result.path.parent.iterdir()) == ["part-0.parquet"]
-    assert table_result.bytes == table_result.path.stat().st_size
+    assert table_result.path is not None and table_result.path.suffix == ".parquet"
+    assert current_files(layout, "tracks") == [str(table_result.path)]  # one commit, one data file
+    assert table_result.path.parent.parts[-2:] == (f"licensor={LICENSOR}", f"date={DAY}")
     schema = pq.read_schema(table_result.path)
-    assert schema.remove_metadata().equals(TRACKS.schema)
+    # The declared columns, then the partition's licensor and date (in the file: Iceberg data).
+    assert schema.names == [*TRACKS.schema.names, "licensor", "date"]
     assert table_result.schema.remove_metadata().equals(TRACKS.schema)
-    assert "licensor" not in schema.names and "date" not in schema.names
     meta = pq.ParquetFile(table_result.path).metadata
     column = meta.row_group(0).column(0)
     assert column.compression == "ZSTD" and column.statistics.has_min_max
@@ -147,14 +148,13 @@ def test_rerun_replaces_partition(layout, archive):
     assert not list(layout.staging_root.iterdir())  # scratch space cleaned up
 
 
-def test_hive_layout_reads_with_duckdb(layout, archive):
+def test_iceberg_data_files_read_with_duckdb(layout, archive):
     _land(layout, "streams", [archive("streams", "US.gz", stream_records(30))])
-    glob = str(layout.lake_table("streams") / "*" / "*" / "*.parquet")
     con = duckdb.connect()
     row = con.execute(
         "SELECT licensor, CAST(date AS VARCHAR), count(*), count(DISTINCT _source_file) "
-        "FROM read_parquet(?, hive_partitioning = true) GROUP BY ALL",
-        [glob],
+        "FROM read_parquet(?) GROUP BY ALL",
+        [current_files(layout, "streams")],
     ).fetchone()
     assert row == (LICENSOR, str(DAY), 30, 1)
 
@@ -166,8 +166,12 @@ def test_empty_inputs_write_empty_partitions(layout, archive):
     for files in ([], [empty_gz], [zero_bytes]):
         result = _land(layout, "tracks", files)
         assert result.lines_total == 0 and result.tables[0].rows == 0
-        table = pq.read_table(result.tables[0].path)
-        assert table.num_rows == 0 and table.schema.remove_metadata().equals(TRACKS.schema)
+        assert result.tables[0].path is None  # no rows, no data file: Iceberg has no empty partition
+        assert partition_rows(layout, "tracks", LICENSOR, DAY) is None
+        table = lake_tables(layout).load("tracks")
+        assert (
+            table is not None and table.schema().as_arrow().names[: len(TRACKS.schema)] == TRACKS.schema.names
+        )
 
 
 def test_same_file_listed_twice_lands_once(layout, archive):
@@ -184,7 +188,7 @@ def test_bad_arguments_are_refused(layout, archive):
         land_partition(
             layout, report_by_name("streams"), LICENSOR, DAY, [path], loaded_at=datetime(2026, 1, 1)
         )
-    assert not layout.lake_partition("streams", LICENSOR, DAY).exists()
+    assert partition_rows(layout, "streams", LICENSOR, DAY) is None
 
 
 @pytest.mark.parametrize("limit", [1, 5, 16, 100])
@@ -220,6 +224,11 @@ TIMESTAMP_SPELLINGS = [
 ]
 
 
+def _rows_of(result) -> list[dict]:
+    path = result.tables[0].path
+    return pq.read_table(path).drop_columns(["_loaded_at"]).to_pylist() if path is not None else []
+
+
 @pytest.mark.parametrize("spelling", TIMESTAMP_SPELLINGS)
 def test_fast_path_timestamps_agree_with_the_line_by_line_path(layout, archive, monkeypatch, spelling):
     """The fast path reads timestamps as strings and casts them; whatever it accepts must land exactly
@@ -228,8 +237,8 @@ def test_fast_path_timestamps_agree_with_the_line_by_line_path(layout, archive, 
 
     records = [{**rec, "timestamp": spelling} for rec in stream_records(3)]
     fast = _land(layout, "streams", [archive("streams", "US.gz", records)], max_reject_share=1.0)
-    fast_rows = pq.read_table(fast.tables[0].path).drop_columns(["_loaded_at"]).to_pylist()
+    fast_rows = _rows_of(fast)
     monkeypatch.setattr(FlatParser, "prepare", lambda self, data: None)
     slow = _land(layout, "streams", [archive("streams", "US.gz", records)], max_reject_share=1.0)
-    slow_rows = pq.read_table(slow.tables[0].path).drop_columns(["_loaded_at"]).to_pylist()
+    slow_rows = _rows_of(slow)
     assert (fast.rejected, fast_rows) == (slow.rejected, slow_rows)

@@ -11,7 +11,6 @@ then times a one-day build of the last day in each (median of three).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import time
@@ -19,11 +18,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.tables import TableLake
 from pipeline.warehouse.build import build_warehouse
 
 LICENSORS = ("acme", "globex")
@@ -57,9 +56,7 @@ def _write(
         "NULL::VARCHAR AS _extra, 'bench' AS _source_file, TIMESTAMPTZ '2026-07-01 00:00:00+00' AS _loaded_at"
     )
     arrow = con.sql(f"SELECT *, {lineage} FROM ({sql})").to_arrow_table().cast(spec.schema)
-    target = layout.lake_partition(table, licensor, day)
-    target.mkdir(parents=True, exist_ok=True)
-    pq.write_table(arrow, target / "part-0.parquet", compression="zstd")
+    TableLake.local(layout.data_dir).replace_partition(table, licensor, day, arrow)
 
 
 def generate(layout: Layout, days: int, rows: int) -> None:
@@ -120,15 +117,13 @@ def generate(layout: Layout, days: int, rows: int) -> None:
 
 
 def copy_days(source: Layout, target: Layout, days: int) -> None:
-    """Hard-link the newest `days` days of the lake into another data directory."""
+    """Commit the newest `days` days of the lake into another data directory's tables."""
+    lake, into = TableLake.local(source.data_dir), TableLake.local(target.data_dir)
     for table in TABLES_BY_NAME:
         for offset in range(days):
             for licensor in LICENSORS:
-                src = source.lake_partition(table, licensor, LAST_DAY - timedelta(days=offset))
-                dst = target.lake_partition(table, licensor, LAST_DAY - timedelta(days=offset))
-                dst.mkdir(parents=True, exist_ok=True)
-                for f in src.iterdir():
-                    os.link(f, dst / f.name)
+                day = LAST_DAY - timedelta(days=offset)
+                into.replace_partition(table, licensor, day, lake.read(table, licensor=licensor, day=day))
 
 
 def time_one_day(layout: Layout, repeats: int = 3) -> tuple[float, float, dict]:

@@ -32,17 +32,13 @@ def _arm(kill_at: str) -> None:
 
         SqlCatalog.commit_table = lambda *_args, **_kwargs: _die()  # type: ignore[method-assign]
     elif kill_at == "write":
-        import pyiceberg.io.pyarrow as pio
+        from pipeline.storage.tables import TableLake
 
-        real = pio.write_file
+        def written_then_die(self, table, files, *args, **kwargs):  # the data file is written
+            print("wrote", *files, flush=True)
+            _die()
 
-        def write_then_die(*args, **kwargs):
-            for written in real(*args, **kwargs):
-                print("wrote", written.file_path, flush=True)
-                _die()
-                yield written
-
-        pio.write_file = write_then_die  # looked up as a module global by the writer
+        TableLake.replace_files = written_then_die  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> int:

@@ -7,6 +7,7 @@ Bulk API promises; tests compute expected mart numbers from the Parquet files, n
 from __future__ import annotations
 
 import random
+import shutil
 import string
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.atomic import publish_dir, remove_dir, staging_dir
+from pipeline.storage.tables import TableLake, partition_filter
 
 LICENSORS = ("acme", "globex")
 FIRST_DAY = date(2026, 6, 1)
@@ -180,8 +181,13 @@ def day_tables(licensor: str, day: date, *, rows: int = 60, variant: int = 0) ->
     }
 
 
-def write_partition(layout: Layout, table: str, licensor: str, day: date, rows: list[dict]) -> Path:
-    """Write one lake partition the way the loader does: staged, then renamed into place."""
+def lake_tables(layout: Layout) -> TableLake:
+    """The data directory's Iceberg tables (the lake every mode writes: `catalog.db`, `lake/`)."""
+    return TableLake.local(layout.data_dir)
+
+
+def write_partition(layout: Layout, table: str, licensor: str, day: date, rows: list[dict]) -> str:
+    """Write one lake partition the way the loader does: one Iceberg commit; its data file."""
     spec = TABLES_BY_NAME[table]
     lineage = {
         "_extra": None,
@@ -189,11 +195,8 @@ def write_partition(layout: Layout, table: str, licensor: str, day: date, rows: 
         "_loaded_at": LOADED_AT,
     }
     arrow = pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=spec.schema)
-    final = layout.lake_partition(table, licensor, day)
-    with staging_dir(layout.staging_root) as built:
-        pq.write_table(arrow, built / "part-0.parquet", compression="zstd")
-        publish_dir(built, final, staging_root=layout.staging_root)
-    return final
+    commit = lake_tables(layout).replace_partition(table, licensor, day, arrow)
+    return commit.files[0] if commit.files else ""
 
 
 def write_day(layout: Layout, licensor: str, day: date, *, rows: int = 60, variant: int = 0) -> None:
@@ -202,8 +205,8 @@ def write_day(layout: Layout, licensor: str, day: date, *, rows: int = 60, varia
 
 
 def delete_day(layout: Layout, licensor: str, day: date) -> None:
-    for table in TABLES_BY_NAME:
-        remove_dir(layout.lake_partition(table, licensor, day), staging_root=layout.staging_root)
+    """Delete the licensor-day from every lake table (one delete commit each)."""
+    lake_tables(layout).delete_where(partition_filter(licensor, day))
 
 
 def write_lake(layout: Layout, days: int = 5, *, rows: int = 60) -> list[date]:
@@ -216,10 +219,41 @@ def write_lake(layout: Layout, days: int = 5, *, rows: int = 60) -> list[date]:
 
 
 def read_lake(layout: Layout, table: str) -> list[dict]:
-    """Every row of a lake table, straight from the Parquet files, with licensor and date from the path."""
-    out = []
-    for path in sorted(layout.lake_table(table).glob("licensor=*/date=*/*.parquet")):
-        licensor = path.parent.parent.name.split("=", 1)[1]
-        day = date.fromisoformat(path.parent.name.split("=", 1)[1])
-        out.extend({**row, "licensor": licensor, "date": day} for row in pq.read_table(path).to_pylist())
-    return out
+    """Every row of a lake table at its current snapshot, read with pyiceberg (not the warehouse)."""
+    lake = lake_tables(layout)
+    if lake.load(table) is None:
+        return []
+    return lake.read(table).to_pylist()
+
+
+def partition_rows(layout: Layout, table: str, licensor: str, day: date) -> list[dict] | None:
+    """The rows of one lake partition at the current snapshot; None when it does not exist."""
+    lake = lake_tables(layout)
+    if lake.load(table) is None or (licensor, day) not in lake.files(table):
+        return None
+    return lake.read(table, licensor=licensor, day=day).to_pylist()
+
+
+def current_files(layout: Layout, table: str) -> list[str]:
+    """The data files of a lake table's current snapshot (what an outside engine would read)."""
+    lake = lake_tables(layout)
+    if lake.load(table) is None:
+        return []
+    return [path for files in lake.files(table).values() for path in files]
+
+
+def partition_row_count(layout: Layout, table: str, licensor: str, day: date) -> int:
+    """Rows of one lake partition at the current snapshot, from its files' footers (0: none)."""
+    lake = lake_tables(layout)
+    if lake.load(table) is None:
+        return 0
+    files = lake.files(table).get((licensor, day), [])
+    return sum(pq.ParquetFile(path).metadata.num_rows for path in files)
+
+
+def copy_lake(source: Path, target: Path) -> None:
+    """Give data directory `target` the lake of `source` (its `lake/` and its catalog). Iceberg
+    metadata names files by absolute path, so the copy's catalog still reads `source`'s table files:
+    fine for reading, and a commit through the copy only adds files; never expire through a copy."""
+    shutil.copytree(source / "lake", target / "lake")
+    shutil.copy2(source / "catalog.db", target / "catalog.db")

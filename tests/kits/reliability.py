@@ -25,9 +25,9 @@ from pipeline.ingest.landing import LandingOptions
 from pipeline.ingest.landing.gate import BLOCKED_FILE
 from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
 from pipeline.ingest.tally import TALLY_FILE
-from pipeline.layout import Layout
+from pipeline.layout import Layout, partition_dirs
 from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec
-from pipeline.warehouse.paths import partition_dirs
+from tests.kits.fake_lake import lake_tables, partition_rows
 from tests.kits.settings import emulator_connection
 
 # Quick retries so the suite stays fast; Retry-After is honoured up to 1 s (the emulator's minimum).
@@ -103,11 +103,10 @@ def load_day(
 
 def table_rows(data_dir: Path, table: str, licensor: str, day: date) -> list[dict] | None:
     """A lake partition's rows without `_loaded_at` (in file order), or None when not visible."""
-    path = Layout(data_dir).lake_partition(table, licensor, day) / "part-0.parquet"
-    if not path.parent.exists():
+    rows = partition_rows(Layout(data_dir), table, licensor, day)
+    if rows is None:
         return None
-    frame = pq.read_table(path)
-    return frame.drop_columns([LINEAGE_TIME]).to_pylist()
+    return [{k: v for k, v in row.items() if k not in (LINEAGE_TIME, "licensor", "date")} for row in rows]
 
 
 def lake_state(data_dir: Path, licensor: str, day: date) -> dict[str, list[dict] | None]:
@@ -123,12 +122,14 @@ def assert_no_partial_state(data_dir: Path) -> dict[str, int]:
     layout = Layout(data_dir)
     seen = Counter()
     for name, spec in TABLES_BY_NAME.items():
-        for _licensor, _day, directory in partition_dirs(layout.lake_table(name)):
-            entries = sorted(p.name for p in directory.iterdir())
-            assert entries == ["part-0.parquet"], f"{directory} holds {entries}"
-            schema = pq.read_schema(directory / "part-0.parquet")
-            assert schema.equals(spec.schema), f"{directory}: schema {schema}"
-            pq.read_table(directory / "part-0.parquet")  # readable to the end
+        lake = lake_tables(layout)
+        if lake.load(name) is None:
+            continue
+        for part, files in lake.files(name).items():
+            assert len(files) == 1, f"{name} {part} holds {files}"  # one commit, one file
+            schema = pq.read_schema(files[0])
+            assert schema.names == [*spec.schema.names, "licensor", "date"], f"{files[0]}: schema {schema}"
+            pq.read_table(files[0])  # readable to the end
             seen["lake"] += 1
     for report in REPORTS:
         for _licensor, _day, directory in partition_dirs(layout.archive_root / report.name):

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 from pipeline.layout import Layout
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.models import discover_models
+from pipeline.warehouse.paths import WarehousePaths
 
 MARTS = tuple(m for m in discover_models() if m.materialized)
 
 
-def file_states(root: Path) -> dict[str, tuple[int, int]]:
-    """(inode, mtime_ns) of every Parquet file under `root`, by relative path."""
+def _partition_name(model: str, licensor: str, day: date) -> str:
+    return model if licensor == "" else f"{model}/licensor={licensor}/date={day:%Y-%m-%d}"
+
+
+def file_states(layout: Layout) -> dict[str, tuple[str, ...]]:
+    """The data files of every mart partition at the marts' current snapshots, by
+    `model/licensor=…/date=…` (a rewritten partition has new files: Iceberg never writes in place)."""
+    marts = WarehousePaths(layout).marts
     return {
-        str(p.relative_to(root)): (p.stat().st_ino, p.stat().st_mtime_ns)
-        for p in sorted(root.rglob("*.parquet"))
+        _partition_name(model, licensor, day): tuple(files)
+        for model in marts.table_names()
+        for (licensor, day), files in marts.files(model).items()
     }
 
 
-def file_hashes(root: Path) -> dict[str, str]:
+def file_hashes(layout: Layout) -> dict[str, str]:
+    """A digest of the bytes of every mart partition's data files, by partition."""
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*.parquet"))
+        name: hashlib.sha256(b"".join(Path(f).read_bytes() for f in files)).hexdigest()
+        for name, files in file_states(layout).items()
     }
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pyarrow.dataset as ds
-
 from pipeline.clients import WebApiClient
 from pipeline.clients.http import RetryPolicy
 from pipeline.emulator import RunningEmulator
 from pipeline.layout import Layout
+from tests.kits.fake_lake import read_lake
 from tests.kits.settings import split_connection
 
 
@@ -31,6 +30,5 @@ def lake_values(layout: Layout, tables: tuple[str, ...], column: str) -> set[obj
     """Every distinct value of `column` across the given lake tables (the ids enrichment should ask)."""
     values: set[object] = set()
     for table in tables:
-        dataset = ds.dataset(layout.lake_table(table), format="parquet", partitioning="hive")
-        values |= set(dataset.to_table(columns=[column]).column(column).to_pylist())
+        values |= {row[column] for row in read_lake(layout, table)}
     return values

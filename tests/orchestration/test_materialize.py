@@ -3,7 +3,6 @@
 from datetime import date
 
 import dagster as dg
-import pyarrow.parquet as pq
 import pytest
 
 from pipeline.layout import Layout
@@ -11,6 +10,7 @@ from pipeline.orchestration.partitions import partition_key
 from pipeline.orchestration.resources import LakeResource
 from pipeline.reports import TABLES_BY_NAME
 from tests.conftest import LOADED_DAY
+from tests.kits.fake_lake import partition_row_count
 from tests.kits.settings import emulator_bulk_api, lake_report_assets
 
 
@@ -23,12 +23,7 @@ def _resources(emulator, data_dir):
 
 def _row_counts(data_dir, licensor, day):
     layout = Layout(data_dir)
-    return {
-        table: pq.ParquetFile(
-            layout.lake_partition(table, licensor, day) / "part-0.parquet"
-        ).metadata.num_rows
-        for table in TABLES_BY_NAME
-    }
+    return {table: partition_row_count(layout, table, licensor, day) for table in TABLES_BY_NAME}
 
 
 @pytest.fixture

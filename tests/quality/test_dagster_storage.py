@@ -12,13 +12,13 @@ from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from pipeline.layout import Layout
 from pipeline.orchestration.event_retention import prune_runs, run_day
 from pipeline.orchestration.partitions import partition_key
 from pipeline.orchestration.resources import LakeResource
 from tests.conftest import LOADED_DAY
+from tests.kits.fake_lake import partition_rows
 from tests.kits.settings import emulator_bulk_api, kit_partitions, lake_report_assets
 
 
@@ -32,8 +32,7 @@ def _hits(root: Path, needles: set[str]) -> set[str]:
 
 
 def _ids(layout: Layout, table: str, column: str) -> set[str]:
-    path = layout.lake_partition(table, "acme", LOADED_DAY) / "part-0.parquet"
-    return set(pq.read_table(path, columns=[column]).column(column).to_pylist())
+    return {row[column] for row in partition_rows(layout, table, "acme", LOADED_DAY) or []}
 
 
 def test_no_raw_user_id_in_dagster_storage_and_retention_prunes_the_runs(emulator, tmp_path):

@@ -143,7 +143,7 @@ def test_licensor_names_with_slashes_or_dots_are_refused_before_any_request(tmp_
     with pytest.raises(UsageError, match="invalid licensor"):
         parse_licensors(f"acme,{licensor}" if licensor else "acme,/")
     with pytest.raises(UnsafeName):
-        Layout(data_dir).lake_partition("streams", licensor, DAY)
+        Layout(data_dir).rejects_partition("streams", licensor, DAY)
     script = Script()
     with hostile_server(script) as base, pytest.raises(LoadFailed, match="invalid licensor") as failure:
         _load(base, data_dir, licensor=licensor)
@@ -178,7 +178,7 @@ def test_a_bomb_in_the_archive_and_overlong_or_non_utf8_lines_at_landing(tmp_pat
     reasons = _reasons(result)
     assert reasons[0].startswith("line longer than 2,048 bytes")
     assert reasons[1] == f"invalid UTF-8 at byte {non_utf8.index(0xFF)}"
-    assert [p.name for p in result.tables[0].path.parent.iterdir()] == ["part-0.parquet"]
+    assert [p.name for p in result.tables[0].path.parent.iterdir()] == [result.tables[0].path.name]
     assert_inside(data_dir, tmp_path / "root")
     for case, outcome in (
         ("gzip bomb in the archive (landing cap)", "refused: ArchiveTooLargeError, nothing published"),

@@ -1,4 +1,5 @@
-"""Retention: `--keep-days N` removes archive, lake, rejects and snapshot partitions older than N days."""
+"""Retention: `--keep-days N` removes archive, lake, rejects and ledger partitions older than N days;
+in the lake's Iceberg tables no file that any retained snapshot references holds an expired row."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import os
 import time
 from datetime import date
 
+import pyarrow.parquet as pq
+
 from pipeline.cli import main as cli
-from pipeline.layout import Layout
+from pipeline.layout import Layout, partition_dirs
 from pipeline.orchestration.retention import apply_retention
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
-from pipeline.warehouse.paths import WarehousePaths, partition_dirs
 from tests.conftest import EMULATOR_TODAY
+from tests.kits.fake_lake import lake_tables
 from tests.kits.reliability import assert_no_partial_state, load_day, record, report_named
 from tests.reliability.conftest import LICENSOR
 
@@ -24,6 +27,23 @@ def _dates(root) -> set[date]:
     return {day for _, day, _ in partition_dirs(root)}
 
 
+def _lake_dates(layout: Layout, table: str) -> set[date]:
+    return {day for _, day in lake_tables(layout).files(table)}
+
+
+def _referenced_dates(layout: Layout, table: str) -> set[date]:
+    """The dates of the rows in every data file that the table's current snapshot or any retained
+    snapshot references, read from the Parquet files themselves (not through a view)."""
+    iceberg = lake_tables(layout).load(table)
+    files = {
+        task.file.file_path
+        for s in iceberg.snapshots()
+        for task in iceberg.scan(snapshot_id=s.snapshot_id).plan_files()
+    }
+    assert files
+    return {day for path in files for day in pq.read_table(path, columns=["date"]).column("date").to_pylist()}
+
+
 def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, capsys):
     data_dir = tmp_path / "data"
     layout = Layout(data_dir)
@@ -33,7 +53,7 @@ def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, ca
     rejects = layout.rejects_partition("streams", LICENSOR, DAYS[0]) / "rejects.jsonl"
     rejects.parent.mkdir(parents=True, exist_ok=True)  # the day's reject tally is there already
     rejects.write_text('{"line": 1, "raw": "a raw line with a user id"}\n')
-    assert build_warehouse(layout).passed  # its lake snapshot links every day
+    assert build_warehouse(layout).passed  # it pins (and tags) the snapshots holding every day
     stale, fresh = layout.staging_root / "crashed-run", layout.staging_root / "running-now"
     for leftover in (stale, fresh):
         (leftover / "spill").mkdir(parents=True)
@@ -41,7 +61,6 @@ def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, ca
     old = time.time() - 3 * 86_400
     for path in (stale, stale / "spill", stale / "spill" / "run-0.parquet"):
         os.utime(path, (old, old))
-    snapshots = WarehousePaths(layout).snapshots_root
     tables = ("streams", "users")
 
     # Dry run through the CLI: lists, deletes nothing.
@@ -50,22 +69,24 @@ def test_retention_dry_run_then_delete(fault_emulator, tmp_path, monkeypatch, ca
     monkeypatch.chdir(tmp_path)
     assert cli.main(["retention", "--keep-days", "4", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "would delete 2 archive, 2 lake, 2 rejects, 2 ledger, 2 snapshot, 1 staging" in out
+    assert "would delete 2 archive, 2 lake, 2 rejects, 2 ledger, 1 staging" in out
     assert "before 2026-06-11" in out and "date=2026-06-10" in out
-    assert all(_dates(layout.lake_table(t)) == set(DAYS) for t in tables) and stale.exists()
+    assert all(_lake_dates(layout, t) == set(DAYS) for t in tables) and stale.exists()
+    assert all(DAYS[0] in _referenced_dates(layout, t) for t in tables)
     assert cli.main(["retention", "--keep-days", "0"]) == 2
     assert "--keep-days must be at least 1" in capsys.readouterr().err
 
     result = apply_retention(layout, keep_days=4, today=EMULATOR_TODAY)
     assert result.cutoff == date(2026, 6, 11) and not result.dry_run
     for table in tables:
-        assert _dates(layout.lake_table(table)) == set(DAYS[1:])
+        assert _lake_dates(layout, table) == set(DAYS[1:])
         assert _dates(layout.archive_root / table) == set(DAYS[1:])
-        for snapshot in snapshots.iterdir():
-            assert _dates(snapshot / "lake" / table) == set(DAYS[1:])
+        assert _referenced_dates(layout, table) == set(DAYS[1:])  # no snapshot keeps an expired row
+    lake_files = [p for t in tables for p in (data_dir / "lake" / t).rglob("*.parquet")]
+    assert lake_files and not [p for p in lake_files if "date=2026-06-10" in str(p)]  # none left on disk
     assert not rejects.exists() and not stale.exists() and fresh.exists()
     assert_no_partial_state(data_dir)
-    con = open_catalog(layout.warehouse_path)  # the published catalog still answers
+    con = open_catalog(layout.warehouse_path)  # the published catalog, re-published, still answers
     try:
         days = {d for (d,) in con.execute("SELECT DISTINCT date FROM stg_streams").fetchall()}
     finally:

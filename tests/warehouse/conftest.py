@@ -1,13 +1,12 @@
 """Fixtures for warehouse tests: a small consistent lake written with the declared schemas.
 
-The lake and its first build are made once per session and copied for each test (tests change
-their copy freely); the copy's catalog still points at the template's identical snapshot until
-the test's first build publishes its own.
+Each test writes and builds its own lake: Iceberg metadata names its files by absolute path, so a
+data directory cannot be copied from a template and then written to (the copy's commits would
+land in the template's tables).
 """
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -22,6 +21,7 @@ DAYS = 5
 
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildResult]:
+    """One built lake per session, for tests that only read it."""
     layout = Layout(tmp_path_factory.mktemp("template") / "data")
     write_lake(layout, days=DAYS)
     result = build_warehouse(layout)
@@ -41,10 +41,11 @@ def lake_days(layout: Layout) -> list[date]:
 
 
 @pytest.fixture
-def built(layout: Layout, template: tuple[Path, BuildResult]) -> BuildResult:
-    """The lake of `lake_days`, already built: a copy of the session's template."""
-    source, result = template
-    shutil.copytree(source, layout.data_dir, symlinks=True)
+def built(layout: Layout) -> BuildResult:
+    """The lake of `lake_days`, already built."""
+    write_lake(layout, days=DAYS)
+    result = build_warehouse(layout)
+    assert result.passed, result.failed_checks
     return result
 
 

@@ -26,7 +26,6 @@ from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.models import SQL_ROOT, ModelError, discover_accumulators, discover_models
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths
-from pipeline.warehouse.snapshot import MARTS_MANIFEST, gc_snapshots
 from tests.kits.fake_lake import FIRST_DAY, LICENSORS, day_tables, delete_day, write_day, write_partition
 from tests.kits.warehouse import file_hashes, mart_fingerprints
 
@@ -90,8 +89,7 @@ def _write_day(layout: Layout, licensor: str, day: date, *, variant: int = 0) ->
 
 
 def _dims_and_marts(layout: Layout) -> tuple[dict, dict]:
-    marts = WarehousePaths(layout).marts_root
-    dims = {p: h for p, h in file_hashes(marts).items() if p.startswith("dim_")}
+    dims = {p: h for p, h in file_hashes(layout).items() if p.startswith("dim_")}
     return mart_fingerprints(layout), dims
 
 
@@ -169,25 +167,6 @@ def test_a_state_that_does_not_match_is_rebuilt(layout: Layout, built, built_day
     assert not (root / "acc_artist_credits" / "leftover-of-a-crash.parquet").exists()
     assert not (root / "acc_gone").exists()
     assert _query(layout, BUILT) == _query(layout, REFERENCE)
-
-
-def test_a_publish_links_only_rewritten_mart_files(layout: Layout, built, built_days: list[date]):
-    paths = WarehousePaths(layout)
-    last = DateWindow(built_days[-1], built_days[-1])
-    assert build_warehouse(layout, last).passed  # a copied data directory: every file is new here
-    versions = {p for p in paths.mart_versions_root.rglob("*.parquet")}
-    first = build_warehouse(layout, last)
-    added = {p for p in paths.mart_versions_root.rglob("*.parquet")} - versions
-    rewritten = sum(b.partitions_written for b in first.models)  # each dimension counts one file
-    assert len(added) == rewritten < len(versions)
-    listed = json.loads((first.snapshot / MARTS_MANIFEST).read_text())
-    assert all((paths.mart_versions_root / v).is_file() for v in listed)
-    gc_snapshots(paths, keep=set(), retention_seconds=0, keep_last=1)
-    remaining = {
-        str(p.relative_to(paths.mart_versions_root)) for p in paths.mart_versions_root.rglob("*.parquet")
-    }
-    assert remaining == set(listed)  # versions only older catalogs read are gone with them
-    assert all(rows > 0 for rows, _ in mart_fingerprints(layout).values())  # the current catalog answers
 
 
 def test_accumulators_are_checked(tmp_path: Path):

@@ -18,6 +18,7 @@ from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
+from tests.kits.fake_lake import current_files
 from tests.kits.settings import emulator_connection, one_licensor_config
 from tests.kits.web_api import web_client
 
@@ -53,9 +54,9 @@ def shaped(tmp_path_factory: pytest.TempPathFactory) -> tuple[Layout, dict]:
 
 
 def _lake(layout: Layout, table: str, sql: str) -> list[tuple]:
-    files = str(layout.lake_table(table) / "*" / "*" / "*.parquet")
+    files = current_files(layout, table)
     with duckdb.connect() as con:
-        con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{files}')")
+        con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet({files})")
         return con.execute(sql).fetchall()
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from pipeline.layout import Layout
 from pipeline.warehouse.models import SQL_ROOT, discover_models
 from pipeline.warehouse.paths import WarehousePaths
+from pipeline.warehouse.pinned import Pinned
 from pipeline.warehouse.session import Session
 
 DOC = SQL_ROOT.parent / "docs" / "data-model.md"
@@ -20,7 +21,7 @@ def _sections(text: str) -> dict[str, str]:
 
 def _columns(tmp_path: Path) -> dict:
     paths = WarehousePaths(Layout(tmp_path))
-    with Session(paths, discover_models(), tmp_path / "empty-lake", SQL_ROOT) as session:  # no data needed
+    with Session(paths, discover_models(), Pinned(paths, {}), SQL_ROOT) as session:  # no data needed
         return dict(session.columns)
 
 

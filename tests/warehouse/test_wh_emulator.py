@@ -6,8 +6,6 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from pipeline.clients.bulk_api import BulkApiClient
 from pipeline.dates import DateWindow
 from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
@@ -16,6 +14,7 @@ from pipeline.layout import Layout
 from pipeline.reports import REPORTS
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
+from tests.kits.fake_lake import partition_row_count
 from tests.kits.settings import emulator_connection
 
 TODAY = date(2026, 6, 15)
@@ -33,8 +32,7 @@ async def _load(
 
 
 def _lake_rows(layout: Layout, table: str, licensor: str, day: date) -> int:
-    path = layout.lake_partition(table, licensor, day) / "part-0.parquet"
-    return pq.ParquetFile(path).metadata.num_rows
+    return partition_row_count(layout, table, licensor, day)
 
 
 def _mart(layout: Layout, sql: str, params: dict | None = None) -> list[tuple]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.paths import WarehousePaths
-from tests.kits.fake_lake import LICENSORS, delete_day, read_lake, write_day
+from tests.kits.fake_lake import LICENSORS, delete_day, lake_tables, read_lake, write_day
 from tests.kits.warehouse import file_hashes, file_states, mart_fingerprints
 
 
@@ -25,11 +26,10 @@ def _streams_by_day(layout: Layout, mart: str = "fct_daily_streams") -> dict[tup
 def test_a_window_build_touches_only_its_partitions(
     layout: Layout, built: BuildResult, built_days: list[date]
 ):
-    marts = WarehousePaths(layout).marts_root
-    before = file_states(marts)
+    before = file_states(layout)
     day = built_days[1]
     result = build_warehouse(layout, DateWindow(day, day))
-    after = file_states(marts)
+    after = file_states(layout)
     assert result.passed and result.window == DateWindow(day, day)
     changed = {path for path in before if before[path] != after[path]}
     in_window = {p for p in before if f"date={day:%Y-%m-%d}" in p}
@@ -51,16 +51,15 @@ def test_a_window_build_touches_only_its_partitions(
 def test_rebuilds_are_idempotent_and_full_refresh_matches(
     layout: Layout, built: BuildResult, built_days: list[date]
 ):
-    marts = WarehousePaths(layout).marts_root
-    first, hashes = mart_fingerprints(layout), file_hashes(marts)
+    first, hashes = mart_fingerprints(layout), file_hashes(layout)
     assert all(rows > 0 for rows, _ in first.values())
     build_warehouse(layout, DateWindow(built_days[0], built_days[-1]))
     assert mart_fingerprints(layout) == first
-    assert file_hashes(marts) == hashes  # byte-identical files, not only equal rows
+    assert file_hashes(layout) == hashes  # byte-identical files, not only equal rows
     result = build_warehouse(layout, full_refresh=True)
     assert result.passed
     assert mart_fingerprints(layout) == first
-    assert file_hashes(marts) == hashes
+    assert file_hashes(layout) == hashes
 
 
 def test_late_data_republish_then_lookback_corrects_without_duplicates(
@@ -105,7 +104,7 @@ def test_a_day_gone_from_the_lake_leaves_no_stale_mart_rows(
     build_warehouse(layout, DateWindow(day, day))
     assert ("globex", day) not in _streams_by_day(layout)
     assert ("acme", day) in _streams_by_day(layout)
-    assert not WarehousePaths(layout).mart_partition("fct_daily_streams", "globex", day).exists()
+    assert ("globex", day) not in WarehousePaths(layout).marts.files("fct_daily_streams")
 
 
 def test_empty_lake_publishes_empty_views_with_columns(layout: Layout):
@@ -157,7 +156,8 @@ def test_a_day_build_opens_only_that_days_lake_files(
         "aggregated_skips",
         "aggregated_saves",
     ):
-        (layout.lake_partition(table, "globex", old) / "part-0.parquet").write_bytes(b"not parquet at all")
+        for path in lake_tables(layout).files(table)[("globex", old)]:
+            Path(path).write_bytes(b"not parquet at all")
     day = built_days[-1]
     result = build_warehouse(layout, DateWindow(day, day))
     assert result.passed

@@ -16,7 +16,6 @@ from pipeline.orchestration.resources import lake_resource
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.options import WarehouseOptions
-from pipeline.warehouse.paths import WarehousePaths
 from pipeline.warehouse.query import connect_readonly
 from pipeline.warehouse.session import Session
 from tests.kits import bench_lakes
@@ -86,4 +85,4 @@ def test_a_build_under_a_small_memory_limit_spills_and_equals_an_unlimited_one(
     assert build_warehouse(free, options=WarehouseOptions()).passed  # DuckDB's own defaults
     assert limits and not any(limit.startswith(("61.0", "64.0")) for limit, _ in limits)
     assert mart_fingerprints(small) == mart_fingerprints(free)
-    assert file_hashes(WarehousePaths(small).marts_root) == file_hashes(WarehousePaths(free).marts_root)
+    assert file_hashes(small) == file_hashes(free)

@@ -1,8 +1,9 @@
-"""Land one report for one licensor-day: archived gzip NDJSON -> published lake partitions.
+"""Land one report for one licensor-day: archived gzip NDJSON -> committed lake partitions.
 
 Everything is built in a staging directory; the rejects file and the tables are published only
-at the end, under the partition's lock, and only when the reject share is within bounds, so a
-failed or crashed run leaves the previous partition exactly as it was.
+at the end, under the partition's lock, and only when the reject share is within bounds: each table's
+partition is replaced by one Iceberg commit, so a failed or crashed run leaves the previous snapshot
+current.
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
+from pipeline.config import tables_for
 from pipeline.ingest.landing.aggregated import AggregatedParser
 from pipeline.ingest.landing.errors import TooManyRejectsError
 from pipeline.ingest.landing.fieldcheck import check_file, summarize_warnings
 from pipeline.ingest.landing.flat import FlatParser
-from pipeline.ingest.landing.gate import BLOCKED_FILE, BlockedByChecksError, gate_checks, write_blocked
+from pipeline.ingest.landing.gate import (
+    BLOCKED_FILE,
+    BlockedByChecksError,
+    GateOutcome,
+    gate_checks,
+    write_blocked,
+)
 from pipeline.ingest.landing.memory import return_freed_memory
 from pipeline.ingest.landing.names import FieldMap, aliases_for, load_field_map, not_personal_for
 from pipeline.ingest.landing.parsing import Parser, prepare_ahead
@@ -36,10 +43,9 @@ from pipeline.ingest.landing.sink import Lineage, SinkSettings, TableSink
 from pipeline.ingest.tally import tally_rejects, write_tally
 from pipeline.layout import Layout
 from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
-from pipeline.storage.atomic import exclusive_lock, publish_dir, staging_dir
-
-if TYPE_CHECKING:  # pyiceberg is imported only by lakes that use it
-    from pipeline.storage.tables import TableLake
+from pipeline.storage.atomic import exclusive_lock, staging_dir
+from pipeline.storage.migrate import refuse_legacy
+from pipeline.storage.tables import TableLake, local_path
 
 PART_FILE = "part-0.parquet"
 
@@ -55,8 +61,8 @@ class LandingOptions:
     sink: SinkSettings = field(default_factory=SinkSettings)
     privacy: Privacy = field(default_factory=Privacy)  # user id pseudonyms, region codes (privacy.py)
     field_map: Path | None = None  # the user's field map of renamed fields (names.py)
-    # A table-format lake: each partition is first committed there (the lake's truth, one atomic
-    # commit), then published locally as this machine's cache of it. None: the local lake only.
+    # The Iceberg tables partitions are committed to (one atomic commit per table); None: the data
+    # directory's own (`catalog.db`, `lake/`). Object storage is the same code with another catalog.
     table_lake: TableLake | None = None
 
 
@@ -82,6 +88,7 @@ def land_partition(
     if not 0.0 <= max_reject_share <= 1.0:
         raise ValueError(f"max_reject_share must be between 0 and 1, got {max_reject_share}")
     opts = options or LandingOptions()
+    refuse_legacy(layout)
     field_map = load_field_map(opts.field_map)
     return_freed_memory()
     not_personal = {t.name: not_personal_for(t.name, field_map) for t in report.tables}
@@ -133,26 +140,25 @@ def land_partition(
             spilled = f" after {result.spilled_runs} spilled run(s)" if result.spilled_runs else ""
             say(f"sorted and wrote {name}: {result.rows:,} rows{spilled}")
             built[name] = (sink.out_path.parent, result)
-        _gate(layout, report, licensor, day, built, lock)
+        checked = _gate(layout, report, licensor, day, built, lock)
         tally = tally_rejects(report.name, licensor, day, lines_total, rejects.spool)
         tables = []
-        with exclusive_lock(lock):
+        lake = opts.table_lake or tables_for(layout.data_dir)
+        with exclusive_lock(lock), exclusive_lock(layout.lake_commit_lock):
             rejects_path = rejects.publish(rejects_final)
             write_tally(rejects_final.parent, tally, staging_root=layout.staging_root)
             (rejects_final.parent / BLOCKED_FILE).unlink(missing_ok=True)
             for name, (out_dir, result) in built.items():
                 staged = out_dir / PART_FILE
                 size, schema = staged.stat().st_size, pq.read_schema(staged)
-                final = layout.lake_partition(name, licensor, day)
-                if opts.table_lake is not None:
-                    from pipeline.storage.tables import write_files_marker
-
-                    commit = opts.table_lake.replace_partition(name, licensor, day, pq.read_table(staged))
-                    say(f"committed {name} to {opts.table_lake.location} in {commit.seconds:.2f} s")
-                    write_files_marker(out_dir, commit.files)  # this copy is current: no re-fetch
-                publish_dir(out_dir, final, staging_root=layout.staging_root)
+                commit = lake.replace_partition_file(name, licensor, day, staged)
+                say(f"committed {name} to {lake.location} in {commit.seconds:.2f} s")
+                location = commit.files[0] if commit.files else ""
+                path = local_path(location) if location else None
                 tables.append(
-                    TableResult(name, result.rows, final / PART_FILE, size, schema, result.null_counts)
+                    TableResult(
+                        name, result.rows, path, size, schema, result.null_counts, checked[name], location
+                    )
                 )
     say(f"landed {report.name} {licensor} {day:%Y-%m-%d}: {lines_total:,} lines, {rejects.count:,} rejected")
     return LandingResult(
@@ -188,19 +194,20 @@ def _gate(
     day: date,
     built: dict[str, tuple[Path, object]],
     lock: Path,
-) -> None:
-    """Run the blocking checks on every staged table; on a failure publish nothing and say why."""
-    failed = [
-        outcome
+) -> dict[str, tuple[GateOutcome, ...]]:
+    """Run the blocking checks on every staged table; on a failure publish nothing and say why.
+    Returns every table's outcomes (reported with the committed partition)."""
+    checked = {
+        name: tuple(gate_checks(TABLES_BY_NAME[name], out_dir / PART_FILE))
         for name, (out_dir, _result) in built.items()
-        for outcome in gate_checks(TABLES_BY_NAME[name], out_dir / PART_FILE)
-        if not outcome.passed
-    ]
+    }
+    failed = [outcome for outcomes in checked.values() for outcome in outcomes if not outcome.passed]
     if failed:
         with exclusive_lock(lock):
             directory = layout.rejects_partition(report.name, licensor, day)
             sample = write_blocked(directory, failed, staging_root=layout.staging_root)
         raise BlockedByChecksError(report.name, licensor, f"{day:%Y-%m-%d}", failed, sample)
+    return checked
 
 
 def _parse_files(

@@ -8,19 +8,22 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pipeline.ingest.landing.gate import GateOutcome
 from pipeline.reports import TableSpec
 
 
 @dataclass(frozen=True)
 class TableResult:
-    """One published lake partition: its Parquet file, size, schema and null counts."""
+    """One committed lake partition: its data file, size, schema, null counts and gate checks."""
 
     table: str
     rows: int
-    path: Path
+    path: Path | None  # the local data file (None: no rows, or the file is on object storage)
     bytes: int
     schema: pa.Schema
     null_counts: dict[str, int] = field(default_factory=dict)
+    checks: tuple[GateOutcome, ...] = ()  # the blocking checks it passed, run on the staged file
+    location: str = ""  # the data file's URI in the table ("" for a day without rows)
 
 
 @dataclass(frozen=True)

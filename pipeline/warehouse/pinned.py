@@ -1,0 +1,83 @@
+"""The snapshots one build reads: every lake table's pinned once, the marts' as the build writes them.
+
+A build pins each lake table's current snapshot at its start and reads exactly those data files
+however many loads commit meanwhile; it reads each mart at its current snapshot (only the build,
+under the warehouse lock, writes marts). The ids it read and wrote are what reproduces it (time
+travel is Iceberg's: `table.scan(snapshot_id=...)`), and what the published catalog names.
+A Dagster run's steps find the run's pins again through a tag on each lake table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.atomic import exclusive_lock
+from pipeline.storage.tables import Partition, local_path
+from pipeline.warehouse.paths import WarehousePaths
+
+FileRef = Path | str  # a local data file, or an object-store URI
+
+
+def file_ref(uri: str) -> FileRef:
+    path = local_path(uri)
+    return path if path is not None else uri
+
+
+@dataclass
+class Pinned:
+    """`lake_ids`: lake table -> pinned snapshot id (tables without a snapshot are empty)."""
+
+    paths: WarehousePaths
+    lake_ids: dict[str, int]
+    tag: str = ""
+    _written: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def now(cls, paths: WarehousePaths, *, tag: str = "") -> Pinned:
+        """The lake tables' current snapshots; with `tag`, a run's first step records them as
+        tags (and later steps of the run find them with `tagged`)."""
+        with exclusive_lock(paths.layout.lake_commit_lock):  # no report half committed
+            ids = {name: sid for name, sid in paths.lake.snapshot_ids().items() if name in TABLES_BY_NAME}
+        if tag:
+            paths.lake.tag(ids, tag)
+        return cls(paths, ids, tag)
+
+    @classmethod
+    def tagged(cls, paths: WarehousePaths, tag: str) -> Pinned | None:
+        """The pins of a Dagster run, tagged by its first step (None: no step pinned yet)."""
+        found = {}
+        for name in paths.lake.table_names():
+            table = paths.lake.load(name) if name in TABLES_BY_NAME else None
+            if table is not None and tag in table.metadata.refs:
+                found[name] = table.metadata.refs[tag].snapshot_id
+        return cls(paths, found, tag) if found else None
+
+    def lake_files(self, table: str) -> dict[Partition, list[FileRef]]:
+        sid = self.lake_ids.get(table)
+        if sid is None:
+            return {}
+        return {
+            part: [file_ref(f) for f in files] for part, files in self.paths.lake.files(table, sid).items()
+        }
+
+    def lake_partitions(self, table: str) -> list[tuple[str, date, list[FileRef]]]:
+        return [(licensor, day, files) for (licensor, day), files in self.lake_files(table).items()]
+
+    def mart_files(self, model: str) -> dict[Partition, list[FileRef]]:
+        marts = self.paths.marts
+        return {part: [file_ref(f) for f in files] for part, files in marts.files(model).items()}
+
+    def wrote(self, model: str, snapshot_id: int) -> None:
+        self._written[model] = snapshot_id
+
+    def mart_ids(self) -> dict[str, int]:
+        """Each mart's current snapshot (the build's commits included)."""
+        return self.paths.marts.snapshot_ids()
+
+    def snapshot_ids(self) -> dict[str, int]:
+        """`lake.<table>` and `marts.<model>` -> snapshot id: everything a published catalog reads."""
+        lake = {f"lake.{name}": sid for name, sid in sorted(self.lake_ids.items())}
+        return lake | {f"marts.{name}": sid for name, sid in sorted(self.mart_ids().items())}
