@@ -85,9 +85,14 @@ concentration AS (
         max(m.streams) FILTER (WHERE m.attribute = 'region') / any_value(t.streams) AS region_top_share,
         max(m.streams) FILTER (WHERE m.attribute = 'device') / any_value(t.streams) AS device_top_share,
         max(m.streams) FILTER (WHERE m.attribute = 'os') / any_value(t.streams) AS os_top_share,
-        -- Hour-of-day entropy, 0 (every stream in one hour) to 1 (spread evenly over 24 hours).
-        -sum((m.streams / t.streams) * ln(m.streams / t.streams)) FILTER (WHERE m.attribute = 'hour')
-            / ln(24) AS hour_entropy
+        -- Hour-of-day entropy, 0 (every stream in one hour) to 1 (spread evenly over 24 hours):
+        -- (ln N - sum(n ln n) / N) / ln 24, the terms summed in sorted order, so the value does not
+        -- depend on how the rows were split between threads (a rebuild gives the same bits).
+        (
+            ln(any_value(t.streams))
+            - list_sum(list_sort(list(m.streams * ln(m.streams)) FILTER (WHERE m.attribute = 'hour')))
+            / any_value(t.streams)
+        ) / ln(24) AS hour_entropy
     FROM mixes AS m
     JOIN totals AS t USING (licensor, date, track_id)
     GROUP BY m.licensor, m.date, m.track_id

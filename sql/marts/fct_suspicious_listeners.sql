@@ -45,18 +45,26 @@ gaps AS (
         p.date,
         p.user_id,
         p.track_id,
-        epoch(p.stream_ts) - lag(epoch(p.stream_ts)) OVER (
+        epoch_ms(p.stream_ts) - lag(epoch_ms(p.stream_ts)) OVER (
             PARTITION BY p.licensor, p.date, p.user_id, p.track_id ORDER BY p.stream_ts
-        ) AS gap_seconds
+        ) AS gap_ms
     FROM plays AS p
     SEMI JOIN listener_tracks AS l
         ON l.licensor = p.licensor AND l.date = p.date AND l.user_id = p.user_id AND l.track_id = p.track_id
         AND l.plays >= greatest(getvariable('risk_loop_plays'), getvariable('risk_regular_min_plays'))
 ),
 spacing AS (
-    SELECT licensor, date, user_id, track_id, stddev_pop(gap_seconds) / nullif(avg(gap_seconds), 0) AS gap_cv
+    -- std / mean of the gaps from exact integer sums (not stddev_pop, whose float steps depend on
+    -- the order rows arrive in), so a rebuild gives the same value.
+    SELECT
+        licensor,
+        date,
+        user_id,
+        track_id,
+        sqrt(greatest(sum(gap_ms * gap_ms) / count(*) - (sum(gap_ms) / count(*)) ** 2, 0))
+            / nullif(sum(gap_ms) / count(*), 0) AS gap_cv
     FROM gaps
-    WHERE gap_seconds IS NOT NULL
+    WHERE gap_ms IS NOT NULL
     GROUP BY licensor, date, user_id, track_id
 ),
 throwaway_playlists AS (
