@@ -16,8 +16,9 @@ import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
@@ -97,9 +98,20 @@ def remove_dir(final: Path, *, staging_root: Path) -> None:
     shutil.rmtree(graveyard, ignore_errors=True)
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, staging_root: Path | None = None) -> None:
+def _open_for_writing(path: Path) -> IO[bytes]:
+    return open(path, "wb")
+
+
+def atomic_write_bytes(
+    path: Path,
+    data: bytes,
+    *,
+    staging_root: Path | None = None,
+    opener: Callable[[Path], IO[bytes]] | None = None,
+) -> None:
     """Write a file through a temporary sibling (or a file in `staging_root`, on the same
-    filesystem, so a killed writer leaves nothing next to `path`) and rename it into place."""
+    filesystem, so a killed writer leaves nothing next to `path`) and rename it into place.
+    `opener` opens the temporary file (e.g. created 0600 for private files; default: `open(wb)`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if staging_root is not None:
         staging_root.mkdir(parents=True, exist_ok=True)
@@ -107,7 +119,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, staging_root: Path | None = N
     else:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with (opener or _open_for_writing)(tmp) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())

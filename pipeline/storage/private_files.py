@@ -7,13 +7,11 @@ file nor the listing of its directory is readable by other local users.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import uuid
 from pathlib import Path
 from typing import IO
 
-from pipeline.storage.atomic import fsync_dir
+from pipeline.storage.atomic import atomic_write_bytes
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -44,18 +42,4 @@ def write_private(path: Path, data: bytes, *, root: Path, staging_root: Path | N
     """Write `path` atomically in a private directory: a 0600 temporary file renamed into place,
     in `staging_root` when given (same filesystem; a killed writer leaves nothing next to `path`)."""
     private_dir(path.parent, root=root)
-    if staging_root is not None:
-        staging_root.mkdir(parents=True, exist_ok=True)
-        tmp = staging_root / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    else:
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open_private(tmp) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    fsync_dir(path.parent)
+    atomic_write_bytes(path, data, staging_root=staging_root, opener=open_private)
