@@ -94,10 +94,11 @@ def test_rejects_and_blocked_samples_are_owner_only(layout, archive, bad_day):
             assert _mode(directory) == 0o700, directory
             if directory == root:
                 break
-        seconds = [dict(r, stream_length=r["stream_length"] // 1000) for r in stream_records(40)]
+        # A sub-30 day in seconds: the one day-level rule the gate blocks on (the unit check).
+        seconds = [dict(r, stream_length=r["stream_length"] % 29) for r in stream_records(40)]
         with pytest.raises(BlockedByChecksError):
-            _land(layout, "streams", [archive("streams", "US.gz", seconds)], Privacy())
-        blocked = layout.rejects_partition("streams", LICENSOR, DAY) / BLOCKED_FILE
+            _land(layout, "sub30_streams", [archive("sub30_streams", "US.gz", seconds)], Privacy())
+        blocked = layout.rejects_partition("sub30_streams", LICENSOR, DAY) / BLOCKED_FILE
         assert _mode(blocked) == 0o600 and _mode(blocked.parent) == 0o700
     finally:
         os.umask(old)
