@@ -66,14 +66,14 @@ def files_select(files: Sequence[Path | str], columns: Columns, *, base: Path | 
     """SELECT `columns` from exactly `files` (Iceberg data files: partition columns included).
 
     Binding a listed file costs less than globbing a tree: views over the few files a build reads
-    cost what those hold, not what the whole history does. Files written before a column was added
-    lack it: columns are matched by name.
+    cost what those hold, not what the whole history does. (No `union_by_name`: it would open every
+    listed file's footer at each bind; the files of one table share its schema.)
     """
     if not files:
         return empty_select(columns)
     names = ", ".join(quote_identifier(name) for name, _ in columns)
     listed = "[" + ", ".join(quote_literal(sql_path(f, base)) for f in files) + "]"
-    return f"SELECT {names} FROM read_parquet({listed}, union_by_name = true)"
+    return f"SELECT {names} FROM read_parquet({listed})"
 
 
 def seed_select(path: Path) -> str:
