@@ -131,7 +131,9 @@ def retire_before(paths: WarehousePaths, cutoff: date) -> None:
     known = retired_before(paths)
     if known is None or cutoff > known:
         paths.accumulators_root.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(paths.accumulators_root / RETIRED, cutoff.isoformat().encode())
+        atomic_write_bytes(
+            paths.accumulators_root / RETIRED, cutoff.isoformat().encode(), staging_root=paths.staging_root
+        )
 
 
 def retired_before(paths: WarehousePaths) -> date | None:
@@ -288,7 +290,7 @@ def _advance(
         files,
         tuple(checkpoints[-MAX_CHECKPOINTS:]),
     )
-    atomic_write_bytes(root / MANIFEST, manifest.to_json())
+    atomic_write_bytes(root / MANIFEST, manifest.to_json(), staging_root=session.paths.staging_root)
     _sweep(root, manifest.names)
     return manifest
 
@@ -339,7 +341,7 @@ def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
     retired = retired_before(session.paths)
     state, rebuilt, restarted = _reconcile(root, recorded, _signature(session, acc), days, retired)
     if state != recorded:  # recorded before anything is folded: a crash leaves a consistent state
-        atomic_write_bytes(root / MANIFEST, state.to_json())
+        atomic_write_bytes(root / MANIFEST, state.to_json(), staging_root=session.paths.staging_root)
     _sweep(root, state.names)
     folded = 0
     if days:
