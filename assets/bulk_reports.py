@@ -24,6 +24,7 @@ from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec, TableSpec
 
 GROUP = "bulk_api"
 API_POOL = "spotify_api"
+GATE_CHECKED = "on the staged file, before publishing (landing gate)"
 
 
 def _blocking_checks(table: TableSpec) -> list[tuple[str, str]]:
@@ -70,6 +71,7 @@ def _gate_result(outcome: GateOutcome) -> dg.AssetCheckEvaluation:
         passed=outcome.passed,
         blocking=True,
         metadata={
+            "checked": GATE_CHECKED,
             "field": outcome.field,
             "rule": outcome.rule,
             "detail": outcome.detail,

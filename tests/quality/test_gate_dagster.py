@@ -71,8 +71,8 @@ def test_blocking_checks_run_before_publishing_only_and_monitors_only_warn(emula
             },
             instance=instance,
         )
-    published = Layout(data_dir).lake_partition("streams", "acme", LOADED_DAY)
-    assert checked and all(published not in p.parents for p in checked)  # never the published file
+    staging = Layout(data_dir).staging_root
+    assert checked and all(staging in p.parents for p in checked)  # the staged file, never a published one
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["schema_as_declared"].passed
     assert "before publishing" in checks["schema_as_declared"].metadata["checked"].value

@@ -18,6 +18,7 @@ from pipeline.reports import REPORTS
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from tests.kits.emulator_http import Bulk
+from tests.kits.fake_lake import lake_tables
 from tests.kits.settings import emulator_connection, one_licensor_config
 
 TODAY = date(2026, 6, 15)
@@ -46,9 +47,10 @@ def public(tmp_path_factory: pytest.TempPathFactory) -> tuple[Layout, dict, dict
 
 
 def _lake(layout: Layout, table: str, sql: str) -> list[tuple]:
-    files = str(layout.lake_table(table) / "*" / "*" / "*.parquet")
+    """`sql` over view `t`: the lake table as its Iceberg catalog reads it (not the warehouse)."""
+    rows = lake_tables(layout).read(table)
     with duckdb.connect() as con:
-        con.execute(f"CREATE VIEW t AS SELECT * FROM read_parquet('{files}')")
+        con.register("t", rows)
         return con.execute(sql).fetchall()
 
 

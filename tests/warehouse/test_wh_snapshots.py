@@ -19,6 +19,7 @@ from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.paths import WarehousePaths
 from tests.kits.fake_lake import lake_tables, write_day
+from tests.kits.warehouse import QUIET_MARTS
 
 
 def _published_ids(layout: Layout) -> dict[str, int]:
@@ -33,7 +34,8 @@ def test_a_build_reports_and_publishes_the_snapshot_ids_it_read_and_wrote(layout
     ids = built.snapshot_ids
     lake, marts = lake_tables(layout), WarehousePaths(layout).marts
     assert {f"lake.{t}" for t in lake.table_names()} <= ids.keys()
-    assert {f"marts.{m}" for m in marts.table_names()} <= ids.keys()
+    written = {m for m in marts.table_names() if marts.load(m).current_snapshot() is not None}
+    assert {f"marts.{m}" for m in written} <= ids.keys() and len(written) > 10
     assert _published_ids(layout) == ids
     for name, sid in ids.items():  # each is tagged in its table: expiry keeps it while published
         namespace, table = name.split(".", 1)
@@ -65,7 +67,7 @@ def test_a_build_of_n_days_commits_each_mart_once(layout: Layout, built: BuildRe
     before = {m.model: _commits(layout, m.model) for m in built.models}
     result = build_warehouse(layout, DateWindow(built_days[0], built_days[-1]))
     assert result.passed
-    rebuilt = [m for m in result.models if m.window is not None]
+    rebuilt = [m for m in result.models if m.window is not None and m.model not in QUIET_MARTS]
     assert len(rebuilt) > 3 and all(m.partitions_written > 1 for m in rebuilt)
     for model in rebuilt:  # one data commit (plus the publish tag's)
         assert _commits(layout, model.model) - before[model.model] == 2, model.model
