@@ -1,4 +1,4 @@
-"""`.ci/run` runs exactly the README's test commands, the slow trials included, and pytest's exit 5
+"""`.ci/run` runs exactly the README's test commands, and pytest's exit 5
 (nothing collected) does not fail CI while any other failure does."""
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def ci_test_commands() -> list[str]:
     return [f"uv run pytest{args}".strip() for args in calls]
 
 
-def test_ci_runs_exactly_the_readme_test_commands_slow_trials_included():
-    assert ci_test_commands() == readme_test_commands() == ["uv run pytest", "uv run pytest -m slow"]
+def test_ci_runs_exactly_the_readme_test_commands():
+    assert ci_test_commands() == readme_test_commands() == ["uv run pytest"]
 
 
 @pytest.mark.parametrize(("pytest_exit", "ci_exit"), [(0, 0), (5, 0), (1, 1), (2, 2)])
