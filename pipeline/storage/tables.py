@@ -394,13 +394,6 @@ class TableLake:
             if iceberg is not None and name not in iceberg.metadata.refs:
                 iceberg.manage_snapshots().create_tag(snapshot_id, name).commit()
 
-    def untag(self, name: str) -> None:
-        """Remove tag `name` from every table that has it (its snapshots may then expire)."""
-        for table_name in self.table_names():
-            table = self.load(table_name)
-            if table is not None and name in table.metadata.refs:
-                table.manage_snapshots().remove_tag(name).commit()
-
     def expire(self, older_than: datetime, *, keep_tags: Iterable[str] = ()) -> int:
         """Expire what no reader can still hold; how many snapshots went.
 

@@ -285,18 +285,3 @@ def republish(
         Session(paths, models, Pinned.now(paths), sql_root, accumulators=accumulators) as session,
     ):
         return publish(session, None)
-
-
-def run_pins(
-    paths: WarehousePaths, tag: str, *, full_refresh: bool = False, sql_root: Path = SQL_ROOT
-) -> Pinned:
-    """The lake pins of one Dagster run, tagged on each lake table by its first warehouse step.
-
-    That step (under the warehouse lock, before any model builds) also resets derived state as
-    `build_warehouse` does, so a full-refresh run starts from nothing too.
-    """
-    found = Pinned.tagged(paths, tag)
-    if found is not None:
-        return found
-    reset_derived_state(paths, *discover(sql_root), full_refresh=full_refresh)
-    return Pinned.now(paths, tag=tag)

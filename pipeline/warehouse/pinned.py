@@ -4,7 +4,6 @@ A build pins each lake table's current snapshot at its start and reads exactly t
 however many loads commit meanwhile; it reads each mart at its current snapshot (only the build,
 under the warehouse lock, writes marts). The ids it read and wrote are what reproduces it (time
 travel is Iceberg's: `table.scan(snapshot_id=...)`), and what the published catalog names.
-A Dagster run's steps find the run's pins again through a tag on each lake table.
 """
 
 from __future__ import annotations
@@ -32,28 +31,14 @@ class Pinned:
 
     paths: WarehousePaths
     lake_ids: dict[str, int]
-    tag: str = ""
     _written: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def now(cls, paths: WarehousePaths, *, tag: str = "") -> Pinned:
-        """The lake tables' current snapshots; with `tag`, a run's first step records them as
-        tags (and later steps of the run find them with `tagged`)."""
+    def now(cls, paths: WarehousePaths) -> Pinned:
+        """The lake tables' current snapshots."""
         with exclusive_lock(paths.layout.lake_commit_lock):  # no report half committed
             ids = {name: sid for name, sid in paths.lake.snapshot_ids().items() if name in TABLES_BY_NAME}
-        if tag:
-            paths.lake.tag(ids, tag)
-        return cls(paths, ids, tag)
-
-    @classmethod
-    def tagged(cls, paths: WarehousePaths, tag: str) -> Pinned | None:
-        """The pins of a Dagster run, tagged by its first step (None: no step pinned yet)."""
-        found = {}
-        for name in paths.lake.table_names():
-            table = paths.lake.load(name) if name in TABLES_BY_NAME else None
-            if table is not None and tag in table.metadata.refs:
-                found[name] = table.metadata.refs[tag].snapshot_id
-        return cls(paths, found, tag) if found else None
+        return cls(paths, ids)
 
     def lake_files(self, table: str) -> dict[Partition, list[FileRef]]:
         sid = self.lake_ids.get(table)
