@@ -15,6 +15,13 @@ MARTS = tuple(m for m in discover_models() if m.materialized)
 ROLLING = frozenset(m.name for m in MARTS if m.rolling_days > 1)  # later days' rows read the window
 # Empty on a lake without artificial streaming (no listener looks like a bot there).
 QUIET_MARTS = frozenset({"fct_suspicious_listeners"})
+# Tracks whose demographic streams differ from their stream rows (0: every stream counted once).
+DEMOGRAPHIC_STREAMS_MISMATCH = (
+    "SELECT count(*) FROM "
+    "(SELECT track_id, sum(streams) AS s FROM fct_track_demographics GROUP BY 1) d "
+    "FULL JOIN (SELECT track_id, count(*) AS s FROM stg_streams GROUP BY 1) r USING (track_id) "
+    "WHERE d.s IS DISTINCT FROM r.s"
+)
 
 
 def filled(fingerprints: dict[str, tuple[int, int]]) -> bool:

@@ -20,6 +20,7 @@ from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from tests.kits.fake_lake import current_files
 from tests.kits.settings import emulator_connection, one_licensor_config
+from tests.kits.warehouse import DEMOGRAPHIC_STREAMS_MISMATCH
 from tests.kits.web_api import web_client
 
 TODAY = date(2026, 6, 15)
@@ -106,12 +107,7 @@ def test_totals_shape_reconciles_and_says_no_demographic_breakdown(shaped):
             "SELECT DISTINCT has_demographic_breakdown, gender, age_group FROM fct_track_demographics"
         ).fetchall()
         assert flags == [(False, None, None)]
-        mismatched = con.execute(
-            "SELECT count(*) FROM "
-            "(SELECT track_id, sum(streams) AS s FROM fct_track_demographics GROUP BY 1) d "
-            "FULL JOIN (SELECT track_id, count(*) AS s FROM stg_streams GROUP BY 1) r USING (track_id) "
-            "WHERE d.s IS DISTINCT FROM r.s"
-        ).fetchall()
+        mismatched = con.execute(DEMOGRAPHIC_STREAMS_MISMATCH).fetchall()
         assert mismatched == [(0,)]
         by_plan = con.execute("SELECT sum(saves) FROM fct_saves_by_plan").fetchall()
         summary = con.execute("SELECT sum(saves) FROM stg_aggregated_summary").fetchall()

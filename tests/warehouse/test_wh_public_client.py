@@ -20,6 +20,7 @@ from pipeline.warehouse.catalog import open_catalog
 from tests.kits.emulator_http import Bulk
 from tests.kits.fake_lake import lake_tables
 from tests.kits.settings import emulator_connection, one_licensor_config
+from tests.kits.warehouse import DEMOGRAPHIC_STREAMS_MISMATCH
 
 TODAY = date(2026, 6, 15)
 DAY = date(2026, 6, 12)
@@ -81,12 +82,7 @@ def test_the_coded_shape_builds_demographics_and_play_queue_counts_as_other(publ
     assert genders <= {"female", "male", "non_binary", "unknown"}
     con = open_catalog(layout.warehouse_path)
     try:
-        mismatched = con.execute(
-            "SELECT count(*) FROM "
-            "(SELECT track_id, sum(streams) AS s FROM fct_track_demographics GROUP BY 1) d "
-            "FULL JOIN (SELECT track_id, count(*) AS s FROM stg_streams GROUP BY 1) r USING (track_id) "
-            "WHERE d.s IS DISTINCT FROM r.s"
-        ).fetchall()
+        mismatched = con.execute(DEMOGRAPHIC_STREAMS_MISMATCH).fetchall()
         assert mismatched == [(0,)]
         assert con.execute(
             "SELECT bool_and(has_demographic_breakdown) FROM fct_track_demographics"
