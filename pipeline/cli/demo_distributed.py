@@ -19,13 +19,20 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 
 import yaml
 
 from pipeline.cli.demo import DEMO_WEB_API_RATE_LIMIT
-from pipeline.config import DEMO_PSEUDONYM_KEY, Settings, child_environment, environment_variable
+from pipeline.config import (
+    DEMO_PSEUDONYM_KEY,
+    Settings,
+    child_environment,
+    environment_variable,
+    open_table_lake,
+)
 from pipeline.emulator import EmulatorConfig, start_emulator
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
@@ -139,12 +146,22 @@ def _run(settings: Settings, *, days: int, rows_per_day: int, verbose: bool) -> 
             env, days=days, lag_days=config.lag_days, licensors=config.licensors, verbose=verbose
         )
         steps = steps_per_worker(home, env[PG_URL_ENV])
+        lake = open_table_lake(
+            replace(
+                settings,
+                data_dir=layout.data_dir,
+                lake_url=lake_url,
+                catalog_uri=postgres.url("dagster"),
+                object_store=store,
+            )
+        )
+        summary = format_summary(summarize_lake(layout, lake))  # while the servers still run
     print()
     for worker in workers:
         print(f"worker {worker.name}: {steps.get(worker.name, 0)} steps")
     print(f"Archive at s3://{BUCKET}/archive (write-once originals)")
-    print(f"Lake at {lake_url} (Iceberg tables; local read cache {layout.lake_root}):")
-    print(format_summary(summarize_lake(layout)))
+    print(f"Lake at {lake_url} (Iceberg tables, catalog in PostgreSQL):")
+    print(summary)
     print(f"\nDistributed demo finished in {time.monotonic() - started:.1f} s (exit code {code}).")
     return code
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from pipeline.config import tables_for
+from pipeline.config import reader_object_store, tables_for
 from pipeline.enrichment.tables import CATALOG_ALBUMS, CATALOG_TRACKS, CatalogTable
 from pipeline.layout import Layout
+from pipeline.storage.object_store import duckdb_s3
 from pipeline.storage.tables import local_path
 
 _ID = "[0-9A-Za-z]{22}"
@@ -58,11 +59,14 @@ def _catalog_files(layout: Layout, table: CatalogTable) -> list[str]:
 
 def _distinct(sql: str, files: list[str]) -> WantedIds:
     """Run `SELECT value, id FROM read_parquet(?)` over `files`: `id` is the value's id, or empty or
-    NULL when the value is not one."""
+    NULL when the value is not one. `s3://` files are read through the lake's object store."""
     found = WantedIds()
     if not files:
         return found
     with duckdb.connect() as con:
+        store = reader_object_store()
+        if store is not None and any(f.startswith("s3://") for f in files):
+            duckdb_s3(con, store)
         rows = con.execute(sql, [files]).fetchall()
     for value, id_ in rows:
         if id_:

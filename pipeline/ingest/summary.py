@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pipeline.config import tables_for
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
+from pipeline.storage.tables import TableLake
 
 
 @dataclass(frozen=True)
@@ -19,9 +20,12 @@ class TableSummary:
     days: tuple[str, ...]
 
 
-def summarize_lake(layout: Layout, tables: tuple[str, ...] = tuple(TABLES_BY_NAME)) -> list[TableSummary]:
-    """Partitions, rows and bytes of each lake table at its current snapshot (from the manifests)."""
-    lake = tables_for(layout.data_dir)
+def summarize_lake(
+    layout: Layout, lake: TableLake | None = None, tables: tuple[str, ...] = tuple(TABLES_BY_NAME)
+) -> list[TableSummary]:
+    """Partitions, rows and bytes of each lake table at its current snapshot (from the manifests);
+    `lake`: the tables to read, when not this process's own (another process's catalog)."""
+    lake = lake or tables_for(layout.data_dir)
     existing = set(lake.table_names())
     summaries = []
     for table in tables:

@@ -20,6 +20,7 @@ import random
 import time
 import uuid
 import warnings
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -509,12 +510,27 @@ class TableLake:
         return iter(self.table_names())
 
 
+def release_local_lakes() -> None:
+    """Close the local lakes this process opened: a data directory replaced under the same path
+    (restored from a copy) must be read through a new connection, not the old file's."""
+    for lake in list(_OPENED_LOCAL_LAKES):
+        if isinstance(lake.catalog, SqlCatalog):
+            lake.catalog.engine.dispose()
+    _OPENED_LOCAL_LAKES.clear()
+    _local_lake.cache_clear()
+
+
+_OPENED_LOCAL_LAKES: weakref.WeakSet[TableLake] = weakref.WeakSet()  # the cache's, while it holds them
+
+
 @functools.lru_cache(maxsize=8)
 def _local_lake(data_dir: str) -> TableLake:
     root = Path(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / LOCAL_CATALOG}"
-    return TableLake.open(uri, str(root / LOCAL_LOCATION), ObjectStoreSettings())
+    lake = TableLake.open(uri, str(root / LOCAL_LOCATION), ObjectStoreSettings())
+    _OPENED_LOCAL_LAKES.add(lake)
+    return lake
 
 
 def _data_folders(root: Path, namespace: str) -> list[Path]:
