@@ -4,9 +4,11 @@ One multi-asset holds an asset per model in `sql/` (generated from the model fil
 `.sql` file adds an asset with its dependencies) and the published catalog. Its one step calls the
 library's `build_warehouse` once (one DuckDB session, the build the bench measures), then reports
 what it did: a materialization per model it built or checked, with that model's checks, and the
-catalog when it was published. A blocking check that fails stops the build before publishing (the
-library's rule); Dagster then fails the step too. A check that passed only because rejects accepted
-at landing explain its differences is a WARN-severity failure: shown, never blocking.
+catalog when it was published, then the artificial-streaming monitor over what it published
+(`assets/risk.py`: a check spec of this step, so the job is this one step). A blocking check that
+fails stops the build before publishing (the library's rule); Dagster then fails the step too. A
+check that passed only because rejects accepted at landing explain its differences is a
+WARN-severity failure: shown, never blocking.
 
 Date-partitioned models use daily `date` partitions and depend on the date x licensor lake assets
 through the `date` dimension; a run over a date range (the schedule's, the CLI's) is one step.
@@ -20,6 +22,7 @@ from datetime import date
 import dagster as dg
 
 from assets.beta import beta_apis
+from assets.risk import risk_check_result, risk_check_spec
 from pipeline.dates import DateWindow
 from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.orchestration.partitions import Partitions
@@ -181,7 +184,7 @@ def warehouse_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         decorate = dg.multi_asset(
             name=STEP,
             specs=[*(_spec(m, partitions) for m in MODELS), _catalog_spec(partitions)],
-            check_specs=[spec for m in MODELS for spec in _check_specs(m)],
+            check_specs=[*(spec for m in MODELS for spec in _check_specs(m)), risk_check_spec()],
             can_subset=True,  # required with partitioned and unpartitioned models in one step
             backfill_policy=dg.BackfillPolicy.single_run(),
             pool=POOL,
@@ -201,5 +204,8 @@ def warehouse_assets(partitions: Partitions) -> list[dg.AssetsDefinition]:
         )
         keys = context.partition_keys if context.has_partition_key_range or context.has_partition_key else []
         yield from report(result, set(context.selected_asset_keys), keys)
+        published = result.catalog is not None and result.window is not None
+        if published and risk_check_spec().key in context.selected_asset_check_keys:
+            yield risk_check_result(lake.layout, result.window, lake.warehouse_options())
 
     return [warehouse_build]

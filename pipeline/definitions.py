@@ -11,7 +11,6 @@ import dagster as dg
 
 from assets.bulk_reports import bulk_report_assets
 from assets.catalog import catalog_assets, catalog_job
-from assets.risk import risk_checks
 from assets.schedules import build_schedules, build_sensors, bulk_reports_job, warehouse_job
 from assets.warehouse import warehouse_assets
 from pipeline.config import DEFAULT_CELERY_BROKER, Settings, load_settings
@@ -28,7 +27,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             *catalog_assets,
             *warehouse_assets(partitions),
         ],
-        asset_checks=risk_checks(partitions),
         jobs=[bulk_reports_job, catalog_job, warehouse_job],
         schedules=build_schedules(partitions, settings.lookback_days),
         sensors=build_sensors(partitions, settings.lookback_days),

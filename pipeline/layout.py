@@ -58,12 +58,6 @@ class Layout:
         return self.data_dir / ".locks"
 
     @property
-    def lake_commit_lock(self) -> Path:
-        """Held while a load commits its tables and while a build pins the lake's snapshots: a
-        build never pins a report half committed (one machine's loads; see docs/scale.md)."""
-        return self.locks_root / "lake-commit.lock"
-
-    @property
     def warehouse_path(self) -> Path:
         return self.data_dir / "warehouse.duckdb"
 

@@ -109,8 +109,9 @@ def _models(result: dg.ExecuteInProcessResult) -> tuple[ModelBuild, ...]:
 
 
 def _checks(result: dg.ExecuteInProcessResult, defs: dg.Definitions) -> tuple[CheckOutcome, ...]:
-    """Each check's outcome as the library gave it: a WARN-severity failure is a passed check whose
-    differences accepted rejects explain (a warning), not a failed one."""
+    """Each blocking check's outcome as the library gave it: a WARN-severity failure is a passed
+    check whose differences accepted rejects explain (a warning), not a failed one. Monitors (the
+    artificial-streaming warning) are the job's own, not the build's."""
     descriptions = {
         (spec.asset_key.to_user_string(), spec.name): spec.description or ""
         for asset in defs.assets or ()
@@ -119,6 +120,8 @@ def _checks(result: dg.ExecuteInProcessResult, defs: dg.Definitions) -> tuple[Ch
     }
     outcomes: dict[tuple[str, str], CheckOutcome] = {}
     for evaluation in result.get_asset_check_evaluations():
+        if evaluation.blocking is False:
+            continue
         model = evaluation.asset_key.to_user_string()
         sample = _value(evaluation.metadata, "sample")
         outcomes[(model, evaluation.check_name)] = CheckOutcome(

@@ -154,6 +154,11 @@ class TableLake:
         """The default lake of a data directory: `catalog.db` and `lake/` in it (one per process)."""
         return _local_lake(str(Path(data_dir).resolve()))
 
+    @property
+    def catalog_uri(self) -> str:
+        """The SQLAlchemy URL of the catalog the tables commit through (a secret: never log it)."""
+        return str(self.catalog.properties["uri"])
+
     def sibling(self, namespace: str) -> TableLake:
         """The tables of another namespace (marts, accumulators) in the same catalog and location."""
         return TableLake(self.catalog, self.location, namespace=namespace, store=self.store)

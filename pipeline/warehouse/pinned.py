@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.atomic import exclusive_lock
+from pipeline.storage.catalog_lock import lake_commit_lock
 from pipeline.storage.tables import Partition, local_path
 from pipeline.warehouse.paths import WarehousePaths
 
@@ -36,7 +36,7 @@ class Pinned:
     @classmethod
     def now(cls, paths: WarehousePaths) -> Pinned:
         """The lake tables' current snapshots."""
-        with exclusive_lock(paths.layout.lake_commit_lock):  # no report half committed
+        with lake_commit_lock(paths.lake.catalog_uri):  # no load half committed, on any machine
             ids = {name: sid for name, sid in paths.lake.snapshot_ids().items() if name in TABLES_BY_NAME}
         return cls(paths, ids)
 

@@ -1,13 +1,16 @@
 """`load`, `build` and `query` on an Iceberg lake in S3 (moto): a second machine reads the same lake.
 
 The same code as the local default, with another catalog URI and location: machine B has no local
-copy of anything; its build reads the pinned snapshots' files from the store.
+copy of anything; its build reads the pinned snapshots' files from the store. Once with a SQLite
+catalog file, once with PostgreSQL (scale mode), whose commit lock is an advisory lock in it.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Iterator
+
+import pytest
 
 from pipeline.cli.main import main
 from pipeline.config import Settings, open_table_lake
@@ -18,13 +21,24 @@ from tests.conftest import LOADED_DAY
 SUM_SQL = "SELECT sum(streams) AS s FROM fct_daily_streams WHERE licensor = 'acme'"
 
 
-def _lake_env(base: dict[str, str], store, catalog: Path, data_dir: Path) -> dict[str, str]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_uri(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """The Iceberg catalog both machines commit through (a secret for PostgreSQL: environment only)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'catalog.db'}"
+        return
+    server = request.getfixturevalue("postgres_server")
+    server.create_database("cli_lake_catalog")
+    yield server.url("cli_lake_catalog")
+
+
+def _lake_env(base: dict[str, str], store, catalog: str, data_dir) -> dict[str, str]:
     return {
         **base,
         "SPOTIFY_BULK_DATA_DIR": str(data_dir),
         "SPOTIFY_BULK_LAKE_URL": "s3://lake-e2e/spotify",
         "SPOTIFY_BULK_ARCHIVE_URL": "s3://lake-e2e/archive",
-        "SPOTIFY_BULK_CATALOG_URI": f"sqlite:///{catalog}",
+        "SPOTIFY_BULK_CATALOG_URI": catalog,
         "AWS_ENDPOINT_URL": store.endpoint,
         "AWS_ACCESS_KEY_ID": store.access_key_id,
         "AWS_SECRET_ACCESS_KEY": store.secret_access_key,
@@ -35,13 +49,14 @@ def test_load_commits_to_iceberg_and_a_second_machine_builds_from_it(
     cli_env,  # noqa: F811 - the fixture imported above
     api_env,
     moto_store,
+    catalog_uri,
     tmp_path,
     monkeypatch,
     capsys,
 ):
     """Machine A (a process) loads; machine B (this one), with no local lake, builds and queries from
     the Iceberg tables alone."""
-    catalog = tmp_path / "catalog.db"
+    catalog = catalog_uri
     first = _lake_env(cli_env, moto_store, catalog, tmp_path / "machine-a")
     load = _run(
         ["load", "--licensor", "acme", "--report", "streams", "--date", LOADED_DAY.isoformat()],
@@ -53,7 +68,7 @@ def test_load_commits_to_iceberg_and_a_second_machine_builds_from_it(
     settings = Settings(
         data_dir=tmp_path / "machine-a",
         lake_url="s3://lake-e2e/spotify",
-        catalog_uri=f"sqlite:///{catalog}",
+        catalog_uri=catalog,
         object_store=moto_store,
     )
     lake = open_table_lake(settings)
@@ -81,3 +96,5 @@ def test_load_commits_to_iceberg_and_a_second_machine_builds_from_it(
     assert str(lake.snapshot_ids()["streams"]) in published  # the build pinned the committed snapshot
     assert not list((tmp_path / "machine-b").rglob("*.parquet"))  # read from the store, not copied
     assert "testing-secret-key" not in load.stdout + load.stderr + build
+    password = catalog.partition("@")[0].rpartition(":")[2]
+    assert catalog.startswith("sqlite") or password not in load.stdout + load.stderr + build

@@ -44,9 +44,9 @@ def test_one_step_with_an_asset_per_model_its_deps_and_blocking_checks():
     keys = {k.to_user_string() for k in warehouse_build.keys}
     assert keys == {m.name for m in MODELS} | {CATALOG}
     assert warehouse_build.op.pool == POOL == "duckdb_writer"
-    # One build step; the only other step is the artificial-streaming monitor, which reads what it published.
+    # One step: the artificial-streaming monitor is a check spec of it, evaluated after publishing.
     steps = sorted(n.name for n in DEFS.resolve_job_def("warehouse_job").graph.node_defs)
-    assert steps == ["fct_track_risk_no_artificial_streaming", "warehouse_build"]
+    assert steps == ["warehouse_build"]
     checks = {(s.asset_key.to_user_string(), s.name): s for s in warehouse_build.check_specs}
     for model in MODELS:
         spec = warehouse_build.specs_by_key[dg.AssetKey(model.name)]
@@ -57,6 +57,8 @@ def test_one_step_with_an_asset_per_model_its_deps_and_blocking_checks():
         )
         if model.materialized:
             assert checks[(model.name, "unique_key")].blocking
+    monitor = checks.pop(("fct_track_risk", "no_artificial_streaming"))
+    assert not monitor.blocking and monitor.description.startswith("Monitor")
     assert all(spec.blocking for spec in checks.values())
     assert {name for model, name in checks if model == "stg_streams"} == {
         "streamed_users_in_users",
@@ -82,6 +84,8 @@ def test_materializing_a_date_builds_checks_and_publishes(layout: Layout, lake_d
         (s.asset_key.to_user_string(), s.name) for s in warehouse_build.check_specs
     }
     assert all(c.passed for c in checks)
+    (monitor,) = [c for c in checks if c.check_name == "no_artificial_streaming"]
+    assert monitor.metadata["days"].value == day and monitor.metadata["flagged_tracks"].value == 0
     con = open_catalog(layout.warehouse_path)
     assert con.execute("SELECT DISTINCT date FROM fct_daily_streams").fetchall() == [(lake_days[2],)]
     assert con.execute("SELECT sum(streams) FROM fct_track_performance").fetchone() == (120,)

@@ -44,6 +44,7 @@ from pipeline.ingest.tally import tally_rejects, write_tally
 from pipeline.layout import Layout
 from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, staging_dir
+from pipeline.storage.catalog_lock import lake_commit_lock
 from pipeline.storage.migrate import refuse_legacy
 from pipeline.storage.tables import TableLake, local_path
 
@@ -144,7 +145,7 @@ def land_partition(
         tally = tally_rejects(report.name, licensor, day, lines_total, rejects.spool)
         tables = []
         lake = opts.table_lake or tables_for(layout.data_dir)
-        with exclusive_lock(lock), exclusive_lock(layout.lake_commit_lock):
+        with exclusive_lock(lock), lake_commit_lock(lake.catalog_uri):
             rejects_path = rejects.publish(rejects_final)
             write_tally(rejects_final.parent, tally, staging_root=layout.staging_root)
             (rejects_final.parent / BLOCKED_FILE).unlink(missing_ok=True)
