@@ -1,62 +1,81 @@
-"""Reading and atomically rewriting the catalog's Parquet files, and the fetch-state table.
+"""Reading and upserting the catalog's Iceberg tables, and the fetch state.
 
-Each file is rewritten whole through `atomic_write_bytes` (a temporary sibling renamed into place):
-readers see the previous file or the new one, and a crash leaves the previous one. Upserts replace
-the rows of the ids just fetched and keep every other row.
+An upsert is one Iceberg commit per table: the rows of the ids just fetched are deleted (the files
+holding them rewritten without them) and the new rows added as one file, atomically. Readers, and a
+published warehouse pinned to an older snapshot, see the previous rows or the new ones; a crash
+leaves the previous snapshot current. A daily table's upsert touches only that day's partition.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In
 
-from pipeline.enrichment.tables import STATE_SCHEMA
-from pipeline.storage.atomic import atomic_write_bytes
+from pipeline.enrichment.tables import STATE, STATE_SCHEMA, CatalogTable
+from pipeline.storage.tables import Commit, TableLake
+
+Partition = date | str  # a daily table's snapshot date, the state table's kind
 
 
-def read_table(path: Path, schema: pa.Schema) -> pa.Table:
-    """The file as `schema` (columns it lacks become null, extra ones are dropped); empty if absent."""
-    if not path.is_file():
-        return schema.empty_table()
-    table = pq.read_table(path)
+def _in_partition(table: CatalogTable, value: Partition | None) -> BooleanExpression:
+    if table.partition is None:
+        return AlwaysTrue()
+    if value is None:
+        raise ValueError(f"{table.name} is partitioned by {table.partition.name}: give a value")
+    literal = value.isoformat() if isinstance(value, date) else value
+    return EqualTo(table.partition.name, literal)
+
+
+def read_table(lake: TableLake, table: CatalogTable, partition: Partition | None = None) -> pa.Table:
+    """The table's current rows (of one partition, if it has them) as `table.schema`: columns it
+    lacks become null, the partition column and unknown ones are dropped; empty if never written."""
+    iceberg = lake.load(table.name)
+    if iceberg is None or iceberg.current_snapshot() is None:
+        return table.schema.empty_table()
+    found = iceberg.scan(row_filter=_in_partition(table, partition)).to_arrow()
     columns = [
-        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(len(table), f.type)
-        for f in schema
+        found.column(f.name).cast(f.type) if f.name in found.column_names else pa.nulls(len(found), f.type)
+        for f in table.schema
     ]
-    return pa.Table.from_arrays(columns, schema=schema)
+    return pa.Table.from_arrays(columns, schema=table.schema)
 
 
-def count_rows(path: Path) -> int:
-    """Rows in a Parquet file (from its footer), 0 if it does not exist."""
-    return pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
+def count_rows(lake: TableLake, table: CatalogTable, partition: Partition | None = None) -> int:
+    """Rows in the table's current snapshot (of one partition, if it has them), from the manifests:
+    no data file is read; 0 if never written."""
+    iceberg = lake.load(table.name)
+    if iceberg is None or iceberg.current_snapshot() is None:
+        return 0
+    tasks = iceberg.scan(row_filter=_in_partition(table, partition)).plan_files()
+    return sum(task.file.record_count for task in tasks)
 
 
-def write_table(path: Path, table: pa.Table) -> int:
-    """Write `table` as zstd Parquet, atomically; returns the file's size in bytes."""
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, compression="zstd")
-    data = sink.getvalue().to_pybytes()
-    atomic_write_bytes(path, data)
-    return len(data)
-
-
-def upsert(path: Path, schema: pa.Schema, key: str, rows: pa.Table) -> pa.Table:
-    """Replace the rows of `rows`' keys in the file at `path` (adding new ones); returns the result."""
-    current = read_table(path, schema)
-    keep = current.filter(pc.invert(pc.is_in(current.column(key), value_set=rows.column(key))))
-    merged = pa.concat_tables([keep, rows.select(schema.names).cast(schema)]).sort_by(key)
-    write_table(path, merged)
-    return merged
+def upsert(
+    lake: TableLake, table: CatalogTable, rows: pa.Table, partition: Partition | None = None
+) -> Commit:
+    """Replace the rows of `rows`' keys (in `partition`, for a partitioned table) and add the new
+    ones, in one commit; `rows` has the table's columns (others are ignored)."""
+    data = rows.select(table.schema.names).cast(table.schema).sort_by(table.key)
+    where = In(table.key, data.column(table.key).to_pylist())
+    if table.partition is not None:
+        value = pa.scalar(partition, table.partition.type)
+        data = data.append_column(table.partition, pa.repeat(value, data.num_rows))
+        where = And(_in_partition(table, partition), where)
+    by = (table.partition.name,) if table.partition is not None else ()
+    return lake.replace_rows(table.name, data, where, partition_by=by)
 
 
 def state_rows(ids: list[str], found: bool, at: datetime) -> pa.Table:
     """Fetch-state rows: these ids were asked at `at` and were (not) found."""
     columns = {"id": ids, "found": [found] * len(ids), "fetched_at": [at] * len(ids)}
     return pa.table(columns, schema=STATE_SCHEMA)
+
+
+def read_state(lake: TableLake, kind: str) -> pa.Table:
+    """When each id of `kind` was last asked (`STATE_SCHEMA`)."""
+    return read_table(lake, STATE, kind)
 
 
 def due_ids(wanted: list[str], state: pa.Table, now: datetime, ttl: timedelta) -> list[str]:

@@ -195,8 +195,19 @@ class TableLake:
         if self.catalog.table_exists(self.identifier(table)):
             self.catalog.drop_table(self.identifier(table))
 
-    def table_for(self, table: str, schema: pa.Schema, *, partitioned: bool = True) -> Table:
-        """The table, created on first write (a racing creator's table is used as it is)."""
+    def table_for(
+        self,
+        table: str,
+        schema: pa.Schema,
+        *,
+        partitioned: bool = True,
+        partition_by: tuple[str, ...] | None = None,
+    ) -> Table:
+        """The table, created on first write (a racing creator's table is used as it is).
+
+        Partitioned by identity(licensor), identity(date), or by identity of the `partition_by`
+        columns when given (a catalog table's `snapshot_date`), or not at all (`partitioned=False`).
+        """
         existing = self.load(table)
         if existing is not None:
             return existing
@@ -212,7 +223,7 @@ class TableLake:
                 transform=IdentityTransform(),
                 name=name,
             )
-            for n, (name, _) in enumerate(PARTITION_COLUMNS if partitioned else ())
+            for n, name in enumerate(_partition_names(partitioned, partition_by))
         )
         try:  # schema and spec in one commit: no moment at which the table is unpartitioned
             return self.catalog.create_table(
@@ -230,10 +241,26 @@ class TableLake:
         iceberg = self.table_for(table, rows.schema)
         if not rows.num_rows:
             return self.replace_files(table, [], rows.schema, partition=(licensor, day))
-        path = self.data_path(iceberg, licensor, day)
-        with iceberg.io.new_output(path).create(overwrite=True) as out:
-            pq.write_table(rows, out, compression="zstd")
+        path = _write_file(iceberg, rows, self.data_path(iceberg, licensor, day))
         return self.replace_files(table, [path], rows.schema, partition=(licensor, day), rows=data.num_rows)
+
+    def replace_rows(
+        self, table: str, data: pa.Table, where: BooleanExpression, *, partition_by: tuple[str, ...] = ()
+    ) -> Commit:
+        """One atomic commit: delete the rows `where` selects and add `data` as one new data file.
+
+        Unlike a partition replacement, `where` may select some rows of a file (an upsert's keys):
+        such files are rewritten without them, in the same commit. On a lost race the delete is
+        evaluated again on the fresh metadata, so a concurrent writer's rows are never dropped.
+        `partition_by`: the identity partition columns of a table this creates (`data` holds one
+        value of each, so its file lies in one partition); none: unpartitioned.
+        """
+        rows = _nullable(data)
+        iceberg = self.table_for(table, rows.schema, partition_by=partition_by)
+        files = [_write_file(iceberg, rows, self.data_path(iceberg))] if rows.num_rows else []
+        return self.replace_files(
+            table, files, rows.schema, where=where, rows=rows.num_rows, partition_by=partition_by
+        )
 
     def replace_partition_file(
         self, table: str, licensor: str, day: date, staged: Path, *, row_group_rows: int = 131_072
@@ -276,6 +303,7 @@ class TableLake:
         where: BooleanExpression | None = None,
         rows: int = 0,
         partitioned: bool = True,
+        partition_by: tuple[str, ...] | None = None,
     ) -> Commit:
         """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`.
 
@@ -287,7 +315,7 @@ class TableLake:
         if where is None:
             where = partition_filter(*partition) if partition is not None else AlwaysTrue()
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
-            iceberg = self.table_for(table, schema, partitioned=partitioned)
+            iceberg = self.table_for(table, schema, partitioned=partitioned, partition_by=partition_by)
             try:
                 with iceberg.transaction() as tx:
                     if not _same_columns(iceberg, schema):
@@ -346,7 +374,8 @@ class TableLake:
 
     def files(self, table: str, snapshot_id: int | None = None) -> dict[Partition, list[str]]:
         """(licensor, date) -> the data files of that partition in the snapshot (current: None);
-        an unpartitioned table's files under `WHOLE`. Planned once per snapshot and remembered."""
+        the files of a table partitioned otherwise (or not at all) under `WHOLE`. Planned once per
+        snapshot and remembered."""
         iceberg = self.load(table) if snapshot_id is None or (table, snapshot_id) not in self._files else None
         if snapshot_id is None:
             current = iceberg.current_snapshot() if iceberg is not None else None
@@ -360,9 +389,9 @@ class TableLake:
             if iceberg is None:
                 return {}
             found: dict[Partition, list[str]] = {}
+            by_licensor_and_date = _by_licensor_and_date(iceberg)
             for task in iceberg.scan(snapshot_id=snapshot_id).plan_files():
-                record = task.file.partition
-                part = (str(record[0]), _as_date(record[1])) if len(record) else WHOLE
+                part = _partition_of(task.file.partition, by_licensor_and_date)
                 found.setdefault(part, []).append(task.file.file_path)
             self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
         return self._files[key]
@@ -376,9 +405,9 @@ class TableLake:
             return {}
         stamp = datetime.fromtimestamp(current.timestamp_ms / 1000, UTC)
         found: dict[Partition, tuple[int, int, datetime]] = {}
+        by_licensor_and_date = _by_licensor_and_date(iceberg)
         for task in iceberg.scan().plan_files():
-            record = task.file.partition
-            part = (str(record[0]), _as_date(record[1])) if len(record) else WHOLE
+            part = _partition_of(task.file.partition, by_licensor_and_date)
             rows, size, _ = found.get(part, (0, 0, stamp))
             found[part] = (rows + task.file.record_count, size + task.file.file_size_in_bytes, stamp)
         return dict(sorted(found.items()))
@@ -447,17 +476,21 @@ class TableLake:
                 changed += 1
         return changed
 
+    def dated_tables(self) -> list[str]:
+        """The tables with a `date` column: those retention applies to (not the Web API catalog's)."""
+        return [name for name in self.table_names() if _has_column(self.load(name), "date")]
+
     def delete_before(self, cutoff: date) -> int:
-        """Delete every partition dated before `cutoff` (retention), one commit per table; how many
-        tables changed. Their files go physically at the next `expire`."""
-        return self.delete_where(LessThan("date", cutoff.isoformat()))
+        """Delete every partition dated before `cutoff` (retention), one commit per dated table; how
+        many tables changed. Their files go physically at the next `expire`."""
+        return self.delete_where(LessThan("date", cutoff.isoformat()), tables=self.dated_tables())
 
     def purge_before(self, cutoff: date, *, tables: Iterable[str] | None = None) -> int:
         """Expire at once every snapshot (tagged or not) that still references a file of a partition
         dated before `cutoff`, and delete those files: after `delete_before`, no file any retained
         snapshot references holds such a row. How many snapshots went."""
         purged = 0
-        names = self.table_names()
+        names = self.dated_tables()
         for name in names if tables is None else [t for t in tables if t in names]:
             table = self.load(name)
             current = table.current_snapshot() if table is not None else None
@@ -540,6 +573,34 @@ def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
 def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:
     """The data files live in any of the snapshots."""
     return {task.file.file_path for sid in snapshot_ids for task in table.scan(snapshot_id=sid).plan_files()}
+
+
+def _write_file(table: Table, rows: pa.Table, path: str) -> str:
+    """`rows` as a zstd Parquet data file at `path` in `table`'s storage; the path."""
+    with table.io.new_output(path).create(overwrite=True) as out:
+        pq.write_table(rows, out, compression="zstd")
+    return path
+
+
+def _partition_names(partitioned: bool, partition_by: tuple[str, ...] | None) -> tuple[str, ...]:
+    if partition_by is not None:
+        return partition_by
+    return tuple(name for name, _ in PARTITION_COLUMNS) if partitioned else ()
+
+
+def _by_licensor_and_date(table: Table) -> bool:
+    """Whether the table is partitioned as the lake's report tables are."""
+    names = tuple(field.name for field in table.spec().fields)
+    return names == _partition_names(True, None)
+
+
+def _partition_of(record: Any, by_licensor_and_date: bool) -> Partition:
+    """A data file's (licensor, date), or `WHOLE` for a table partitioned otherwise or not at all."""
+    return (str(record[0]), _as_date(record[1])) if by_licensor_and_date else WHOLE
+
+
+def _has_column(table: Table | None, name: str) -> bool:
+    return table is not None and name in {f.name for f in table.schema().fields}
 
 
 def _same_columns(table: Table, schema: pa.Schema) -> bool:
