@@ -43,6 +43,7 @@ from pipeline.enrichment.tables import (
 )
 from pipeline.layout import Layout
 from pipeline.storage.atomic import atomic_write_bytes, exclusive_lock
+from pipeline.storage.migrate import refuse_legacy
 from pipeline.storage.tables import TableLake
 
 DEFAULT_TTL = timedelta(days=7)
@@ -161,6 +162,7 @@ async def enrich(
 
     `tables`: the lake's Iceberg tables (default: the data directory's as configured).
     """
+    refuse_legacy(layout)  # a pass over old catalog files would refetch all, then migrate undo it
     kind = KINDS[kind_name]
     now = now or datetime.now(UTC)
     started, requests_before = time.monotonic(), client.requests_made

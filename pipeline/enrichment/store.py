@@ -34,12 +34,16 @@ def read_table(lake: TableLake, table: CatalogTable, partition: Partition | None
     iceberg = lake.load(table.name)
     if iceberg is None or iceberg.current_snapshot() is None:
         return table.schema.empty_table()
-    found = iceberg.scan(row_filter=_in_partition(table, partition)).to_arrow()
+    return conform(iceberg.scan(row_filter=_in_partition(table, partition)).to_arrow(), table.schema)
+
+
+def conform(found: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`found` as `schema`: columns it lacks become null, others are dropped, types are cast."""
     columns = [
         found.column(f.name).cast(f.type) if f.name in found.column_names else pa.nulls(len(found), f.type)
-        for f in table.schema
+        for f in schema
     ]
-    return pa.Table.from_arrays(columns, schema=table.schema)
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def count_rows(lake: TableLake, table: CatalogTable, partition: Partition | None = None) -> int:
