@@ -1,9 +1,12 @@
 """Reading and upserting the catalog's Iceberg tables, and the fetch state.
 
-An upsert is one Iceberg commit per table: the rows of the ids just fetched are deleted (the files
-holding them rewritten without them) and the new rows added as one file, atomically. Readers, and a
-published warehouse pinned to an older snapshot, see the previous rows or the new ones; a crash
-leaves the previous snapshot current. A daily table's upsert touches only that day's partition.
+An upsert is one Iceberg commit per table: the table (a daily table: the day's partition; the state:
+the kind's) is read at its current snapshot, the rows of the ids just fetched replace theirs, and
+the result replaces it as one file, atomically. Readers, and a published warehouse pinned to an
+older snapshot, see the previous rows or the new ones; a crash leaves the previous snapshot current.
+A commit that finds the table moved on since the read (another machine's pass) reads and merges
+again: no pass's rows are lost. (Catalog tables are small: rewriting one is cheaper than deleting
+thousands of ids by an Iceberg `In` filter, which pyiceberg binds literal by literal.)
 """
 
 from __future__ import annotations
@@ -11,30 +14,35 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pyarrow as pa
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In
+import pyarrow.compute as pc
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo
 
 from pipeline.enrichment.tables import STATE, STATE_SCHEMA, CatalogTable
-from pipeline.storage.tables import Commit, TableLake
+from pipeline.storage.tables import MAX_COMMIT_ATTEMPTS, Commit, TableLake
 
 Partition = date | str  # a daily table's snapshot date, the state table's kind
 
 
 def _in_partition(table: CatalogTable, value: Partition | None) -> BooleanExpression:
-    if table.partition is None:
+    """The rows of one partition (None: every row)."""
+    if table.partition is None or value is None:
         return AlwaysTrue()
-    if value is None:
-        raise ValueError(f"{table.name} is partitioned by {table.partition.name}: give a value")
     literal = value.isoformat() if isinstance(value, date) else value
     return EqualTo(table.partition.name, literal)
 
 
-def read_table(lake: TableLake, table: CatalogTable, partition: Partition | None = None) -> pa.Table:
-    """The table's current rows (of one partition, if it has them) as `table.schema`: columns it
-    lacks become null, the partition column and unknown ones are dropped; empty if never written."""
+def read_table(
+    lake: TableLake, table: CatalogTable, partition: Partition | None = None, *, snapshot_id: int = 0
+) -> pa.Table:
+    """The table's rows (of one partition, if it has them) at `snapshot_id` (0: the current one) as
+    `table.schema`: columns it lacks become null, the partition column and unknown ones are dropped;
+    empty if never written."""
     iceberg = lake.load(table.name)
     if iceberg is None or iceberg.current_snapshot() is None:
         return table.schema.empty_table()
-    return conform(iceberg.scan(row_filter=_in_partition(table, partition)).to_arrow(), table.schema)
+    scan = iceberg.scan(row_filter=_in_partition(table, partition), snapshot_id=snapshot_id or None)
+    return conform(scan.to_arrow(), table.schema)
 
 
 def conform(found: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -59,16 +67,31 @@ def count_rows(lake: TableLake, table: CatalogTable, partition: Partition | None
 def upsert(
     lake: TableLake, table: CatalogTable, rows: pa.Table, partition: Partition | None = None
 ) -> Commit:
-    """Replace the rows of `rows`' keys (in `partition`, for a partitioned table) and add the new
-    ones, in one commit; `rows` has the table's columns (others are ignored)."""
-    data = rows.select(table.schema.names).cast(table.schema).sort_by(table.key)
-    where = In(table.key, data.column(table.key).to_pylist())
-    if table.partition is not None:
-        value = pa.scalar(partition, table.partition.type)
-        data = data.append_column(table.partition, pa.repeat(value, data.num_rows))
-        where = And(_in_partition(table, partition), where)
+    """Replace the rows of `rows`' keys (in `partition`, for a partitioned table) and keep the
+    others, in one commit; `rows` has the table's columns (others are ignored)."""
+    if table.partition is not None and partition is None:
+        raise ValueError(f"{table.name} is partitioned by {table.partition.name}: give a value")
+    fresh = rows.select(table.schema.names).cast(table.schema)
+    where = _in_partition(table, partition)
     by = (table.partition.name,) if table.partition is not None else ()
-    return lake.replace_rows(table.name, data, where, partition_by=by)
+    for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+        iceberg = lake.load(table.name)
+        snapshot = iceberg.current_snapshot() if iceberg is not None else None
+        based_on = snapshot.snapshot_id if snapshot is not None else 0
+        current = read_table(lake, table, partition, snapshot_id=based_on)
+        keep = current.filter(
+            pc.invert(pc.is_in(current.column(table.key), value_set=fresh.column(table.key)))
+        )
+        merged = pa.concat_tables([keep, fresh]).sort_by(table.key)
+        if table.partition is not None:
+            value = pa.repeat(pa.scalar(partition, table.partition.type), merged.num_rows)
+            merged = merged.append_column(table.partition, value)
+        try:
+            return lake.replace_rows(table.name, merged, where, partition_by=by, based_on=based_on)
+        except CommitFailedException:
+            if attempt == MAX_COMMIT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def state_rows(ids: list[str], found: bool, at: datetime) -> pa.Table:

@@ -245,21 +245,31 @@ class TableLake:
         return self.replace_files(table, [path], rows.schema, partition=(licensor, day), rows=data.num_rows)
 
     def replace_rows(
-        self, table: str, data: pa.Table, where: BooleanExpression, *, partition_by: tuple[str, ...] = ()
+        self,
+        table: str,
+        data: pa.Table,
+        where: BooleanExpression,
+        *,
+        partition_by: tuple[str, ...] = (),
+        based_on: int | None = None,
     ) -> Commit:
         """One atomic commit: delete the rows `where` selects and add `data` as one new data file.
 
-        Unlike a partition replacement, `where` may select some rows of a file (an upsert's keys):
-        such files are rewritten without them, in the same commit. On a lost race the delete is
-        evaluated again on the fresh metadata, so a concurrent writer's rows are never dropped.
         `partition_by`: the identity partition columns of a table this creates (`data` holds one
-        value of each, so its file lies in one partition); none: unpartitioned.
+        value of each, so its file lies in one partition); none: unpartitioned. `based_on`: as for
+        `replace_files` (a read-merge-write that must not overwrite a concurrent commit).
         """
         rows = _nullable(data)
         iceberg = self.table_for(table, rows.schema, partition_by=partition_by)
         files = [_write_file(iceberg, rows, self.data_path(iceberg))] if rows.num_rows else []
         return self.replace_files(
-            table, files, rows.schema, where=where, rows=rows.num_rows, partition_by=partition_by
+            table,
+            files,
+            rows.schema,
+            where=where,
+            rows=rows.num_rows,
+            partition_by=partition_by,
+            based_on=based_on,
         )
 
     def replace_partition_file(
@@ -304,18 +314,24 @@ class TableLake:
         rows: int = 0,
         partitioned: bool = True,
         partition_by: tuple[str, ...] | None = None,
+        based_on: int | None = None,
     ) -> Commit:
         """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`.
 
         Deleting whole partitions drops their files without rewriting any. A commit that loses a
         race with another writer (of another partition) is retried on the fresh metadata; readers
-        see the old rows or the new ones, never a mix or an absence.
+        see the old rows or the new ones, never a mix or an absence. `based_on`: the snapshot id
+        (0: none yet) `files` were derived from (a read-merge-write); if the table has moved on,
+        `CommitFailedException` is raised instead of a retry, for the caller to derive them again.
         """
         started = time.monotonic()
         if where is None:
             where = partition_filter(*partition) if partition is not None else AlwaysTrue()
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
             iceberg = self.table_for(table, schema, partitioned=partitioned, partition_by=partition_by)
+            current = iceberg.current_snapshot()
+            if based_on is not None and based_on != (current.snapshot_id if current else 0):
+                raise CommitFailedException(f"{table} changed since snapshot {based_on} was read")
             try:
                 with iceberg.transaction() as tx:
                     if not _same_columns(iceberg, schema):
@@ -327,7 +343,7 @@ class TableLake:
                     if files:
                         tx.add_files(files, check_duplicate_files=False)
             except CommitFailedException:
-                if attempt == MAX_COMMIT_ATTEMPTS:
+                if attempt == MAX_COMMIT_ATTEMPTS or based_on is not None:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
