@@ -95,7 +95,6 @@ class EnrichResult:
     seconds: float
     available: bool = True  # False when the endpoint answered 403 (optional kinds only)
     history_day: date | None = None  # the daily table's partition this pass wrote, if any
-    snapshot_id: int | None = None  # the current table's snapshot after the pass (None: never written)
     lookup: str = "batch"  # "single" when the kind was asked one id per request (development mode)
     malformed_ids: int = 0  # distinct lake values where an id belongs but none is: not asked
     malformed_sample: tuple[str, ...] = ()
@@ -208,8 +207,6 @@ async def enrich(
         if len(state):
             upsert(lake, STATE, state, kind.name)
         history = count_rows(lake, kind.daily, history_day) if kind.daily and history_day else 0
-        current = lake.load(kind.table.name)
-        snapshot = current.current_snapshot() if current is not None else None
     result = EnrichResult(
         kind=kind.name,
         table=kind.table.name,
@@ -225,7 +222,6 @@ async def enrich(
         seconds=time.monotonic() - started,
         available=available,
         history_day=history_day,
-        snapshot_id=snapshot.snapshot_id if snapshot is not None else None,
         lookup=client.kind_modes.get(kind.name, "single" if kind.name == "playlists" else "batch"),
         malformed_ids=len(found.malformed),
         malformed_sample=tuple(found.sample),
