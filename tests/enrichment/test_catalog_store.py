@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime
 
 import pyarrow as pa
 
+from pipeline.config import Settings, open_table_lake
+from pipeline.enrichment.ids import wanted_ids
 from pipeline.enrichment.store import count_rows, read_table, upsert
 from pipeline.enrichment.tables import CATALOG_TRACKS, TRACKS_DAILY
 from pipeline.layout import Layout
@@ -77,3 +79,20 @@ def test_a_pass_that_loses_a_race_merges_again_and_keeps_the_other_pass_rows(tmp
         **{f"{n:022d}": 20 for n in range(2, 5)},
         **{f"{n:022d}": 50 for n in range(100, 103)},
     }
+
+
+def test_on_object_storage_the_same_code_writes_and_reads_the_catalog(tmp_path, moto_store):
+    """With the lake on S3 the catalog tables are there too, and the ids the next kinds want are
+    read from their data files on S3 (no local file involved)."""
+    settings = Settings(data_dir=tmp_path / "data", lake_url="s3://catalog/lake", object_store=moto_store)
+    lake = open_table_lake(settings)
+    album = "1" * 22
+    tracks = _tracks(range(3)).set_column(
+        CATALOG_TRACKS.schema.get_field_index("album_id"), "album_id", pa.array([album] * 3)
+    )
+    upsert(lake, CATALOG_TRACKS, tracks)
+    upsert(lake, TRACKS_DAILY, tracks, DAY)
+    files = [f for found in lake.files(CATALOG_TRACKS.name).values() for f in found]
+    assert files and all(f.startswith("s3://catalog/lake/catalog_tracks/") for f in files)
+    assert wanted_ids("albums", lake).ids == {album}
+    assert count_rows(lake, TRACKS_DAILY, DAY) == 3
