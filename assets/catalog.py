@@ -12,10 +12,12 @@ from datetime import timedelta
 import dagster as dg
 from pydantic import Field
 
-from assets.metadata import column_schema, markdown_preview
+from assets.metadata import PREVIEW_ROWS, column_schema, markdown_rows
 from pipeline.clients.http import ApiError
-from pipeline.enrichment import KINDS, EnrichmentFailed, EnrichResult, enrich
+from pipeline.config import tables_for
+from pipeline.enrichment import KINDS, CatalogTable, EnrichmentFailed, EnrichResult, enrich
 from pipeline.orchestration.resources import LakeResource, WebApiResource
+from pipeline.storage.tables import TableLake
 
 GROUP = "catalog"
 API_POOL = "spotify_api"
@@ -42,15 +44,29 @@ class CatalogConfig(dg.Config):
     max_ids: int = Field(default=0, description="Most ids asked in this run (0: no cap); the rest wait.")
 
 
-def _metadata(result: EnrichResult, config: CatalogConfig) -> dict[str, object]:
+def _table_metadata(lake: TableLake, table: CatalogTable) -> dict[str, object]:
+    """The Iceberg table, its current snapshot, size and first rows (from the manifests and a
+    limited scan: the table is never read whole for this)."""
+    iceberg = lake.load(table.name)
+    snapshot = iceberg.current_snapshot() if iceberg is not None else None
+    found: dict[str, object] = {"table": f"{lake.namespace}.{table.name}"}
+    if iceberg is None or snapshot is None:
+        return found | {"bytes": dg.MetadataValue.int(0), "preview": dg.MetadataValue.md("_no rows yet_")}
+    size = sum(task.file.file_size_in_bytes for task in iceberg.scan().plan_files())
+    first = iceberg.scan(limit=PREVIEW_ROWS).to_arrow()
+    return found | {
+        "snapshot_id": str(snapshot.snapshot_id),
+        "bytes": dg.MetadataValue.int(size),
+        "preview": dg.MetadataValue.md(markdown_rows(first) if first.num_rows else "_no rows yet_"),
+    }
+
+
+def _metadata(result: EnrichResult, config: CatalogConfig, lake: TableLake) -> dict[str, object]:
     table = KINDS[result.kind].table
-    exists = result.path.is_file()
     return {
         "dagster/row_count": result.rows,
         "dagster/column_schema": column_schema(table.schema),
-        "path": dg.MetadataValue.path(str(result.path)),
-        "bytes": dg.MetadataValue.int(result.path.stat().st_size if exists else 0),
-        "preview": dg.MetadataValue.md(markdown_preview(result.path) if exists else "_no rows yet_"),
+        **_table_metadata(lake, table),
         "available": result.available,
         "requests": result.requests,
         "lookup": result.lookup,
@@ -71,7 +87,7 @@ def _metadata(result: EnrichResult, config: CatalogConfig) -> dict[str, object]:
 
 
 async def _enrich(
-    kind: str, web_api: WebApiResource, lake: LakeResource, config: CatalogConfig
+    kind: str, web_api: WebApiResource, lake: LakeResource, config: CatalogConfig, tables: TableLake
 ) -> EnrichResult:
     async with web_api.client() as client:
         return await enrich(
@@ -80,23 +96,22 @@ async def _enrich(
             lake.layout,
             ttl=timedelta(days=config.ttl_days),
             max_ids=config.max_ids or None,
+            tables=tables,
         )
 
 
-def _history_result(result: EnrichResult) -> dg.MaterializeResult | None:
+def _history_result(result: EnrichResult, lake: TableLake) -> dg.MaterializeResult | None:
     """The daily-history table's materialization, when this pass wrote today's partition."""
     daily = KINDS[result.kind].daily
-    if daily is None or result.history_path is None:
+    if daily is None or result.history_day is None:
         return None
-    path = result.history_path
     return dg.MaterializeResult(
         asset_key=daily.name,
         metadata={
-            "dagster/row_count": result.history_rows,
-            "dagster/column_schema": column_schema(daily.schema),
-            "path": dg.MetadataValue.path(str(path)),
-            "bytes": dg.MetadataValue.int(path.stat().st_size),
-            "snapshot_date": path.parent.name.split("=", 1)[1],
+            "dagster/row_count": result.history_rows,  # in the day's partition
+            "dagster/column_schema": column_schema(daily.stored_schema),
+            **_table_metadata(lake, daily),
+            "snapshot_date": result.history_day.isoformat(),
         },
     )
 
@@ -119,7 +134,7 @@ def build_catalog_asset(kind: str) -> dg.AssetsDefinition:
         specs.append(
             dg.AssetSpec(
                 key=spec.daily.name,
-                description=f"{spec.daily.description} Partitioned by snapshot_date=.",
+                description=f"{spec.daily.description} Partitioned by snapshot_date.",
                 group_name=GROUP,
                 skippable=True,  # only materialized by a pass that fetched something
                 kinds={"parquet"},
@@ -137,11 +152,14 @@ def build_catalog_asset(kind: str) -> dg.AssetsDefinition:
     def _pass(
         context: dg.AssetExecutionContext, config: CatalogConfig, web_api: WebApiResource, lake: LakeResource
     ) -> Iterator[dg.MaterializeResult]:
+        tables = tables_for(lake.layout.data_dir)
         try:
-            result = asyncio.run(_enrich(kind, web_api, lake, config))
+            result = asyncio.run(_enrich(kind, web_api, lake, config, tables))
         except EnrichmentFailed as exc:
             raise dg.Failure(
-                description=str(exc), metadata=_metadata(exc.result, config), allow_retries=not exc.permanent
+                description=str(exc),
+                metadata=_metadata(exc.result, config, tables),
+                allow_retries=not exc.permanent,
             ) from None
         except ApiError as exc:  # refused before anything was fetched (credentials, 403)
             raise dg.Failure(description=f"catalog {kind}: {exc}", allow_retries=False) from None
@@ -157,8 +175,8 @@ def build_catalog_asset(kind: str) -> dg.AssetsDefinition:
             )
         if not result.available:
             context.log.warning(f"the Web API refused {kind} (403): marked unavailable, nothing fetched")
-        yield dg.MaterializeResult(asset_key=spec.table.name, metadata=_metadata(result, config))
-        history = _history_result(result)
+        yield dg.MaterializeResult(asset_key=spec.table.name, metadata=_metadata(result, config, tables))
+        history = _history_result(result, tables)
         if history is not None:
             yield history
 

@@ -25,13 +25,26 @@ def markdown_preview(path: Path, spec: TableSpec | None = None) -> str:
     the personal columns of a personal table: the preview is kept in Dagster's event storage)."""
     parquet = pq.ParquetFile(path)
     allowed = set(shown_columns(spec)) if spec is not None else None
-    names = [
-        n for n in parquet.schema_arrow.names if not n.startswith("_") and (allowed is None or n in allowed)
-    ][:PREVIEW_COLUMNS]
+    names = _shown(parquet.schema_arrow, allowed)
     if parquet.metadata.num_rows == 0:
         return "_no rows: the day had no data_"
     batch = next(parquet.iter_batches(batch_size=PREVIEW_ROWS, columns=names))
-    rows = batch.to_pylist()
+    return _markdown(names, batch.to_pylist())
+
+
+def markdown_rows(rows: pa.Table) -> str:
+    """The first rows of a table (read already) as a small markdown table, lineage columns left out."""
+    names = _shown(rows.schema, None)
+    return _markdown(names, rows.slice(0, PREVIEW_ROWS).select(names).to_pylist())
+
+
+def _shown(schema: pa.Schema, allowed: set[str] | None) -> list[str]:
+    return [n for n in schema.names if not n.startswith("_") and (allowed is None or n in allowed)][
+        :PREVIEW_COLUMNS
+    ]
+
+
+def _markdown(names: list[str], rows: list[dict[str, Any]]) -> str:
     header = "| " + " | ".join(names) + " |\n|" + "---|" * len(names) + "\n"
     body = "".join("| " + " | ".join(_cell(row[n]) for n in names) + " |\n" for row in rows)
     return header + body

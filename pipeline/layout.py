@@ -40,7 +40,7 @@ class Layout:
 
     @property
     def lake_root(self) -> Path:
-        """The Iceberg tables' data and metadata (and the Web API catalog tables' files)."""
+        """The Iceberg tables' data and metadata (report, Web API catalog and mart tables)."""
         return self.data_dir / "lake"
 
     @property

@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline.cli.commands import COMMANDS
 from pipeline.config import Settings, open_table_lake
+from pipeline.enrichment.legacy import migrate_catalog
 from pipeline.layout import Layout
 from pipeline.storage.migrate import is_legacy, migrate
 
@@ -16,7 +17,8 @@ def add_parser(subparsers: Any) -> None:
         "migrate",
         help=COMMANDS["migrate"],
         description="Commit every Hive partition of the previous version's lake (lake/{table}/licensor=/"
-        "date=/) into the Iceberg tables, then remove the old lake folders and warehouse snapshot trees. "
+        "date=/) and its Web API catalog files (lake/catalog_*) into the Iceberg tables, then remove the "
+        "old lake folders and files and the warehouse snapshot trees. "
         "The archive, rejects and ledger are kept as they are; run `spotify-bulk build --full-refresh` "
         "afterwards to rebuild the marts.",
     )
@@ -28,9 +30,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if not is_legacy(layout):
         print(f"{layout.data_dir}: nothing to migrate (no lake of the previous version)")
         return 0
-    done = migrate(layout, open_table_lake(settings))
+    tables = open_table_lake(settings)
+    catalog = migrate_catalog(layout, tables)
+    done = migrate(layout, tables)
     print(
-        f"Migrated {done.partitions} partition(s), {done.rows:,} rows, into Iceberg tables; removed "
-        f"{len(done.removed)} old folder(s) and file(s). Next: spotify-bulk build --full-refresh"
+        f"Migrated {done.partitions} partition(s), {done.rows:,} rows, and {catalog.files} Web API "
+        f"catalog file(s), {catalog.rows:,} rows, into Iceberg tables; removed "
+        f"{len(done.removed) + len(catalog.removed)} old folder(s) and file(s). "
+        "Next: spotify-bulk build --full-refresh"
     )
     return 0

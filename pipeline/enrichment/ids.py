@@ -1,4 +1,4 @@
-"""Which ids the catalog wants, read from what has landed in the lake (DuckDB over Parquet).
+"""Which ids the catalog wants, read from the lake tables' current data files (DuckDB over Parquet).
 
 - tracks and audio features: `track_id` of streams, sub-30 streams and the tracks report;
 - albums: the tracks report's `album_uri`, and the album of every track the Web API returned;
@@ -15,11 +15,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from pipeline.config import reader_object_store, tables_for
-from pipeline.enrichment.tables import CATALOG_ALBUMS, CATALOG_TRACKS, CatalogTable
-from pipeline.layout import Layout
+from pipeline.enrichment.tables import CATALOG_ALBUMS, CATALOG_TRACKS
 from pipeline.storage.object_store import duckdb_s3
-from pipeline.storage.tables import local_path
+from pipeline.storage.tables import TableLake, local_path
 
 _ID = "[0-9A-Za-z]{22}"
 _STREAM_TABLES = ("streams", "sub30_streams")
@@ -44,30 +42,31 @@ class WantedIds:
         return [value[:60] for value in sorted(self.malformed)[:SAMPLE]]
 
 
-def _lake_files(layout: Layout, table: str) -> list[str]:
-    """The data files of the lake table's current snapshot (none when nothing has landed)."""
-    lake = tables_for(layout.data_dir)
-    if table not in lake.table_names():
-        return []
-    return [str(local_path(f) or f) for files in lake.files(table).values() for f in files]
+@dataclass(frozen=True)
+class Files:
+    """The data files of some lake tables' current snapshots, and the lake they are in."""
+
+    lake: TableLake
+    paths: list[str]
 
 
-def _catalog_files(layout: Layout, table: CatalogTable) -> list[str]:
-    path = table.path(layout)
-    return [str(path)] if path.is_file() else []
+def _lake_files(lake: TableLake, *tables: str) -> Files:
+    """The data files of the tables' current snapshots (none for a table never written)."""
+    names = set(lake.table_names())
+    found = [f for t in tables if t in names for files in lake.files(t).values() for f in files]
+    return Files(lake, [str(local_path(f) or f) for f in found])
 
 
-def _distinct(sql: str, files: list[str]) -> WantedIds:
+def _distinct(sql: str, files: Files) -> WantedIds:
     """Run `SELECT value, id FROM read_parquet(?)` over `files`: `id` is the value's id, or empty or
-    NULL when the value is not one. `s3://` files are read through the lake's object store."""
+    NULL when the value is not one."""
     found = WantedIds()
-    if not files:
+    if not files.paths:
         return found
     with duckdb.connect() as con:
-        store = reader_object_store()
-        if store is not None and any(f.startswith("s3://") for f in files):
-            duckdb_s3(con, store)
-        rows = con.execute(sql, [files]).fetchall()
+        if files.lake.on_object_store:
+            duckdb_s3(con, files.lake.store)
+        rows = con.execute(sql, [files.paths]).fetchall()
     for value, id_ in rows:
         if id_:
             found.ids.add(id_)
@@ -76,7 +75,7 @@ def _distinct(sql: str, files: list[str]) -> WantedIds:
     return found
 
 
-def _from_uris(column: str, kind: str, files: list[str], *, list_column: bool = False) -> WantedIds:
+def _from_uris(column: str, kind: str, files: Files, *, list_column: bool = False) -> WantedIds:
     """Ids out of `spotify:{kind}:<id>` uris in `column` (a list column is unnested first)."""
     value = f"unnest({column})" if list_column else column
     sql = (
@@ -87,7 +86,7 @@ def _from_uris(column: str, kind: str, files: list[str], *, list_column: bool = 
     return _distinct(sql, files)
 
 
-def _ids_in(column: str, files: list[str], *, list_column: bool = False) -> WantedIds:
+def _ids_in(column: str, files: Files, *, list_column: bool = False) -> WantedIds:
     value = f"unnest({column})" if list_column else column
     sql = (
         f"SELECT DISTINCT id, CASE WHEN regexp_full_match(id, '{_ID}') THEN id END "
@@ -96,31 +95,28 @@ def _ids_in(column: str, files: list[str], *, list_column: bool = False) -> Want
     return _distinct(sql, files)
 
 
-def track_ids(layout: Layout) -> WantedIds:
-    files = [f for t in (*_STREAM_TABLES, "tracks") for f in _lake_files(layout, t)]
-    return _ids_in("track_id", files)
+def track_ids(lake: TableLake) -> WantedIds:
+    return _ids_in("track_id", _lake_files(lake, *_STREAM_TABLES, "tracks"))
 
 
-def album_ids(layout: Layout) -> WantedIds:
-    found = _from_uris("album_uri", "album", _lake_files(layout, "tracks"))
-    found |= _ids_in("album_id", _catalog_files(layout, CATALOG_TRACKS))
+def album_ids(lake: TableLake) -> WantedIds:
+    found = _from_uris("album_uri", "album", _lake_files(lake, "tracks"))
+    found |= _ids_in("album_id", _lake_files(lake, CATALOG_TRACKS.name))
     return found
 
 
-def artist_ids(layout: Layout) -> WantedIds:
-    found = _from_uris("artist_uris", "artist", _lake_files(layout, "aggregated_summary"), list_column=True)
-    catalog = _catalog_files(layout, CATALOG_TRACKS) + _catalog_files(layout, CATALOG_ALBUMS)
-    for path in catalog:
-        found |= _ids_in("artist_ids", [path], list_column=True)
+def artist_ids(lake: TableLake) -> WantedIds:
+    found = _from_uris("artist_uris", "artist", _lake_files(lake, "aggregated_summary"), list_column=True)
+    catalog = _lake_files(lake, CATALOG_TRACKS.name, CATALOG_ALBUMS.name)
+    found |= _ids_in("artist_ids", catalog, list_column=True)
     return found
 
 
-def playlist_ids(layout: Layout) -> WantedIds:
-    files = [f for t in _STREAM_TABLES for f in _lake_files(layout, t)]
-    return _from_uris("source_uri", "playlist", files)
+def playlist_ids(lake: TableLake) -> WantedIds:
+    return _from_uris("source_uri", "playlist", _lake_files(lake, *_STREAM_TABLES))
 
 
-def wanted_ids(kind: str, layout: Layout) -> WantedIds:
+def wanted_ids(kind: str, lake: TableLake) -> WantedIds:
     """The ids of `kind` (`tracks`, `albums`, `artists`, `playlists`, `audio_features`) in the lake."""
     readers = {
         "tracks": track_ids,
@@ -129,4 +125,4 @@ def wanted_ids(kind: str, layout: Layout) -> WantedIds:
         "artists": artist_ids,
         "playlists": playlist_ids,
     }
-    return readers[kind](layout)
+    return readers[kind](lake)

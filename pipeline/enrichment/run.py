@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +24,9 @@ from pipeline.clients import BatchResult, Forbidden, InvalidAnswer, WebApiClient
 from pipeline.clients.http import ApiStatusError, RetriesExhausted
 from pipeline.clients.session import AuthError
 from pipeline.clients.web_records import columns
+from pipeline.config import tables_for
 from pipeline.enrichment.ids import wanted_ids
-from pipeline.enrichment.store import count_rows, due_ids, read_table, state_rows, upsert
+from pipeline.enrichment.store import count_rows, due_ids, read_state, state_rows, upsert
 from pipeline.enrichment.tables import (
     ARTISTS_DAILY,
     CATALOG_ALBUMS,
@@ -34,15 +35,17 @@ from pipeline.enrichment.tables import (
     CATALOG_PLAYLISTS,
     CATALOG_TRACKS,
     PLAYLISTS_DAILY,
-    STATE_SCHEMA,
+    STATE,
     TRACKS_DAILY,
     CatalogTable,
     lookup_path,
     refused_path,
-    state_path,
 )
 from pipeline.layout import Layout
 from pipeline.storage.atomic import atomic_write_bytes, exclusive_lock
+from pipeline.storage.catalog_lock import lake_commit_lock
+from pipeline.storage.migrate import refuse_legacy
+from pipeline.storage.tables import TableLake
 
 DEFAULT_TTL = timedelta(days=7)
 BATCH_PROBE_INTERVAL = timedelta(days=7)  # how long a batch endpoint's 403 is trusted
@@ -80,7 +83,7 @@ class EnrichResult:
     """What one pass did: ids wanted, due and asked; what came back; requests; rows now in the table."""
 
     kind: str
-    path: Path
+    table: str  # the current table's name in the lake namespace
     wanted: int
     requested: int
     found: int
@@ -92,7 +95,7 @@ class EnrichResult:
     history_rows: int  # rows in today's daily partition after the pass (0 without history)
     seconds: float
     available: bool = True  # False when the endpoint answered 403 (optional kinds only)
-    history_path: Path | None = None  # today's daily partition, when this pass wrote to it
+    history_day: date | None = None  # the daily table's partition this pass wrote, if any
     lookup: str = "batch"  # "single" when the kind was asked one id per request (development mode)
     malformed_ids: int = 0  # distinct lake values where an id belongs but none is: not asked
     malformed_sample: tuple[str, ...] = ()
@@ -153,17 +156,21 @@ async def enrich(
     now: datetime | None = None,
     ttl: timedelta = DEFAULT_TTL,
     max_ids: int | None = None,
+    tables: TableLake | None = None,
 ) -> EnrichResult:
-    """Fetch the due ids of one kind and land them; `max_ids` caps the ids asked in this pass."""
+    """Fetch the due ids of one kind and land them; `max_ids` caps the ids asked in this pass.
+
+    `tables`: the lake's Iceberg tables (default: the data directory's as configured).
+    """
+    refuse_legacy(layout)  # a pass over old catalog files would refetch all, then migrate undo it
     kind = KINDS[kind_name]
     now = now or datetime.now(UTC)
     started, requests_before = time.monotonic(), client.requests_made
-    path = kind.table.path(layout)
+    lake = tables or tables_for(layout.data_dir)
     with exclusive_lock(layout.locks_root / f"catalog-{kind.name}.lock"):
-        found = wanted_ids(kind.name, layout)
+        found = wanted_ids(kind.name, lake)
         wanted = sorted(found.ids)
-        state_file = state_path(layout, kind.name)
-        due = due_ids(wanted, read_table(state_file, STATE_SCHEMA), now, ttl)[:max_ids]
+        due = due_ids(wanted, read_state(lake, kind.name), now, ttl)[:max_ids]
         refused = refused_path(layout, kind.name)
         available = not (kind.optional and _refused_since(refused, now - ttl))
         lookup = lookup_path(layout, kind.name)
@@ -183,22 +190,27 @@ async def enrich(
                 _remember_lookup(lookup, client, kind.name, now, remembered=remembered)
         problems = [problem for record in batch.found for problem in record.problems]
         rows = _rows(kind, batch.found, now)
-        current = upsert(path, kind.table.schema, kind.table.key, rows) if len(rows) else None
-        history, history_path = 0, None
-        if kind.daily is not None and len(rows):
-            daily, history_path = kind.daily, kind.daily.path(layout, now.date())
-            history = len(upsert(history_path, daily.schema, daily.key, rows))
+        history_day = now.date() if kind.daily is not None and len(rows) else None
         state = pa.concat_tables(
             [
                 state_rows([r.id for r in batch.found], True, now),
                 state_rows([*batch.not_found, *batch.invalid], False, now),
             ]
         )
+        # One commit per table; under the lake's commit lock so a build never pins a pass half
+        # committed (the current table new, its day's history not yet). State last: a crash
+        # before it only means those ids are asked again.
+        with lake_commit_lock(lake.catalog_uri):
+            if len(rows):
+                upsert(lake, kind.table, rows)
+            if kind.daily is not None and history_day is not None:
+                upsert(lake, kind.daily, rows, history_day)
         if len(state):
-            upsert(state_file, STATE_SCHEMA, "id", state)
+            upsert(lake, STATE, state, kind.name)
+        history = count_rows(lake, kind.daily, history_day) if kind.daily and history_day else 0
     result = EnrichResult(
         kind=kind.name,
-        path=path,
+        table=kind.table.name,
         wanted=len(wanted),
         requested=len(due) if available else 0,
         found=len(batch.found),
@@ -206,11 +218,11 @@ async def enrich(
         invalid=len(batch.invalid),
         failed=len(batch.failed),
         requests=client.requests_made - requests_before,
-        rows=len(current) if current is not None else count_rows(path),
+        rows=count_rows(lake, kind.table),
         history_rows=history,
         seconds=time.monotonic() - started,
         available=available,
-        history_path=history_path,
+        history_day=history_day,
         lookup=client.kind_modes.get(kind.name, "single" if kind.name == "playlists" else "batch"),
         malformed_ids=len(found.malformed),
         malformed_sample=tuple(found.sample),
@@ -230,6 +242,7 @@ async def enrich_all(
     now: datetime | None = None,
     ttl: timedelta = DEFAULT_TTL,
     kinds: tuple[str, ...] = ORDER,
+    tables: TableLake | None = None,
 ) -> dict[str, EnrichResult]:
     """Every kind in dependency order, with one client (so one token and one rate budget)."""
-    return {name: await enrich(name, client, layout, now=now, ttl=ttl) for name in kinds}
+    return {name: await enrich(name, client, layout, now=now, ttl=ttl, tables=tables) for name in kinds}

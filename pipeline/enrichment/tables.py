@@ -1,33 +1,39 @@
-"""The catalog tables in the lake: their schemas, keys and where their files live.
+"""The catalog tables: Iceberg tables in the lake's namespace, their schemas, keys and partitions.
 
 ```
-lake/catalog_{tracks|albums|artists|playlists|audio_features}/part-0.parquet   latest row per id
-lake/catalog_{tracks|artists|playlists}_daily/snapshot_date=YYYY-MM-DD/part-0.parquet
-lake/catalog_state/kind={kind}/part-0.parquet                          when each id was last asked
-lake/catalog_state/kind={kind}/refused.json       when an optional kind's endpoint last answered 403
+lake.catalog_{tracks|albums|artists|playlists|audio_features}    latest row per id (unpartitioned)
+lake.catalog_{tracks|artists|playlists}_daily         partitioned by identity(snapshot_date)
+lake.catalog_state                   when each id was last asked; partitioned by identity(kind)
+.enrichment/{kind}/refused.json   when an optional kind's endpoint last answered 403
+.enrichment/{kind}/lookup.json    when a kind's batch endpoint last refused this app
 ```
 Current tables hold the latest answer per id (replaced on refetch); daily tables keep popularity and
 follower counts per day they were fetched, so history accumulates instead of being overwritten.
+They live in the catalog of the lake's report tables, so a warehouse build pins their snapshots like
+the others, and they are read and written the same way on local disk and on object storage. The two
+JSON files are hints about the Web API app, not data: losing one costs one probing request.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 
-from pipeline.layout import Layout
+from pipeline.layout import Layout, safe_name
 from pipeline.reports import UTC_MICROS
 
-PART_FILE = "part-0.parquet"
 STATE_TABLE = "catalog_state"
 SNAPSHOT_COLUMN = "snapshot_date"
+KIND_COLUMN = "kind"
+HINTS_DIR = ".enrichment"
 
 _STRINGS = pa.list_(pa.string())
 _FETCHED = pa.field("fetched_at", UTC_MICROS)
 _EXTRA = pa.field("_extra", pa.string())  # JSON of answer fields we do not map, or null
+
+_SNAPSHOT_DATE = pa.field(SNAPSHOT_COLUMN, pa.date32())
 
 STATE_SCHEMA = pa.schema(
     [pa.field("id", pa.string()), pa.field("found", pa.bool_()), pa.field("fetched_at", UTC_MICROS)]
@@ -36,33 +42,30 @@ STATE_SCHEMA = pa.schema(
 
 @dataclass(frozen=True)
 class CatalogTable:
-    """A catalog table: its name in the lake, key column and schema."""
+    """A catalog table: its name in the lake, key column, the schema of its rows (without the
+    partition column) and the column it is partitioned by (a value per write), if any."""
 
     name: str
     key: str
     schema: pa.Schema
     description: str
-    daily: bool = False  # partitioned by `snapshot_date=`
-
-    def path(self, layout: Layout, day: date | None = None) -> Path:
-        """The table's Parquet file (for a daily table, the file of `day`'s partition)."""
-        root = layout.lake_table(self.name)
-        if not self.daily:
-            return root / PART_FILE
-        if day is None:
-            raise ValueError(f"{self.name} is partitioned by {SNAPSHOT_COLUMN}: give a day")
-        return root / f"{SNAPSHOT_COLUMN}={day:%Y-%m-%d}" / PART_FILE
+    partition: pa.Field | None = None
 
     @property
-    def glob(self) -> str:
-        """The files of the table, relative to its directory."""
-        return f"{SNAPSHOT_COLUMN}=*/*.parquet" if self.daily else "*.parquet"
+    def daily(self) -> bool:
+        """Partitioned by `snapshot_date`: one partition per day the ids were fetched."""
+        return self.partition is not None and self.partition.name == SNAPSHOT_COLUMN
+
+    @property
+    def stored_schema(self) -> pa.Schema:
+        """The columns of the Iceberg table: the rows' and the partition column last."""
+        return self.schema if self.partition is None else self.schema.append(self.partition)
 
 
 def _table(name: str, key: str, description: str, *fields: pa.Field, daily: bool = False) -> CatalogTable:
     tail = [_FETCHED] if daily else [_EXTRA, _FETCHED]
     schema = pa.schema([pa.field(key, pa.string()), *fields, *tail])
-    return CatalogTable(name, key, schema, description, daily)
+    return CatalogTable(name, key, schema, description, _SNAPSHOT_DATE if daily else None)
 
 
 CATALOG_TRACKS = _table(
@@ -174,17 +177,26 @@ CATALOG_TABLES: dict[str, CatalogTable] = {
 }
 
 
-def state_path(layout: Layout, kind: str) -> Path:
-    """The fetch-state file of one kind (`tracks`, `albums`, ...)."""
-    return layout.lake_table(STATE_TABLE) / f"kind={kind}" / PART_FILE
+# When each id of a kind was last asked, found or not (what makes a pass incremental).
+STATE = CatalogTable(
+    STATE_TABLE,
+    "id",
+    STATE_SCHEMA,
+    "When each id of each kind was last asked of the Web API, and whether it was found.",
+    pa.field(KIND_COLUMN, pa.string()),
+)
+
+
+def _hints(layout: Layout, kind: str) -> Path:
+    return layout.data_dir / HINTS_DIR / safe_name(kind, what="catalog kind")
 
 
 def lookup_path(layout: Layout, kind: str) -> Path:
     """When the batch endpoint of a kind last refused this app (403, development mode):
     `{"refused_at": ISO 8601}`; later runs ask one id per request until it is a week old."""
-    return state_path(layout, kind).with_name("lookup.json")
+    return _hints(layout, kind) / "lookup.json"
 
 
 def refused_path(layout: Layout, kind: str) -> Path:
     """When the Web API last refused an optional kind (403): `{"refused_at": ISO 8601}`."""
-    return state_path(layout, kind).with_name("refused.json")
+    return _hints(layout, kind) / "refused.json"

@@ -5,7 +5,8 @@ swapped in by rename, and the warehouse's own snapshot machinery beside it (`.wa
 `.warehouse/mart-versions`, `marts/`, `CURRENT`, `lake-snapshot.json`). Migration commits every old
 partition into its Iceberg table (one commit each, as a load would), and only after every commit
 succeeded removes the old trees; the archive, rejects and ledger keep their layout and are not
-touched. Marts and the dimensions' state are derived: the next build (`spotify-bulk build`) makes
+touched. The Web API catalog's files are converted by `pipeline.enrichment.legacy` (the CLI runs
+both). Marts and the dimensions' state are derived: the next build (`spotify-bulk build`) makes
 them again from the migrated lake. Running it twice is harmless (a partition is replaced, not added).
 """
 
@@ -24,6 +25,8 @@ LEGACY_FILE = "part-0.parquet"
 # What the previous version kept beside the lake; all of it derived or bookkeeping.
 LEGACY_TREES = (".warehouse/snapshots", ".warehouse/mart-versions", ".warehouse/accumulators", "marts")
 LEGACY_FILES = (".warehouse/CURRENT", "lake-snapshot.json", "iceberg-catalog.db")
+# The Web API catalog's files of the previous version (converted by pipeline/enrichment/legacy.py).
+LEGACY_CATALOG = ("catalog_*/part-0.parquet", "catalog_*_daily/snapshot_date=*", "catalog_state/kind=*")
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,8 @@ def is_legacy(layout: Layout) -> bool:
     """Whether `layout` still holds the previous version's lake or warehouse snapshots."""
     if (layout.data_dir / ".warehouse" / "snapshots").is_dir():
         return True
+    if any(next(layout.lake_root.glob(pattern), None) is not None for pattern in LEGACY_CATALOG):
+        return True
     return any(next(layout.lake_table(t).glob("licensor=*"), None) is not None for t in TABLES_BY_NAME)
 
 
@@ -54,7 +59,8 @@ def refuse_legacy(layout: Layout) -> None:
     """One clear line instead of a build or load over a layout this version does not read."""
     if is_legacy(layout):
         raise UsageError(
-            f"{layout.data_dir} holds a lake of the previous version (Hive folders under lake/): "
+            f"{layout.data_dir} holds a lake of the previous version (Hive folders or catalog "
+            "Parquet files under lake/): "
             "run `spotify-bulk migrate` once to convert it to Iceberg tables"
         )
 

@@ -201,8 +201,19 @@ class TableLake:
         if self.catalog.table_exists(self.identifier(table)):
             self.catalog.drop_table(self.identifier(table))
 
-    def table_for(self, table: str, schema: pa.Schema, *, partitioned: bool = True) -> Table:
-        """The table, created on first write (a racing creator's table is used as it is)."""
+    def table_for(
+        self,
+        table: str,
+        schema: pa.Schema,
+        *,
+        partitioned: bool = True,
+        partition_by: tuple[str, ...] | None = None,
+    ) -> Table:
+        """The table, created on first write (a racing creator's table is used as it is).
+
+        Partitioned by identity(licensor), identity(date), or by identity of the `partition_by`
+        columns when given (a catalog table's `snapshot_date`), or not at all (`partitioned=False`).
+        """
         existing = self.load(table)
         if existing is not None:
             return existing
@@ -218,7 +229,7 @@ class TableLake:
                 transform=IdentityTransform(),
                 name=name,
             )
-            for n, (name, _) in enumerate(PARTITION_COLUMNS if partitioned else ())
+            for n, name in enumerate(_partition_names(partitioned, partition_by))
         )
         try:  # schema and spec in one commit: no moment at which the table is unpartitioned
             return self.catalog.create_table(
@@ -236,10 +247,36 @@ class TableLake:
         iceberg = self.table_for(table, rows.schema)
         if not rows.num_rows:
             return self.replace_files(table, [], rows.schema, partition=(licensor, day))
-        path = self.data_path(iceberg, licensor, day)
-        with iceberg.io.new_output(path).create(overwrite=True) as out:
-            pq.write_table(rows, out, compression="zstd")
+        path = _write_file(iceberg, rows, self.data_path(iceberg, licensor, day))
         return self.replace_files(table, [path], rows.schema, partition=(licensor, day), rows=data.num_rows)
+
+    def replace_rows(
+        self,
+        table: str,
+        data: pa.Table,
+        where: BooleanExpression,
+        *,
+        partition_by: tuple[str, ...] = (),
+        based_on: int | None = None,
+    ) -> Commit:
+        """One atomic commit: delete the rows `where` selects and add `data` as one new data file.
+
+        `partition_by`: the identity partition columns of a table this creates (`data` holds one
+        value of each, so its file lies in one partition); none: unpartitioned. `based_on`: as for
+        `replace_files` (a read-merge-write that must not overwrite a concurrent commit).
+        """
+        rows = _nullable(data)
+        iceberg = self.table_for(table, rows.schema, partition_by=partition_by)
+        files = [_write_file(iceberg, rows, self.data_path(iceberg))] if rows.num_rows else []
+        return self.replace_files(
+            table,
+            files,
+            rows.schema,
+            where=where,
+            rows=rows.num_rows,
+            partition_by=partition_by,
+            based_on=based_on,
+        )
 
     def replace_partition_file(
         self, table: str, licensor: str, day: date, staged: Path, *, row_group_rows: int = 131_072
@@ -282,18 +319,25 @@ class TableLake:
         where: BooleanExpression | None = None,
         rows: int = 0,
         partitioned: bool = True,
+        partition_by: tuple[str, ...] | None = None,
+        based_on: int | None = None,
     ) -> Commit:
         """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`.
 
         Deleting whole partitions drops their files without rewriting any. A commit that loses a
         race with another writer (of another partition) is retried on the fresh metadata; readers
-        see the old rows or the new ones, never a mix or an absence.
+        see the old rows or the new ones, never a mix or an absence. `based_on`: the snapshot id
+        (0: none yet) `files` were derived from (a read-merge-write); if the table has moved on,
+        `CommitFailedException` is raised instead of a retry, for the caller to derive them again.
         """
         started = time.monotonic()
         if where is None:
             where = partition_filter(*partition) if partition is not None else AlwaysTrue()
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
-            iceberg = self.table_for(table, schema, partitioned=partitioned)
+            iceberg = self.table_for(table, schema, partitioned=partitioned, partition_by=partition_by)
+            current = iceberg.current_snapshot()
+            if based_on is not None and based_on != (current.snapshot_id if current else 0):
+                raise CommitFailedException(f"{table} changed since snapshot {based_on} was read")
             try:
                 with iceberg.transaction() as tx:
                     if not _same_columns(iceberg, schema):
@@ -305,7 +349,7 @@ class TableLake:
                     if files:
                         tx.add_files(files, check_duplicate_files=False)
             except CommitFailedException:
-                if attempt == MAX_COMMIT_ATTEMPTS:
+                if attempt == MAX_COMMIT_ATTEMPTS or based_on is not None:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
@@ -352,7 +396,8 @@ class TableLake:
 
     def files(self, table: str, snapshot_id: int | None = None) -> dict[Partition, list[str]]:
         """(licensor, date) -> the data files of that partition in the snapshot (current: None);
-        an unpartitioned table's files under `WHOLE`. Planned once per snapshot and remembered."""
+        the files of a table partitioned otherwise (or not at all) under `WHOLE`. Planned once per
+        snapshot and remembered."""
         iceberg = self.load(table) if snapshot_id is None or (table, snapshot_id) not in self._files else None
         if snapshot_id is None:
             current = iceberg.current_snapshot() if iceberg is not None else None
@@ -366,9 +411,9 @@ class TableLake:
             if iceberg is None:
                 return {}
             found: dict[Partition, list[str]] = {}
+            by_licensor_and_date = _by_licensor_and_date(iceberg)
             for task in iceberg.scan(snapshot_id=snapshot_id).plan_files():
-                record = task.file.partition
-                part = (str(record[0]), _as_date(record[1])) if len(record) else WHOLE
+                part = _partition_of(task.file.partition, by_licensor_and_date)
                 found.setdefault(part, []).append(task.file.file_path)
             self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
         return self._files[key]
@@ -382,9 +427,9 @@ class TableLake:
             return {}
         stamp = datetime.fromtimestamp(current.timestamp_ms / 1000, UTC)
         found: dict[Partition, tuple[int, int, datetime]] = {}
+        by_licensor_and_date = _by_licensor_and_date(iceberg)
         for task in iceberg.scan().plan_files():
-            record = task.file.partition
-            part = (str(record[0]), _as_date(record[1])) if len(record) else WHOLE
+            part = _partition_of(task.file.partition, by_licensor_and_date)
             rows, size, _ = found.get(part, (0, 0, stamp))
             found[part] = (rows + task.file.record_count, size + task.file.file_size_in_bytes, stamp)
         return dict(sorted(found.items()))
@@ -453,17 +498,21 @@ class TableLake:
                 changed += 1
         return changed
 
+    def dated_tables(self) -> list[str]:
+        """The tables with a `date` column: those retention applies to (not the Web API catalog's)."""
+        return [name for name in self.table_names() if _has_column(self.load(name), "date")]
+
     def delete_before(self, cutoff: date) -> int:
-        """Delete every partition dated before `cutoff` (retention), one commit per table; how many
-        tables changed. Their files go physically at the next `expire`."""
-        return self.delete_where(LessThan("date", cutoff.isoformat()))
+        """Delete every partition dated before `cutoff` (retention), one commit per dated table; how
+        many tables changed. Their files go physically at the next `expire`."""
+        return self.delete_where(LessThan("date", cutoff.isoformat()), tables=self.dated_tables())
 
     def purge_before(self, cutoff: date, *, tables: Iterable[str] | None = None) -> int:
         """Expire at once every snapshot (tagged or not) that still references a file of a partition
         dated before `cutoff`, and delete those files: after `delete_before`, no file any retained
         snapshot references holds such a row. How many snapshots went."""
         purged = 0
-        names = self.table_names()
+        names = self.dated_tables()
         for name in names if tables is None else [t for t in tables if t in names]:
             table = self.load(name)
             current = table.current_snapshot() if table is not None else None
@@ -561,6 +610,34 @@ def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
 def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:
     """The data files live in any of the snapshots."""
     return {task.file.file_path for sid in snapshot_ids for task in table.scan(snapshot_id=sid).plan_files()}
+
+
+def _write_file(table: Table, rows: pa.Table, path: str) -> str:
+    """`rows` as a zstd Parquet data file at `path` in `table`'s storage; the path."""
+    with table.io.new_output(path).create(overwrite=True) as out:
+        pq.write_table(rows, out, compression="zstd")
+    return path
+
+
+def _partition_names(partitioned: bool, partition_by: tuple[str, ...] | None) -> tuple[str, ...]:
+    if partition_by is not None:
+        return partition_by
+    return tuple(name for name, _ in PARTITION_COLUMNS) if partitioned else ()
+
+
+def _by_licensor_and_date(table: Table) -> bool:
+    """Whether the table is partitioned as the lake's report tables are."""
+    names = tuple(field.name for field in table.spec().fields)
+    return names == _partition_names(True, None)
+
+
+def _partition_of(record: Any, by_licensor_and_date: bool) -> Partition:
+    """A data file's (licensor, date), or `WHOLE` for a table partitioned otherwise or not at all."""
+    return (str(record[0]), _as_date(record[1])) if by_licensor_and_date else WHOLE
+
+
+def _has_column(table: Table | None, name: str) -> bool:
+    return table is not None and name in {f.name for f in table.schema().fields}
 
 
 def _same_columns(table: Table, schema: pa.Schema) -> bool:

@@ -65,7 +65,7 @@ def _write_catalog(path: Path, session: Session, window: DateWindow | None, tag:
             files = [f for found in pinned.lake_files(table).values() for f in found]
             select = files_select(files, lake_columns(table), base=data_dir)
             con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {select}")
-        define_catalog_views(con, session.paths.layout.lake_root, base=data_dir)
+        define_catalog_views(con, pinned, base=data_dir)
         con.execute(
             "CREATE TABLE _warehouse_models (name VARCHAR, layer VARCHAR, description VARCHAR, "
             "grain VARCHAR, key VARCHAR[], partitioned_by VARCHAR, columns JSON)"

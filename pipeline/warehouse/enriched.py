@@ -1,9 +1,11 @@
-"""The catalog enrichment's tables (`lake/catalog_*`) as warehouse sources.
+"""The catalog enrichment's Iceberg tables (`lake.catalog_*`) as warehouse sources.
 
-Catalog tables are not partitioned by licensor and date like the report tables: current tables are
-one file each (replaced atomically), daily-history tables are partitioned by `snapshot_date=`.
+They live in the lake's namespace beside the report tables, so a build pins their snapshots with the
+others (`Pinned`) and their views name exactly the data files of those snapshots: a published
+catalog keeps answering what the build read while enrichment commits new snapshots. Current tables
+are unpartitioned, daily-history tables partitioned by `snapshot_date` (a column of their files).
 They are exposed as `lake.<table>` views (typed and empty-safe) in the build session and the
-published catalog. (Not Iceberg tables yet: see docs/data-model.md.)
+published catalog.
 """
 
 from __future__ import annotations
@@ -12,41 +14,26 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.enrichment.tables import CATALOG_TABLES, SNAPSHOT_COLUMN, CatalogTable
-from pipeline.warehouse.quoting import quote_identifier, quote_literal
-from pipeline.warehouse.sources import Columns, duckdb_type, empty_select, sql_path
+from pipeline.enrichment.tables import CATALOG_TABLES, CatalogTable
+from pipeline.warehouse.pinned import Pinned
+from pipeline.warehouse.quoting import quote_identifier
+from pipeline.warehouse.sources import Columns, duckdb_type, files_select
 
 
 def catalog_columns(table: CatalogTable) -> Columns:
     """The table's columns and DuckDB types (daily tables end with `snapshot_date DATE`)."""
-    columns = tuple((f.name, duckdb_type(f.type)) for f in table.schema)
-    return (*columns, (SNAPSHOT_COLUMN, "DATE")) if table.daily else columns
+    return tuple((f.name, duckdb_type(f.type)) for f in table.stored_schema)
 
 
-def catalog_select(lake_root: Path, table: CatalogTable, *, base: Path | None = None) -> str:
-    """SELECT the table's columns from its Parquet under `lake_root`, or a typed empty SELECT.
-
-    `base`: name the files relative to it (the published catalog's directory).
-    """
-    root = lake_root / table.name
-    columns = catalog_columns(table)
-    if next(root.glob(table.glob), None) is None:
-        return empty_select(columns)
-    names = ", ".join(quote_identifier(name) for name, _ in columns)
-    options = (
-        f", hive_partitioning = true, hive_types = {{'{SNAPSHOT_COLUMN}': 'DATE'}}"
-        if table.daily
-        else ", hive_partitioning = false"
-    )
-    return (
-        f"SELECT {names} FROM read_parquet({quote_literal(Path(sql_path(root, base)) / table.glob)}{options})"
-    )
+def catalog_select(pinned: Pinned, table: CatalogTable, *, base: Path | None = None) -> str:
+    """SELECT the table's columns from the data files of its pinned snapshot, or a typed empty
+    SELECT. `base`: name the files relative to it (the published catalog's directory)."""
+    files = [f for found in pinned.lake_files(table.name).values() for f in found]
+    return files_select(files, catalog_columns(table), base=base)
 
 
-def define_catalog_views(
-    con: duckdb.DuckDBPyConnection, lake_root: Path, *, base: Path | None = None
-) -> None:
-    """`lake.<catalog table>` views over the catalog files under `lake_root` (schema `lake` exists)."""
+def define_catalog_views(con: duckdb.DuckDBPyConnection, pinned: Pinned, *, base: Path | None = None) -> None:
+    """`lake.<catalog table>` views over the pinned catalog snapshots (schema `lake` exists)."""
     for table in CATALOG_TABLES.values():
-        select = catalog_select(lake_root, table, base=base)
+        select = catalog_select(pinned, table, base=base)
         con.execute(f"CREATE VIEW lake.{quote_identifier(table.name)} AS {select}")

@@ -1,4 +1,5 @@
-"""The snapshots one build reads: every lake table's pinned once, the marts' as the build writes them.
+"""The snapshots one build reads: every lake table's pinned once (the report tables and the Web API
+catalog's), the marts' as the build writes them.
 
 A build pins each lake table's current snapshot at its start and reads exactly those data files
 however many loads commit meanwhile; it reads each mart at its current snapshot (only the build,
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.catalog_lock import lake_commit_lock
 from pipeline.storage.tables import Partition, local_path
@@ -36,8 +38,9 @@ class Pinned:
     @classmethod
     def now(cls, paths: WarehousePaths) -> Pinned:
         """The lake tables' current snapshots."""
-        with lake_commit_lock(paths.lake.catalog_uri):  # no load half committed, on any machine
-            ids = {name: sid for name, sid in paths.lake.snapshot_ids().items() if name in TABLES_BY_NAME}
+        read = TABLES_BY_NAME.keys() | CATALOG_TABLES.keys()
+        with lake_commit_lock(paths.lake.catalog_uri):  # no load or enrichment half committed, anywhere
+            ids = {name: sid for name, sid in paths.lake.snapshot_ids().items() if name in read}
         return cls(paths, ids)
 
     def lake_files(self, table: str) -> dict[Partition, list[FileRef]]:

@@ -151,7 +151,7 @@ class Session:
         self.con.execute("CREATE SCHEMA lake")
         for table in TABLES_BY_NAME:
             self.con.execute(f"CREATE VIEW lake.{quote_identifier(table)} AS {self._lake_select(table)}")
-        define_catalog_views(self.con, self.paths.layout.lake_root)  # lake.catalog_*: Web API data
+        define_catalog_views(self.con, self.pinned)  # lake.catalog_*: Web API data
         self.con.execute("CREATE SCHEMA seeds")
         for seed in sorted({s for m in self.models.values() for s in m.seeds}):
             path = sql_root / "seeds" / f"{seed}.csv"

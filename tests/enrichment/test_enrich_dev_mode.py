@@ -9,19 +9,18 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 
 from assets.catalog import catalog_assets
 from pipeline.clients import Forbidden
 from pipeline.clients.web_records import parse_playlist
 from pipeline.emulator.catalog import build_catalog, is_editorial
-from pipeline.enrichment import CATALOG_TABLES, EnrichmentFailed, enrich, enrich_all
+from pipeline.enrichment import EnrichmentFailed, enrich, enrich_all
 from pipeline.orchestration.resources import LakeResource, WebApiResource
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.query import named_tracks
-from tests.kits.web_api import lake_values, web_client
+from tests.kits.web_api import catalog_rows, lake_values, web_client
 
 ACME = build_catalog(42, "acme")
 UNKNOWN = "0" * 22
@@ -44,7 +43,7 @@ def _sample() -> dict[str, list[str]]:
 
 
 def _catalog(layout, name):
-    return pq.read_table(CATALOG_TABLES[name].path(layout))
+    return catalog_rows(layout, name)
 
 
 def test_auto_mode_falls_back_to_single_ids_after_one_403_per_kind(dev_emulator):

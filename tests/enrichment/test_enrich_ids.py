@@ -23,8 +23,8 @@ def test_malformed_lake_ids_are_counted_not_asked(tmp_path):
     gid = "0" * 32
     _write(layout, "streams", {"track_id": [GOOD, f"spotify:track:{GOOD}", gid, None, GOOD]})
     _write(layout, "tracks", {"track_id": [GOOD], "album_uri": ["spotify:album:short"]})
-    tracks = wanted_ids("tracks", layout)
+    tracks = wanted_ids("tracks", lake_tables(layout))
     assert tracks.ids == {GOOD}
     assert tracks.malformed == {f"spotify:track:{GOOD}", gid} and len(tracks.sample) == 2
-    albums = wanted_ids("albums", layout)
+    albums = wanted_ids("albums", lake_tables(layout))
     assert albums.ids == set() and albums.malformed == {"spotify:album:short"}

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
 import pytest
 
-from pipeline.enrichment import CATALOG_TABLES, EnrichmentFailed, enrich, enrich_all
-from pipeline.enrichment.tables import STATE_SCHEMA, state_path
-from tests.kits.web_api import lake_values, web_client
+from pipeline.enrichment import EnrichmentFailed, enrich, enrich_all
+from pipeline.enrichment.store import read_state
+from tests.kits.fake_lake import lake_tables
+from tests.kits.web_api import catalog_rows, lake_values, web_client
 
 T0 = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 WEB = ("/v1/tracks", "/v1/albums", "/v1/artists", "/v1/audio-features", "/v1/playlists", "/v1/search")
@@ -34,7 +32,7 @@ def _run(emu, layout, kind: str | None, now: datetime, **options):
 
 
 def _catalog(layout, name):
-    return pq.read_table(CATALOG_TABLES[name].path(layout))
+    return catalog_rows(layout, name)
 
 
 def _web_requests(emu, since: int) -> list[tuple[str, str, int]]:
@@ -101,7 +99,7 @@ def test_unknown_ids_are_recorded_and_not_retried_every_run(make_emulator, layou
     emu = make_emulator("unknown_ids:fraction=0.2,endpoint=tracks")
     first, _ = _run(emu, layout, "tracks", T0)
     assert first.not_found > 0 and first.found + first.not_found == first.wanted
-    state = pq.read_table(state_path(layout, "tracks"), schema=STATE_SCHEMA)
+    state = read_state(lake_tables(layout), "tracks")
     unknown = set(state.filter(pc.invert(state.column("found"))).column("id").to_pylist())
     assert len(unknown) == first.not_found
     catalog_ids = set(_catalog(layout, "catalog_tracks").column("track_id").to_pylist())
@@ -129,17 +127,18 @@ def test_popularity_and_followers_are_kept_as_daily_history(make_emulator, layou
         ("catalog_artists_daily", "artist_id", {"popularity", "followers"}),
         ("catalog_playlists_daily", "playlist_id", {"followers"}),
     ):
-        root = layout.lake_table(name)
-        days = sorted(p.name for p in root.iterdir())
-        assert days == ["snapshot_date=2026-06-15", "snapshot_date=2026-06-23"], name
-        history = ds.dataset(root, format="parquet", partitioning="hive").to_table()
+        table = lake_tables(layout).load(name)
+        assert [f.name for f in table.spec().fields] == ["snapshot_date"], name  # a partition per day
+        partitions = {task.file.partition[0] for task in table.scan().plan_files()}
+        days = sorted(date.fromordinal(date(1970, 1, 1).toordinal() + d) for d in partitions)
+        assert days == [date(2026, 6, 15), date(2026, 6, 23)], name
+        history = _catalog(layout, name)
         assert columns <= set(history.column_names)
-        stamps = pc.cast(history.column("snapshot_date"), pa.string())
-        per_day = [history.filter(pc.equal(stamps, d.split("=")[1])).num_rows for d in days]
+        per_day = [history.filter(pc.equal(history.column("snapshot_date"), d)).num_rows for d in days]
         current = _catalog(layout, name.removesuffix("_daily"))
         assert per_day == [current.num_rows] * 2  # one row per id and day; current keeps one per id
         assert len(set(current.column(key).to_pylist())) == current.num_rows
-    artists = ds.dataset(layout.lake_table("catalog_artists_daily"), partitioning="hive").to_table()
+    artists = _catalog(layout, "catalog_artists_daily")
     followers = {}
     for row in artists.to_pylist():
         followers.setdefault(row["artist_id"], []).append((str(row["snapshot_date"]), row["followers"]))
@@ -174,5 +173,5 @@ def test_audio_features_403_marks_them_unavailable_without_failing(make_emulator
     results, _ = _run(emu, layout, None, T0)
     features = results["audio_features"]
     assert not features.available and features.requests == 1 and features.rows == 0
-    assert not CATALOG_TABLES["catalog_audio_features"].path(layout).exists()
+    assert lake_tables(layout).load("catalog_audio_features") is None  # never written
     assert all(r.available and r.found > 0 for k, r in results.items() if k != "audio_features")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from assets.catalog import catalog_assets
 from pipeline.clients.web_records import (
@@ -16,9 +15,8 @@ from pipeline.clients.web_records import (
     parse_playlist,
     parse_track,
 )
-from pipeline.enrichment import CATALOG_TABLES
 from pipeline.orchestration.resources import LakeResource, WebApiResource
-from tests.kits.web_api import lake_values
+from tests.kits.web_api import catalog_rows, lake_values
 
 # field -> a value the Web API might send one day: past int32, the wrong type, past int64
 ODD = {
@@ -64,7 +62,7 @@ def test_odd_values_become_nulls_with_warnings_and_lose_no_record(emulator, layo
     ]
     metadata = {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
     assert metadata["nulled_values"] == len(ODD) and metadata["failed"] == 0
-    table = pq.read_table(CATALOG_TABLES["catalog_tracks"].path(layout)).to_pylist()
+    table = catalog_rows(layout, "catalog_tracks").to_pylist()
     by_id = {row["track_id"]: row for row in table}
     assert metadata["found"] == len(by_id) and set(ids) <= set(by_id)  # every record landed
     for track_id, (name, _value) in odd.items():

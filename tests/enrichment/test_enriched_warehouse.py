@@ -97,11 +97,6 @@ def test_names_fall_back_to_the_catalog_when_the_tracks_report_is_missing(emulat
     assert acme > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 21, not done yet: the Web API catalog tables are not Iceberg tables, so a published "
-    "warehouse reads their current files and an enrichment pass changes what an open catalog returns",
-)
 def test_the_published_warehouse_keeps_its_catalog_snapshot_while_enrichment_rewrites(emulator, layout):
     _enrich(emulator, layout)
     assert build_warehouse(layout).passed

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from pipeline.clients import WebApiClient
 from pipeline.clients.http import RetryPolicy
 from pipeline.emulator import RunningEmulator
+from pipeline.enrichment import CATALOG_TABLES
 from pipeline.layout import Layout
-from tests.kits.fake_lake import read_lake
+from tests.kits.fake_lake import lake_tables, read_lake
 from tests.kits.settings import split_connection
 
 
@@ -32,3 +35,13 @@ def lake_values(layout: Layout, tables: tuple[str, ...], column: str) -> set[obj
     for table in tables:
         values |= {row[column] for row in read_lake(layout, table)}
     return values
+
+
+def catalog_rows(layout: Layout, name: str) -> pa.Table:
+    """The current rows of catalog table `name` (Iceberg), sorted by its key; none if never written."""
+    table = CATALOG_TABLES[name]
+    lake = lake_tables(layout)
+    if lake.load(name) is None:
+        return table.stored_schema.empty_table()
+    keys = [table.key, *([table.partition.name] if table.partition is not None else [])]
+    return lake.read(name).sort_by([(key, "ascending") for key in keys])

@@ -4,13 +4,17 @@ old trees only after every commit succeeded."""
 
 from __future__ import annotations
 
-from datetime import date
+import asyncio
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline.cli.main import main
+from pipeline.enrichment import CATALOG_TABLES, enrich
+from pipeline.enrichment.store import read_state, state_rows
+from pipeline.enrichment.tables import TRACKS_DAILY, refused_path
 from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
@@ -92,3 +96,75 @@ def test_a_failed_migration_removes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(migration.TableLake, "replace_partition_file", real)
     assert migration.migrate(layout, lake_tables(layout)).partitions == 16  # the re-run completes
     assert not migration.is_legacy(layout)
+
+
+FETCHED = datetime(2026, 6, 2, 9, 0, tzinfo=UTC)
+TRACK_IDS = ("4uLU6hMCjMI75M1A2tKUQC", "7ouMYWpwJ422jRcDASZB7P")
+
+
+def _old_catalog(layout: Layout) -> None:
+    """The previous version's Web API catalog: whole Parquet files, daily and state partition folders."""
+    tracks = [
+        {"track_id": t, "track_name": f"song {n}", "fetched_at": FETCHED} for n, t in enumerate(TRACK_IDS)
+    ]
+    path = layout.lake_table("catalog_tracks") / "part-0.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(tracks, schema=CATALOG_TABLES["catalog_tracks"].schema), path)
+    for day in DAYS:
+        folder = layout.lake_table("catalog_tracks_daily") / f"snapshot_date={day}"
+        folder.mkdir(parents=True)
+        daily = [{"track_id": t, "popularity": 50 + day.day, "fetched_at": FETCHED} for t in TRACK_IDS]
+        pq.write_table(pa.Table.from_pylist(daily, schema=TRACKS_DAILY.schema), folder / "part-0.parquet")
+    tracks_state = layout.lake_table("catalog_state") / "kind=tracks"
+    tracks_state.mkdir(parents=True)
+    state = state_rows([*TRACK_IDS], True, FETCHED)
+    pq.write_table(
+        pa.concat_tables([state, state_rows(["0" * 22], False, FETCHED)]), tracks_state / "part-0.parquet"
+    )
+    refused = layout.lake_table("catalog_state") / "kind=audio_features"  # hints only: no state file
+    refused.mkdir(parents=True)
+    (refused / "refused.json").write_text('{"refused_at": "2026-06-02T09:00:00+00:00"}')
+
+
+def test_an_old_web_api_catalog_is_refused_then_migrated_into_iceberg_tables(tmp_path, monkeypatch, capsys):
+    layout = Layout(tmp_path / "data")
+    _old_catalog(layout)
+    assert migration.is_legacy(layout)
+    with pytest.raises(UsageError, match="run `spotify-bulk migrate` once"):
+        build_warehouse(layout)
+    with pytest.raises(UsageError, match="catalog Parquet files under lake/"):
+        asyncio.run(enrich("tracks", None, layout))  # type: ignore[arg-type]  # refused before any call
+
+    monkeypatch.setenv("SPOTIFY_BULK_DATA_DIR", str(layout.data_dir))
+    monkeypatch.chdir(tmp_path)
+    assert main(["migrate"]) == 0
+    assert "and 4 Web API catalog file(s), 9 rows" in capsys.readouterr().out
+    assert not migration.is_legacy(layout)
+    assert not list(layout.lake_root.glob("catalog_*/part-0.parquet"))
+    assert not list(layout.lake_root.glob("catalog_*/*=*"))  # no old partition folder is left
+
+    lake = lake_tables(layout)
+    assert [f.name for f in lake.load("catalog_tracks_daily").spec().fields] == ["snapshot_date"]
+    assert sorted(lake.read("catalog_tracks").column("track_name").to_pylist()) == ["song 0", "song 1"]
+    history = lake.read("catalog_tracks_daily").to_pylist()
+    assert sorted((r["snapshot_date"], r["popularity"]) for r in history) == sorted(
+        (day, 50 + day.day) for day in DAYS for _ in TRACK_IDS
+    )
+    state = read_state(lake, "tracks")  # every id's last fetch is kept: nothing is asked again
+    assert dict(zip(state.column("id").to_pylist(), state.column("found").to_pylist(), strict=True)) == {
+        **dict.fromkeys(TRACK_IDS, True),
+        "0" * 22: False,
+    }
+    assert refused_path(layout, "audio_features").is_file()  # the app's 403 is still remembered
+
+    assert main(["migrate"]) == 0 and "nothing to migrate" in capsys.readouterr().out
+    assert build_warehouse(layout).passed
+    con = open_catalog(layout.warehouse_path)
+    try:
+        assert con.execute("SELECT count(*) FROM lake.catalog_tracks").fetchone()[0] == 2
+        days = con.execute(
+            "SELECT DISTINCT snapshot_date FROM lake.catalog_tracks_daily ORDER BY 1"
+        ).fetchall()
+        assert [d for (d,) in days] == list(DAYS)
+    finally:
+        con.close()

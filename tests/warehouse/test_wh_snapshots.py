@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipeline.dates import DateWindow
+from pipeline.enrichment.store import upsert
+from pipeline.enrichment.tables import CATALOG_TRACKS
 from pipeline.layout import Layout
-from pipeline.storage.tables import PUBLISHED_TAG
+from pipeline.orchestration.retention import apply_retention
+from pipeline.storage.tables import PUBLISHED_TAG, WHOLE, local_path
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.options import WarehouseOptions
@@ -104,11 +108,23 @@ def test_an_old_catalog_keeps_answering_until_the_grace_period(
     fresh.close()
 
 
-def test_outside_engines_read_the_catalog_without_the_project(layout: Layout, built: BuildResult):
-    """pyiceberg and polars read a mart and a lake table from the SQL catalog alone."""
+def _enriched_tracks(layout: Layout, count: int) -> None:
+    """`count` Web API catalog tracks committed as an enrichment pass commits them."""
+    at = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
+    rows = [{"track_id": f"{n:022d}", "popularity": n % 100, "fetched_at": at} for n in range(count)]
+    upsert(lake_tables(layout), CATALOG_TRACKS, pa.Table.from_pylist(rows, schema=CATALOG_TRACKS.schema))
+
+
+def test_outside_engines_read_the_catalog_without_the_project(
+    layout: Layout, built: BuildResult, built_days: list[date]
+):
+    """pyiceberg and polars read a mart, a lake table and a Web API catalog table from the SQL
+    catalog alone."""
     import subprocess
     import sys
 
+    _enriched_tracks(layout, 7)
+    assert build_warehouse(layout, DateWindow(built_days[-1], built_days[-1])).passed
     script = f"""
 import sys
 import polars as pl
@@ -117,20 +133,53 @@ catalog = SqlCatalog("spotify_bulk", uri="sqlite:///{layout.data_dir / "catalog.
                      warehouse="file://{layout.data_dir / "lake"}")
 streams = catalog.load_table("lake.streams")
 mart = catalog.load_table("marts.fct_daily_streams")
-print(streams.scan().to_arrow().num_rows, mart.scan().to_arrow().num_rows)
+tracks = catalog.load_table("lake.catalog_tracks")
+print(streams.scan().to_arrow().num_rows, mart.scan().to_arrow().num_rows, tracks.scan().to_arrow().num_rows)
 print(pl.scan_iceberg(streams).select(pl.len()).collect().item(),
-      pl.scan_iceberg(mart).select(pl.col("streams").sum()).collect().item())
+      pl.scan_iceberg(mart).select(pl.col("streams").sum()).collect().item(),
+      pl.scan_iceberg(tracks).select(pl.col("popularity").sum()).collect().item())
 assert "pipeline" not in sys.modules
 """
     env = {**os.environ, "POLARS_ICEBERG_PLANNER": "pyiceberg"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
-    (iceberg_lake, iceberg_mart), (polars_lake, polars_streams) = (
+    (iceberg_lake, iceberg_mart, iceberg_tracks), (polars_lake, polars_streams, polars_popularity) = (
         line.split() for line in out.stdout.strip().splitlines()
     )
     con = open_catalog(layout.warehouse_path)
     lake_rows = con.execute("SELECT count(*) FROM lake.streams").fetchone()[0]
     mart_rows, streams = con.execute("SELECT count(*), sum(streams) FROM fct_daily_streams").fetchone()
+    tracks, popularity = con.execute("SELECT count(*), sum(popularity) FROM lake.catalog_tracks").fetchone()
     con.close()
     assert int(iceberg_lake) == int(polars_lake) == lake_rows > 0
     assert int(iceberg_mart) == mart_rows and int(polars_streams) == streams
+    assert int(iceberg_tracks) == tracks == 7 and int(polars_popularity) == popularity == sum(range(7))
+
+
+def test_catalog_snapshots_expire_like_the_lakes_and_retention_leaves_the_catalog(
+    layout: Layout, built: BuildResult, built_days: list[date]
+):
+    """The Web API catalog's tables are in the lake's namespace: a build pins and tags them, expiry
+    deletes the files only superseded snapshots held; retention (dated rows) does not touch them."""
+    lake = lake_tables(layout)
+    _enriched_tracks(layout, 5)
+    first = set(lake.files("catalog_tracks")[WHOLE])
+    _enriched_tracks(layout, 5)  # a refetch of every id: the first pass's file is superseded
+    assert not first & set(lake.files("catalog_tracks")[WHOLE])
+    assert all(local_path(f).is_file() for f in first)  # kept for readers of the old snapshot
+    time.sleep(0.05)
+    day = built_days[-1]
+    result = build_warehouse(layout, DateWindow(day, day), options=WarehouseOptions(reader_grace_seconds=0))
+    assert result.passed and "lake.catalog_tracks" in result.snapshot_ids
+    assert not any(local_path(f).exists() for f in first)  # expired with its snapshot
+    assert len(lake.load("catalog_tracks").snapshots()) == 1  # the published one
+
+    kept = lake.read("catalog_tracks").num_rows
+    apply_retention(layout, keep_days=2, today=built_days[-1])
+    assert min(d for _, d in lake.files("streams")) > built_days[0]  # the report tables were cut
+    assert lake.read("catalog_tracks").num_rows == kept == 5  # the catalog is not dated: untouched
+    con = open_catalog(layout.warehouse_path)
+    try:
+        assert con.execute("SELECT count(*) FROM lake.catalog_tracks").fetchone()[0] == 5
+    finally:
+        con.close()
