@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from bench.measure import REPO, baseline_tree
 
 STAGES = (
     "inflate",
@@ -184,8 +187,9 @@ def profile(files: list[Path], day: str, key: str, out_dir: Path) -> dict[str, A
     }
 
 
-def run(rows_per_day: int, shape: str, workdir: Path) -> dict[str, Any]:
-    """One day's profile, in a fresh process (`python -m bench.stages --child`)."""
+def run(rows_per_day: int, shape: str, workdir: Path, source: Path = REPO) -> dict[str, Any]:
+    """One day's profile, in a fresh process (`python -m bench.stages --child`) importing the
+    `pipeline` of `source` (a baseline checkout for "before")."""
     from bench import data
 
     bench_day = data.ensure_day(rows_per_day, workdir, shape)
@@ -193,6 +197,8 @@ def run(rows_per_day: int, shape: str, workdir: Path) -> dict[str, Any]:
     args = {"files": files, "day": data.DAY.isoformat(), "key": data.PSEUDONYM_KEY}
     done = subprocess.run(
         [sys.executable, "-m", "bench.stages", "--child", json.dumps(args), "--workdir", str(workdir)],
+        cwd=source,
+        env={**os.environ, "PYTHONPATH": str(source)},
         capture_output=True,
         text=True,
         check=False,
@@ -235,6 +241,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--shape", nargs="+", default=["zipf", "single"])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/spotify-bulk-bench"))
     parser.add_argument("--json", type=Path, help="also write the profiles as JSON here")
+    parser.add_argument("--baseline", metavar="REV", help="also profile the landing code of revision REV")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -249,7 +256,11 @@ def main(argv: list[str] | None = None) -> None:
     results = {}
     for rows_per_day in args.rows:
         for shape in args.shape:
-            results[_label(rows_per_day, shape)] = run(rows_per_day, shape, args.workdir)
+            label = _label(rows_per_day, shape)
+            if args.baseline:  # before and after side by side, one after the other in the same run
+                tree = baseline_tree(args.baseline, args.workdir)
+                results[f"{label} @ {args.baseline}"] = run(rows_per_day, shape, args.workdir, tree)
+            results[label] = run(rows_per_day, shape, args.workdir)
             print(f"bench.stages: {_label(rows_per_day, shape)} done", file=sys.stderr, flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
