@@ -28,16 +28,24 @@ def _on(key: bytes = KEY, *, drop_region: bool = False) -> LandingOptions:
     return LandingOptions(privacy=Privacy(pseudonymize=True, key=key, drop_region=drop_region))
 
 
-def test_pseudonyms_are_hmac_sha256_of_each_value_nulls_kept(monkeypatch):
-    monkeypatch.setattr(
-        "pipeline.ingest.landing.privacy._CACHE_ENTRIES", 3
-    )  # the cache is cleared on the way
+def test_pseudonyms_are_hmac_sha256_of_each_value_nulls_kept():
+    """Hashed from the Arrow buffers: sliced arrays, large strings, empty and all-null batches too."""
     values = ["u1", "ünï\\x41", "", "u1", None, "a\nb", "😀", *[f"user-{i}" for i in range(10)], "u1"]
     worker = Pseudonymizer(Privacy(pseudonymize=True, key=KEY))
-    for chunk in (values[:7], values[7:]):
-        out = worker.pseudonyms(pa.chunked_array([pa.array(chunk, pa.string())]))
+    whole = pa.array(["x", *values], pa.string())
+    batches = [
+        pa.chunked_array([pa.array(values[:7], pa.string())]),
+        whole.slice(8),  # an offset into the buffers
+        pa.array(values[:5], pa.large_string()),
+        pa.array([None, None], pa.string()),
+        pa.array([], pa.string()),
+    ]
+    for batch in batches:
+        chunk = batch.to_pylist()
+        out = worker.pseudonyms(batch)
         expected = [None if v is None else hmac.new(KEY, v.encode(), "sha256").hexdigest() for v in chunk]
         assert out.to_pylist() == expected
+        assert out.type == pa.string()
     assert pseudonym(KEY, "u1") != pseudonym(b"another-key-0123456789", "u1")
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.config import ObjectStoreSettings, Settings, open_table_lake
 from pipeline.storage.object_store import StoreUrl, s3_filesystem
-from pipeline.storage.tables import TableLake
+from pipeline.storage.tables import TableLake, local_path
 from tests.kits.commit_driver import rows
 
 DAY = date(2026, 6, 10)
@@ -237,3 +237,27 @@ def test_a_catalog_whose_tables_a_concurrent_worker_created_meanwhile_is_opened_
     uri = f"sqlite:///{tmp_path / 'catalog.db'}"
     catalog = tables.open_catalog(uri, str(tmp_path / "lake"), ObjectStoreSettings())
     assert len(calls) == 2 and catalog.list_namespaces() == []
+
+
+def _staged(path: Path, licensor: str, day: date) -> Path:
+    import pyarrow.parquet as pq
+
+    from pipeline.storage.tables import with_partition_columns
+
+    pq.write_table(with_partition_columns(rows(4, 7), licensor, day), path, compression="zstd")
+    return path
+
+
+@pytest.mark.parametrize("written_for", ["acme", "globex"])
+def test_a_file_written_for_its_partition_is_committed_as_is_any_other_is_rewritten(tmp_path, written_for):
+    """Landing writes the partition columns itself so the commit copies its bytes (no re-encode);
+    a file whose statistics show another partition's values is rewritten with the right ones."""
+    lake = TableLake.local(tmp_path / "data")
+    staged = _staged(tmp_path / "staged.parquet", written_for, DAY)
+    commit = lake.replace_partition_file("streams", "acme", DAY, staged)
+    (location,) = commit.files
+    landed = lake.read("streams").to_pylist()
+    assert {(r["licensor"], r["date"], r["n"]) for r in landed} == {("acme", DAY, 7)}
+    assert len(landed) == 4
+    copied = local_path(location).read_bytes() == staged.read_bytes()
+    assert copied == (written_for == "acme")

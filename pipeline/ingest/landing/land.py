@@ -46,7 +46,7 @@ from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, staging_dir
 from pipeline.storage.catalog_lock import lake_commit_lock
 from pipeline.storage.migrate import refuse_legacy
-from pipeline.storage.tables import TableLake, local_path
+from pipeline.storage.tables import TableLake, local_path, without_partition_columns
 
 PART_FILE = "part-0.parquet"
 
@@ -109,7 +109,7 @@ def land_partition(
         for table in report.tables:
             out_dir = work / "out" / table.name
             out_dir.mkdir(parents=True)
-            lineage = Lineage.of(sources, stamp, table.schema)
+            lineage = Lineage.of(sources, stamp, table.schema, partition=(licensor, day))
             spill = work / "spill" / table.name
             sinks[table.name] = TableSink(table, spill, share, out_dir / PART_FILE, lineage)
             stop_sinks.callback(sinks[table.name].close)  # whatever happens, before staging goes
@@ -151,7 +151,7 @@ def land_partition(
             (rejects_final.parent / BLOCKED_FILE).unlink(missing_ok=True)
             for name, (out_dir, result) in built.items():
                 staged = out_dir / PART_FILE
-                size, schema = staged.stat().st_size, pq.read_schema(staged)
+                size, schema = staged.stat().st_size, without_partition_columns(pq.read_schema(staged))
                 commit = lake.replace_partition_file(name, licensor, day, staged)
                 say(f"committed {name} to {lake.location} in {commit.seconds:.2f} s")
                 location = commit.files[0] if commit.files else ""

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
@@ -32,7 +33,8 @@ def sort_table(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     two full copies.
     """
     sort_keys = [(key, "ascending", "at_end") for key in keys]
-    order = pc.sort_indices(table.select(list(keys)).combine_chunks(), sort_keys=sort_keys)
+    key_columns = [_ranked(table[key]) for key in keys]
+    order = pc.sort_indices(pa.table(key_columns, names=list(keys)), sort_keys=sort_keys)
     names, columns = table.column_names, table.columns
     del table
     if len(order) < 100_000:
@@ -44,6 +46,20 @@ def sort_table(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
     with ThreadPoolExecutor(max_workers=_TAKE_THREADS, thread_name_prefix="landing-sort") as pool:
         list(pool.map(reorder, range(len(columns))))
     return pa.Table.from_arrays(columns, names=names)
+
+
+def _ranked(column: pa.ChunkedArray) -> pa.Array:
+    """A text column as each value's rank among its distinct values (nulls stay null): the same
+    order, compared as integers (half the CPU of sorting by strings, measured on a day's
+    country, track id and timestamp keys); other columns as they are."""
+    column = column.combine_chunks()
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column
+    encoded = pc.dictionary_encode(column)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    ranks = np.empty(len(order), np.uint32)
+    ranks[order] = np.arange(len(order), dtype=np.uint32)
+    return pa.array(ranks).take(encoded.indices)
 
 
 class RunWriter:
