@@ -27,7 +27,7 @@ def ci_test_commands() -> list[str]:
 
 
 def test_ci_runs_exactly_the_readme_test_commands():
-    assert ci_test_commands() == readme_test_commands() == ["uv run pytest"]
+    assert ci_test_commands() == readme_test_commands() == ["uv run pytest", "uv run pytest -m slow"]
 
 
 @pytest.mark.parametrize(("pytest_exit", "ci_exit"), [(0, 0), (5, 0), (1, 1), (2, 2)])
