@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyiceberg.expressions import AlwaysTrue
 
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.tables import TableLake, partition_filter
+from pipeline.storage.tables import TableLake, partition_filter, with_partition_columns
 
 LICENSORS = ("acme", "globex")
 FIRST_DAY = date(2026, 6, 1)
@@ -186,17 +187,47 @@ def lake_tables(layout: Layout) -> TableLake:
     return TableLake.local(layout.data_dir)
 
 
-def write_partition(layout: Layout, table: str, licensor: str, day: date, rows: list[dict]) -> str:
-    """Write one lake partition the way the loader does: one Iceberg commit; its data file."""
-    spec = TABLES_BY_NAME[table]
+def _partition_rows(table: str, licensor: str, day: date, rows: list[dict]) -> pa.Table:
+    """`rows` as the table's declared schema, with the loader's lineage columns."""
     lineage = {
         "_extra": None,
         "_source_file": f"archive/{table}/{licensor}/{day}.gz",
         "_loaded_at": LOADED_AT,
     }
-    arrow = pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=spec.schema)
+    return pa.Table.from_pylist([{**r, **lineage} for r in rows], schema=TABLES_BY_NAME[table].schema)
+
+
+def write_partition(layout: Layout, table: str, licensor: str, day: date, rows: list[dict]) -> str:
+    """Write one lake partition the way the loader does: one Iceberg commit; its data file."""
+    arrow = _partition_rows(table, licensor, day, rows)
     commit = lake_tables(layout).replace_partition(table, licensor, day, arrow)
     return commit.files[0] if commit.files else ""
+
+
+def write_history(layout: Layout, parts: dict[tuple[str, date], dict[str, list[dict]]]) -> None:
+    """Whole lake tables, one commit each: every (licensor, day) of `parts` with its tables' rows.
+
+    For a long history in a fixture: a commit per partition costs more as a table's metadata grows
+    (90 days x 2 licensors x 8 tables took minutes), one per table does not. Replaces the tables.
+    """
+    lake = lake_tables(layout)
+    tables = sorted({table for by_table in parts.values() for table in by_table})
+    for table in tables:
+        pieces = {
+            part: with_partition_columns(_partition_rows(table, *part, by_table[table]), *part)
+            for part, by_table in parts.items()
+            if by_table.get(table)
+        }
+        schema = next(iter(pieces.values())).schema
+        iceberg = lake.table_for(table, schema)
+        files = []
+        for (licensor, day), piece in pieces.items():
+            path = lake.data_path(iceberg, licensor, day)
+            with iceberg.io.new_output(path).create(overwrite=True) as out:
+                pq.write_table(piece.cast(schema), out)
+            files.append(path)
+        rows = sum(piece.num_rows for piece in pieces.values())
+        lake.replace_files(table, files, schema, where=AlwaysTrue(), rows=rows)
 
 
 def write_day(layout: Layout, licensor: str, day: date, *, rows: int = 60, variant: int = 0) -> None:

@@ -16,7 +16,7 @@ from pipeline.ingest.ledger import LoadRecord, write_record
 from pipeline.ingest.status import lake_status, repull_window
 from pipeline.ingest.tally import RejectTally, write_tally
 from pipeline.layout import Layout
-from tests.kits.fake_lake import FIRST_DAY, day_tables, write_day, write_partition
+from tests.kits.fake_lake import FIRST_DAY, day_tables, write_day, write_history
 
 AT = datetime(2026, 6, 20, 6, 5, tzinfo=UTC)
 TODAY = FIRST_DAY + timedelta(days=5)
@@ -103,12 +103,13 @@ def test_the_repull_window_matches_the_daily_schedule():
 def test_status_on_90_days_of_two_licensors_is_quick(tmp_path, capsys):
     layout = Layout(tmp_path / "data")
     days = [FIRST_DAY + timedelta(days=n) for n in range(90)]
+    parts = {}
     for licensor in ("acme", "globex"):
         tables = day_tables(licensor, FIRST_DAY, rows=10)
         for day in days:
-            for table, rows in tables.items():
-                write_partition(layout, table, licensor, day, rows)
+            parts[licensor, day] = tables
             write_record(layout, LoadRecord("streams", licensor, day, "loaded", AT, rows=10))
+    write_history(layout, parts)
     started = time.perf_counter()
     status = lake_status(
         layout,
