@@ -276,8 +276,10 @@ class TableLake:
         where: BooleanExpression | None = None,
         rows: int = 0,
         partitioned: bool = True,
+        properties: dict[str, str] | None = None,
     ) -> Commit:
-        """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`.
+        """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`;
+        `properties` go into the new snapshot's summary.
 
         Deleting whole partitions drops their files without rewriting any. A commit that loses a
         race with another writer (of another partition) is retried on the fresh metadata; readers
@@ -295,9 +297,9 @@ class TableLake:
                             evolve.union_by_name(schema)
                     with warnings.catch_warnings():  # a first write deletes nothing: expected
                         warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                        tx.delete(where)
-                    if files:
-                        tx.add_files(files, check_duplicate_files=False)
+                        tx.delete(where, snapshot_properties=properties or {})
+                    if files or properties:  # with properties, even no file makes a snapshot
+                        tx.add_files(files, snapshot_properties=properties or {}, check_duplicate_files=False)
             except CommitFailedException:
                 if attempt == MAX_COMMIT_ATTEMPTS:
                     raise

@@ -133,7 +133,7 @@ def collect(session: Session, *, keep_tags: set[str]) -> int:
     grace = timedelta(seconds=session.options.reader_grace_seconds)
     cutoff = datetime.now(UTC) - grace
     expired = 0
-    for tables in (session.paths.lake, session.paths.marts):
+    for tables in (session.paths.lake, session.paths.marts, session.paths.accumulators):
         expired += tables.expire(cutoff, keep_tags=keep_tags)
         tables.remove_orphans(cutoff)
     return expired
