@@ -58,7 +58,7 @@ from pipeline.warehouse.session import Session
 from pipeline.warehouse.sources import empty_select, files_select
 
 RETIRED = "retired-before"  # a property of the namespace: days before this date were deleted by retention
-# What a state's snapshot summary records (see `_summary`).
+# What a state's snapshot summary records (see `_advance`).
 SIGNATURE, THROUGH, DAYS, RETIRED_KEY = (
     f"accumulator.{k}" for k in ("signature", "through", "days", RETIRED)
 )
@@ -158,7 +158,7 @@ def fingerprints(session: Session, acc: Accumulator) -> dict[str, str]:
             for name in files:
                 entries.setdefault(day.isoformat(), []).append(f"{source}/{licensor}/{name}")
     return {
-        day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:32]
+        day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
         for day, lines in entries.items()
     }
 
@@ -220,10 +220,13 @@ def _checkpoints(table: Table) -> dict[date, int]:
     }
 
 
-def _untag(table: Table, days: list[date]) -> None:
-    with table.manage_snapshots() as manage:  # commits only when there is something to remove
-        for day in days:
+def _retag(table: Table, drop: list[date], add: tuple[date, int] | None = None) -> None:
+    """Remove the checkpoints of `drop` and tag `add` in one commit (none when there is nothing)."""
+    with table.manage_snapshots() as manage:
+        for day in drop:
             manage.remove_tag(f"{CHECKPOINT}{day}")
+        if add is not None:
+            manage.create_tag(add[1], f"{CHECKPOINT}{add[0]}")
 
 
 def _reconcile(
@@ -245,7 +248,7 @@ def _reconcile(
     if not any(day < first for day in points):
         tables.drop(acc.name)
         return _EMPTY, True, None
-    _untag(table, [day for day in points if day >= first])  # they hold the changed day as it was
+    _retag(table, [day for day in points if day >= first])  # they hold the changed day as it was
     point = max(day for day in points if day < first)
     return _state(tables, acc, table.snapshot_by_id(points[point])), False, point  # type: ignore[arg-type]
 
@@ -310,9 +313,8 @@ def _advance(
         if (piece.end.toordinal() + 1) % CHECKPOINT_DAYS == 0:
             table = tables.load(acc.name)
             assert table is not None
-            with table.manage_snapshots() as manage:
-                manage.create_tag(snapshot_id, f"{CHECKPOINT}{piece.end}")
-            _untag(tables.load(acc.name), sorted(_checkpoints(table))[:-MAX_CHECKPOINTS])  # type: ignore[arg-type]
+            points = sorted(_checkpoints(table))  # the oldest go: `MAX_CHECKPOINTS` with the new one
+            _retag(table, points[: max(0, len(points) + 1 - MAX_CHECKPOINTS)], (piece.end, snapshot_id))
     return state
 
 
