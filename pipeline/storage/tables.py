@@ -38,6 +38,7 @@ from pyiceberg.exceptions import (
     TableAlreadyExistsError,
 )
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThan
+from pyiceberg.manifest import ManifestContent
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
@@ -540,8 +541,16 @@ def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
 
 
 def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:
-    """The data files live in any of the snapshots."""
-    return {task.file.file_path for sid in snapshot_ids for task in table.scan(snapshot_id=sid).plan_files()}
+    """The data files live in any of the snapshots. Each manifest is read once however many
+    snapshots share it: planning every snapshot read them all again (history x snapshots)."""
+    snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
+    manifests = {m.manifest_path: m for s in snapshots for m in s.manifests(table.io)}
+    return {
+        entry.data_file.file_path
+        for manifest in manifests.values()
+        if manifest.content == ManifestContent.DATA
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+    }
 
 
 def _same_columns(table: Table, schema: pa.Schema) -> bool:
