@@ -75,7 +75,7 @@ class AccumulatorBuild:
     name: str
     through: date | None  # the base holds the source days up to here (None: no day)
     folded: int  # days folded into the base by this build
-    rebuilt: bool  # the base was started over from nothing (its SQL changed, or no checkpoint helped)
+    rebuilt: bool  # the base was refolded from nothing (new, its SQL changed, or no checkpoint helped)
     tail: DateWindow | None  # days folded on top in memory for this build
     seconds: float
     restarted_from: date | None = None  # a changed day sent the base back to this checkpoint
@@ -338,7 +338,7 @@ def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
         tail = DateWindow(tail_start, newest) if tail_start <= newest else None
     _define(session, acc, state, tail)
     build = AccumulatorBuild(
-        acc.name, state.through, folded, rebuilt and bool(days), tail, time.monotonic() - started, restarted
+        acc.name, state.through, folded, rebuilt and folded > 0, tail, time.monotonic() - started, restarted
     )
     session.prepared.append(build)
     return build
