@@ -117,9 +117,15 @@ def _per_build_cpu(m: Measurement) -> float:
     return m.cpu / max(int(m.extra.get("runs", 1)), 1)  # a child's CPU covers all its timed builds
 
 
+def _build_cpu(m: Measurement) -> float:
+    """CPU seconds of one build, measured around it (older runs: the child's CPU over its runs,
+    imports included)."""
+    return float(m.extra.get("build_cpu", _per_build_cpu(m)))
+
+
 def _cpu_ratio(m: Measurement, base: Measurement) -> str:
     """CPU seconds per build, `m` over `base`: steadier than wall on a shared, loaded machine."""
-    return f"CPU {_per_build_cpu(m) / max(_per_build_cpu(base), 1e-9):.2f}x"
+    return f"CPU {_build_cpu(m) / max(_build_cpu(base), 1e-9):.2f}x"
 
 
 def warehouse_targets(rows: Sequence[Measurement], history: Sequence[int]) -> list[Target]:
@@ -132,10 +138,16 @@ def warehouse_targets(rows: Sequence[Measurement], history: Sequence[int]) -> li
     base = day.get(history[0])
     for days in history[1:]:
         longer = day.get(days)
-        if base and longer:
-            growth = longer.seconds / base.seconds
-            name = f"one-day build, {days} vs {history[0]} days of history <= 1.3x"
-            out.append(Target(name, f"{growth:.2f}x wall ({_cpu_ratio(longer, base)})", growth <= 1.3))
+        if base and longer:  # CPU: steadier than wall on a shared machine (issue 21: <= 1.1x)
+            growth = _build_cpu(longer) / max(_build_cpu(base), 1e-9)
+            name = f"one-day build CPU, {days} vs {history[0]} days of history <= 1.1x"
+            value = f"{growth:.2f}x ({_build_cpu(longer):.2f} vs {_build_cpu(base):.2f} CPU-s per build)"
+            out.append(Target(name, value, growth <= 1.1))
+    short, long = day.get(30), day.get(120)
+    if short and long:
+        growth = long.seconds / short.seconds
+        value = f"{growth:.2f}x ({long.seconds:.2f} vs {short.seconds:.2f} s)"
+        out.append(Target("one-day build wall, 120 vs 30 days of history <= 1.1x", value, growth <= 1.1))
     for days in history:
         retired = _find(rows, "warehouse", "one-day build after retention", f"{days} days")
         normal = day.get(days)

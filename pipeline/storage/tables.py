@@ -40,6 +40,7 @@ from pyiceberg.exceptions import (
     TableAlreadyExistsError,
 )
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThan
+from pyiceberg.manifest import ManifestContent
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
@@ -352,8 +353,10 @@ class TableLake:
         partitioned: bool = True,
         partition_by: tuple[str, ...] | None = None,
         based_on: int | None = None,
+        properties: dict[str, str] | None = None,
     ) -> Commit:
-        """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`.
+        """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`;
+        `properties` go into the new snapshot's summary.
 
         Deleting whole partitions drops their files without rewriting any. A commit that loses a
         race with another writer (of another partition) is retried on the fresh metadata; readers
@@ -376,9 +379,9 @@ class TableLake:
                             evolve.union_by_name(schema)
                     with warnings.catch_warnings():  # a first write deletes nothing: expected
                         warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                        tx.delete(where)
-                    if files:
-                        tx.add_files(files, check_duplicate_files=False)
+                        tx.delete(where, snapshot_properties=properties or {})
+                    if files or properties:  # with properties, even no file makes a snapshot
+                        tx.add_files(files, snapshot_properties=properties or {}, check_duplicate_files=False)
             except CommitFailedException:
                 if attempt == MAX_COMMIT_ATTEMPTS or based_on is not None:
                     raise
@@ -639,8 +642,16 @@ def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
 
 
 def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:
-    """The data files live in any of the snapshots."""
-    return {task.file.file_path for sid in snapshot_ids for task in table.scan(snapshot_id=sid).plan_files()}
+    """The data files live in any of the snapshots. Each manifest is read once however many
+    snapshots share it: planning every snapshot read them all again (history x snapshots)."""
+    snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
+    manifests = {m.manifest_path: m for s in snapshots for m in s.manifests(table.io)}
+    return {
+        entry.data_file.file_path
+        for manifest in manifests.values()
+        if manifest.content == ManifestContent.DATA
+        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+    }
 
 
 def _write_file(table: Table, rows: pa.Table, path: str) -> str:

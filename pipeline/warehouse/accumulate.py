@@ -6,8 +6,8 @@ reads that; the tail is the `TAIL_DAYS` newest days, the ones that daily loads r
 builds rewrite, so the base stays valid from one build to the next and moves forward a day at a
 time as days age out of the tail.
 
-The manifest keeps a fingerprint (the Iceberg data files, each written once under a unique name) of
-every source day the base holds, checked at every build, so the state can never lag the data it
+The base records a fingerprint (the Iceberg data files, each written once under a unique name) of
+every source day it holds, checked at every build, so the state can never lag the data it
 summarizes. When a day inside the base changed (a partition re-landed or a fact rebuilt, a day
 deleted, a day added behind it), the base goes back to its newest *checkpoint* before that day (the
 state as of the end of each `CHECKPOINT_DAYS` period, the last `MAX_CHECKPOINTS` kept) and refolds
@@ -26,36 +26,43 @@ Folding is associative (a merge accumulator's second statement combines any spli
 the same state; an append accumulator only adds keys it does not hold yet), so a dimension built day
 by day, in windows, from a checkpoint, or in one full refresh is the same.
 
-State lives in `.warehouse/accumulators/<name>/`: Parquet files and `manifest.json` naming them (and
-the checkpoints'). Files are written under new names before the manifest (replaced atomically) names
-them, and files no manifest names are swept, so a crash leaves the previous state. Everything runs
-under the warehouse lock.
+The base is the Iceberg table `accumulators.<name>`: each fold of a period is one commit, whose
+snapshot summary records what the state covers (through which day, the source days' fingerprints,
+the SQL signature, the retired cutoff). A checkpoint is the tag `checkpoint-<day>` on the snapshot
+that ended a period; going back to it is reading the table at that snapshot. Expiry keeps tagged
+snapshots; a crash leaves the previous commit current. Everything runs under the warehouse lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
+from functools import partial
+
+from pyiceberg.exceptions import NoSuchNamespaceError
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 
 from pipeline.dates import DateWindow
-from pipeline.storage.atomic import atomic_write_bytes
-from pipeline.warehouse.materialize import chunks
+from pipeline.storage.tables import WHOLE, TableLake
+from pipeline.warehouse.materialize import chunks, write_whole
 from pipeline.warehouse.models import PARTS, Accumulator
-from pipeline.warehouse.paths import WarehousePaths
-from pipeline.warehouse.pinned import FileRef
-from pipeline.warehouse.quoting import quote_columns, quote_identifier, quote_literal
+from pipeline.warehouse.paths import ACCUMULATORS, WarehousePaths
+from pipeline.warehouse.pinned import FileRef, file_ref
+from pipeline.warehouse.quoting import quote_columns, quote_identifier
 from pipeline.warehouse.session import Session
 from pipeline.warehouse.sources import empty_select, files_select
 
-FORMAT = 2
-MANIFEST = "manifest.json"
-RETIRED = "retired-before"  # in the accumulators' root: days before this date were deleted by retention
+RETIRED = "retired-before"  # a property of the namespace: days before this date were deleted by retention
+# What a state's snapshot summary records (see `_advance`).
+SIGNATURE, THROUGH, DAYS, RETIRED_KEY = (
+    f"accumulator.{k}" for k in ("signature", "through", "days", RETIRED)
+)
+CHECKPOINT = "checkpoint-"  # tag prefix; the tag names the last day the tagged state holds
 MAX_SEGMENTS = 32  # an append accumulator's files before they are compacted into one
 CHECKPOINT_DAYS = 14  # a checkpoint at the end of every period of this many days (aligned to 0001-01-01)
 MAX_CHECKPOINTS = 12  # the newest ones kept: a re-publication up to ~24 weeks old refolds from one
@@ -68,61 +75,20 @@ class AccumulatorBuild:
     name: str
     through: date | None  # the base holds the source days up to here (None: no day)
     folded: int  # days folded into the base by this build
-    rebuilt: bool  # the base was started over from nothing (its SQL changed, or no checkpoint helped)
+    rebuilt: bool  # the base was refolded from nothing (new, its SQL changed, or no checkpoint helped)
     tail: DateWindow | None  # days folded on top in memory for this build
     seconds: float
     restarted_from: date | None = None  # a changed day sent the base back to this checkpoint
 
 
 @dataclass(frozen=True)
-class _Checkpoint:
-    through: date
-    files: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _Manifest:
-    signature: str
+class _State:
     through: date | None
-    days: dict[str, str]
-    files: tuple[str, ...]
-    checkpoints: tuple[_Checkpoint, ...] = ()
-
-    def to_json(self) -> bytes:
-        body = {
-            "format": FORMAT,
-            "signature": self.signature,
-            "through": self.through.isoformat() if self.through else None,
-            "days": self.days,
-            "files": list(self.files),
-            "checkpoints": [
-                {"through": c.through.isoformat(), "files": list(c.files)} for c in self.checkpoints
-            ],
-        }
-        return json.dumps(body, indent=1, sort_keys=True).encode()
-
-    @property
-    def names(self) -> set[str]:
-        """Every file this manifest needs kept: the base's and the checkpoints'."""
-        return {*self.files, *(f for c in self.checkpoints for f in c.files)}
+    days: dict[str, str]  # source day (ISO) -> fingerprint, for every day folded
+    files: tuple[str, ...]  # the table's data files at this state
 
 
-def state_dir(session: Session, acc: Accumulator) -> Path:
-    return session.paths.accumulators_root / acc.name
-
-
-def _read_manifest(root: Path) -> _Manifest | None:
-    try:
-        body = json.loads((root / MANIFEST).read_text())
-        if body.get("format") != FORMAT:
-            return None
-        through = date.fromisoformat(body["through"]) if body["through"] else None
-        checkpoints = tuple(
-            _Checkpoint(date.fromisoformat(c["through"]), tuple(c["files"])) for c in body["checkpoints"]
-        )
-        return _Manifest(body["signature"], through, dict(body["days"]), tuple(body["files"]), checkpoints)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None  # missing or unreadable: start over
+_EMPTY = _State(None, {}, ())
 
 
 def retire_before(paths: WarehousePaths, cutoff: date) -> None:
@@ -130,17 +96,18 @@ def retire_before(paths: WarehousePaths, cutoff: date) -> None:
     retention calls it before deleting, so a build that misses such a day knows why."""
     known = retired_before(paths)
     if known is None or cutoff > known:
-        paths.accumulators_root.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(
-            paths.accumulators_root / RETIRED, cutoff.isoformat().encode(), staging_root=paths.staging_root
-        )
+        with contextlib.suppress(NoSuchNamespaceError):  # no state yet: nothing holds such a day
+            paths.accumulators.catalog.update_namespace_properties(
+                ACCUMULATORS, updates={RETIRED: f"{cutoff}"}
+            )
 
 
 def retired_before(paths: WarehousePaths) -> date | None:
     try:
-        return date.fromisoformat((paths.accumulators_root / RETIRED).read_text().strip())
-    except (OSError, ValueError):
+        value = paths.accumulators.catalog.load_namespace_properties(ACCUMULATORS).get(RETIRED)
+    except NoSuchNamespaceError:
         return None
+    return date.fromisoformat(value) if value else None
 
 
 def _sources(session: Session, acc: Accumulator) -> list[tuple[str, list[tuple[str, date, list[FileRef]]]]]:
@@ -191,23 +158,9 @@ def fingerprints(session: Session, acc: Accumulator) -> dict[str, str]:
             for name in files:
                 entries.setdefault(day.isoformat(), []).append(f"{source}/{licensor}/{name}")
     return {
-        day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:32]
+        day: hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()[:16]
         for day, lines in entries.items()
     }
-
-
-def _base_select(session: Session, acc: Accumulator, root: Path, files: tuple[str, ...]) -> str:
-    columns = session.accumulator_columns[acc.name]
-    return files_select([root / f for f in files], columns)
-
-
-def _write(session: Session, root: Path, relation: str, prefix: str) -> str:
-    """Write `relation` to a new Parquet file in `root`; returns its name."""
-    name = f"{prefix}-{uuid.uuid4().hex}.parquet"
-    session.con.execute(
-        f"COPY (SELECT * FROM {relation}) TO {quote_literal(root / name)} (FORMAT parquet, COMPRESSION zstd)"
-    )
-    return name
 
 
 def _fold(session: Session, acc: Accumulator, base: str, window: DateWindow, out: str) -> None:
@@ -237,65 +190,7 @@ def _fold(session: Session, acc: Accumulator, base: str, window: DateWindow, out
         con.execute("DROP TABLE _acc_days")
 
 
-def _sweep(root: Path, keep: set[str]) -> None:
-    """Remove files no manifest names (older states, leftovers of a crashed build)."""
-    for entry in os.scandir(root):
-        if entry.name != MANIFEST and entry.name not in keep and entry.is_file():
-            Path(entry.path).unlink(missing_ok=True)
-
-
-def _pieces(window: DateWindow) -> list[DateWindow]:
-    """`window` cut after every checkpoint period's last day."""
-    out, start = [], window.start
-    while start <= window.end:
-        period_end = start + timedelta(days=CHECKPOINT_DAYS - 1 - start.toordinal() % CHECKPOINT_DAYS)
-        end = min(period_end, window.end)
-        out.append(DateWindow(start, end))
-        start = end + timedelta(days=1)
-    return out
-
-
-def _fold_files(
-    session: Session, acc: Accumulator, root: Path, files: tuple[str, ...], window: DateWindow
-) -> tuple[str, ...]:
-    """The state files after folding `window` into the state of `files` (written, not yet named)."""
-    out = f"_acc_base_{acc.name}"
-    _fold(session, acc, _base_select(session, acc, root, files), window, out)
-    if acc.merge_sql is not None:
-        files = (_write(session, root, out, "base"),)
-    else:  # the new keys go to a new file beside the held ones
-        if session.con.execute(f"SELECT count(*) FROM {out}").fetchone() != (0,):
-            files = (*files, _write(session, root, out, "segment"))
-        if len(files) > MAX_SEGMENTS:
-            files = (_write(session, root, f"({_base_select(session, acc, root, files)})", "segment"),)
-    session.con.execute(f"DROP TABLE IF EXISTS {out}")
-    return files
-
-
-def _advance(
-    session: Session, acc: Accumulator, root: Path, state: _Manifest, window: DateWindow, days: dict[str, str]
-) -> _Manifest:
-    """Fold `window` into the base, a checkpoint period at a time, and record it; returns the new
-    manifest (with a checkpoint at the end of every period the window completes)."""
-    files, checkpoints = state.files, list(state.checkpoints)
-    for piece in _pieces(window):
-        files = _fold_files(session, acc, root, files, piece)
-        if (piece.end.toordinal() + 1) % CHECKPOINT_DAYS == 0:
-            checkpoints.append(_Checkpoint(piece.end, files))
-    through = window.end
-    manifest = _Manifest(
-        state.signature,
-        through,
-        {d: f for d, f in days.items() if date.fromisoformat(d) <= through},
-        files,
-        tuple(checkpoints[-MAX_CHECKPOINTS:]),
-    )
-    atomic_write_bytes(root / MANIFEST, manifest.to_json(), staging_root=session.paths.staging_root)
-    _sweep(root, manifest.names)
-    return manifest
-
-
-def _first_change(state: _Manifest, days: dict[str, str], retired: date | None) -> date | None:
+def _first_change(state: _State, days: dict[str, str], retired: date | None) -> date | None:
     """The oldest day the base holds that is not as it was folded (changed, added or deleted, but
     not retired), or None."""
     through = state.through
@@ -309,66 +204,150 @@ def _first_change(state: _Manifest, days: dict[str, str], retired: date | None) 
     return min(changed, default=None)
 
 
+def _state(tables: TableLake, acc: Accumulator, snapshot: Snapshot) -> _State:
+    """The state a snapshot of the accumulator's table holds, as its summary records it."""
+    summary, files = snapshot.summary, tables.files(acc.name, snapshot.snapshot_id).get(WHOLE, [])
+    return _State(date.fromisoformat(summary[THROUGH]), json.loads(summary[DAYS]), tuple(files))
+
+
+def _checkpoints(table: Table) -> dict[date, int]:
+    """The checkpoints' last days and their snapshots."""
+    refs = table.metadata.refs.items()
+    return {
+        date.fromisoformat(n.removeprefix(CHECKPOINT)): r.snapshot_id
+        for n, r in refs
+        if n.startswith(CHECKPOINT)
+    }
+
+
+def _retag(table: Table, drop: list[date], add: tuple[date, int] | None = None) -> None:
+    """Remove the checkpoints of `drop` and tag `add` in one commit (none when there is nothing)."""
+    with table.manage_snapshots() as manage:
+        for day in drop:
+            manage.remove_tag(f"{CHECKPOINT}{day}")
+        if add is not None:
+            manage.create_tag(add[1], f"{CHECKPOINT}{add[0]}")
+
+
 def _reconcile(
-    root: Path, state: _Manifest | None, signature: str, days: dict[str, str], retired: date | None
-) -> tuple[_Manifest, bool, date | None]:
-    """The base this build starts from: the recorded one, a checkpoint before its first changed day,
-    or nothing; with (started over, restarted from)."""
-    empty = _Manifest(signature, None, {}, ())
-    if state is None or state.signature != signature or not all((root / f).is_file() for f in state.files):
-        return empty, True, None
+    session: Session, acc: Accumulator, signature: str, days: dict[str, str], retired: date | None
+) -> tuple[_State, bool, date | None]:
+    """The base this build starts from: the current snapshot's state, a checkpoint before its first
+    changed day, or nothing; with (started over, restarted from)."""
+    tables = session.paths.accumulators
+    table = tables.load(acc.name)
+    current = table.current_snapshot() if table is not None else None
+    if table is None or current is None or current.summary.get(SIGNATURE) != signature:
+        tables.drop(acc.name)  # another SQL or columns, or no state: start over, checkpoints too
+        return _EMPTY, True, None
+    state = _state(tables, acc, current)
     first = _first_change(state, days, retired)
     if first is None:
         return state, False, None
-    usable = [
-        c for c in state.checkpoints if c.through < first and all((root / f).is_file() for f in c.files)
-    ]
-    if not usable:
-        return empty, True, None
-    point = usable[-1]
-    held = {d: f for d, f in days.items() if date.fromisoformat(d) <= point.through}
-    kept = tuple(c for c in state.checkpoints if c.through <= point.through)
-    return _Manifest(signature, point.through, held, point.files, kept), False, point.through
+    points = _checkpoints(table)
+    if not any(day < first for day in points):
+        tables.drop(acc.name)
+        return _EMPTY, True, None
+    _retag(table, [day for day in points if day >= first])  # they hold the changed day as it was
+    point = max(day for day in points if day < first)
+    return _state(tables, acc, table.snapshot_by_id(points[point])), False, point  # type: ignore[arg-type]
+
+
+def _pieces(window: DateWindow) -> list[DateWindow]:
+    """`window` cut after the last day of each of the newest `MAX_CHECKPOINTS` checkpoint periods
+    in it (older checkpoints would be dropped at once: the days before them fold in one piece)."""
+    last = window.end - timedelta(days=(window.end.toordinal() + 1) % CHECKPOINT_DAYS)
+    ends = {last - timedelta(days=CHECKPOINT_DAYS * i) for i in range(MAX_CHECKPOINTS)}
+    out, start = [], window.start
+    for end in sorted({e for e in ends if e >= window.start} | {window.end}):
+        out.append(DateWindow(start, end))
+        start = end + timedelta(days=1)
+    return out
+
+
+def _select(session: Session, acc: Accumulator, files: tuple[str, ...]) -> str:
+    return files_select([file_ref(f) for f in files], session.accumulator_columns[acc.name])
+
+
+def _commit_fold(
+    session: Session, acc: Accumulator, state: _State, piece: DateWindow, summary: dict[str, str]
+) -> tuple[tuple[str, ...], int]:
+    """Fold `piece` into `state` and commit the result as the table's whole content (one commit,
+    `summary` in its snapshot); the state's files and the snapshot id."""
+    tables, out = session.paths.accumulators, f"_acc_base_{acc.name}"
+    write = partial(
+        write_whole, session, tables, table_for=partial(tables.table_for, acc.name, partitioned=False)
+    )
+    _fold(session, acc, _select(session, acc, state.files), piece, out)
+    table = tables.load(acc.name)
+    if acc.merge_sql is not None:
+        path, schema, _ = write(f"SELECT * FROM {out}")
+        files = (path,)
+    elif table is None or session.con.execute(f"SELECT count(*) FROM {out}").fetchone() != (0,):
+        path, schema, _ = write(f"SELECT * FROM {out}")
+        files = (*state.files, path)  # the new keys in a file beside the held ones
+    else:
+        files, schema = state.files, table.schema().as_arrow()
+    if len(files) > MAX_SEGMENTS:
+        path, schema, _ = write(_select(session, acc, files))
+        files = (path,)
+    session.con.execute(f"DROP TABLE {out}")
+    commit = session.paths.accumulators.replace_files(
+        acc.name, list(files), schema, partitioned=False, properties=summary
+    )
+    return files, commit.snapshot_id
+
+
+def _advance(
+    session: Session, acc: Accumulator, state: _State, window: DateWindow, days: dict[str, str],
+    summary: dict[str, str],
+) -> _State:  # fmt: skip
+    """Fold `window` into the base, a commit per piece, tagging a checkpoint at the end of every
+    period it completes; the state after it."""
+    tables = session.paths.accumulators
+    for piece in _pieces(window):
+        held = {d: f for d, f in days.items() if d <= piece.end.isoformat()}
+        recorded = {**summary, THROUGH: f"{piece.end}", DAYS: json.dumps(held, separators=(",", ":"))}
+        files, snapshot_id = _commit_fold(session, acc, state, piece, recorded)
+        state = _State(piece.end, held, files)
+        if (piece.end.toordinal() + 1) % CHECKPOINT_DAYS == 0:
+            table = tables.load(acc.name)
+            assert table is not None
+            points = sorted(_checkpoints(table))  # the oldest go: `MAX_CHECKPOINTS` with the new one
+            _retag(table, points[: max(0, len(points) + 1 - MAX_CHECKPOINTS)], (piece.end, snapshot_id))
+    return state
 
 
 def prepare(session: Session, acc: Accumulator) -> AccumulatorBuild:
     """Bring `acc`'s base up to date and define its view: the base with the tail folded on top."""
     started = time.monotonic()
-    root = state_dir(session, acc)
-    root.mkdir(parents=True, exist_ok=True)
     days = fingerprints(session, acc)
-    recorded = _read_manifest(root)
     retired = retired_before(session.paths)
-    state, rebuilt, restarted = _reconcile(root, recorded, _signature(session, acc), days, retired)
-    if state != recorded:  # recorded before anything is folded: a crash leaves a consistent state
-        atomic_write_bytes(root / MANIFEST, state.to_json(), staging_root=session.paths.staging_root)
-    _sweep(root, state.names)
-    folded = 0
+    signature = _signature(session, acc)
+    state, rebuilt, restarted = _reconcile(session, acc, signature, days, retired)
+    folded, tail = 0, None
     if days:
         first, newest = (date.fromisoformat(d) for d in (min(days), max(days)))
         target = newest - timedelta(days=session.options.tail_days)
         start = state.through + timedelta(days=1) if state.through else first
         if target >= start:
             folded = len(DateWindow(start, target))
-            state = _advance(session, acc, root, state, DateWindow(start, target), days)
+            summary = {SIGNATURE: signature} | ({RETIRED_KEY: f"{retired}"} if retired else {})
+            state = _advance(session, acc, state, DateWindow(start, target), days, summary)
         tail_start = state.through + timedelta(days=1) if state.through else first
         tail = DateWindow(tail_start, newest) if tail_start <= newest else None
-    else:
-        tail = None
-    _define(session, acc, root, state, tail)
+    _define(session, acc, state, tail)
     build = AccumulatorBuild(
-        acc.name, state.through, folded, rebuilt and bool(days), tail, time.monotonic() - started, restarted
+        acc.name, state.through, folded, rebuilt and folded > 0, tail, time.monotonic() - started, restarted
     )
     session.prepared.append(build)
     return build
 
 
-def _define(
-    session: Session, acc: Accumulator, root: Path, state: _Manifest, tail: DateWindow | None
-) -> None:
+def _define(session: Session, acc: Accumulator, state: _State, tail: DateWindow | None) -> None:
     """The accumulator's view for this build: base plus tail (in a temp table, never written)."""
     name, out = quote_identifier(acc.name), f"_acc_now_{acc.name}"
-    base = _base_select(session, acc, root, state.files)
+    base = _select(session, acc, state.files)
     if tail is None:
         session.con.execute(f"CREATE OR REPLACE VIEW {name} AS {base}")
         return

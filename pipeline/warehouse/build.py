@@ -21,7 +21,7 @@ from pipeline.dates import DateWindow
 from pipeline.ingest.tally import RejectTally, read_tallies
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.atomic import exclusive_lock, remove_dir
+from pipeline.storage.atomic import exclusive_lock
 from pipeline.storage.migrate import refuse_legacy
 from pipeline.storage.tables import TableLake
 from pipeline.warehouse.accumulate import AccumulatorBuild, prepare
@@ -158,10 +158,9 @@ def _reset_accumulators(
 ) -> None:
     """Drop the state of accumulators that no longer exist (all of it for a full refresh)."""
     names = set() if everything else {a.name for a in accumulators}
-    if paths.accumulators_root.is_dir():
-        for directory in paths.accumulators_root.iterdir():
-            if directory.is_dir() and directory.name not in names:
-                remove_dir(directory, staging_root=paths.staging_root)
+    for table in paths.accumulators.table_names():
+        if table not in names:
+            paths.accumulators.drop(table)  # its files go with the orphan sweep
 
 
 def reset_derived_state(

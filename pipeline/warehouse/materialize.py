@@ -11,7 +11,7 @@ Rows are sorted by the key, so the same input gives the same rows in the same or
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -155,16 +155,14 @@ def build_partitioned(session: Session, model: Model, window: DateWindow) -> Mod
     )
 
 
-def build_whole(session: Session, model: Model) -> ModelBuild:
-    """Rebuild a non-partitioned model (a dimension) and replace it in one commit."""
-    started = time.monotonic()
-    marts = session.paths.marts
+def write_whole(
+    session: Session, tables: TableLake, select: str, table_for: Callable[[pa.Schema], Table]
+) -> tuple[str, pa.Schema, int]:
+    """The rows of `select` streamed (one batch in memory) into one new data file of the table
+    `table_for(schema)` gives; its URI, schema and row count (the caller commits it)."""
     session.con.complete()  # a streamed result needs no other result left open on the connection
-    reader = session.con.sql(
-        f"SELECT * FROM (\n{model.sql}\n) ORDER BY {quote_columns(list(model.key))}"
-    ).to_arrow_reader(STREAM_BATCH_ROWS)
+    reader = session.con.sql(select).to_arrow_reader(STREAM_BATCH_ROWS)
     schema = _nullable(reader.schema)
-    table = _mart_table(session, model, schema)
     counted = [0]
 
     def parts() -> Iterator[pa.Table]:
@@ -172,16 +170,23 @@ def build_whole(session: Session, model: Model) -> ModelBuild:
             counted[0] += batch.num_rows
             yield pa.Table.from_batches([batch])
 
-    path = _write_file(table, marts, parts(), schema)
+    path = _write_file(table_for(schema), tables, parts(), schema)
     reader.close()
-    commit = marts.replace_files(
-        model.name, [path], schema, where=AlwaysTrue(), rows=counted[0], partitioned=False
-    )
+    return path, schema, counted[0]
+
+
+def build_whole(session: Session, model: Model) -> ModelBuild:
+    """Rebuild a non-partitioned model (a dimension) and replace it in one commit."""
+    started = time.monotonic()
+    marts = session.paths.marts
+    select = f"SELECT * FROM (\n{model.sql}\n) ORDER BY {quote_columns(list(model.key))}"
+    path, schema, rows = write_whole(session, marts, select, lambda s: _mart_table(session, model, s))
+    commit = marts.replace_files(model.name, [path], schema, where=AlwaysTrue(), rows=rows, partitioned=False)
     session.pinned.wrote(model.name, commit.snapshot_id)
     session.built(model)
     return ModelBuild(
-        model.name, None, counted[0], 1, 0, time.monotonic() - started, local_path(table.location()),
-        commit.snapshot_id,
+        model.name, None, rows, 1, 0, time.monotonic() - started,
+        local_path(marts.table_location(model.name)), commit.snapshot_id,
     )  # fmt: skip
 
 

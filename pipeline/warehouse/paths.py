@@ -1,9 +1,9 @@
 """Where the warehouse lives under the data directory, and the Iceberg tables it reads and writes.
 
-The lake's tables (namespace `lake`) and the marts (namespace `marts`) are Iceberg tables in the
-data directory's catalog (`catalog.db`, or PostgreSQL / object storage when configured); the
-published catalog `warehouse.duckdb` names the data files of the snapshots a build pinned.
-`.warehouse/` holds only the dimensions' accumulated state.
+The lake's tables (namespace `lake`), the marts (`marts`) and the dimensions' accumulated state
+(`accumulators`) are Iceberg tables in the data directory's catalog (`catalog.db`, or PostgreSQL /
+object storage when configured); the published catalog `warehouse.duckdb` names the data files of
+the snapshots a build pinned.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from pipeline.layout import Layout
 from pipeline.storage.tables import TableLake
 
 MARTS = "marts"  # the Iceberg namespace of the marts
+ACCUMULATORS = "accumulators"  # the namespace of the state behind incrementally built dimensions
 
 
 @dataclass(frozen=True)
 class WarehousePaths:
-    """The catalog file, the build lock, the accumulators' state and the tables of one data directory.
+    """The catalog file, the build lock and the tables of one data directory.
 
     `tables`: the lake's Iceberg tables (default: the data directory's own catalog and `lake/`).
     """
@@ -37,9 +38,9 @@ class WarehousePaths:
         return self.lake.sibling(MARTS)
 
     @property
-    def accumulators_root(self) -> Path:
+    def accumulators(self) -> TableLake:
         """The state behind incrementally built dimensions (see pipeline/warehouse/accumulate.py)."""
-        return self.layout.data_dir / ".warehouse" / "accumulators"
+        return self.lake.sibling(ACCUMULATORS)
 
     @property
     def catalog_path(self) -> Path:

@@ -8,18 +8,20 @@ dimensions to equal a one-pass query of the history written independently here.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from pyiceberg.table.snapshots import Summary
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.orchestration.retention import apply_retention
+from pipeline.storage.tables import WHOLE, local_path
 from pipeline.warehouse import accumulate
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
@@ -88,6 +90,19 @@ def _write_day(layout: Layout, licensor: str, day: date, *, variant: int = 0) ->
         write_partition(layout, "tracks", licensor, day, tracks)
 
 
+def _summary(layout: Layout, name: str) -> Summary:
+    """What the accumulator's current snapshot records about its state."""
+    table = WarehousePaths(layout).accumulators.load(name)
+    assert table is not None and table.current_snapshot() is not None
+    return table.current_snapshot().summary  # type: ignore[union-attr]
+
+
+def _recorded(layout: Layout, name: str) -> dict[str, str]:
+    """The state's own properties in its summary (not Iceberg's counts)."""
+    summary = _summary(layout, name).additional_properties
+    return {k: v for k, v in summary.items() if k.startswith("accumulator.")}
+
+
 def _dims_and_marts(layout: Layout) -> tuple[dict, dict]:
     dims = {p: h for p, h in file_hashes(layout).items() if p.startswith("dim_")}
     return mart_fingerprints(layout), dims
@@ -116,8 +131,7 @@ def test_daily_builds_as_history_grows_equal_one_full_build(tmp_path: Path, dail
         result = build_warehouse(daily, window, options=daily_tail)
         assert result.passed, result.failed_checks
         assert _query(daily, BUILT) == _query(daily, REFERENCE)  # right at every step
-    state = json.loads((WarehousePaths(daily).accumulators_root / "acc_tracks" / "manifest.json").read_text())
-    assert state["through"] == f"{DAYS[-2]}"  # everything but the one-day tail is in the base
+    assert _summary(daily, "acc_tracks")[accumulate.THROUGH] == f"{DAYS[-2]}"  # all but the one-day tail
 
     whole = Layout(tmp_path / "whole")
     for day in DAYS:
@@ -140,9 +154,7 @@ def test_append_state_is_compacted_and_stays_equal(tmp_path: Path, daily_tail: W
         for licensor in LICENSORS:
             _write_day(layout, licensor, day)
         assert build_warehouse(layout, DateWindow(day, day), options=daily_tail).passed
-        state = WarehousePaths(layout).accumulators_root / "acc_playlist_tracks"
-        listed = json.loads((state / "manifest.json").read_text())["files"]
-        assert len(listed) <= 2 and sorted(p.name for p in state.glob("*.parquet")) == sorted(listed)
+        assert len(WarehousePaths(layout).accumulators.files("acc_playlist_tracks").get(WHOLE, [])) <= 2
     before = _dims_and_marts(layout)
     assert build_warehouse(layout, full_refresh=True, options=daily_tail).passed
     assert _dims_and_marts(layout) == before
@@ -153,19 +165,24 @@ def test_a_state_that_does_not_match_is_rebuilt(layout: Layout, built, built_day
     last = DateWindow(built_days[-1], built_days[-1])
     assert build_warehouse(layout, last).passed
     expected = _dims_and_marts(layout)
-    root = WarehousePaths(layout).accumulators_root
-    (root / "acc_tracks" / "manifest.json").write_text("{not json")  # unreadable: start over
-    for path in (root / "acc_playlists").glob("*.parquet"):
-        path.unlink()  # a file the manifest names is gone: start over
-    manifest = root / "acc_playlist_tracks" / "manifest.json"
-    body = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps({**body, "signature": "older sql"}))  # another SQL: start over
-    (root / "acc_artist_credits" / "leftover-of-a-crash.parquet").write_bytes(b"junk")
-    (root / "acc_gone").mkdir()  # an accumulator that no longer exists
-    assert build_warehouse(layout, last).passed
+    states = WarehousePaths(layout).accumulators
+    for name, recorded in (
+        ("acc_tracks", {}),  # a commit that records no state (another writer): start over
+        ("acc_playlist_tracks", {**_recorded(layout, "acc_playlist_tracks"), accumulate.SIGNATURE: "older"}),
+    ):
+        schema = states.load(name).schema().as_arrow()  # type: ignore[union-attr]
+        files = states.files(name)[WHOLE]
+        states.replace_files(name, files, schema, partitioned=False, properties=recorded)
+    leftover = local_path(states.data_path(states.load("acc_artist_credits")))  # type: ignore[arg-type]
+    assert leftover is not None
+    leftover.write_bytes(b"junk")  # a crashed writer's file: swept once no reader can need it
+    states.table_for("acc_gone", pa.schema([("x", pa.int64())]), partitioned=False)  # no such accumulator
+    result = build_warehouse(layout, last, options=WarehouseOptions(reader_grace_seconds=0))
+    assert result.passed
+    assert {a.name for a in result.accumulators if a.rebuilt} == {"acc_tracks", "acc_playlist_tracks"}
     assert _dims_and_marts(layout) == expected
-    assert not (root / "acc_artist_credits" / "leftover-of-a-crash.parquet").exists()
-    assert not (root / "acc_gone").exists()
+    assert not leftover.exists()
+    assert "acc_gone" not in states.table_names()
     assert _query(layout, BUILT) == _query(layout, REFERENCE)
 
 
@@ -258,8 +275,12 @@ def test_a_late_republication_refolds_from_the_checkpoint_before_it(
         assert not acc.rebuilt
         assert acc.restarted_from is not None and DAYS[2] <= acc.restarted_from < changed, acc
         assert acc.folded == (DAYS[-2] - acc.restarted_from).days  # the days since it, not the history
-    state = json.loads((WarehousePaths(daily).accumulators_root / "acc_tracks" / "manifest.json").read_text())
-    assert state["checkpoints"] and all(c["through"] <= f"{DAYS[-2]}" for c in state["checkpoints"])
+    table = WarehousePaths(daily).accumulators.load("acc_tracks")
+    assert table is not None
+    tags = {n.removeprefix(accumulate.CHECKPOINT): r for n, r in table.metadata.refs.items() if n != "main"}
+    assert tags and all(day <= f"{DAYS[-2]}" for day in tags)
+    for day, ref in tags.items():  # a checkpoint is the snapshot holding the state through its day
+        assert table.snapshot_by_id(ref.snapshot_id).summary[accumulate.THROUGH] == day  # type: ignore[union-attr]
 
     whole = Layout(tmp_path / "whole")
     for day in DAYS:
