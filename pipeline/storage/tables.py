@@ -576,23 +576,27 @@ class TableLake:
 
     def remove_orphans(self, older_than: datetime) -> int:
         """Delete the local data files under the tables' data folders that no snapshot references
-        and that are older than `older_than` (written by a crashed writer, or a dropped table's)."""
+        and that are older than `older_than` (written by a crashed writer, or a dropped table's).
+
+        Files the current snapshots hold are set aside first (one manifest list per table): only
+        when others remain are every snapshot's manifests read, as they grow with history."""
         root = local_path(self.location)
         if root is None:
             return 0
-        referenced: set[str] = set()
-        for name in self.table_names():
-            table = self.load(name)
-            if table is not None:
-                referenced |= _data_files(table, [s.snapshot_id for s in table.snapshots()])
-        live = {str(local_path(path)) for path in referenced}
-        removed = 0
-        for data_dir in _data_folders(root, self.namespace):
-            for path in data_dir.rglob("*.parquet"):
-                if str(path) not in live and path.stat().st_mtime < older_than.timestamp():
-                    path.unlink(missing_ok=True)
-                    removed += 1
-        return removed
+        tables = [t for t in map(self.load, self.table_names()) if t is not None]
+        cutoff = older_than.timestamp()
+        candidates = {
+            str(path)
+            for data_dir in _data_folders(root, self.namespace)
+            for path in data_dir.rglob("*.parquet")
+            if path.stat().st_mtime < cutoff
+        }
+        for snapshots in (_current, _every):
+            for table in tables if candidates else []:
+                candidates -= {str(local_path(p)) for p in _data_files(table, snapshots(table))}
+        for path in sorted(candidates):
+            Path(path).unlink(missing_ok=True)
+        return len(candidates)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.table_names())
@@ -639,6 +643,15 @@ def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:
 def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
     scan = table.scan(snapshot_id=snapshot_id, row_filter=LessThan("date", cutoff.isoformat()))
     return any(True for _ in scan.plan_files())
+
+
+def _current(table: Table) -> list[int]:
+    snapshot = table.current_snapshot()
+    return [snapshot.snapshot_id] if snapshot is not None else []
+
+
+def _every(table: Table) -> list[int]:
+    return [s.snapshot_id for s in table.snapshots()]
 
 
 def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:

@@ -129,14 +129,11 @@ def publish_catalog(session: Session, window: DateWindow | None = None) -> dict[
 
 def collect(session: Session, *, keep_tags: set[str]) -> int:
     """Expire snapshots superseded (and unpublished) for longer than the readers' grace period,
-    then, in each namespace where some went, sweep data files nothing references (a crashed
-    writer's, a dropped table's: they wait for the next expiry); how many snapshots went."""
+    then sweep data files nothing references; how many snapshots went."""
     grace = timedelta(seconds=session.options.reader_grace_seconds)
     cutoff = datetime.now(UTC) - grace
     expired = 0
     for tables in (session.paths.lake, session.paths.marts, session.paths.accumulators):
-        gone = tables.expire(cutoff, keep_tags=keep_tags)
-        if gone:  # the sweep reads every snapshot's manifests: only worth it when some went
-            tables.remove_orphans(cutoff)
-        expired += gone
+        expired += tables.expire(cutoff, keep_tags=keep_tags)
+        tables.remove_orphans(cutoff)
     return expired
