@@ -36,9 +36,10 @@ class Saved:
     result: BuildResult
 
     def restore(self, saved: Path | None) -> None:
-        """`home` as `saved` left it (empty for None), read through new catalog connections."""
+        """`home` as `saved` left it (empty for None), alone in its parent, read through new catalog
+        connections."""
         release_local_lakes()
-        shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.home.parent, ignore_errors=True)  # and what a test put beside it
         if saved is None:
             self.home.mkdir(parents=True)
         else:
