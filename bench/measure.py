@@ -42,9 +42,15 @@ def run_child(kind: str, args: dict[str, Any], *, source: Path = REPO) -> dict[s
 
     `source` is the tree whose `pipeline` package is imported (a baseline checkout for "before").
     """
+    return run_module("bench.child", [kind, json.dumps(args)], source=source)
+
+
+def run_module(module: str, argv: list[str], *, source: Path = REPO) -> dict[str, Any]:
+    """`python -m MODULE ARGV...` in a fresh interpreter importing `source`'s packages; the JSON
+    report on its last stdout line."""
     env = {**os.environ, "DAGSTER_TELEMETRY_DISABLED": "1", "PYTHONPATH": str(source)}
     done = subprocess.run(
-        [sys.executable, "-m", "bench.child", kind, json.dumps(args)],
+        [sys.executable, "-m", module, *argv],
         cwd=source,
         env=env,
         capture_output=True,
@@ -52,7 +58,7 @@ def run_child(kind: str, args: dict[str, Any], *, source: Path = REPO) -> dict[s
         check=False,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"bench.child {kind} failed:\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"{module} {argv[0] if argv else ''} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

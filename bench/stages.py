@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.measure import REPO, baseline_tree
+from bench.measure import REPO, baseline_tree, run_module
 
 STAGES = (
     "inflate",
@@ -195,17 +193,7 @@ def run(rows_per_day: int, shape: str, workdir: Path, source: Path = REPO) -> di
     bench_day = data.ensure_day(rows_per_day, workdir, shape)
     files = [str(f) for f in bench_day.files]
     args = {"files": files, "day": data.DAY.isoformat(), "key": data.PSEUDONYM_KEY}
-    done = subprocess.run(
-        [sys.executable, "-m", "bench.stages", "--child", json.dumps(args), "--workdir", str(workdir)],
-        cwd=source,
-        env={**os.environ, "PYTHONPATH": str(source)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"bench.stages child failed:\n{done.stderr[-4000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_module("bench.stages", ["--child", json.dumps(args), "--workdir", str(workdir)], source=source)
 
 
 def table(results: dict[str, dict[str, Any]]) -> str:
