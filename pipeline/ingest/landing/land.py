@@ -9,6 +9,7 @@ current.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -111,16 +112,15 @@ def land_partition(
             out_dir.mkdir(parents=True)
             lineage = Lineage.of(sources, stamp, table.schema, partition=(licensor, day))
             spill = work / "spill" / table.name
-            sinks[table.name] = TableSink(table, spill, share, out_dir / PART_FILE, lineage)
+            personal = functools.partial(privacy.apply, table.name)  # per file, in the sink (sink.py)
+            sinks[table.name] = TableSink(table, spill, share, out_dir / PART_FILE, lineage, personal)
             stop_sinks.callback(sinks[table.name].close)  # whatever happens, before staging goes
         pseudonyms = privacy.pseudonymizer.pseudonyms if opts.privacy.pseudonymize else None
         quoting = RawQuoting.for_report(report, pseudonyms, raw_opt_in=opts.privacy.raw_rejects)
         rejects = RejectLog(work / REJECTS_FILE, quoting)
         try:
             parser = _parser(report, day, opts, field_map)
-            lines_total, warnings = _parse_files(
-                parser, report, ordered, sources, sinks, rejects, opts, privacy, say
-            )
+            lines_total, warnings = _parse_files(parser, report, ordered, sources, sinks, rejects, opts, say)
         finally:
             rejects.close()
         if lines_total and rejects.count / lines_total > max_reject_share:
@@ -219,7 +219,6 @@ def _parse_files(
     sinks: dict[str, TableSink],
     rejects: RejectLog,
     opts: LandingOptions,
-    privacy: PersonalData,
     say: Callable[[str], None],
 ) -> tuple[int, tuple[str, ...]]:
     """Feed every line of every file to the report's parser; return (lines, warnings).
@@ -264,7 +263,7 @@ def _parse_files(
             else:
                 result = parser.parse(block, prepared, line, source)
                 for name, rows in result.tables.items():
-                    sinks[name].add(privacy.apply(name, rows), number)  # before anything is held
+                    sinks[name].add(rows, number)
                 rejects.add(result.rejects)
                 line, records = line + result.lines, records + result.records
     return lines_total, summarize_warnings(warnings)
