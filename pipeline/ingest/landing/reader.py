@@ -58,44 +58,95 @@ def inflate(path: Path, *, max_decompressed_bytes: int) -> Iterator[bytes]:
             raise CorruptArchiveError(path, "unexpected end of file (truncated gzip stream)") from None
 
 
+# A piece of a decompressed chunk not yet handed out: (chunk, start, end). Blocks are joined
+# straight from these, so each byte is copied once (a join of the whole buffer, then a slice of
+# each block, copied every byte twice and faulted in twice the pages).
+_Piece = tuple[bytes, int, int]
+
+
+def _last_newline(pieces: list[_Piece], limit: int) -> int:
+    """One past the last newline within the first `limit` bytes of `pieces` (0: none there)."""
+    offset = found = 0
+    for data, start, end in pieces:
+        if offset >= limit:
+            break
+        at = data.rfind(b"\n", start, min(end, start + limit - offset))
+        if at >= 0:
+            found = offset + at - start + 1
+        offset += end - start
+    return found
+
+
+def _first_newline(pieces: list[_Piece], after: int) -> int:
+    """One past the first newline at or after offset `after` of `pieces` (0: none)."""
+    offset = 0
+    for data, start, end in pieces:
+        if offset + end - start > after:
+            at = data.find(b"\n", start + max(after - offset, 0), end)
+            if at >= 0:
+                return offset + at - start + 1
+        offset += end - start
+    return 0
+
+
+def _split(pieces: list[_Piece], cut: int) -> tuple[bytes, list[_Piece]]:
+    """The first `cut` bytes of `pieces` as one bytes object (one copy; none for a whole chunk),
+    and the pieces of the rest."""
+    head: list[memoryview] = []
+    offset = 0
+    for index, (data, start, end) in enumerate(pieces):
+        if offset + end - start >= cut:
+            middle = start + cut - offset
+            rest = ([(data, middle, end)] if middle < end else []) + pieces[index + 1 :]
+            if not head and start == 0 and middle == len(data):
+                return data, rest
+            head.append(memoryview(data)[start:middle])
+            return b"".join(head), rest
+        head.append(memoryview(data)[start:end])
+        offset += end - start
+    return b"".join(head), []
+
+
 def cut_lines(chunks: Iterator[bytes], *, block_bytes: int, max_line_bytes: int) -> Iterator[Item]:
     """Regroup decompressed chunks into blocks of whole lines of about `block_bytes` (more only
     for a single longer line); skip the rest of any line past `max_line_bytes`."""
-    pending: list[bytes] = []
+    pending: list[_Piece] = []
     size = 0
     overlong: OverlongLine | None = None
     for chunk in chunks:
+        begin = 0
         if overlong is not None:
             end = chunk.find(b"\n")
             if end < 0:
                 overlong = OverlongLine(overlong.head, overlong.length + len(chunk))
                 continue
             yield OverlongLine(overlong.head, overlong.length + end)
-            overlong, chunk = None, chunk[end + 1 :]
-        pending.append(chunk)
-        size += len(chunk)
-        waiting_for_newline = len(pending) > 1 and b"\n" not in chunk
+            overlong, begin = None, end + 1
+        if begin == len(chunk):
+            continue
+        pending.append((chunk, begin, len(chunk)))
+        size += len(chunk) - begin
+        waiting_for_newline = len(pending) > 1 and chunk.find(b"\n", begin) < 0
         if size < block_bytes or (waiting_for_newline and size <= max_line_bytes):
             continue
-        buf = b"".join(pending)
-        start = 0
-        while len(buf) - start >= block_bytes:
-            cut = buf.rfind(b"\n", start, start + block_bytes) + 1 or buf.find(b"\n", start + block_bytes) + 1
+        while size >= block_bytes:
+            cut = _last_newline(pending, block_bytes) or _first_newline(pending, block_bytes)
             if not cut:
-                break  # one unterminated line from `start` on
-            yield buf[start:cut]
-            start = cut
-        rest = buf[start:]
-        whole = rest.rfind(b"\n") + 1
-        if len(rest) - whole > max_line_bytes:  # the unterminated last line is already too long
+                break  # one unterminated line from here on
+            block, pending = _split(pending, cut)
+            size -= cut
+            yield block
+        whole = _last_newline(pending, size)
+        if size - whole > max_line_bytes:  # the unterminated last line is already too long
             if whole:
-                yield rest[:whole]
-            overlong, rest = OverlongLine(rest[whole : whole + RAW_HEAD_BYTES], len(rest) - whole), b""
-        pending, size = ([rest], len(rest)) if rest else ([], 0)
+                block, pending = _split(pending, whole)
+                yield block
+            head = _split(pending, min(RAW_HEAD_BYTES, size - whole))[0]
+            overlong, pending, size = OverlongLine(head, size - whole), [], 0
     if overlong is not None:
         yield overlong
     elif size:
-        yield b"".join(pending)
+        yield _split(pending, size)[0]
 
 
 _DONE = object()
