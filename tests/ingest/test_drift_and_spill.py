@@ -254,3 +254,34 @@ def test_unknown_field_values_are_kept_byte_exact(layout, archive, monkeypatch, 
     extras = pq.read_table(result.tables[0].path).column("_extra").to_pylist()
     assert extras == ["{" + drift + "}"] * 5 + ['{"when":"2026-06-10T10:00:00+02:00"}']
     assert calls[path] == 1 and calls["fast" if path == "slow" else "slow"] == 0
+
+
+def test_user_ids_are_pseudonymized_before_any_row_is_spilled(layout, archive, monkeypatch):
+    """Pseudonyms are applied per file in the sink (fewer HMACs than per block), but still before
+    rows are sorted or reach the disk: every run written holds pseudonyms, none a raw id, and the
+    spilled landing equals the in-memory one."""
+    from pipeline.ingest.landing import merge, sink
+    from pipeline.ingest.landing.privacy import Privacy, pseudonym
+
+    key = b"test-pseudonym-key-0123456789"
+    records = list(stream_records(3000, seed=21, country="US"))
+    raw_ids = {r["user_id"] for r in records}
+    files = [archive("streams", "US.gz", records)]
+    privacy = Privacy(pseudonymize=True, key=key)
+    in_memory = pq.read_table(
+        _land(layout, "streams", files, options=LandingOptions(privacy=privacy)).tables[0].path
+    )
+    written: list[set[str]] = []
+    write_run = merge.write_run
+
+    def recorded(table, path, batch_rows):
+        written.append(set(table.column("user_id").to_pylist()))
+        write_run(table, path, batch_rows)
+
+    monkeypatch.setattr(sink, "write_run", recorded)
+    tiny = LandingOptions(block_bytes=64 << 10, sink=SinkSettings(spill_bytes=100 << 10), privacy=privacy)
+    spilled = pq.read_table(_land(layout, "streams", files, options=tiny).tables[0].path)
+    assert len(written) > 1
+    assert all(ids and not ids & raw_ids for ids in written)
+    assert set(in_memory.column("user_id").to_pylist()) == {pseudonym(key, u) for u in raw_ids}
+    assert spilled.equals(in_memory)
