@@ -7,10 +7,8 @@ live data while pages are not unmapped and faulted in again block after block (d
 the same system time as before). (Before: Arrow on
 glibc's system pool with every allocation over 1 MB mmapped: the same peak, but a page fault per
 4 KB of every buffer, ~2.5 s of system time per 1.6 M streams rows, a quarter of the user time.)
-glibc gets two arenas instead of one per short-lived thread, a fixed mmap threshold above the block
-size and a trim threshold of a few blocks: Python's 4 MB blocks and decompressed chunks are then
-recycled in its heap. (Its dynamic threshold did not get there: the line reader alone faulted in
-~100 k pages for a 620 MB file, 0.18 s of system time, against ~4 k and 0.02 s with these, measured.)
+glibc keeps its default mmap threshold (it rises to the block size, so Python's 4 MB blocks are
+recycled in its heap) and two arenas instead of one per short-lived thread.
 """
 
 from __future__ import annotations
@@ -21,11 +19,7 @@ import threading
 
 import pyarrow as pa
 
-_M_ARENA_MAX = -8  # glibc's mallopt parameter numbers
-_M_MMAP_THRESHOLD = -3
-_M_TRIM_THRESHOLD = -1
-MMAP_THRESHOLD = 8 << 20  # allocations above this are mmapped: blocks (4 MB) and chunks stay below
-TRIM_THRESHOLD = 32 << 20  # free bytes kept at a heap's top for the next blocks
+_M_ARENA_MAX = -8  # glibc's mallopt parameter number
 DECAY_MS = 200  # how long jemalloc keeps freed pages for reuse (1 s: same CPU, +35 MB peak)
 _done = threading.Lock()
 _applied = False
@@ -56,8 +50,6 @@ def return_freed_memory() -> None:
         try:
             libc = ctypes.CDLL(name)
             libc.mallopt(_M_ARENA_MAX, 2)  # not one heap per short-lived inflate/parse thread
-            libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-            libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
             _libc = libc
         except (OSError, AttributeError):  # not glibc (musl, macOS): their defaults apply
             pass
