@@ -246,6 +246,7 @@ class TableSink:
     def _held(self, parts: list[pa.Table]) -> pa.Table:
         """Rows taken by `add` (each exactly once), as one table, `personal` applied and counted."""
         table = pa.concat_tables(parts) if parts else self._held_schema.empty_table()
+        parts.clear()  # the caller's list: raw ids go as soon as their pseudonyms replace them
         if self._personal is not None and table.num_rows:
             table = self._personal(table)
         for name, column in zip(table.column_names[:-1], table.columns[:-1], strict=True):
