@@ -62,6 +62,13 @@ CATALOG_INIT_ATTEMPTS = 3
 LOCAL_CATALOG = "catalog.db"  # the SQLite catalog in the data directory: nothing to start
 LOCAL_LOCATION = "lake"  # the tables' data and metadata under the data directory
 PUBLISHED_TAG = "published-"  # tags on the snapshots a published warehouse reads (see `expire`)
+# Iceberg's merge-append: an append that would leave a table's current snapshot with this many data
+# manifests rewrites them into one. Without it every commit adds a manifest that stays, and reading
+# a table (a build pinning it lists every file) grows with the number of commits, not of files.
+MANIFEST_MERGE: dict[str, str] = {
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "8",
+}
 
 
 class TableStoreError(RuntimeError):
@@ -243,7 +250,7 @@ class TableLake:
         """
         existing = self.load(table)
         if existing is not None:
-            return existing
+            return _with_manifest_merge(existing)
         # A concurrent writer may create it between pyiceberg's check and insert: then the insert
         # fails on the catalog's unique key instead of NamespaceAlreadyExistsError.
         with contextlib.suppress(NamespaceAlreadyExistsError, IntegrityError):
@@ -264,9 +271,10 @@ class TableLake:
                 schema=iceberg_schema,
                 partition_spec=PartitionSpec(*fields),
                 location=self.table_location(table),
+                properties=MANIFEST_MERGE,
             )
         except TableAlreadyExistsError:
-            return self.catalog.load_table(self.identifier(table))
+            return _with_manifest_merge(self.catalog.load_table(self.identifier(table)))
 
     def replace_partition(self, table: str, licensor: str, day: date, data: pa.Table) -> Commit:
         """Replace `table`'s licensor/day partition with `data` (in memory) in one atomic commit."""
@@ -628,6 +636,16 @@ def _local_lake(data_dir: str) -> TableLake:
 def _data_folders(root: Path, namespace: str) -> list[Path]:
     base = root if namespace == NAMESPACE else root / namespace
     return sorted(p / "data" for p in base.iterdir() if (p / "data").is_dir()) if base.is_dir() else []
+
+
+def _with_manifest_merge(table: Table) -> Table:
+    """`table` with `MANIFEST_MERGE` set: a table created before it gets it in one property-only
+    commit on its first write (none once set; a racing writer's equal update is as good)."""
+    if all(table.properties.get(key) == value for key, value in MANIFEST_MERGE.items()):
+        return table
+    with contextlib.suppress(CommitFailedException), table.transaction() as tx:
+        tx.set_properties(MANIFEST_MERGE)
+    return table.refresh()
 
 
 def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:
