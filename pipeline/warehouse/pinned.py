@@ -34,6 +34,7 @@ class Pinned:
     paths: WarehousePaths
     lake_ids: dict[str, int]
     _written: dict[str, int] = field(default_factory=dict)
+    _refs: dict[str, tuple[object, dict[Partition, list[FileRef]]]] = field(default_factory=dict)
 
     @classmethod
     def now(cls, paths: WarehousePaths) -> Pinned:
@@ -45,18 +46,23 @@ class Pinned:
 
     def lake_files(self, table: str) -> dict[Partition, list[FileRef]]:
         sid = self.lake_ids.get(table)
-        if sid is None:
-            return {}
-        return {
-            part: [file_ref(f) for f in files] for part, files in self.paths.lake.files(table, sid).items()
-        }
+        return {} if sid is None else self._as_refs(f"lake.{table}", self.paths.lake.files(table, sid))
 
     def lake_partitions(self, table: str) -> list[tuple[str, date, list[FileRef]]]:
         return [(licensor, day, files) for (licensor, day), files in self.lake_files(table).items()]
 
     def mart_files(self, model: str) -> dict[Partition, list[FileRef]]:
-        marts = self.paths.marts
-        return {part: [file_ref(f) for f in files] for part, files in marts.files(model).items()}
+        # The snapshot this build committed, when it did: no catalog round trip to find it again.
+        return self._as_refs(f"marts.{model}", self.paths.marts.files(model, self._written.get(model)))
+
+    def _as_refs(self, key: str, files: dict[Partition, list[str]]) -> dict[Partition, list[FileRef]]:
+        """`files` as references, converted once per snapshot's listing (the lake remembers one
+        listing per snapshot; a build asks for a mart's files after each of its commits)."""
+        source, refs = self._refs.get(key, (None, {}))
+        if source is not files:
+            refs = {part: [file_ref(f) for f in found] for part, found in files.items()}
+            self._refs[key] = (files, refs)
+        return refs
 
     def wrote(self, model: str, snapshot_id: int) -> None:
         self._written[model] = snapshot_id
