@@ -38,6 +38,7 @@ from pyiceberg.exceptions import (
     CommitFailedException,
     NamespaceAlreadyExistsError,
     NoSuchNamespaceError,
+    NoSuchTableError,
     TableAlreadyExistsError,
 )
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThan
@@ -172,7 +173,7 @@ class TableLake:
         *,
         namespace: str = NAMESPACE,
         store: ObjectStoreSettings | None = None,
-        manifests: dict[str, tuple[tuple[Any, str], ...]] | None = None,
+        manifests: dict[str, tuple[tuple[Partition, str], ...]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.location = location.rstrip("/")
@@ -233,8 +234,12 @@ class TableLake:
             ) from exc
 
     def load(self, table: str) -> Table | None:
-        ident = self.identifier(table)
-        return self.catalog.load_table(ident) if self.catalog.table_exists(ident) else None
+        """The table, or None when the catalog has none of that name (one metadata read: pyiceberg's
+        `table_exists` loads the table too)."""
+        try:
+            return self.catalog.load_table(self.identifier(table))
+        except NoSuchTableError:
+            return None
 
     def drop(self, table: str) -> None:
         """Forget `table` in the catalog (its files go with the orphan sweep, after the grace period)."""
@@ -459,11 +464,10 @@ class TableLake:
             if iceberg is None:
                 return {}
             found: dict[Partition, list[str]] = {}
-            by_licensor_and_date = _by_licensor_and_date(iceberg)
             snapshot = iceberg.snapshot_by_id(snapshot_id)
             for manifest in snapshot.manifests(iceberg.io) if snapshot is not None else []:
-                for record, path in self._live_files(iceberg, manifest):
-                    found.setdefault(_partition_of(record, by_licensor_and_date), []).append(path)
+                for part, path in self._live_files(iceberg, manifest):
+                    found.setdefault(part, []).append(path)
             self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
         return self._files[key]
 
@@ -609,7 +613,7 @@ class TableLake:
             Path(path).unlink(missing_ok=True)
         return len(candidates)
 
-    def _live_files(self, table: Table, manifest: ManifestFile) -> tuple[tuple[Any, str], ...]:
+    def _live_files(self, table: Table, manifest: ManifestFile) -> tuple[tuple[Partition, str], ...]:
         """(partition, path) of each live data file a manifest lists, read once per manifest: a
         manifest never changes once written, and each commit's snapshot shares most of them with the
         one before, so a build listing a table after each commit reads only the new ones."""
@@ -620,7 +624,11 @@ class TableLake:
             if len(self._manifests) >= MANIFESTS_REMEMBERED:
                 self._manifests.clear()
             entries = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-            found = tuple((e.data_file.partition, e.data_file.file_path) for e in entries)
+            by_licensor_and_date = _by_licensor_and_date(table)
+            found = tuple(
+                (_partition_of(e.data_file.partition, by_licensor_and_date), e.data_file.file_path)
+                for e in entries
+            )
             self._manifests[manifest.manifest_path] = found
         return found
 

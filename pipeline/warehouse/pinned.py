@@ -35,6 +35,7 @@ class Pinned:
     lake_ids: dict[str, int]
     _written: dict[str, int] = field(default_factory=dict)
     _refs: dict[str, tuple[object, dict[Partition, list[FileRef]]]] = field(default_factory=dict)
+    _ref_of: dict[str, FileRef] = field(default_factory=dict)
 
     @classmethod
     def now(cls, paths: WarehousePaths) -> Pinned:
@@ -57,10 +58,15 @@ class Pinned:
 
     def _as_refs(self, key: str, files: dict[Partition, list[str]]) -> dict[Partition, list[FileRef]]:
         """`files` as references, converted once per snapshot's listing (the lake remembers one
-        listing per snapshot; a build asks for a mart's files after each of its commits)."""
+        listing per snapshot; a build asks for a mart's files after each of its commits) and once
+        per file (a commit's snapshot keeps nearly every file of the one before)."""
         source, refs = self._refs.get(key, (None, {}))
         if source is not files:
-            refs = {part: [file_ref(f) for f in found] for part, found in files.items()}
+            known = self._ref_of
+            refs = {
+                part: [known[f] if f in known else known.setdefault(f, file_ref(f)) for f in found]
+                for part, found in files.items()
+            }
             self._refs[key] = (files, refs)
         return refs
 
