@@ -468,7 +468,9 @@ class TableLake:
             for manifest in snapshot.manifests(iceberg.io) if snapshot is not None else []:
                 for part, path in self._live_files(iceberg, manifest):
                     found.setdefault(part, []).append(path)
-            self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
+            self._files[key] = {
+                part: sorted(paths) if len(paths) > 1 else paths for part, paths in sorted(found.items())
+            }
         return self._files[key]
 
     def partition_stats(self, table: str) -> dict[Partition, tuple[int, int, datetime]]:

@@ -35,7 +35,7 @@ class Pinned:
     lake_ids: dict[str, int]
     _written: dict[str, int] = field(default_factory=dict)
     _refs: dict[str, tuple[object, dict[Partition, list[FileRef]]]] = field(default_factory=dict)
-    _ref_of: dict[str, FileRef] = field(default_factory=dict)
+    _ref_of: dict[str, list[FileRef]] = field(default_factory=dict)
 
     @classmethod
     def now(cls, paths: WarehousePaths) -> Pinned:
@@ -62,13 +62,17 @@ class Pinned:
         per file (a commit's snapshot keeps nearly every file of the one before)."""
         source, refs = self._refs.get(key, (None, {}))
         if source is not files:
-            known = self._ref_of
-            refs = {
-                part: [known[f] if f in known else known.setdefault(f, file_ref(f)) for f in found]
-                for part, found in files.items()
-            }
+            refs = {part: self._refs_of(found) for part, found in files.items()}
             self._refs[key] = (files, refs)
         return refs
+
+    def _refs_of(self, files: list[str]) -> list[FileRef]:
+        if len(files) != 1:
+            return [self._refs_of([f])[0] for f in files]
+        refs = self._ref_of.get(files[0])
+        if refs is None:
+            refs = self._ref_of[files[0]] = [file_ref(files[0])]
+        return refs  # a partition's one file: the same list for every snapshot that keeps it
 
     def wrote(self, model: str, snapshot_id: int) -> None:
         self._written[model] = snapshot_id
