@@ -51,11 +51,16 @@ def prepare_lakes(root: Path, rows: int, spans: list[int]) -> dict[int, Path]:
 
 
 def _options() -> Any:
-    """The bounds every warehouse process gets from the settings (as the CLI and Dagster do)."""
+    """The bounds every warehouse process gets from the settings (as the CLI and Dagster do), with
+    no reader grace period: a daily schedule's build finds the previous day's snapshots past any
+    grace and expires them, whereas builds a few seconds apart would pile up every build's
+    snapshots in the marts' metadata, a cost no scheduled lake has."""
+    import dataclasses
+
     from pipeline.config import load_settings
     from pipeline.warehouse.options import WarehouseOptions
 
-    return WarehouseOptions.from_settings(load_settings())
+    return dataclasses.replace(WarehouseOptions.from_settings(load_settings()), reader_grace_seconds=0.0)
 
 
 def _check(result: Any, what: str) -> None:

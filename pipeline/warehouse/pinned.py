@@ -9,6 +9,7 @@ travel is Iceberg's: `table.scan(snapshot_id=...)`), and what the published cata
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,7 @@ from pipeline.warehouse.paths import WarehousePaths
 FileRef = Path | str  # a local data file, or an object-store URI
 
 
+@functools.lru_cache(maxsize=1 << 15)  # a year of every table's files: builds reuse them
 def file_ref(uri: str) -> FileRef:
     path = local_path(uri)
     return path if path is not None else uri
