@@ -605,12 +605,13 @@ class TableLake:
         if root is None:
             return 0
         tables = [t for t in map(self.load, self.table_names()) if t is not None]
-        cutoff = older_than.timestamp()
         folders = _data_folders(root, self.namespace)
-        candidates = {path for folder in folders for path in _parquet_before(folder, cutoff)}
-        for snapshots in (_current, _every):
-            for table in tables if candidates else []:
-                candidates -= {str(local_path(p)) for p in self._data_files(table, snapshots(table))}
+        candidates = {path for folder in folders for path in _parquet_files(folder)}
+        for table in tables if candidates else []:
+            candidates -= set(map(_local_text, self._data_files(table, _current(table))))
+        candidates = {path for path in candidates if _modified_before(path, older_than.timestamp())}
+        for table in tables if candidates else []:
+            candidates -= set(map(_local_text, self._data_files(table, _every(table))))
         for path in sorted(candidates):
             Path(path).unlink(missing_ok=True)
         return len(candidates)
@@ -683,15 +684,28 @@ def _with_manifest_merge(table: Table) -> Table:
     return table.refresh()
 
 
-def _parquet_before(folder: Path | str, cutoff: float) -> Iterator[str]:
-    """The Parquet files under `folder` last modified before `cutoff` (a timestamp). `os.scandir`:
-    the sweep visits every data file of the lake, and its entries carry what `rglob` asks again."""
+def _parquet_files(folder: Path | str) -> Iterator[str]:
+    """The Parquet files under `folder` (`os.scandir`: the sweep visits every data file of the
+    lake; only those no current snapshot holds are then asked their age)."""
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                yield from _parquet_before(entry.path, cutoff)
-            elif entry.name.endswith(".parquet") and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                yield from _parquet_files(entry.path)
+            elif entry.name.endswith(".parquet"):
                 yield entry.path
+
+
+def _modified_before(path: str, cutoff: float) -> bool:
+    try:
+        return os.stat(path).st_mtime < cutoff
+    except FileNotFoundError:  # deleted meanwhile (an expiry's): nothing left to sweep
+        return False
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _local_text(uri: str) -> str:
+    """A local data file's URI as the path the sweep lists, once per file and process."""
+    return str(local_path(uri))
 
 
 def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:
