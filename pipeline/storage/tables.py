@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import os
 import random
 import shutil
 import time
@@ -37,10 +38,11 @@ from pyiceberg.exceptions import (
     CommitFailedException,
     NamespaceAlreadyExistsError,
     NoSuchNamespaceError,
+    NoSuchTableError,
     TableAlreadyExistsError,
 )
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThan
-from pyiceberg.manifest import ManifestContent
+from pyiceberg.manifest import ManifestContent, ManifestFile
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
@@ -62,6 +64,14 @@ CATALOG_INIT_ATTEMPTS = 3
 LOCAL_CATALOG = "catalog.db"  # the SQLite catalog in the data directory: nothing to start
 LOCAL_LOCATION = "lake"  # the tables' data and metadata under the data directory
 PUBLISHED_TAG = "published-"  # tags on the snapshots a published warehouse reads (see `expire`)
+MANIFESTS_REMEMBERED = 4096  # manifests whose file lists a lake keeps in memory (`_live_files`)
+# Iceberg's merge-append: an append that would leave a table's current snapshot with this many data
+# manifests rewrites them into one. Without it every commit adds a manifest that stays, and reading
+# a table (a build pinning it lists every file) grows with the number of commits, not of files.
+MANIFEST_MERGE: dict[str, str] = {
+    "commit.manifest-merge.enabled": "true",
+    "commit.manifest.min-count-to-merge": "8",
+}
 
 
 class TableStoreError(RuntimeError):
@@ -163,12 +173,14 @@ class TableLake:
         *,
         namespace: str = NAMESPACE,
         store: ObjectStoreSettings | None = None,
+        manifests: dict[str, tuple[tuple[Partition, str], ...]] | None = None,
     ) -> None:
         self.catalog = catalog
         self.location = location.rstrip("/")
         self.namespace = namespace
         self.store = store or ObjectStoreSettings()  # how readers of its files reach the store
         self._files: dict[tuple[str, int], dict[Partition, list[str]]] = {}
+        self._manifests = {} if manifests is None else manifests  # see `_live_files`; siblings share it
 
     @classmethod
     def open(cls, catalog_uri: str, location: str, store: ObjectStoreSettings) -> TableLake:
@@ -188,7 +200,9 @@ class TableLake:
 
     def sibling(self, namespace: str) -> TableLake:
         """The tables of another namespace (marts, accumulators) in the same catalog and location."""
-        return TableLake(self.catalog, self.location, namespace=namespace, store=self.store)
+        return TableLake(
+            self.catalog, self.location, namespace=namespace, store=self.store, manifests=self._manifests
+        )
 
     @property
     def on_object_store(self) -> bool:
@@ -220,8 +234,12 @@ class TableLake:
             ) from exc
 
     def load(self, table: str) -> Table | None:
-        ident = self.identifier(table)
-        return self.catalog.load_table(ident) if self.catalog.table_exists(ident) else None
+        """The table, or None when the catalog has none of that name (one metadata read: pyiceberg's
+        `table_exists` loads the table too)."""
+        try:
+            return self.catalog.load_table(self.identifier(table))
+        except NoSuchTableError:
+            return None
 
     def drop(self, table: str) -> None:
         """Forget `table` in the catalog (its files go with the orphan sweep, after the grace period)."""
@@ -243,7 +261,7 @@ class TableLake:
         """
         existing = self.load(table)
         if existing is not None:
-            return existing
+            return _with_manifest_merge(existing)
         # A concurrent writer may create it between pyiceberg's check and insert: then the insert
         # fails on the catalog's unique key instead of NamespaceAlreadyExistsError.
         with contextlib.suppress(NamespaceAlreadyExistsError, IntegrityError):
@@ -264,9 +282,10 @@ class TableLake:
                 schema=iceberg_schema,
                 partition_spec=PartitionSpec(*fields),
                 location=self.table_location(table),
+                properties=MANIFEST_MERGE,
             )
         except TableAlreadyExistsError:
-            return self.catalog.load_table(self.identifier(table))
+            return _with_manifest_merge(self.catalog.load_table(self.identifier(table)))
 
     def replace_partition(self, table: str, licensor: str, day: date, data: pa.Table) -> Commit:
         """Replace `table`'s licensor/day partition with `data` (in memory) in one atomic commit."""
@@ -430,8 +449,8 @@ class TableLake:
 
     def files(self, table: str, snapshot_id: int | None = None) -> dict[Partition, list[str]]:
         """(licensor, date) -> the data files of that partition in the snapshot (current: None);
-        the files of a table partitioned otherwise (or not at all) under `WHOLE`. Planned once per
-        snapshot and remembered."""
+        the files of a table partitioned otherwise (or not at all) under `WHOLE`. Listed once per
+        snapshot and remembered; a new snapshot reads only the manifests its predecessors lacked."""
         iceberg = self.load(table) if snapshot_id is None or (table, snapshot_id) not in self._files else None
         if snapshot_id is None:
             current = iceberg.current_snapshot() if iceberg is not None else None
@@ -445,11 +464,13 @@ class TableLake:
             if iceberg is None:
                 return {}
             found: dict[Partition, list[str]] = {}
-            by_licensor_and_date = _by_licensor_and_date(iceberg)
-            for task in iceberg.scan(snapshot_id=snapshot_id).plan_files():
-                part = _partition_of(task.file.partition, by_licensor_and_date)
-                found.setdefault(part, []).append(task.file.file_path)
-            self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
+            snapshot = iceberg.snapshot_by_id(snapshot_id)
+            for manifest in snapshot.manifests(iceberg.io) if snapshot is not None else []:
+                for part, path in self._live_files(iceberg, manifest):
+                    found.setdefault(part, []).append(path)
+            self._files[key] = {
+                part: sorted(paths) if len(paths) > 1 else paths for part, paths in sorted(found.items())
+            }
         return self._files[key]
 
     def partition_stats(self, table: str) -> dict[Partition, tuple[int, int, datetime]]:
@@ -511,7 +532,7 @@ class TableLake:
             if not old:
                 continue
             kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in old]
-            doomed = _data_files(table, old) - _data_files(table, kept)
+            doomed = self._data_files(table, old) - self._data_files(table, kept)
             table.maintenance.expire_snapshots().by_ids(old).commit()
             for path in sorted(doomed):
                 table.io.delete(path)
@@ -567,7 +588,7 @@ class TableLake:
                         manage.remove_tag(ref)
                 table = self.catalog.load_table(self.identifier(name))
             kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in doomed]
-            files = _data_files(table, doomed) - _data_files(table, kept)
+            files = self._data_files(table, doomed) - self._data_files(table, kept)
             table.maintenance.expire_snapshots().by_ids(doomed).commit()
             for path in sorted(files):
                 table.io.delete(path)
@@ -584,19 +605,42 @@ class TableLake:
         if root is None:
             return 0
         tables = [t for t in map(self.load, self.table_names()) if t is not None]
-        cutoff = older_than.timestamp()
-        candidates = {
-            str(path)
-            for data_dir in _data_folders(root, self.namespace)
-            for path in data_dir.rglob("*.parquet")
-            if path.stat().st_mtime < cutoff
-        }
-        for snapshots in (_current, _every):
-            for table in tables if candidates else []:
-                candidates -= {str(local_path(p)) for p in _data_files(table, snapshots(table))}
+        folders = _data_folders(root, self.namespace)
+        candidates = {path for folder in folders for path in _parquet_files(folder)}
+        for table in tables if candidates else []:
+            candidates -= set(map(_local_text, self._data_files(table, _current(table))))
+        candidates = {path for path in candidates if _modified_before(path, older_than.timestamp())}
+        for table in tables if candidates else []:
+            candidates -= set(map(_local_text, self._data_files(table, _every(table))))
         for path in sorted(candidates):
             Path(path).unlink(missing_ok=True)
         return len(candidates)
+
+    def _live_files(self, table: Table, manifest: ManifestFile) -> tuple[tuple[Partition, str], ...]:
+        """(partition, path) of each live data file a manifest lists, read once per manifest: a
+        manifest never changes once written, and each commit's snapshot shares most of them with the
+        one before, so a build listing a table after each commit reads only the new ones."""
+        if manifest.content != ManifestContent.DATA:
+            return ()
+        found = self._manifests.get(manifest.manifest_path)
+        if found is None:
+            if len(self._manifests) >= MANIFESTS_REMEMBERED:
+                self._manifests.clear()
+            entries = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+            by_licensor_and_date = _by_licensor_and_date(table)
+            found = tuple(
+                (_partition_of(e.data_file.partition, by_licensor_and_date), e.data_file.file_path)
+                for e in entries
+            )
+            self._manifests[manifest.manifest_path] = found
+        return found
+
+    def _data_files(self, table: Table, snapshot_ids: list[int]) -> set[str]:
+        """The data files live in any of the snapshots. Each manifest is read once however many
+        snapshots share it: planning every snapshot read them all again (history x snapshots)."""
+        snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
+        manifests = {m.manifest_path: m for s in snapshots for m in s.manifests(table.io)}
+        return {path for m in manifests.values() for _, path in self._live_files(table, m)}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.table_names())
@@ -630,6 +674,40 @@ def _data_folders(root: Path, namespace: str) -> list[Path]:
     return sorted(p / "data" for p in base.iterdir() if (p / "data").is_dir()) if base.is_dir() else []
 
 
+def _with_manifest_merge(table: Table) -> Table:
+    """`table` with `MANIFEST_MERGE` set: a table created before it gets it in one property-only
+    commit on its first write (none once set; a racing writer's equal update is as good)."""
+    if all(table.properties.get(key) == value for key, value in MANIFEST_MERGE.items()):
+        return table
+    with contextlib.suppress(CommitFailedException), table.transaction() as tx:
+        tx.set_properties(MANIFEST_MERGE)
+    return table.refresh()
+
+
+def _parquet_files(folder: Path | str) -> Iterator[str]:
+    """The Parquet files under `folder` (`os.scandir`: the sweep visits every data file of the
+    lake; only those no current snapshot holds are then asked their age)."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _parquet_files(entry.path)
+            elif entry.name.endswith(".parquet"):
+                yield entry.path
+
+
+def _modified_before(path: str, cutoff: float) -> bool:
+    try:
+        return os.stat(path).st_mtime < cutoff
+    except FileNotFoundError:  # deleted meanwhile (an expiry's): nothing left to sweep
+        return False
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _local_text(uri: str) -> str:
+    """A local data file's URI as the path the sweep lists, once per file and process."""
+    return str(local_path(uri))
+
+
 def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:
     """The `published-<ns>` tags whose catalog a later publish replaced before `cutoff_ms`."""
     published = sorted(
@@ -652,19 +730,6 @@ def _current(table: Table) -> list[int]:
 
 def _every(table: Table) -> list[int]:
     return [s.snapshot_id for s in table.snapshots()]
-
-
-def _data_files(table: Table, snapshot_ids: list[int]) -> set[str]:
-    """The data files live in any of the snapshots. Each manifest is read once however many
-    snapshots share it: planning every snapshot read them all again (history x snapshots)."""
-    snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
-    manifests = {m.manifest_path: m for s in snapshots for m in s.manifests(table.io)}
-    return {
-        entry.data_file.file_path
-        for manifest in manifests.values()
-        if manifest.content == ManifestContent.DATA
-        for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-    }
 
 
 def _write_file(table: Table, rows: pa.Table, path: str) -> str:

@@ -57,9 +57,13 @@ def sql_path(path: Path | str, base: Path | None) -> str:
     """`path` as SQL names it: relative to `base` when it lies under it, so the published catalog
     moves with its data directory (readers resolve it through DuckDB's `file_search_path`, see
     catalog.py); object-store URIs as they are."""
-    if isinstance(path, str) or base is None or not path.is_relative_to(base):
+    if isinstance(path, str) or base is None:
         return str(path)
-    return str(path.relative_to(base))
+    # Compared as text (both are normalised absolute paths): a publish names every file of the
+    # history, and `Path.relative_to` costs more than the rest of its listing.
+    text, root = str(path), str(base)
+    root = root if root.endswith("/") else root + "/"
+    return text[len(root) :] if text.startswith(root) else text
 
 
 def files_select(files: Sequence[Path | str], columns: Columns, *, base: Path | None = None) -> str:
