@@ -137,20 +137,21 @@ def one_day_build(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 
 def retention_day_build(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    """The one-day build right after `retention` removed the oldest lake day, on a hard-linked copy
-    of the built data directory (builds and retention replace files, never write into them): the
-    median over repeats, each after retention took one more day; what was rebuilt is reported."""
+    """The one-day build right after `retention` removed the oldest lake day: the median over
+    repeats, each after retention took one more day; what was rebuilt is reported. Iceberg metadata
+    names files by absolute path, so a copy elsewhere would still commit into (and purge files of) the
+    original: retention runs on the built data directory in place, and a full copy saved before is
+    put back afterwards."""
     import shutil
-    import subprocess
 
     from pipeline.orchestration.retention import apply_retention
+    from pipeline.storage.tables import release_local_lakes
 
     kit = _kit()
-    source = Layout(Path(args["data_dir"]))
-    ensure_built(source)
-    copy = Path(args["out_dir"]) / "data"
-    subprocess.run(["cp", "-al", str(source.data_dir), str(copy)], check=True)
-    layout = Layout(copy)
+    layout = Layout(Path(args["data_dir"]))
+    ensure_built(layout)
+    saved = Path(args["out_dir"]) / "saved-data"
+    shutil.copytree(layout.data_dir, saved, symlinks=True)
     days = args["days"]
     first = kit.LAST_DAY - timedelta(days=days - 1)
     after = kit.LAST_DAY + timedelta(days=1)
@@ -159,8 +160,12 @@ def retention_day_build(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         cutoff = first + timedelta(days=i + 1)
         apply_retention(layout, keep_days=(after - cutoff).days, today=after)
 
-    walls, result, _ = _timed_day_builds(layout, max(1, min(args.get("repeats", 3), days - 1)), retire)
-    shutil.rmtree(copy, ignore_errors=True)
+    try:
+        walls, result, _ = _timed_day_builds(layout, max(1, min(args.get("repeats", 3), days - 1)), retire)
+    finally:
+        release_local_lakes()  # the put-back catalog.db is read through new connections
+        shutil.rmtree(layout.data_dir)
+        shutil.move(saved, layout.data_dir)
     rebuilt = sorted(a.name for a in result.accumulators if a.rebuilt or a.restarted_from is not None)
     return args["rows"], {"seconds": statistics.median(walls), "runs": len(walls), "rebuilt": rebuilt}
 
