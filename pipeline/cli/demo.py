@@ -1,6 +1,7 @@
 """`spotify-bulk demo`: the whole pipeline on the embedded emulator, in one command.
 
-Starts the emulator on a free loopback port, builds settings that point at it (the pipeline
+Starts the emulator on a free loopback port (in a process of its own: its serving and the
+pipeline's requests use two cores), builds settings that point at it (the pipeline
 itself does not know it is talking to an emulator), loads the last N days for the demo licensors
 through the Dagster job, enriches the catalog from the Web API, builds the warehouse (each a
 Dagster run, in the UI's run history), and prints what landed and where.
@@ -24,8 +25,9 @@ from pipeline.clients.connection import Connection
 from pipeline.config import DEMO_PSEUDONYM_KEY, PrivacySettings, Settings
 from pipeline.dates import resolve_window
 from pipeline.definitions import build_definitions
-from pipeline.emulator import EmulatorConfig, RunningEmulator, start_emulator
+from pipeline.emulator import EmulatorConfig, RunningEmulator
 from pipeline.emulator.fraud import FraudPlan
+from pipeline.emulator.process import EmulatorProcess, emulator_process
 from pipeline.errors import UsageError
 from pipeline.ingest.summary import format_summary, summarize_lake
 from pipeline.layout import Layout
@@ -61,7 +63,7 @@ def add_parser(subparsers: Any) -> None:
     )
 
 
-def demo_settings(settings: Settings, emulator: RunningEmulator) -> Settings:
+def demo_settings(settings: Settings, emulator: RunningEmulator | EmulatorProcess) -> Settings:
     """The user's settings (data directory, privacy choices) pointed at the emulator and its licensors."""
     config = emulator.config
 
@@ -126,7 +128,7 @@ def run_demo(
     layout = Layout(settings.lake_dir)
     config = demo_config(layout, rows_per_day, with_fraud=with_fraud)
     started = time.monotonic()
-    with start_emulator(config) as emulator:
+    with emulator_process(config) as emulator:
         print(f"Spotify emulator listening on {emulator.base_url}", flush=True)
         settings = demo_settings(settings, emulator)
         defs = build_definitions(settings)

@@ -11,8 +11,9 @@ import os
 import re
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -199,17 +200,19 @@ def run_partitions(
 ) -> list[PartitionRun]:
     """Materialize the reports' assets for every (day, licensor), one run per partition.
 
-    With `workers` > 1, runs execute in that many spawned processes (each run still one process's
-    in-process execution), all recording to the same instance; results arrive as they finish.
-    Once a run reports that Spotify asked to wait (`resume_after`), no further run is started:
-    each would only meet the same ban. The runs not started are missing from the result.
+    With `workers` > 1, runs execute in parallel: this process takes its share (it has imported
+    and opened everything already) and `workers - 1` spawned processes the rest (a spawned worker
+    costs seconds of imports before its first run), each run one process's in-process execution,
+    all recording to the same instance; results arrive as they finish. Once a run reports that
+    Spotify asked to wait (`resume_after`), no further run is started: each would only meet the
+    same ban. The runs not started are missing from the result.
     """
-    todo = [(licensor, day) for day in days for licensor in licensors]
+    todo = deque((licensor, day) for day in days for licensor in licensors)
     notify = on_result or (lambda _run: None)
     outcomes: list[PartitionRun] = []
     distributed = settings.executor == "celery"  # parallel already: the workers take the steps
+    defs = definitions(settings)
     if distributed or workers <= 1 or len(todo) <= 1:
-        defs = definitions(settings)
         for licensor, day in todo:
             run = _run_one(defs, instance, licensor, day, reports, log_level, distributed=distributed)
             outcomes.append(run)
@@ -217,21 +220,38 @@ def run_partitions(
             if outcomes[-1].resume_after:
                 break
         return outcomes
+
+    def record(run: PartitionRun) -> None:
+        outcomes.append(run)
+        notify(run)
+
+    def stopped() -> bool:
+        return any(run.resume_after for run in outcomes)
+
     names = tuple(r.name for r in reports)
+    slots = min(workers - 1, len(todo) - 1)
     context = multiprocessing.get_context("spawn")  # no fork: the parent may run threads (emulator)
     with ProcessPoolExecutor(
-        max_workers=min(workers, len(todo)),
-        mp_context=context,
-        initializer=_start_worker,
-        initargs=(settings, definitions),
+        max_workers=slots, mp_context=context, initializer=_start_worker, initargs=(settings, definitions)
     ) as pool:
-        futures = [pool.submit(_worker_run, lic, day, names, log_level) for lic, day in todo]
-        for future in as_completed(futures):
-            if future.cancelled():
-                continue
-            outcomes.append(future.result())
-            notify(outcomes[-1])
-            if outcomes[-1].resume_after:
-                for pending in futures:
-                    pending.cancel()  # those already running finish; the rest never start
+        queued: set[Future[PartitionRun]] = set()
+        while True:
+            # Each worker holds one run and the next, so it never waits while this process runs one.
+            while todo and not stopped() and len(queued) < 2 * slots:
+                licensor, day = todo.popleft()
+                queued.add(pool.submit(_worker_run, licensor, day, names, log_level))
+            if todo and not stopped():
+                licensor, day = todo.popleft()
+                record(_run_one(defs, instance, licensor, day, reports, log_level))
+            elif queued:
+                wait(queued, return_when=FIRST_COMPLETED)
+            else:
+                break
+            for future in [f for f in queued if f.done()]:
+                queued.discard(future)
+                if not future.cancelled():
+                    record(future.result())
+            if stopped():
+                for future in queued:
+                    future.cancel()  # those already running finish; the rest never start
     return sorted(outcomes, key=lambda run: (run.day, run.licensor))

@@ -292,9 +292,11 @@ class TableLake:
         rows = with_partition_columns(data, licensor, day)
         iceberg = self.table_for(table, rows.schema)
         if not rows.num_rows:
-            return self.replace_files(table, [], rows.schema, partition=(licensor, day))
+            return self.replace_files(table, [], rows.schema, partition=(licensor, day), loaded=iceberg)
         path = _write_file(iceberg, rows, self.data_path(iceberg, licensor, day))
-        return self.replace_files(table, [path], rows.schema, partition=(licensor, day), rows=data.num_rows)
+        return self.replace_files(
+            table, [path], rows.schema, partition=(licensor, day), rows=data.num_rows, loaded=iceberg
+        )
 
     def replace_rows(
         self,
@@ -336,13 +338,15 @@ class TableLake:
             iceberg = self.table_for(table, schema)
             rows = source.metadata.num_rows
             if not rows:  # an empty day: the partition holds no file (Iceberg has no empty partition)
-                return self.replace_files(table, [], schema, partition=(licensor, day))
+                return self.replace_files(table, [], schema, partition=(licensor, day), loaded=iceberg)
             path = self.data_path(iceberg, licensor, day)
             if source.schema_arrow.equals(schema) and holds_only_partition(source.metadata, licensor, day):
                 # Written for this partition already (landing does): the bytes are the data file.
                 with open(staged, "rb") as raw, iceberg.io.new_output(path).create(overwrite=True) as out:
                     shutil.copyfileobj(raw, out, _COPY_CHUNK)
-                return self.replace_files(table, [path], schema, partition=(licensor, day), rows=rows)
+                return self.replace_files(
+                    table, [path], schema, partition=(licensor, day), rows=rows, loaded=iceberg
+                )
             with iceberg.io.new_output(path).create(overwrite=True) as out:
                 sorting = source.metadata.row_group(0).sorting_columns if source.num_row_groups else None
                 with pq.ParquetWriter(out, schema, compression="zstd", sorting_columns=sorting) as writer:
@@ -351,7 +355,7 @@ class TableLake:
                         writer.write_table(part.cast(schema), row_group_size=row_group_rows)
         finally:
             source.close()
-        return self.replace_files(table, [path], schema, partition=(licensor, day), rows=rows)
+        return self.replace_files(table, [path], schema, partition=(licensor, day), rows=rows, loaded=iceberg)
 
     def data_path(self, table: Table, licensor: str | None = None, day: date | None = None) -> str:
         """A new, unique data file name in `table`'s data directory (Hive-style partition folders)."""
@@ -373,9 +377,11 @@ class TableLake:
         partition_by: tuple[str, ...] | None = None,
         based_on: int | None = None,
         properties: dict[str, str] | None = None,
+        loaded: Table | None = None,
     ) -> Commit:
         """One atomic commit: delete what `where` (or the one `partition`) selects, add `files`;
-        `properties` go into the new snapshot's summary.
+        `properties` go into the new snapshot's summary. `loaded`: the table as the caller just
+        loaded it (its first attempt reads no metadata again; a retry reloads).
 
         Deleting whole partitions drops their files without rewriting any. A commit that loses a
         race with another writer (of another partition) is retried on the fresh metadata; readers
@@ -387,7 +393,11 @@ class TableLake:
         if where is None:
             where = partition_filter(*partition) if partition is not None else AlwaysTrue()
         for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
-            iceberg = self.table_for(table, schema, partitioned=partitioned, partition_by=partition_by)
+            iceberg = (
+                loaded
+                if attempt == 1 and loaded is not None
+                else self.table_for(table, schema, partitioned=partitioned, partition_by=partition_by)
+            )
             current = iceberg.current_snapshot()
             if based_on is not None and based_on != (current.snapshot_id if current else 0):
                 raise CommitFailedException(f"{table} changed since snapshot {based_on} was read")
@@ -406,7 +416,7 @@ class TableLake:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
-            snapshot = self.catalog.load_table(self.identifier(table)).current_snapshot()
+            snapshot = iceberg.current_snapshot()  # the commit updated `iceberg` to its new metadata
             licensor, day = partition if partition is not None else WHOLE
             return Commit(
                 table=table,

@@ -86,3 +86,19 @@ def test_a_quota_ban_ends_the_load_in_seconds_and_prints_when_to_resume(start, c
     run_seconds = float(re.search(r"\[1/3\] .* \(([0-9.]+) s\)", out).group(1))  # the partition run
     assert run_seconds < 10 and seconds < 60, (run_seconds, seconds)  # the rest: building definitions
     print(f"quota-ban CLI: partition run {run_seconds:.1f} s, whole command {seconds:.1f} s")
+
+
+def test_a_quota_ban_with_two_workers_starts_no_run_after_it_and_reports_each_run_once(start, capsys):
+    """This process runs partitions beside the worker process: a ban either meets stops the
+    launches, and every run that did start is reported once."""
+    start("acme", "quota_ban:retry_after=72000,scope=bulk")
+    window = ["--start", "2026-06-05", "--end", DAY]  # eight partitions
+    code = main(["load", "--licensor", "acme", "--report", "users", "--workers", "2", *window])
+    out, err = capsys.readouterr()
+    assert code == 1
+    ran = re.findall(r"^\[(\d)/8\] (\S+) acme: FAILED: .*quota exceeded", out, flags=re.MULTILINE)
+    assert 2 <= len(ran) <= 4, out  # this process's run and the worker's two (running, next)
+    assert sorted(int(n) for n, _ in ran) == list(range(1, len(ran) + 1))
+    assert len({day for _, day in ran}) == len(ran)  # no partition twice
+    assert "Stopped: Spotify asked to wait until " in err
+    assert f"; {8 - len(ran)} partition run(s) not started" in err

@@ -261,3 +261,19 @@ def test_a_file_written_for_its_partition_is_committed_as_is_any_other_is_rewrit
     assert len(landed) == 4
     copied = local_path(location).read_bytes() == staged.read_bytes()
     assert copied == (written_for == "acme")
+
+
+def test_replacing_a_partition_reads_the_table_metadata_once(tmp_path, monkeypatch):
+    """A landing commits a licensor-day's tables one by one: each commit loads its table once (its
+    first attempt commits on that metadata), and reports the snapshot it made without reloading.
+    The catalog's compare-and-swap reads the current metadata once more (pyiceberg's commit)."""
+    lake = TableLake.local(tmp_path / "data")
+    lake.replace_partition_file("streams", "acme", DAY, _staged(tmp_path / "first.parquet", "acme", DAY))
+    loads: list[object] = []
+    load_table = lake.catalog.load_table
+    monkeypatch.setattr(lake.catalog, "load_table", lambda ident: loads.append(ident) or load_table(ident))
+    staged = _staged(tmp_path / "again.parquet", "globex", DAY)
+    commit = lake.replace_partition_file("streams", "globex", DAY, staged)
+    assert loads == [("lake", "streams")] * 2  # was 6: exists + load, twice, the commit, a reload
+    assert commit.attempts == 1 and commit.snapshot_id == lake.snapshot_ids()["streams"]
+    assert set(lake.partitions("streams")) == {("acme", DAY), ("globex", DAY)}
