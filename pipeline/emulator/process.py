@@ -14,10 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from pipeline.emulator.bulk import BASE_PATH
 from pipeline.emulator.config import EmulatorConfig
-from pipeline.emulator.running import ACCOUNTS_PATH, start_emulator
-from pipeline.emulator.webapi import WEB_API_PATH
+from pipeline.emulator.running import EmulatorAddresses, start_emulator
 
 START_TIMEOUT_SECONDS = 120.0  # a loaded machine's interpreter start and imports
 STOP_TIMEOUT_SECONDS = 10.0
@@ -28,23 +26,11 @@ class EmulatorProcessError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class EmulatorProcess:
+class EmulatorProcess(EmulatorAddresses):
     """Where an emulator running in a child process listens (the addresses a `RunningEmulator` has)."""
 
     config: EmulatorConfig
     base_url: str
-
-    @property
-    def bulk_api_url(self) -> str:
-        return self.base_url + BASE_PATH
-
-    @property
-    def accounts_url(self) -> str:
-        return self.base_url + ACCOUNTS_PATH
-
-    @property
-    def web_api_url(self) -> str:
-        return self.base_url + WEB_API_PATH
 
 
 def _serve(config: EmulatorConfig, host: str, conn: Connection) -> None:

@@ -24,7 +24,25 @@ from pipeline.emulator.webapi import WEB_API_PATH, WebAPI
 ACCOUNTS_PATH = "/api/token"
 
 
-class RunningEmulator:
+class EmulatorAddresses:
+    """The API addresses under an emulator's `base_url` (in this process or a child's)."""
+
+    base_url: str
+
+    @property
+    def bulk_api_url(self) -> str:
+        return self.base_url + BASE_PATH
+
+    @property
+    def accounts_url(self) -> str:
+        return self.base_url + ACCOUNTS_PATH
+
+    @property
+    def web_api_url(self) -> str:
+        return self.base_url + WEB_API_PATH
+
+
+class RunningEmulator(EmulatorAddresses):
     """An emulator serving on a background thread. A context manager; `stop()` ends it.
 
     With `downloads="signed"` a second server, the storage host, listens on another port
@@ -95,18 +113,6 @@ class RunningEmulator:
     def storage_url(self) -> str | None:
         """The storage origin's base URL (signed downloads only; another port than `base_url`)."""
         return self.storage.base_url if self.storage else None
-
-    @property
-    def bulk_api_url(self) -> str:
-        return self.base_url + BASE_PATH
-
-    @property
-    def accounts_url(self) -> str:
-        return self.base_url + ACCOUNTS_PATH
-
-    @property
-    def web_api_url(self) -> str:
-        return self.base_url + WEB_API_PATH
 
     # -- observing ---------------------------------------------------------------------------
     def _record(self, method: str, path: str, status: int, fault: str | None) -> None:
