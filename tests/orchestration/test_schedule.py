@@ -37,7 +37,7 @@ def test_look_back_stops_at_the_first_partition():
 
 def test_schedule_evaluation_returns_valid_partitioned_run_requests():
     defs = lookback_two
-    daily_bulk_reports = defs.get_schedule_def("daily_bulk_reports")
+    daily_bulk_reports = defs.resolve_schedule_def("daily_bulk_reports")
     tick = datetime(2026, 6, 15, 6, 0, tzinfo=UTC)
     with dg.instance_for_test() as instance:
         context = dg.build_schedule_context(
