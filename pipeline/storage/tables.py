@@ -151,8 +151,10 @@ def _nullable(data: pa.Table) -> pa.Table:
     return data.cast(schema)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def local_path(uri: str) -> Path | None:
-    """The local path of a `file://` URI (or a plain path); None for an object-store URI."""
+    """The local path of a `file://` URI (or a plain path); None for an object-store URI.
+    Remembered per URI: a publish names every data file of the history, build after build."""
     if "://" not in uri:
         return Path(uri)
     parsed = urlparse(uri)
@@ -478,9 +480,7 @@ class TableLake:
             for manifest in snapshot.manifests(iceberg.io) if snapshot is not None else []:
                 for part, path in self._live_files(iceberg, manifest):
                     found.setdefault(part, []).append(path)
-            self._files[key] = {
-                part: sorted(paths) if len(paths) > 1 else paths for part, paths in sorted(found.items())
-            }
+            self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
         return self._files[key]
 
     def partition_stats(self, table: str) -> dict[Partition, tuple[int, int, datetime]]:
@@ -618,10 +618,10 @@ class TableLake:
         folders = _data_folders(root, self.namespace)
         candidates = {path for folder in folders for path in _parquet_files(folder)}
         for table in tables if candidates else []:
-            candidates -= set(map(_local_text, self._data_files(table, _current(table))))
+            candidates -= {str(local_path(uri)) for uri in self._data_files(table, _current(table))}
         candidates = {path for path in candidates if _modified_before(path, older_than.timestamp())}
         for table in tables if candidates else []:
-            candidates -= set(map(_local_text, self._data_files(table, _every(table))))
+            candidates -= {str(local_path(uri)) for uri in self._data_files(table, _every(table))}
         for path in sorted(candidates):
             Path(path).unlink(missing_ok=True)
         return len(candidates)
@@ -710,12 +710,6 @@ def _modified_before(path: str, cutoff: float) -> bool:
         return os.stat(path).st_mtime < cutoff
     except FileNotFoundError:  # deleted meanwhile (an expiry's): nothing left to sweep
         return False
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _local_text(uri: str) -> str:
-    """A local data file's URI as the path the sweep lists, once per file and process."""
-    return str(local_path(uri))
 
 
 def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:

@@ -9,7 +9,6 @@ travel is Iceberg's: `table.scan(snapshot_id=...)`), and what the published cata
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,7 +22,6 @@ from pipeline.warehouse.paths import WarehousePaths
 FileRef = Path | str  # a local data file, or an object-store URI
 
 
-@functools.lru_cache(maxsize=1 << 15)  # a year of every table's files: builds reuse them
 def file_ref(uri: str) -> FileRef:
     path = local_path(uri)
     return path if path is not None else uri
@@ -37,7 +35,6 @@ class Pinned:
     lake_ids: dict[str, int]
     _written: dict[str, int] = field(default_factory=dict)
     _refs: dict[str, tuple[object, dict[Partition, list[FileRef]]]] = field(default_factory=dict)
-    _ref_of: dict[str, list[FileRef]] = field(default_factory=dict)
 
     @classmethod
     def now(cls, paths: WarehousePaths) -> Pinned:
@@ -60,21 +57,12 @@ class Pinned:
 
     def _as_refs(self, key: str, files: dict[Partition, list[str]]) -> dict[Partition, list[FileRef]]:
         """`files` as references, converted once per snapshot's listing (the lake remembers one
-        listing per snapshot; a build asks for a mart's files after each of its commits) and once
-        per file (a commit's snapshot keeps nearly every file of the one before)."""
+        listing per snapshot; a build asks for a mart's files after each of its commits)."""
         source, refs = self._refs.get(key, (None, {}))
         if source is not files:
-            refs = {part: self._refs_of(found) for part, found in files.items()}
+            refs = {part: [file_ref(f) for f in found] for part, found in files.items()}
             self._refs[key] = (files, refs)
         return refs
-
-    def _refs_of(self, files: list[str]) -> list[FileRef]:
-        if len(files) != 1:
-            return [self._refs_of([f])[0] for f in files]
-        refs = self._ref_of.get(files[0])
-        if refs is None:
-            refs = self._ref_of[files[0]] = [file_ref(files[0])]
-        return refs  # a partition's one file: the same list for every snapshot that keeps it
 
     def wrote(self, model: str, snapshot_id: int) -> None:
         self._written[model] = snapshot_id
