@@ -20,14 +20,14 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyiceberg.expressions import And, GreaterThanOrEqual, LessThanOrEqual
 
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.tables import TableLake, local_path, with_partition_columns
+from pipeline.storage.tables import TableLake
 from pipeline.warehouse.build import build_warehouse
+from tests.kits.fake_lake import commit_partitions
 
 LICENSORS = ("acme", "globex")
 LAST_DAY = date(2026, 6, 30)
@@ -132,19 +132,11 @@ def _commit_batch(
     first, last = (LAST_DAY - timedelta(days=max(offsets))), (LAST_DAY - timedelta(days=min(offsets)))
     where = And(GreaterThanOrEqual("date", first.isoformat()), LessThanOrEqual("date", last.isoformat()))
     for table in DERIVED:
-        files, schema, count = [], None, 0
-        for (licensor, offset), tables in sorted(days.items()):
-            data = with_partition_columns(tables[table], licensor, LAST_DAY - timedelta(days=offset))
-            iceberg = lake.table_for(table, data.schema)
-            uri = lake.data_path(iceberg, licensor, LAST_DAY - timedelta(days=offset))
-            path = local_path(uri)
-            assert path is not None, "the bench lakes are local"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(data, path, compression="zstd")
-            files.append(uri)
-            schema, count = data.schema, count + data.num_rows
-        assert schema is not None
-        lake.replace_files(table, files, schema, where=where, rows=count)
+        pieces = {
+            (licensor, LAST_DAY - timedelta(days=offset)): tables[table]
+            for (licensor, offset), tables in sorted(days.items())
+        }
+        commit_partitions(lake, table, pieces, where)
 
 
 def generate(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.expressions import AlwaysTrue
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
@@ -214,20 +214,28 @@ def write_history(layout: Layout, parts: dict[tuple[str, date], dict[str, list[d
     tables = sorted({table for by_table in parts.values() for table in by_table})
     for table in tables:
         pieces = {
-            part: with_partition_columns(_partition_rows(table, *part, by_table[table]), *part)
+            part: _partition_rows(table, *part, by_table[table])
             for part, by_table in parts.items()
             if by_table.get(table)
         }
-        schema = next(iter(pieces.values())).schema
-        iceberg = lake.table_for(table, schema)
-        files = []
-        for (licensor, day), piece in pieces.items():
-            path = lake.data_path(iceberg, licensor, day)
-            with iceberg.io.new_output(path).create(overwrite=True) as out:
-                pq.write_table(piece.cast(schema), out)
-            files.append(path)
-        rows = sum(piece.num_rows for piece in pieces.values())
-        lake.replace_files(table, files, schema, where=AlwaysTrue(), rows=rows)
+        commit_partitions(lake, table, pieces, AlwaysTrue())
+
+
+def commit_partitions(
+    lake: TableLake, table: str, pieces: dict[tuple[str, date], pa.Table], where: BooleanExpression
+) -> None:
+    """Each (licensor, day)'s rows as one data file, all in one commit of `table` that replaces
+    what `where` selects."""
+    rows = {part: with_partition_columns(data, *part) for part, data in pieces.items()}
+    schema = next(iter(rows.values())).schema
+    iceberg = lake.table_for(table, schema)
+    files = []
+    for (licensor, day), data in rows.items():
+        path = lake.data_path(iceberg, licensor, day)
+        with iceberg.io.new_output(path).create(overwrite=True) as out:
+            pq.write_table(data.cast(schema), out, compression="zstd")
+        files.append(path)
+    lake.replace_files(table, files, schema, where=where, rows=sum(data.num_rows for data in rows.values()))
 
 
 def write_day(layout: Layout, licensor: str, day: date, *, rows: int = 60, variant: int = 0) -> None:
