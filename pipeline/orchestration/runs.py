@@ -212,14 +212,6 @@ def run_partitions(
     outcomes: list[PartitionRun] = []
     distributed = settings.executor == "celery"  # parallel already: the workers take the steps
     defs = definitions(settings)
-    if distributed or workers <= 1 or len(todo) <= 1:
-        for licensor, day in todo:
-            run = _run_one(defs, instance, licensor, day, reports, log_level, distributed=distributed)
-            outcomes.append(run)
-            notify(outcomes[-1])
-            if outcomes[-1].resume_after:
-                break
-        return outcomes
 
     def record(run: PartitionRun) -> None:
         outcomes.append(run)
@@ -227,6 +219,13 @@ def run_partitions(
 
     def stopped() -> bool:
         return any(run.resume_after for run in outcomes)
+
+    if distributed or workers <= 1 or len(todo) <= 1:
+        for licensor, day in todo:
+            record(_run_one(defs, instance, licensor, day, reports, log_level, distributed=distributed))
+            if stopped():
+                break
+        return outcomes
 
     names = tuple(r.name for r in reports)
     slots = min(workers - 1, len(todo) - 1)

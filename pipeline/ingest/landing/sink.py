@@ -150,7 +150,7 @@ class TableSink:
     """Collects one table's rows file by file; `finish` leaves them in `out_path`, sorted by
     `TableSpec.sort_by` with nulls last (stable: equal keys keep file and line order).
 
-    `personal` (pseudonyms, `personal.py`) is applied to a file's rows together (or to a spilled
+    `personal` (pseudonyms, `privacy.py`) is applied to a file's rows together (or to a spilled
     part's) in the background thread, before they are sorted or reach the disk: a listener streams
     many times in one country's file, so a file has half the distinct user ids of its 4 MB blocks
     together (525 k vs 1.08 M HMACs on the bench's 2 M-row day of country files).
