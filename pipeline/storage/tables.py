@@ -72,6 +72,17 @@ MANIFEST_MERGE: dict[str, str] = {
     "commit.manifest-merge.enabled": "true",
     "commit.manifest.min-count-to-merge": "8",
 }
+# Each commit writes a new metadata file that logs its predecessors. Iceberg's default keeps 100 in
+# the log and every file on disk; pyiceberg deep-copies the log at each metadata update (several
+# per commit), which cost a quarter of a one-day build's CPU. Iceberg's own bound keeps the last
+# `METADATA_VERSIONS` and deletes older files at commit (readers go through the catalog's pointer
+# to the current file; time travel is by snapshot id, in that file).
+METADATA_VERSIONS = 10
+METADATA_BOUND: dict[str, str] = {
+    "write.metadata.delete-after-commit.enabled": "true",
+    "write.metadata.previous-versions-max": str(METADATA_VERSIONS),
+}
+TABLE_PROPERTIES = MANIFEST_MERGE | METADATA_BOUND  # every table's, set at creation or next write
 
 
 class TableStoreError(RuntimeError):
@@ -263,7 +274,7 @@ class TableLake:
         """
         existing = self.load(table)
         if existing is not None:
-            return _with_manifest_merge(existing)
+            return _with_table_properties(existing)
         # A concurrent writer may create it between pyiceberg's check and insert: then the insert
         # fails on the catalog's unique key instead of NamespaceAlreadyExistsError.
         with contextlib.suppress(NamespaceAlreadyExistsError, IntegrityError):
@@ -284,10 +295,10 @@ class TableLake:
                 schema=iceberg_schema,
                 partition_spec=PartitionSpec(*fields),
                 location=self.table_location(table),
-                properties=MANIFEST_MERGE,
+                properties=TABLE_PROPERTIES,
             )
         except TableAlreadyExistsError:
-            return _with_manifest_merge(self.catalog.load_table(self.identifier(table)))
+            return _with_table_properties(self.catalog.load_table(self.identifier(table)))
 
     def replace_partition(self, table: str, licensor: str, day: date, data: pa.Table) -> Commit:
         """Replace `table`'s licensor/day partition with `data` (in memory) in one atomic commit."""
@@ -541,13 +552,20 @@ class TableLake:
             ]
             if not old:
                 continue
-            kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in old]
-            doomed = self._data_files(table, old) - self._data_files(table, kept)
-            table.maintenance.expire_snapshots().by_ids(old).commit()
-            for path in sorted(doomed):
-                table.io.delete(path)
+            self._expire(table, old)
             expired += len(old)
         return expired
+
+    def _expire(self, table: Table, doomed: list[int]) -> None:
+        """Expire the `doomed` snapshots, then delete every file only they referenced: data files,
+        manifests and their manifest lists (pyiceberg's expiry only edits the metadata, so without
+        this each commit's manifest list and manifests stayed on disk for good)."""
+        kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in doomed]
+        files = self._data_files(table, doomed) - self._data_files(table, kept)
+        files |= _metadata_files(table, doomed) - _metadata_files(table, kept)
+        table.maintenance.expire_snapshots().by_ids(doomed).commit()
+        for path in sorted(files):
+            table.io.delete(path)
 
     def delete_where(self, where: BooleanExpression, *, tables: Iterable[str] | None = None) -> int:
         """Delete the rows `where` selects from every table (or `tables`; whole partitions: their
@@ -597,31 +615,37 @@ class TableLake:
                     for ref in tags:
                         manage.remove_tag(ref)
                 table = self.catalog.load_table(self.identifier(name))
-            kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in doomed]
-            files = self._data_files(table, doomed) - self._data_files(table, kept)
-            table.maintenance.expire_snapshots().by_ids(doomed).commit()
-            for path in sorted(files):
-                table.io.delete(path)
+            self._expire(table, doomed)
             purged += len(doomed)
         return purged
 
     def remove_orphans(self, older_than: datetime) -> int:
-        """Delete the local data files under the tables' data folders that no snapshot references
-        and that are older than `older_than` (written by a crashed writer, or a dropped table's).
+        """Delete the local files under the tables' folders that nothing references and that are
+        older than `older_than` (a crashed writer's, or a dropped table's): data files no snapshot
+        holds, and metadata files (table metadata, manifest lists, manifests) neither the current
+        metadata nor any of its snapshots names.
 
-        Files the current snapshots hold are set aside first (one manifest list per table): only
-        when others remain are every snapshot's manifests read, as they grow with history."""
+        Data files the current snapshots hold are set aside first (one manifest list per table):
+        only when others remain are every snapshot's manifests read, as they grow with history."""
         root = local_path(self.location)
         if root is None:
             return 0
-        tables = [t for t in map(self.load, self.table_names()) if t is not None]
-        folders = _data_folders(root, self.namespace)
-        candidates = {path for folder in folders for path in _parquet_files(folder)}
-        for table in tables if candidates else []:
+        tables = {name: t for name in self.table_names() if (t := self.load(name)) is not None}
+        folders = _table_folders(root, self.namespace)
+        candidates = {path for folder in folders for path in _parquet_files(folder / "data")}
+        for table in tables.values() if candidates else []:
             candidates -= {str(local_path(uri)) for uri in self._data_files(table, _current(table))}
         candidates = {path for path in candidates if _modified_before(path, older_than.timestamp())}
-        for table in tables if candidates else []:
+        for table in tables.values() if candidates else []:
             candidates -= {str(local_path(uri)) for uri in self._data_files(table, _every(table))}
+        for folder in folders:
+            table = tables.get(folder.name)
+            named = _named_metadata(table) if table is not None else set()
+            candidates |= {
+                path
+                for path in _files_in(folder / "metadata")
+                if path not in named and _modified_before(path, older_than.timestamp())
+            }
         for path in sorted(candidates):
             Path(path).unlink(missing_ok=True)
         return len(candidates)
@@ -679,30 +703,54 @@ def _local_lake(data_dir: str) -> TableLake:
     return lake
 
 
-def _data_folders(root: Path, namespace: str) -> list[Path]:
+def _table_folders(root: Path, namespace: str) -> list[Path]:
+    """The folders of the namespace's tables, dropped ones included (those with data or metadata)."""
     base = root if namespace == NAMESPACE else root / namespace
-    return sorted(p / "data" for p in base.iterdir() if (p / "data").is_dir()) if base.is_dir() else []
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.iterdir() if (p / "data").is_dir() or (p / "metadata").is_dir())
 
 
-def _with_manifest_merge(table: Table) -> Table:
-    """`table` with `MANIFEST_MERGE` set: a table created before it gets it in one property-only
-    commit on its first write (none once set; a racing writer's equal update is as good)."""
-    if all(table.properties.get(key) == value for key, value in MANIFEST_MERGE.items()):
+def _named_metadata(table: Table) -> set[str]:
+    """The local paths of the metadata files `table` names: its current and logged metadata files,
+    and every snapshot's manifest list and manifests."""
+    uris = {table.metadata_location, *(entry.metadata_file for entry in table.metadata.metadata_log)}
+    uris |= _metadata_files(table, _every(table))
+    return {str(local_path(uri)) for uri in uris}
+
+
+def _files_in(folder: Path) -> list[str]:
+    """The files directly in `folder` (none when it does not exist)."""
+    try:
+        with os.scandir(folder) as entries:
+            return [entry.path for entry in entries if entry.is_file(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+
+
+def _with_table_properties(table: Table) -> Table:
+    """`table` with `TABLE_PROPERTIES` set: a table created before them gets them in one
+    property-only commit on its first write (none once set; a racing writer's equal update is as
+    good)."""
+    if all(table.properties.get(key) == value for key, value in TABLE_PROPERTIES.items()):
         return table
     with contextlib.suppress(CommitFailedException), table.transaction() as tx:
-        tx.set_properties(MANIFEST_MERGE)
+        tx.set_properties(TABLE_PROPERTIES)
     return table.refresh()
 
 
 def _parquet_files(folder: Path | str) -> Iterator[str]:
     """The Parquet files under `folder` (`os.scandir`: the sweep visits every data file of the
     lake; only those no current snapshot holds are then asked their age)."""
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                yield from _parquet_files(entry.path)
-            elif entry.name.endswith(".parquet"):
-                yield entry.path
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    yield from _parquet_files(entry.path)
+                elif entry.name.endswith(".parquet"):
+                    yield entry.path
+    except FileNotFoundError:  # a table with metadata only (created, never written)
+        return
 
 
 def _modified_before(path: str, cutoff: float) -> bool:
@@ -725,6 +773,13 @@ def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:
 def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
     scan = table.scan(snapshot_id=snapshot_id, row_filter=LessThan("date", cutoff.isoformat()))
     return any(True for _ in scan.plan_files())
+
+
+def _metadata_files(table: Table, snapshot_ids: Iterable[int]) -> set[str]:
+    """The manifest lists and manifests of the snapshots (what a snapshot's metadata files are)."""
+    snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
+    lists = {s.manifest_list for s in snapshots}
+    return lists | {m.manifest_path for s in snapshots for m in s.manifests(table.io)}
 
 
 def _current(table: Table) -> list[int]:
