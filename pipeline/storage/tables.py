@@ -13,6 +13,7 @@ so a partition here is the same unit as a `licensor=/date=` directory there.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import functools
 import itertools
@@ -50,7 +51,14 @@ from pyiceberg.transforms import IdentityTransform
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 from pipeline.layout import safe_name
-from pipeline.storage.object_store import ObjectStoreSettings, StoreUrl, ensure_bucket, fileio_properties
+from pipeline.storage.object_store import (
+    ObjectStoreSettings,
+    StoreUrl,
+    delete_keys,
+    ensure_bucket,
+    fileio_properties,
+    s3_filesystem,
+)
 
 Partition = tuple[str, date]  # (licensor, date); unpartitioned tables use `WHOLE`
 WHOLE: Partition = ("", date.min)
@@ -620,35 +628,36 @@ class TableLake:
         return purged
 
     def remove_orphans(self, older_than: datetime) -> int:
-        """Delete the local files under the tables' folders that nothing references and that are
-        older than `older_than` (a crashed writer's, or a dropped table's): data files no snapshot
-        holds, and metadata files (table metadata, manifest lists, manifests) neither the current
-        metadata nor any of its snapshots names.
+        """Delete the files under the tables' folders (local or on the object store) that nothing
+        references and that are older than `older_than` (a crashed writer's, merge-append's
+        replaced manifests, a dropped table's): data files no snapshot holds, and metadata files
+        (table metadata, manifest lists, manifests) neither the current metadata nor any of its
+        snapshots names; how many went.
 
         Data files the current snapshots hold are set aside first (one manifest list per table):
         only when others remain are every snapshot's manifests read, as they grow with history."""
-        root = local_path(self.location)
-        if root is None:
-            return 0
         tables = {name: t for name in self.table_names() if (t := self.load(name)) is not None}
-        folders = _table_folders(root, self.namespace)
-        candidates = {path for folder in folders for path in _parquet_files(folder / "data")}
+        stored = self._stored_files()
+        cutoff = older_than.timestamp()
+        candidates = {uri for folder in stored.data.values() for uri in folder}
         for table in tables.values() if candidates else []:
-            candidates -= {str(local_path(uri)) for uri in self._data_files(table, _current(table))}
-        candidates = {path for path in candidates if _modified_before(path, older_than.timestamp())}
+            candidates -= {_file_key(u) for u in self._data_files(table, _current(table))}
+        candidates = {uri for uri in candidates if stored.modified_before(uri, cutoff)}
         for table in tables.values() if candidates else []:
-            candidates -= {str(local_path(uri)) for uri in self._data_files(table, _every(table))}
-        for folder in folders:
-            table = tables.get(folder.name)
-            named = _named_metadata(table) if table is not None else set()
-            candidates |= {
-                path
-                for path in _files_in(folder / "metadata")
-                if path not in named and _modified_before(path, older_than.timestamp())
-            }
-        for path in sorted(candidates):
-            Path(path).unlink(missing_ok=True)
+            candidates -= {_file_key(u) for u in self._data_files(table, _every(table))}
+        for name, files in stored.metadata.items():
+            named = _named_metadata(tables[name]) if name in tables else set()
+            candidates |= {u for u in files if u not in named and stored.modified_before(u, cutoff)}
+        stored.delete(sorted(candidates))
         return len(candidates)
+
+    def _stored_files(self) -> _StoredFiles:
+        """The files in the namespace's table folders, dropped tables' included."""
+        base = self.location if self.namespace == NAMESPACE else f"{self.location}/{self.namespace}"
+        root = local_path(base)
+        if root is not None:
+            return _LocalFiles.under(root)
+        return _StoreFiles.under(base, self.store)
 
     def _live_files(self, table: Table, manifest: ManifestFile) -> tuple[tuple[Partition, str], ...]:
         """(partition, path) of each live data file a manifest lists, read once per manifest: a
@@ -703,12 +712,96 @@ def _local_lake(data_dir: str) -> TableLake:
     return lake
 
 
-def _table_folders(root: Path, namespace: str) -> list[Path]:
-    """The folders of the namespace's tables, dropped ones included (those with data or metadata)."""
-    base = root if namespace == NAMESPACE else root / namespace
-    if not base.is_dir():
-        return []
-    return sorted(p for p in base.iterdir() if (p / "data").is_dir() or (p / "metadata").is_dir())
+def _file_key(uri: str) -> str:
+    """A file as listings compare it: a local path as a plain path, an object as its s3:// URI."""
+    path = local_path(uri)
+    if path is not None:
+        return str(path)
+    return "s3://" + uri.removeprefix("s3a://").removeprefix("s3://")
+
+
+@dataclass
+class _StoredFiles(abc.ABC):
+    """Files of a namespace's table folders: table folder -> data files, and -> metadata files."""
+
+    data: dict[str, list[str]]
+    metadata: dict[str, list[str]]
+
+    @abc.abstractmethod
+    def modified_before(self, uri: str, cutoff: float) -> bool: ...
+
+    @abc.abstractmethod
+    def delete(self, uris: list[str]) -> None: ...
+
+
+@dataclass
+class _LocalFiles(_StoredFiles):
+    """Walked with `os.scandir` (the sweep visits every data file of the lake); only files no
+    current snapshot holds are then asked their age."""
+
+    @classmethod
+    def under(cls, base: Path) -> _LocalFiles:
+        folders = (
+            sorted(p for p in base.iterdir() if (p / "data").is_dir() or (p / "metadata").is_dir())
+            if base.is_dir()
+            else []
+        )
+        return cls(
+            data={f.name: list(_parquet_files(f / "data")) for f in folders},
+            metadata={f.name: _files_in(f / "metadata") for f in folders},
+        )
+
+    def modified_before(self, uri: str, cutoff: float) -> bool:
+        try:
+            return os.stat(uri).st_mtime < cutoff
+        except FileNotFoundError:  # deleted meanwhile (an expiry's): nothing left to sweep
+            return False
+
+    def delete(self, uris: list[str]) -> None:
+        for uri in uris:
+            Path(uri).unlink(missing_ok=True)
+
+
+@dataclass
+class _StoreFiles(_StoredFiles):
+    """Listed from the object store in one recursive listing, with each object's time."""
+
+    url: str = ""
+    store: ObjectStoreSettings | None = None
+    times: dict[str, float] | None = None
+
+    @classmethod
+    def under(cls, url: str, store: ObjectStoreSettings) -> _StoreFiles:
+        import pyarrow.fs as pafs
+
+        where = StoreUrl.parse(url)
+        prefix = where.path_for_pyarrow()
+        selector = pafs.FileSelector(prefix, recursive=True, allow_not_found=True)
+        data: dict[str, list[str]] = {}
+        metadata: dict[str, list[str]] = {}
+        times: dict[str, float] = {}
+        for info in s3_filesystem(store).get_file_info(selector):
+            parts = info.path.removeprefix(prefix + "/").split("/")
+            if info.type != pafs.FileType.File or len(parts) < 3 or parts[1] not in ("data", "metadata"):
+                continue  # another namespace's folder (the lake's holds `marts/`), or a stray object
+            uri = f"s3://{info.path}"
+            if parts[1] == "data" and info.path.endswith(".parquet"):
+                data.setdefault(parts[0], []).append(uri)
+            elif parts[1] == "metadata" and len(parts) == 3:
+                metadata.setdefault(parts[0], []).append(uri)
+            times[uri] = info.mtime.timestamp() if info.mtime is not None else float("inf")
+        return cls(data=data, metadata=metadata, url=url, store=store, times=times)
+
+    def modified_before(self, uri: str, cutoff: float) -> bool:
+        return (self.times or {}).get(uri, float("inf")) < cutoff
+
+    def delete(self, uris: list[str]) -> None:
+        by_bucket: dict[str, list[str]] = {}
+        for uri in uris:
+            where = StoreUrl.parse(uri)
+            by_bucket.setdefault(where.bucket, []).append(where.prefix)
+        for bucket, keys in by_bucket.items():
+            delete_keys(f"s3://{bucket}", keys, self.store or ObjectStoreSettings())
 
 
 def _named_metadata(table: Table) -> set[str]:
@@ -716,7 +809,7 @@ def _named_metadata(table: Table) -> set[str]:
     and every snapshot's manifest list and manifests."""
     uris = {table.metadata_location, *(entry.metadata_file for entry in table.metadata.metadata_log)}
     uris |= _metadata_files(table, _every(table))
-    return {str(local_path(uri)) for uri in uris}
+    return {_file_key(uri) for uri in uris}
 
 
 def _files_in(folder: Path) -> list[str]:
@@ -751,13 +844,6 @@ def _parquet_files(folder: Path | str) -> Iterator[str]:
                     yield entry.path
     except FileNotFoundError:  # a table with metadata only (created, never written)
         return
-
-
-def _modified_before(path: str, cutoff: float) -> bool:
-    try:
-        return os.stat(path).st_mtime < cutoff
-    except FileNotFoundError:  # deleted meanwhile (an expiry's): nothing left to sweep
-        return False
 
 
 def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:

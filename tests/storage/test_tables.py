@@ -54,10 +54,11 @@ def test_partition_replaced_in_one_commit_and_old_snapshot_stays_readable(tmp_pa
 
 
 def _objects(store: ObjectStoreSettings, url: str, suffix: str) -> set[str]:
-    from pyarrow.fs import FileSelector
+    from pyarrow.fs import FileSelector, FileType
 
     selector = FileSelector(StoreUrl.parse(url).path_for_pyarrow(), recursive=True, allow_not_found=True)
-    return {i.path for i in s3_filesystem(store).get_file_info(selector) if i.path.endswith(suffix)}
+    found = s3_filesystem(store).get_file_info(selector)
+    return {i.path for i in found if i.type == FileType.File and i.path.endswith(suffix)}
 
 
 def test_expiry_removes_old_snapshots_and_their_files_but_never_the_current_ones(tmp_path, moto_store):
@@ -86,6 +87,42 @@ def test_retention_deletes_old_partitions_from_the_store(tmp_path, moto_store):
     lake.expire(datetime.now(UTC) + timedelta(seconds=1))
     assert set(lake.partitions("streams")) == {("acme", DAY + timedelta(days=2))}
     assert len(_objects(moto_store, "s3://retain/lake", ".parquet")) == 1
+
+
+def test_the_orphan_sweep_runs_on_the_store_too(tmp_path, moto_store):
+    """Unreferenced objects (a crashed writer's, a dropped table's) go; what a table names stays."""
+    lake = open_table_lake(_settings(tmp_path, moto_store, "orphans"))
+    for n in range(3):
+        lake.replace_partition("streams", "acme", DAY + timedelta(days=n), rows(2, n))
+    lake.replace_partition("users", "acme", DAY, rows(2, 9))
+    lake.sibling("marts").replace_partition("fct_x", "acme", DAY, rows(2, 5))  # another namespace
+    fs = s3_filesystem(moto_store)
+    strays = [
+        "orphans/lake/streams/data/licensor=acme/crashed.parquet",
+        "orphans/lake/streams/metadata/m.avro",
+    ]
+    for path in strays:
+        with fs.open_output_stream(path) as out:
+            out.write(b"not referenced")
+    lake.drop("users")
+    dropped = _objects(moto_store, "s3://orphans/lake/users", "")
+    marts = _objects(moto_store, "s3://orphans/lake/marts", "")
+    assert dropped and marts
+
+    removed = lake.remove_orphans(datetime.now(UTC) + timedelta(seconds=1))
+    left = _objects(moto_store, "s3://orphans/lake", "")
+    assert removed >= len(strays) + len(dropped)
+    assert not (set(strays) | dropped) & left
+    assert marts <= left  # the marts namespace's tables are not the lake's to sweep
+    table = lake.load("streams")
+    named = {table.metadata_location, *(e.metadata_file for e in table.metadata.metadata_log)}
+    for snapshot in table.snapshots():
+        named |= {snapshot.manifest_list, *(m.manifest_path for m in snapshot.manifests(table.io))}
+    named |= {p for paths in lake.partitions("streams").values() for p in paths}
+    assert {p.removeprefix("s3://") for p in named} <= left
+    assert {k: v[1] for k, v in _counts(lake, "streams").items()} == {
+        ("acme", (DAY + timedelta(days=n)).isoformat()): {n} for n in range(3)
+    }
 
 
 def test_objects_land_in_the_bucket_under_the_prefix(tmp_path, moto_store):
