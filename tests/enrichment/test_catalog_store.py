@@ -14,7 +14,7 @@ from pipeline.enrichment.store import count_rows, read_table, upsert
 from pipeline.enrichment.tables import CATALOG_TRACKS, TRACKS_DAILY
 from pipeline.layout import Layout
 from pipeline.storage.tables import TableLake
-from tests.kits.fake_lake import lake_tables
+from tests.kits.fake_lake import lake_tables, metadata_version
 
 AT = datetime(2026, 6, 15, 9, 0, tzinfo=UTC)
 DAY = date(2026, 6, 15)
@@ -26,7 +26,7 @@ def _tracks(ids: range, popularity: int = 10) -> pa.Table:
 
 
 def _commits(lake: TableLake, table: str) -> int:
-    return len(lake.load(table).metadata.metadata_log) + 1
+    return metadata_version(lake.load(table))
 
 
 def _popularity(lake: TableLake, table=CATALOG_TRACKS, day: date | None = None) -> dict[str, int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.table import Table
 
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
@@ -296,3 +297,20 @@ def copy_lake(source: Path, target: Path) -> None:
     fine for reading, and a commit through the copy only adds files; never expire through a copy."""
     shutil.copytree(source / "lake", target / "lake")
     shutil.copy2(source / "catalog.db", target / "catalog.db")
+
+
+def metadata_version(table: Table) -> int:
+    """A table's metadata version, one per catalog commit: pyiceberg numbers the metadata files it
+    writes (the metadata log is bounded, so its length stops counting at the bound)."""
+    return int(table.metadata_location.rsplit("/", 1)[-1].split("-", 1)[0])
+
+
+def named_files(table: Table) -> set[str]:
+    """Every file the table names, as its metadata spells them: current and logged metadata files,
+    each snapshot's manifest list, manifests and data files."""
+    names = {table.metadata_location, *(entry.metadata_file for entry in table.metadata.metadata_log)}
+    for snapshot in table.snapshots():
+        manifests = snapshot.manifests(table.io)
+        names |= {snapshot.manifest_list, *(m.manifest_path for m in manifests)}
+        names |= {e.data_file.file_path for m in manifests for e in m.fetch_manifest_entry(table.io)}
+    return names

@@ -9,6 +9,7 @@ from pyiceberg.table import Table
 
 from pipeline.storage.tables import MANIFEST_MERGE, TableLake
 from tests.kits.commit_driver import rows
+from tests.kits.fake_lake import metadata_version
 
 DAY = date(2026, 6, 1)
 MAX_MANIFESTS = int(MANIFEST_MERGE["commit.manifest.min-count-to-merge"])
@@ -18,11 +19,6 @@ def _manifests(table: Table) -> int:
     snapshot = table.current_snapshot()
     assert snapshot is not None
     return len(snapshot.manifests(table.io))
-
-
-def _version(table: Table) -> int:
-    """The table's metadata version: pyiceberg numbers each metadata file it writes."""
-    return int(table.metadata_location.rsplit("/", 1)[-1].split("-", 1)[0])
 
 
 def _partition_markers(lake: TableLake, table: str) -> dict[tuple[str, date], list[int]]:
@@ -66,8 +62,8 @@ def test_a_table_created_before_merging_gets_it_at_its_next_write_once(tmp_path)
     upgraded = lake.load("streams")
     assert upgraded is not None and upgraded.properties.items() >= MANIFEST_MERGE.items()
     assert _manifests(upgraded) < MAX_MANIFESTS
-    version = _version(upgraded)
+    version = metadata_version(upgraded)
 
     lake.replace_partition("streams", "acme", DAY, rows(2, 50))  # already set: no property commit
-    assert _version(lake.load("streams")) == version + 1  # type: ignore[arg-type]
+    assert metadata_version(lake.load("streams")) == version + 1  # type: ignore[arg-type]
     assert len(_partition_markers(lake, "streams")) == 12

@@ -13,6 +13,7 @@ from pyiceberg.table import Table
 
 from pipeline.storage.tables import METADATA_BOUND, METADATA_VERSIONS, TableLake, local_path
 from tests.kits.commit_driver import rows
+from tests.kits.fake_lake import named_files
 
 DAY = date(2026, 6, 1)
 LICENSORS = ("acme", "globex")
@@ -31,11 +32,7 @@ def _table_files(table: Table) -> set[str]:
 
 def _named_by(table: Table) -> set[str]:
     """The metadata files the table names: current and logged metadata, manifest lists, manifests."""
-    names = {table.metadata_location, *(e.metadata_file for e in table.metadata.metadata_log)}
-    for snapshot in table.snapshots():
-        names.add(snapshot.manifest_list)
-        names |= {m.manifest_path for m in snapshot.manifests(table.io)}
-    return {str(local_path(n)) for n in names}
+    return {str(local_path(n)) for n in named_files(table) if not n.endswith(".parquet")}
 
 
 def _markers(lake: TableLake, table: str) -> dict[tuple[str, date], int]:

@@ -15,6 +15,7 @@ from pipeline.config import ObjectStoreSettings, Settings, open_table_lake
 from pipeline.storage.object_store import StoreUrl, s3_filesystem
 from pipeline.storage.tables import TableLake, local_path
 from tests.kits.commit_driver import rows
+from tests.kits.fake_lake import named_files
 
 DAY = date(2026, 6, 10)
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,11 +116,7 @@ def test_the_orphan_sweep_runs_on_the_store_too(tmp_path, moto_store):
     assert not (set(strays) | dropped) & left
     assert marts <= left  # the marts namespace's tables are not the lake's to sweep
     table = lake.load("streams")
-    named = {table.metadata_location, *(e.metadata_file for e in table.metadata.metadata_log)}
-    for snapshot in table.snapshots():
-        named |= {snapshot.manifest_list, *(m.manifest_path for m in snapshot.manifests(table.io))}
-    named |= {p for paths in lake.partitions("streams").values() for p in paths}
-    assert {p.removeprefix("s3://") for p in named} <= left
+    assert {p.removeprefix("s3://") for p in named_files(table)} <= left
     assert {k: v[1] for k, v in _counts(lake, "streams").items()} == {
         ("acme", (DAY + timedelta(days=n)).isoformat()): {n} for n in range(3)
     }
