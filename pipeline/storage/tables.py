@@ -25,7 +25,7 @@ import uuid
 import warnings
 import weakref
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,7 @@ from pyiceberg.manifest import ManifestContent, ManifestFile
 from pyiceberg.partitioning import PartitionField, PartitionSpec
 from pyiceberg.schema import assign_fresh_schema_ids
 from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.transforms import IdentityTransform
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -72,7 +73,7 @@ CATALOG_INIT_ATTEMPTS = 3
 LOCAL_CATALOG = "catalog.db"  # the SQLite catalog in the data directory: nothing to start
 LOCAL_LOCATION = "lake"  # the tables' data and metadata under the data directory
 PUBLISHED_TAG = "published-"  # tags on the snapshots a published warehouse reads (see `expire`)
-MANIFESTS_REMEMBERED = 4096  # manifests whose file lists a lake keeps in memory (`_live_files`)
+MANIFESTS_REMEMBERED = 4096  # manifests (and manifest lists) whose contents a lake keeps in memory
 # Iceberg's merge-append: an append that would leave a table's current snapshot with this many data
 # manifests rewrites them into one. Without it every commit adds a manifest that stays, and reading
 # a table (a build pinning it lists every file) grows with the number of commits, not of files.
@@ -91,6 +92,15 @@ METADATA_BOUND: dict[str, str] = {
     "write.metadata.previous-versions-max": str(METADATA_VERSIONS),
 }
 TABLE_PROPERTIES = MANIFEST_MERGE | METADATA_BOUND  # every table's, set at creation or next write
+
+
+@dataclass
+class _Remembered:
+    """What never changes once written, read once per process and shared by a lake's namespaces:
+    each manifest's live (partition, data file), each manifest list's manifests (by path)."""
+
+    files: dict[str, tuple[tuple[Partition, str], ...]] = field(default_factory=dict)
+    manifests: dict[str, tuple[ManifestFile, ...]] = field(default_factory=dict)
 
 
 class TableStoreError(RuntimeError):
@@ -194,14 +204,14 @@ class TableLake:
         *,
         namespace: str = NAMESPACE,
         store: ObjectStoreSettings | None = None,
-        manifests: dict[str, tuple[tuple[Partition, str], ...]] | None = None,
+        remembered: _Remembered | None = None,
     ) -> None:
         self.catalog = catalog
         self.location = location.rstrip("/")
         self.namespace = namespace
         self.store = store or ObjectStoreSettings()  # how readers of its files reach the store
         self._files: dict[tuple[str, int], dict[Partition, list[str]]] = {}
-        self._manifests = {} if manifests is None else manifests  # see `_live_files`; siblings share it
+        self._remembered = remembered or _Remembered()  # siblings share it
 
     @classmethod
     def open(cls, catalog_uri: str, location: str, store: ObjectStoreSettings) -> TableLake:
@@ -222,7 +232,7 @@ class TableLake:
     def sibling(self, namespace: str) -> TableLake:
         """The tables of another namespace (marts, accumulators) in the same catalog and location."""
         return TableLake(
-            self.catalog, self.location, namespace=namespace, store=self.store, manifests=self._manifests
+            self.catalog, self.location, namespace=namespace, store=self.store, remembered=self._remembered
         )
 
     @property
@@ -496,7 +506,7 @@ class TableLake:
                 return {}
             found: dict[Partition, list[str]] = {}
             snapshot = iceberg.snapshot_by_id(snapshot_id)
-            for manifest in snapshot.manifests(iceberg.io) if snapshot is not None else []:
+            for manifest in self._manifests_of(iceberg, snapshot) if snapshot is not None else ():
                 for part, path in self._live_files(iceberg, manifest):
                     found.setdefault(part, []).append(path)
             self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
@@ -570,7 +580,7 @@ class TableLake:
         this each commit's manifest list and manifests stayed on disk for good)."""
         kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in doomed]
         files = self._data_files(table, doomed) - self._data_files(table, kept)
-        files |= _metadata_files(table, doomed) - _metadata_files(table, kept)
+        files |= self._metadata_files(table, doomed) - self._metadata_files(table, kept)
         table.maintenance.expire_snapshots().by_ids(doomed).commit()
         for path in sorted(files):
             table.io.delete(path)
@@ -646,8 +656,10 @@ class TableLake:
         for table in tables.values() if candidates else []:
             candidates -= {_file_key(u) for u in self._data_files(table, _every(table))}
         for name, files in stored.metadata.items():
-            named = _named_metadata(tables[name]) if name in tables else set()
-            candidates |= {u for u in files if u not in named and stored.modified_before(u, cutoff)}
+            old = {uri for uri in files if stored.modified_before(uri, cutoff)}
+            if old and name in tables:  # the files its metadata names are read only if needed
+                old -= self._named_metadata(tables[name])
+            candidates |= old
         stored.delete(sorted(candidates))
         return len(candidates)
 
@@ -665,25 +677,49 @@ class TableLake:
         one before, so a build listing a table after each commit reads only the new ones."""
         if manifest.content != ManifestContent.DATA:
             return ()
-        found = self._manifests.get(manifest.manifest_path)
+        remembered = self._remembered.files
+        found = remembered.get(manifest.manifest_path)
         if found is None:
-            if len(self._manifests) >= MANIFESTS_REMEMBERED:
-                self._manifests.clear()
+            if len(remembered) >= MANIFESTS_REMEMBERED:
+                remembered.clear()
             entries = manifest.fetch_manifest_entry(table.io, discard_deleted=True)
             by_licensor_and_date = _by_licensor_and_date(table)
             found = tuple(
                 (_partition_of(e.data_file.partition, by_licensor_and_date), e.data_file.file_path)
                 for e in entries
             )
-            self._manifests[manifest.manifest_path] = found
+            remembered[manifest.manifest_path] = found
+        return found
+
+    def _manifests_of(self, table: Table, snapshot: Snapshot) -> tuple[ManifestFile, ...]:
+        """A snapshot's manifests, its manifest list read once (written once, never changed)."""
+        remembered = self._remembered.manifests
+        found = remembered.get(snapshot.manifest_list)
+        if found is None:
+            if len(remembered) >= MANIFESTS_REMEMBERED:
+                remembered.clear()
+            found = remembered[snapshot.manifest_list] = tuple(snapshot.manifests(table.io))
         return found
 
     def _data_files(self, table: Table, snapshot_ids: list[int]) -> set[str]:
         """The data files live in any of the snapshots. Each manifest is read once however many
         snapshots share it: planning every snapshot read them all again (history x snapshots)."""
         snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
-        manifests = {m.manifest_path: m for s in snapshots for m in s.manifests(table.io)}
+        manifests = {m.manifest_path: m for s in snapshots for m in self._manifests_of(table, s)}
         return {path for m in manifests.values() for _, path in self._live_files(table, m)}
+
+    def _metadata_files(self, table: Table, snapshot_ids: Iterable[int]) -> set[str]:
+        """The manifest lists and manifests of the snapshots (what a snapshot's metadata files are)."""
+        snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
+        lists = {s.manifest_list for s in snapshots}
+        return lists | {m.manifest_path for s in snapshots for m in self._manifests_of(table, s)}
+
+    def _named_metadata(self, table: Table) -> set[str]:
+        """The metadata files `table` names: its current and logged metadata files, and every
+        snapshot's manifest list and manifests."""
+        uris = {table.metadata_location, *(entry.metadata_file for entry in table.metadata.metadata_log)}
+        uris |= self._metadata_files(table, _every(table))
+        return {_file_key(uri) for uri in uris}
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.table_names())
@@ -804,14 +840,6 @@ class _StoreFiles(_StoredFiles):
             delete_keys(f"s3://{bucket}", keys, self.store or ObjectStoreSettings())
 
 
-def _named_metadata(table: Table) -> set[str]:
-    """The local paths of the metadata files `table` names: its current and logged metadata files,
-    and every snapshot's manifest list and manifests."""
-    uris = {table.metadata_location, *(entry.metadata_file for entry in table.metadata.metadata_log)}
-    uris |= _metadata_files(table, _every(table))
-    return {_file_key(uri) for uri in uris}
-
-
 def _files_in(folder: Path) -> list[str]:
     """The files directly in `folder` (none when it does not exist)."""
     try:
@@ -859,13 +887,6 @@ def _replaced_tags(refs: dict[str, Any], cutoff_ms: float) -> set[str]:
 def _holds_before(table: Table, snapshot_id: int, cutoff: date) -> bool:
     scan = table.scan(snapshot_id=snapshot_id, row_filter=LessThan("date", cutoff.isoformat()))
     return any(True for _ in scan.plan_files())
-
-
-def _metadata_files(table: Table, snapshot_ids: Iterable[int]) -> set[str]:
-    """The manifest lists and manifests of the snapshots (what a snapshot's metadata files are)."""
-    snapshots = [s for s in map(table.snapshot_by_id, snapshot_ids) if s is not None]
-    lists = {s.manifest_list for s in snapshots}
-    return lists | {m.manifest_path for s in snapshots for m in s.manifests(table.io)}
 
 
 def _current(table: Table) -> list[int]:
