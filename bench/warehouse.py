@@ -173,8 +173,9 @@ def retention_day_build(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 def dagster_day(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     """The one-day build as `spotify-bulk build --date` runs it: one run of the Dagster warehouse_job
     (one step calling `build_warehouse`, an asset event per model and check) on a persistent instance
-    configured as a data directory's (`instance_config`), a day apart as the schedule's; median wall
-    of the runs and the events one run stores."""
+    configured as a data directory's (`instance_config`), a day apart as the schedule's, with the
+    library path's options (no reader grace period, see `_options`); median wall of the runs and the
+    events one run stores."""
     from pipeline.config import load_settings
     from pipeline.definitions import build_definitions
     from pipeline.orchestration.instance import open_instance, render_instance_config
@@ -186,8 +187,8 @@ def dagster_day(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     home = Path(args["out_dir"]) / "dagster"  # not in the lake: the lake is shared by every path
     home.mkdir()
     (home / "dagster.yaml").write_text(render_instance_config(home))
-    settings = load_settings().with_changes(
-        licensors=kit.LICENSORS, data_dir=layout.data_dir, dagster_home=home
+    settings = load_settings().with_changes(  # no reader grace period: as the library path's
+        licensors=kit.LICENSORS, data_dir=layout.data_dir, dagster_home=home, reader_grace_seconds=0.0
     )
     defs = build_definitions(settings)
     walls = []

@@ -39,6 +39,8 @@ DEFAULT_DATA_DIR = "./data"
 DEFAULT_START_DATE = date(2025, 1, 1)
 DEFAULT_LOOKBACK_DAYS = 3
 MAX_LOOKBACK_DAYS = 30  # offline plays are counted up to about 30 days late
+# How long a reader of an earlier `warehouse.duckdb` keeps its files: see WarehouseOptions.
+DEFAULT_READER_GRACE_SECONDS = 3600.0
 DEFAULT_WEB_API_RATE_LIMIT = 150
 DEFAULT_API_POOL_LIMIT = 4
 DEMO_LICENSORS = ("acme", "globex")
@@ -156,6 +158,7 @@ class Settings:
     max_reject_share: float = 0.01
     # The share by which an aggregated count may differ from its stream rows (0: exactly equal).
     reconcile_tolerance: float = 0.0
+    reader_grace_seconds: float = DEFAULT_READER_GRACE_SECONDS
     step_retries: int = 2
     api_pool_limit: int = DEFAULT_API_POOL_LIMIT
     web_api_rate_limit: int = DEFAULT_WEB_API_RATE_LIMIT
@@ -188,6 +191,8 @@ class Settings:
             raise UsageError("SPOTIFY_BULK_MAX_REJECT_SHARE must be a share between 0 and 1")
         if not 0 <= self.reconcile_tolerance < 1:
             raise UsageError("SPOTIFY_BULK_RECONCILE_TOLERANCE must be a share from 0 (exact) to below 1")
+        if not self.reader_grace_seconds >= 0:  # NaN too
+            raise UsageError("SPOTIFY_BULK_READER_GRACE_SECONDS must be 0 or more seconds")
         if self.executor not in EXECUTORS:
             raise UsageError(f"SPOTIFY_BULK_EXECUTOR must be one of {', '.join(EXECUTORS)}")
         if self.web_api_mode not in WEB_API_MODES:
@@ -320,6 +325,9 @@ def settings_from(env: Mapping[str, str]) -> Settings:
         lookback_days=int(_number(env, "SPOTIFY_BULK_LOOKBACK_DAYS", DEFAULT_LOOKBACK_DAYS)),
         max_reject_share=float(_number(env, "SPOTIFY_BULK_MAX_REJECT_SHARE", 0.01, float)),
         reconcile_tolerance=float(_number(env, "SPOTIFY_BULK_RECONCILE_TOLERANCE", 0.0, float)),
+        reader_grace_seconds=float(
+            _number(env, "SPOTIFY_BULK_READER_GRACE_SECONDS", DEFAULT_READER_GRACE_SECONDS, float)
+        ),
         step_retries=int(_number(env, "SPOTIFY_BULK_STEP_RETRIES", 2)),
         api_pool_limit=int(_number(env, "SPOTIFY_API_POOL_LIMIT", DEFAULT_API_POOL_LIMIT)),
         web_api_rate_limit=int(_number(env, "SPOTIFY_WEB_API_RATE_LIMIT", DEFAULT_WEB_API_RATE_LIMIT)),

@@ -18,6 +18,7 @@ from pipeline.clients.web_api import DEFAULT_RATE_LIMIT, WebApiClient
 from pipeline.config import (
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
+    DEFAULT_READER_GRACE_SECONDS,
     PSEUDONYM_KEY_ENV,
     Settings,
     object_store_from_environment,
@@ -124,6 +125,10 @@ class LakeResource(dg.ConfigurableResource):
     reconcile_tolerance: float = Field(
         default=0.0, description="Share an aggregated count may differ from its stream rows (0: exact)."
     )
+    reader_grace_seconds: float = Field(
+        default=DEFAULT_READER_GRACE_SECONDS,
+        description="How long readers of an earlier warehouse.duckdb keep its files (seconds).",
+    )
     lake_url: str = Field(
         default="", description="An Iceberg lake (s3://bucket/prefix); empty: the local Hive lake only."
     )
@@ -178,6 +183,7 @@ class LakeResource(dg.ConfigurableResource):
             threads=self.duckdb_threads,
             reconcile_tolerance=self.reconcile_tolerance,
             risk=risk_settings_of(self.risk_thresholds),
+            reader_grace_seconds=self.reader_grace_seconds,
         )
 
 
@@ -198,6 +204,7 @@ def lake_resource(settings: Settings) -> LakeResource:
         duckdb_memory_limit=settings.duckdb_memory_limit,
         duckdb_threads=settings.duckdb_threads,
         reconcile_tolerance=settings.reconcile_tolerance,
+        reader_grace_seconds=settings.reader_grace_seconds,
         lake_url=settings.lake_url,
         archive_url=settings.archive_url,
         catalog_uri=settings.iceberg_catalog_uri if settings.table_lake else "",

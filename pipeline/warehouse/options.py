@@ -6,12 +6,11 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from pipeline.config import RiskSettings, Settings
+from pipeline.config import DEFAULT_READER_GRACE_SECONDS, RiskSettings, Settings
 from pipeline.risk.thresholds import set_thresholds
 from pipeline.warehouse.quoting import quote_literal
 
 DEFAULT_LOOKBACK_DAYS = 3
-DEFAULT_READER_GRACE_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,8 @@ class WarehouseOptions:
     reconcile_tolerance: float = 0.0
     risk: RiskSettings = field(default_factory=RiskSettings)  # thresholds the risk models read
     # How long a reader of an earlier `warehouse.duckdb` keeps its files: snapshots superseded for
-    # longer (and no longer published) are expired, and their files deleted, after a build.
+    # longer (and no longer published) are expired, and their files deleted, after a build
+    # (SPOTIFY_BULK_READER_GRACE_SECONDS: longer for analysts who keep a session open all day).
     reader_grace_seconds: float = DEFAULT_READER_GRACE_SECONDS
 
     @property
@@ -46,6 +46,7 @@ class WarehouseOptions:
             settings.duckdb_threads,
             settings.reconcile_tolerance,
             settings.risk,
+            settings.reader_grace_seconds,
         )
 
     def duckdb_config(self) -> dict[str, str]:

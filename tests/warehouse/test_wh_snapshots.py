@@ -12,10 +12,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from pipeline.config import settings_from
 from pipeline.dates import DateWindow
 from pipeline.enrichment.store import upsert
 from pipeline.enrichment.tables import CATALOG_TRACKS
+from pipeline.errors import UsageError
 from pipeline.layout import Layout
+from pipeline.orchestration.resources import lake_resource
 from pipeline.orchestration.retention import apply_retention
 from pipeline.storage.tables import PUBLISHED_TAG, WHOLE, local_path
 from pipeline.warehouse.build import BuildResult, build_warehouse
@@ -184,3 +187,14 @@ def test_catalog_snapshots_expire_like_the_lakes_and_retention_leaves_the_catalo
         assert con.execute("SELECT count(*) FROM lake.catalog_tracks").fetchone()[0] == 5
     finally:
         con.close()
+
+
+def test_the_grace_period_is_a_setting_that_reaches_the_warehouse_steps():
+    assert settings_from({}).reader_grace_seconds == 3600.0
+    settings = settings_from({"SPOTIFY_BULK_READER_GRACE_SECONDS": "28800"})  # a working day
+    assert WarehouseOptions.from_settings(settings).reader_grace_seconds == 28800.0
+    assert lake_resource(settings).warehouse_options().reader_grace_seconds == 28800.0
+    with pytest.raises(UsageError, match="SPOTIFY_BULK_READER_GRACE_SECONDS"):
+        settings_from({"SPOTIFY_BULK_READER_GRACE_SECONDS": "-1"})
+    with pytest.raises(UsageError, match="SPOTIFY_BULK_READER_GRACE_SECONDS"):
+        settings_from({"SPOTIFY_BULK_READER_GRACE_SECONDS": "an hour"})
