@@ -802,9 +802,8 @@ class _LocalFiles(_StoredFiles):
 class _StoreFiles(_StoredFiles):
     """Listed from the object store in one recursive listing, with each object's time."""
 
-    url: str = ""
-    store: ObjectStoreSettings | None = None
-    times: dict[str, float] | None = None
+    store: ObjectStoreSettings
+    times: dict[str, float]  # each object's last modification, seconds since the epoch
 
     @classmethod
     def under(cls, url: str, store: ObjectStoreSettings) -> _StoreFiles:
@@ -826,10 +825,10 @@ class _StoreFiles(_StoredFiles):
             elif parts[1] == "metadata" and len(parts) == 3:
                 metadata.setdefault(parts[0], []).append(uri)
             times[uri] = info.mtime.timestamp() if info.mtime is not None else float("inf")
-        return cls(data=data, metadata=metadata, url=url, store=store, times=times)
+        return cls(data=data, metadata=metadata, store=store, times=times)
 
     def modified_before(self, uri: str, cutoff: float) -> bool:
-        return (self.times or {}).get(uri, float("inf")) < cutoff
+        return self.times.get(uri, float("inf")) < cutoff
 
     def delete(self, uris: list[str]) -> None:
         by_bucket: dict[str, list[str]] = {}
@@ -837,7 +836,7 @@ class _StoreFiles(_StoredFiles):
             where = StoreUrl.parse(uri)
             by_bucket.setdefault(where.bucket, []).append(where.prefix)
         for bucket, keys in by_bucket.items():
-            delete_keys(f"s3://{bucket}", keys, self.store or ObjectStoreSettings())
+            delete_keys(f"s3://{bucket}", keys, self.store)
 
 
 def _files_in(folder: Path) -> list[str]:
