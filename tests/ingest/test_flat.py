@@ -207,7 +207,6 @@ def test_has_line_longer_than_agrees_with_measuring_every_line(limit):
         assert has_line_longer_than(data, limit) == (max(map(len, data.split(b"\n"))) > limit), data
 
 
-
 def test_count_lines_counts_every_newline_across_its_slices():
     """Blocks are counted in slices (flat._COUNT_SLICE): newlines at, before and after every slice
     edge, and a last line without a newline, all count."""
