@@ -23,6 +23,14 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 _TAKE_THREADS = 2
+_WRITE_BUFFER = 1 << 20
+
+
+def buffered_output(path: Path) -> pa.NativeFile:
+    """`path` opened for writing behind a 1 MB buffer: Arrow's IPC and Parquet writers write each
+    buffer, page header and padding on its own (~11 k writes under 1 KB-64 KB per 2 M-row landing,
+    measured with strace), a system call apiece; buffered, one per MB. Closing it closes the file."""
+    return pa.BufferedOutputStream(pa.OSFile(str(path), "wb"), buffer_size=_WRITE_BUFFER)
 
 
 def sort_table(table: pa.Table, keys: tuple[str, ...]) -> pa.Table:
@@ -72,7 +80,7 @@ class RunWriter:
     def __init__(self, path: Path, schema: pa.Schema, batch_rows: int) -> None:
         self.path = path
         self._batch_rows = batch_rows
-        self._sink = pa.OSFile(str(path), "wb")
+        self._sink = buffered_output(path)
         self._writer = ipc.new_file(self._sink, schema)
 
     def write(self, table: pa.Table) -> None:
