@@ -283,6 +283,7 @@ class TableSink:
             if parts:
                 self._spill_run(parts)
             runs, self._file_runs = self._file_runs, []
+            trim()  # the spilled parts' pages: the merge needs a small fraction of them
             merged = self._reduce(runs)
             self._append(merge_runs(merged, self.spec.sort_by))
             for run in merged:
