@@ -5,8 +5,8 @@ several threads. Arrow's buffers come from glibc (Arrow's system pool), as Pytho
 keeps its default, dynamic mmap threshold (it rises to the largest block freed, up to 32 MB, so
 later blocks of that size are recycled inside its heaps instead of mapped and faulted in again)
 and two arenas instead of one per short-lived thread; `trim` hands the heaps' free pages back
-after a big merge. Measured on the 2 M-row zipf day (one run each, same load): 113-144 k minor
-faults and 0.38-0.74 sys-s against 294-318 k and 0.83-1.17 on jemalloc with a 200 ms decay
+after a big merge. Measured on the 2 M-row zipf day (three runs each, interleaved): 113-122 k minor
+faults and 0.38-0.64 sys-s against 294-318 k and 0.83-1.17 on jemalloc with a 200 ms decay
 (which purges freed pages and faults them in again for the next blocks; a 5 s decay: 0.54-0.83
 sys-s and ~90 MB more peak RSS), the same peak RSS. (Earlier: the system pool with a fixed 1 MB
 mmap threshold mapped every column and cost ~2.5 sys-s per 1.6 M rows.) bench/RESULTS.md,
