@@ -207,6 +207,25 @@ def test_has_line_longer_than_agrees_with_measuring_every_line(limit):
         assert has_line_longer_than(data, limit) == (max(map(len, data.split(b"\n"))) > limit), data
 
 
+def test_count_lines_counts_every_newline_across_its_slices():
+    """Blocks are counted in slices (flat._COUNT_SLICE): newlines at, before and after every slice
+    edge, and a last line without a newline, all count."""
+    import random
+
+    from pipeline.ingest.landing.flat import _COUNT_SLICE, count_lines
+
+    rng = random.Random(7)
+    size = 3 * _COUNT_SLICE + 17
+    edges = [k * _COUNT_SLICE + d for k in range(1, 4) for d in (-1, 0, 1) if k * _COUNT_SLICE + d < size]
+    for _ in range(20):
+        data = bytearray(b"x" * size)
+        for at in edges + [rng.randrange(size) for _ in range(rng.randint(0, 50))]:
+            data[at] = 10
+        data[-1] = rng.choice([10, 120])
+        assert count_lines(bytes(data)) == data.count(b"\n") + (not data.endswith(b"\n"))
+    assert count_lines(b"\n") == 1 and count_lines(b"a\nb") == 2
+
+
 TIMESTAMP_SPELLINGS = [
     "2026-11-20T01:02:03Z",
     "2026-11-20T01:02:03.5Z",

@@ -54,6 +54,7 @@ _ARROW_CHUNK = 4 << 20
 # Separate patterns: RE2 scans each at memchr speed, an alternation of them 30 times slower.
 _SUSPECT_LINES = (r"\n[^{]", r"\}[ \t\r]*[{n]")
 _NEWLINE = 10
+_COUNT_SLICE = 64 << 10  # under glibc's smallest mmap threshold: always a heap chunk
 _SURROGATE_ESCAPE = r"\\u[dD][89abcdefABCDEF]"
 _ID_CACHE_ENTRIES = 100_000
 
@@ -82,8 +83,14 @@ def has_line_longer_than(data: bytes, limit: int) -> bool:
 
 def count_lines(data: bytes) -> int:
     """Lines in a block (a last one without a newline counts): numpy's SIMD compare and count, 5x
-    `bytes.count` (0.4 vs 2.3 ms per 4 MB block, a tenth of the block's parse time)."""
-    newlines = int(np.count_nonzero(np.frombuffer(data, np.uint8) == _NEWLINE))
+    `bytes.count` (0.4 vs 2.3 ms per 4 MB block, a tenth of the block's parse time), over slices
+    of `_COUNT_SLICE` so the compare's temporary is a small heap chunk used again, not 4 MB of
+    fresh pages faulted in per block (5 % of a landing's page faults)."""
+    octets = np.frombuffer(data, np.uint8)
+    newlines = sum(
+        int(np.count_nonzero(octets[start : start + _COUNT_SLICE] == _NEWLINE))
+        for start in range(0, len(octets), _COUNT_SLICE)
+    )
     return newlines + (not data.endswith(b"\n"))
 
 

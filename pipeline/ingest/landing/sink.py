@@ -30,7 +30,15 @@ import pyarrow.parquet as pq
 
 from pipeline.ingest.landing.drift import EXTRA
 from pipeline.ingest.landing.memory import trim
-from pipeline.ingest.landing.merge import RunWriter, key_of, merge_runs, reduce_runs, sort_table, write_run
+from pipeline.ingest.landing.merge import (
+    RunWriter,
+    buffered_output,
+    key_of,
+    merge_runs,
+    reduce_runs,
+    sort_table,
+    write_run,
+)
 from pipeline.reports import TableSpec
 from pipeline.storage.tables import with_partition_columns
 
@@ -103,7 +111,12 @@ class _RowGroupWriter:
 
     def __init__(self, path: Path, schema: pa.Schema, group_rows: int, **options: Any) -> None:
         self.path = path
-        self._writer = pq.ParquetWriter(path, schema, write_statistics=True, **options)
+        self._file = buffered_output(path)
+        try:
+            self._writer = pq.ParquetWriter(self._file, schema, write_statistics=True, **options)
+        except BaseException:
+            self._file.close()
+            raise
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="landing-write")
         self._group_rows = group_rows
         self._buffered: list[pa.Table] = []
@@ -143,7 +156,10 @@ class _RowGroupWriter:
         finally:
             self._buffered, self._buffered_rows, self._pending = [], 0, None
             self._pool.shutdown(wait=True)
-            self._writer.close()
+            try:
+                self._writer.close()
+            finally:
+                self._file.close()
 
 
 class TableSink:
@@ -267,6 +283,7 @@ class TableSink:
             if parts:
                 self._spill_run(parts)
             runs, self._file_runs = self._file_runs, []
+            trim()  # the spilled parts' pages: the merge needs a small fraction of them
             merged = self._reduce(runs)
             self._append(merge_runs(merged, self.spec.sort_by))
             for run in merged:
