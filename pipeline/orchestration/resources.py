@@ -18,6 +18,7 @@ from pipeline.clients.web_api import DEFAULT_RATE_LIMIT, WebApiClient
 from pipeline.config import (
     CLIENT_ID_ENV,
     CLIENT_SECRET_ENV,
+    DEFAULT_LOOKBACK_DAYS,
     DEFAULT_READER_GRACE_SECONDS,
     PSEUDONYM_KEY_ENV,
     Settings,
@@ -30,7 +31,7 @@ from pipeline.ingest.archive_store import mirror_partition
 from pipeline.ingest.landing import LandingOptions
 from pipeline.ingest.landing.privacy import Privacy
 from pipeline.layout import Layout
-from pipeline.warehouse.options import DEFAULT_LOOKBACK_DAYS, WarehouseOptions
+from pipeline.warehouse.options import WarehouseOptions
 
 
 class ApiResource(dg.ConfigurableResource):

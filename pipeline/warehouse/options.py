@@ -6,11 +6,9 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from pipeline.config import DEFAULT_READER_GRACE_SECONDS, RiskSettings, Settings
+from pipeline.config import DEFAULT_LOOKBACK_DAYS, DEFAULT_READER_GRACE_SECONDS, RiskSettings, Settings
 from pipeline.risk.thresholds import set_thresholds
 from pipeline.warehouse.quoting import quote_literal
-
-DEFAULT_LOOKBACK_DAYS = 3
 
 
 @dataclass(frozen=True)
