@@ -24,6 +24,7 @@ import time
 import uuid
 import warnings
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -92,15 +93,34 @@ METADATA_BOUND: dict[str, str] = {
     "write.metadata.previous-versions-max": str(METADATA_VERSIONS),
 }
 TABLE_PROPERTIES = MANIFEST_MERGE | METADATA_BOUND  # every table's, set at creation or next write
+LISTINGS_KEPT = 256  # snapshot file listings a process remembers (a build reads ~50 tables)
 
 
 @dataclass
 class _Remembered:
-    """What never changes once written, read once per process and shared by a lake's namespaces:
-    each manifest's live (partition, data file), each manifest list's manifests (by path)."""
+    """What never changes once written, read once per process and shared by a lake's namespaces
+    (a build reaches the marts through a new `sibling` each time): each manifest's live (partition,
+    data file), each manifest list's manifests (by path), and the latest snapshots' file listings."""
 
     files: dict[str, tuple[tuple[Partition, str], ...]] = field(default_factory=dict)
     manifests: dict[str, tuple[ManifestFile, ...]] = field(default_factory=dict)
+    listings: OrderedDict[tuple[str, str, int], dict[Partition, list[str]]] = field(
+        default_factory=OrderedDict
+    )
+
+    def listing(self, key: tuple[str, str, int]) -> dict[Partition, list[str]] | None:
+        found = self.listings.get(key)
+        if found is not None:
+            self.listings.move_to_end(key)
+        return found
+
+    def remember_listing(self, key: tuple[str, str, int], listing: dict[Partition, list[str]]) -> None:
+        """Keep the `LISTINGS_KEPT` latest used: a long-lived process must not hold every
+        snapshot's listing of every table it ever read."""
+        self.listings[key] = listing
+        self.listings.move_to_end(key)
+        while len(self.listings) > LISTINGS_KEPT:
+            self.listings.popitem(last=False)
 
 
 class TableStoreError(RuntimeError):
@@ -210,7 +230,6 @@ class TableLake:
         self.location = location.rstrip("/")
         self.namespace = namespace
         self.store = store or ObjectStoreSettings()  # how readers of its files reach the store
-        self._files: dict[tuple[str, int], dict[Partition, list[str]]] = {}
         self._remembered = remembered or _Remembered()  # siblings share it
 
     @classmethod
@@ -492,25 +511,27 @@ class TableLake:
         """(licensor, date) -> the data files of that partition in the snapshot (current: None);
         the files of a table partitioned otherwise (or not at all) under `WHOLE`. Listed once per
         snapshot and remembered; a new snapshot reads only the manifests its predecessors lacked."""
-        iceberg = self.load(table) if snapshot_id is None or (table, snapshot_id) not in self._files else None
+        remembered = self._remembered
+        if snapshot_id is not None and (known := remembered.listing((self.namespace, table, snapshot_id))):
+            return known
+        iceberg = self.load(table)
+        if iceberg is None:
+            return {}
         if snapshot_id is None:
-            current = iceberg.current_snapshot() if iceberg is not None else None
+            current = iceberg.current_snapshot()
             if current is None:
                 return {}
             snapshot_id = current.snapshot_id
-        key = (table, snapshot_id)
-        if key not in self._files:
-            if iceberg is None:
-                iceberg = self.load(table)
-            if iceberg is None:
-                return {}
-            found: dict[Partition, list[str]] = {}
-            snapshot = iceberg.snapshot_by_id(snapshot_id)
-            for manifest in self._manifests_of(iceberg, snapshot) if snapshot is not None else ():
-                for part, path in self._live_files(iceberg, manifest):
-                    found.setdefault(part, []).append(path)
-            self._files[key] = {part: sorted(paths) for part, paths in sorted(found.items())}
-        return self._files[key]
+            if known := remembered.listing((self.namespace, table, snapshot_id)):
+                return known
+        found: dict[Partition, list[str]] = {}
+        snapshot = iceberg.snapshot_by_id(snapshot_id)
+        for manifest in self._manifests_of(iceberg, snapshot) if snapshot is not None else ():
+            for part, path in self._live_files(iceberg, manifest):
+                found.setdefault(part, []).append(path)
+        listing = {part: sorted(paths) for part, paths in sorted(found.items())}
+        remembered.remember_listing((self.namespace, table, snapshot_id), listing)
+        return listing
 
     def partition_stats(self, table: str) -> dict[Partition, tuple[int, int, datetime]]:
         """(licensor, date) -> (rows, bytes, committed at) of the table's current partitions, from

@@ -27,6 +27,13 @@ def file_ref(uri: str) -> FileRef:
     return path if path is not None else uri
 
 
+Listing = dict[Partition, list[str]]  # a snapshot's files by partition, as the lake lists them
+# The latest references made of each table's listing, kept across builds in one process (a
+# schedule's or a test's): converting every file of a long history again each build is what
+# would grow with it. Keyed by "<namespace>.<table>"; equal URIs always give equal references.
+_REFS: dict[str, tuple[Listing, dict[Partition, list[FileRef]]]] = {}
+
+
 @dataclass
 class Pinned:
     """`lake_ids`: lake table -> pinned snapshot id (tables without a snapshot are empty)."""
@@ -34,7 +41,7 @@ class Pinned:
     paths: WarehousePaths
     lake_ids: dict[str, int]
     _written: dict[str, int] = field(default_factory=dict)
-    _refs: dict[str, tuple[object, dict[Partition, list[FileRef]]]] = field(default_factory=dict)
+    _marts: dict[str, int] | None = None  # the marts' snapshots when the build first read one
 
     @classmethod
     def now(cls, paths: WarehousePaths) -> Pinned:
@@ -52,16 +59,27 @@ class Pinned:
         return [(licensor, day, files) for (licensor, day), files in self.lake_files(table).items()]
 
     def mart_files(self, model: str) -> dict[Partition, list[FileRef]]:
-        # The snapshot this build committed, when it did: no catalog round trip to find it again.
-        return self._as_refs(f"marts.{model}", self.paths.marts.files(model, self._written.get(model)))
+        """The mart's files at the snapshot this build committed, or else at the one current when
+        the build first read a mart: only the build writes marts (under the warehouse lock), so
+        neither takes a catalog round trip to find again."""
+        if self._marts is None:
+            self._marts = self.paths.marts.snapshot_ids()
+        sid = self._written.get(model, self._marts.get(model))
+        found = {} if sid is None else self.paths.marts.files(model, sid)
+        return self._as_refs(f"marts.{model}", found)
 
-    def _as_refs(self, key: str, files: dict[Partition, list[str]]) -> dict[Partition, list[FileRef]]:
+    @staticmethod
+    def _as_refs(key: str, files: Listing) -> dict[Partition, list[FileRef]]:
         """`files` as references, converted once per snapshot's listing (the lake remembers one
-        listing per snapshot; a build asks for a mart's files after each of its commits)."""
-        source, refs = self._refs.get(key, (None, {}))
+        listing per snapshot; a build asks for a mart's files after each of its commits), and only
+        for the partitions whose files changed since the table's listing before."""
+        source, refs = _REFS.get(key, ({}, {}))
         if source is not files:
-            refs = {part: [file_ref(f) for f in found] for part, found in files.items()}
-            self._refs[key] = (files, refs)
+            refs = {
+                part: refs[part] if source.get(part) == found else [file_ref(f) for f in found]
+                for part, found in files.items()
+            }
+            _REFS[key] = (files, refs)
         return refs
 
     def wrote(self, model: str, snapshot_id: int) -> None:

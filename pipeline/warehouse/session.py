@@ -114,22 +114,25 @@ class Session:
             self.covered = span
         self._define_dated_views()
 
-    def _covers(self, day: date) -> bool:
-        return self.everything or (self.covered is not None and self.covered.start <= day <= self.covered.end)
+    def _covered_span(self) -> tuple[date, date]:
+        """The covered dates as bounds (every date: the widest), compared inline: a long history
+        has thousands of partitions to filter at each view definition."""
+        if self.everything:
+            return date.min, date.max
+        if self.covered is None:
+            return date.max, date.min  # nothing
+        return self.covered.start, self.covered.end
 
     def _lake_select(self, table: str) -> str:
-        files = [f for _, day, found in self.lake_partitions[table] if self._covers(day) for f in found]
+        start, end = self._covered_span()
+        files = [f for _, day, found in self.lake_partitions[table] if start <= day <= end for f in found]
         return files_select(files, lake_columns(table))
 
     def mart_files(self, model: Model) -> list[FileRef]:
         """The mart's current data files (of the covered dates, for a date-partitioned one)."""
         found = self.pinned.mart_files(model.name)
-        return [
-            f
-            for (_, day), files in found.items()
-            if not model.partitioned or self._covers(day)
-            for f in files
-        ]
+        start, end = self._covered_span() if model.partitioned else (date.min, date.max)
+        return [f for (_, day), files in found.items() if start <= day <= end for f in files]
 
     def _mart_select(self, model: Model) -> str:
         columns = self.columns[model.name]

@@ -71,7 +71,9 @@ def files_select(files: Sequence[Path | str], columns: Columns, *, base: Path | 
 
     Binding a listed file costs less than globbing a tree: views over the few files a build reads
     cost what those hold, not what the whole history does. (No `union_by_name`: it would open every
-    listed file's footer at each bind; the files of one table share its schema.)
+    listed file's footer at each bind; the files of one table share its schema. Hive partitioning
+    stays on although the files hold their partition columns: DuckDB prunes the listed files by
+    their `licensor=`/`date=` paths, so a query on one date opens that date's files only.)
     """
     if not files:
         return empty_select(columns)
