@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import data, report, risk, startup, warehouse
-from bench.measure import Measurement, baseline_tree, measure
+from bench.measure import Measurement, baseline_tree, combine, measure
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTIONS = ("landing", "e2e", "startup", "warehouse", "query")
@@ -92,6 +92,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--history", type=int, nargs="+", default=[7, 60, 365], help="days of history compared (first: base)"
     )
     parser.add_argument("--wh-repeat", type=int, default=3, help="one-day builds and queries timed (median)")
+    parser.add_argument(
+        "--wh-rounds",
+        type=int,
+        default=1,
+        help="warehouse children per path, run round-robin across the history lengths and paths "
+        "(medians across rounds): a shared machine's load then weighs on every length alike",
+    )
     parser.add_argument(
         "--wh-paths",
         nargs="+",
@@ -177,19 +184,28 @@ def end_to_end(args: argparse.Namespace, measured: list[Measurement]) -> list[Me
 
 
 def warehouse_section(args: argparse.Namespace, sections: set[str]) -> list[Measurement]:
-    """Per history length (lakes generated once, cached): the warehouse paths, then the query."""
+    """Per history length (lakes generated once, cached): the warehouse paths, then the query;
+    `--wh-rounds` times round-robin, each path's children combined."""
     dirs = warehouse.prepare_lakes(args.workdir, args.wh_rows, sorted(set(args.history)))
-    out = []
-    for days in args.history:
-        common = {"data_dir": str(dirs[days]), "rows": args.wh_rows, "repeats": args.wh_repeat, "days": days}
-        if "warehouse" in sections:
-            for path, kind in WAREHOUSE_PATHS:
-                if args.wh_paths and kind not in args.wh_paths:
-                    continue
-                out.append(measure("warehouse", path, f"{days} days", kind, common))
-        if "query" in sections:
-            out.append(measure("query", QUERY_PATH, f"{days} days", "query", {**common, "rows": 0}))
-    return out
+    runs: dict[tuple[str, str], list[Measurement]] = {}
+    for _ in range(max(args.wh_rounds, 1)):
+        for days in args.history:
+            size = f"{days} days"
+            common = {
+                "data_dir": str(dirs[days]),
+                "rows": args.wh_rows,
+                "repeats": args.wh_repeat,
+                "days": days,
+            }
+            if "warehouse" in sections:
+                for path, kind in WAREHOUSE_PATHS:
+                    if args.wh_paths and kind not in args.wh_paths:
+                        continue
+                    runs.setdefault((path, size), []).append(measure("warehouse", path, size, kind, common))
+            if "query" in sections:
+                query = measure("query", QUERY_PATH, size, "query", {**common, "rows": 0})
+                runs.setdefault((QUERY_PATH, size), []).append(query)
+    return [combine(measured) for measured in runs.values()]
 
 
 def _loads(values: tuple[float, ...]) -> str:

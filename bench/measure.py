@@ -96,6 +96,34 @@ def measure(
     )
 
 
+def combine(measured: list[Measurement]) -> Measurement:
+    """One path's measurements of several rounds as one: medians (peak RSS: the largest; extra
+    numbers: the median where every round has one), the load when the first round started."""
+    if len(measured) == 1:
+        return measured[0]
+    last = measured[-1]
+    extra = dict(last.extra)
+    for key, value in last.extra.items():
+        values = [m.extra.get(key) for m in measured]
+        if isinstance(value, int | float) and all(isinstance(v, int | float) for v in values):
+            extra[key] = statistics.median(values)  # type: ignore[type-var]
+    extra["rounds"] = len(measured)
+    return Measurement(
+        section=last.section,
+        path=last.path,
+        size=last.size,
+        rows=last.rows,
+        seconds=statistics.median(m.seconds for m in measured),
+        cpu=statistics.median(m.cpu for m in measured),
+        peak_rss_mb=max(m.peak_rss_mb for m in measured),
+        load=measured[0].load,
+        runs=sum(m.runs for m in measured),
+        user=statistics.median(m.user for m in measured),
+        sys=statistics.median(m.sys for m in measured),
+        extra=extra,
+    )
+
+
 BASELINE_PATHS = ("pipeline", "assets", "sql", "dagster.yaml")  # what the CLI and landing import
 
 

@@ -93,7 +93,11 @@ METADATA_BOUND: dict[str, str] = {
     "write.metadata.previous-versions-max": str(METADATA_VERSIONS),
 }
 TABLE_PROPERTIES = MANIFEST_MERGE | METADATA_BOUND  # every table's, set at creation or next write
-LISTINGS_KEPT = 256  # snapshot file listings a process remembers (a build reads ~50 tables)
+# An unreferenced file younger than this may be a writer's in flight (a landing renames its file
+# into the table's folder, then commits; a commit retries): the orphan sweep never takes one, however
+# short the readers' grace period. Iceberg's own maintenance waits days; an hour covers any commit.
+ORPHAN_MIN_AGE_SECONDS = 3600.0
+LISTINGS_KEPT = 128  # snapshot file listings a process remembers (a build reads about 60)
 
 
 @dataclass

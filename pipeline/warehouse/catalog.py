@@ -30,7 +30,7 @@ from pipeline.dates import DateWindow
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import fsync_dir, staging_dir
 from pipeline.storage.object_store import duckdb_s3
-from pipeline.storage.tables import PUBLISHED_TAG
+from pipeline.storage.tables import ORPHAN_MIN_AGE_SECONDS, PUBLISHED_TAG
 from pipeline.warehouse.enriched import define_catalog_views
 from pipeline.warehouse.options import WarehouseOptions
 from pipeline.warehouse.quoting import quote_identifier, quote_literal
@@ -129,11 +129,13 @@ def publish_catalog(session: Session, window: DateWindow | None = None) -> dict[
 
 def collect(session: Session, *, keep_tags: set[str]) -> int:
     """Expire snapshots superseded (and unpublished) for longer than the readers' grace period,
-    then sweep data files nothing references; how many snapshots went."""
-    grace = timedelta(seconds=session.options.reader_grace_seconds)
-    cutoff = datetime.now(UTC) - grace
+    then sweep files nothing references that are old enough not to be a writer's in flight (a load
+    may commit while the build publishes); how many snapshots went."""
+    now, grace = datetime.now(UTC), session.options.reader_grace_seconds
+    cutoff = now - timedelta(seconds=grace)
+    in_flight = now - timedelta(seconds=max(grace, ORPHAN_MIN_AGE_SECONDS))  # see ORPHAN_MIN_AGE_SECONDS
     expired = 0
     for tables in (session.paths.lake, session.paths.marts, session.paths.accumulators):
         expired += tables.expire(cutoff, keep_tags=keep_tags)
-        tables.remove_orphans(cutoff)
+        tables.remove_orphans(in_flight)
     return expired

@@ -61,3 +61,18 @@ def test_quick_bench_produces_every_row_with_sane_numbers(tmp_path):
     assert "| target | measured | met |" in done.stdout
     assert "ours/peer" in done.stdout and "sys/user" in done.stdout
     assert "cores" in done.stdout and "load average" in done.stdout
+
+
+def test_rounds_of_one_path_combine_into_medians():
+    from bench.measure import Measurement, combine
+
+    def one(seconds: float, rss: float, build_cpu: float) -> Measurement:
+        return Measurement(
+            "warehouse", "one-day build", "7 days", 10, seconds, seconds, rss, 1.0, 1,
+            user=seconds, extra={"build_cpu": build_cpu, "note": f"{seconds}"},
+        )  # fmt: skip
+
+    combined = combine([one(3.0, 300, 2.0), one(1.0, 500, 9.0), one(2.0, 400, 1.0)])
+    assert (combined.seconds, combined.user, combined.peak_rss_mb, combined.runs) == (2.0, 2.0, 500, 3)
+    assert combined.extra == {"build_cpu": 2.0, "note": "2.0", "rounds": 3}
+    assert combine([one(3.0, 300, 2.0)]) == one(3.0, 300, 2.0)

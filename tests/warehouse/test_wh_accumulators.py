@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -175,7 +176,9 @@ def test_a_state_that_does_not_match_is_rebuilt(layout: Layout, built, built_day
         states.replace_files(name, files, schema, partitioned=False, properties=recorded)
     leftover = local_path(states.data_path(states.load("acc_artist_credits")))  # type: ignore[arg-type]
     assert leftover is not None
-    leftover.write_bytes(b"junk")  # a crashed writer's file: swept once no reader can need it
+    leftover.write_bytes(b"junk")  # a crashed writer's file, from before any commit in flight
+    two_hours_ago = time.time() - 7200
+    os.utime(leftover, (two_hours_ago, two_hours_ago))  # swept once no writer or reader can need it
     states.table_for("acc_gone", pa.schema([("x", pa.int64())]), partitioned=False)  # no such accumulator
     result = build_warehouse(layout, last, options=WarehouseOptions(reader_grace_seconds=0))
     assert result.passed

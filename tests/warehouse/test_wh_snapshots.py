@@ -198,3 +198,25 @@ def test_the_grace_period_is_a_setting_that_reaches_the_warehouse_steps():
         settings_from({"SPOTIFY_BULK_READER_GRACE_SECONDS": "-1"})
     with pytest.raises(UsageError, match="SPOTIFY_BULK_READER_GRACE_SECONDS"):
         settings_from({"SPOTIFY_BULK_READER_GRACE_SECONDS": "an hour"})
+
+
+def test_a_build_never_sweeps_a_file_a_writer_may_still_commit(
+    layout: Layout, built: BuildResult, built_days: list[date]
+):
+    """With no grace for readers, the sweep still leaves a young unreferenced file alone (a load
+    renames its file into the table's folder, then commits, maybe while a build publishes); an old
+    one, a crashed writer's, goes."""
+    folder = local_path(lake_tables(layout).load("streams").location())
+    assert folder is not None
+    in_flight, crashed = folder / "data" / "in-flight.parquet", folder / "data" / "crashed.parquet"
+    for path in (in_flight, crashed):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PAR1")
+    two_hours_ago = time.time() - 7200
+    os.utime(crashed, (two_hours_ago, two_hours_ago))
+    day = built_days[-1]
+    assert build_warehouse(
+        layout, DateWindow(day, day), options=WarehouseOptions(reader_grace_seconds=0)
+    ).passed
+    assert in_flight.exists()
+    assert not crashed.exists()
