@@ -191,9 +191,13 @@ async def _fetch_and_land(
             staged.publish()
             _say_archived(progress, staged.partition)
 
+        partition = staged.partition
+        progress(
+            f"staged {len(partition.files)} file(s), {partition.total_bytes:,} bytes; landing, then archiving"
+        )
         try:
-            paths = [f.path for f in staged.partition.files]
-            return staged.partition, land(paths, options=opts, read_from=staged.staged, after_reading=archive)
+            paths = [f.path for f in partition.files]
+            return partition, land(paths, options=opts, read_from=staged.staged, after_reading=archive)
         except Exception:
             if staged.published:
                 raise
