@@ -215,7 +215,7 @@ class BulkApiClient(ApiSession):
         """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch.
 
         `check_gzip=False` defers the proof that the gzip is whole to the file's next reader (it is
-        then inflated only up to its first byte of data, to tell an empty file); the caller must prove
+        then inflated only to its first 4 MB of data, to tell an empty file); the caller must prove
         it (`sink.check_file`, or a full inflate of its own) before the file is archived.
         A redirect is followed here, not by httpx: to a signed URL, without our token, asking the
         API again (at most `url_renewals` times) when the storage host refuses it.

@@ -1,8 +1,8 @@
 """One download's bytes on their way to a temporary file: written, hashed and proven a complete,
 bounded gzip, on a worker thread, so the event loop only moves bytes off the socket.
 
-The proof can be deferred (`GzipCheck(whole=False)`): the download then inflates only until the
-first decompressed byte (enough to tell a file with data from an empty one), and whoever reads the
+The proof can be deferred (`GzipCheck(whole=False)`): the download then inflates only its first
+output step (enough to tell a file with data from an empty one), and whoever reads the
 file next proves it whole before it is archived (`pipeline/ingest/load.py`: landing's own inflate),
 or `check_file` does, so a day's bytes are inflated once instead of twice."""
 
@@ -30,7 +30,7 @@ class DownloadTooLarge(ApiError):
 class GzipCheck:
     """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded.
 
-    With `whole=False` it stops at the first decompressed byte: `decompressed == 0` after `finish`
+    With `whole=False` it stops after the first step that produced data: `decompressed == 0` after `finish`
     still means "no data" exactly (a stream is only cut short once it has produced something).
     """
 

@@ -98,13 +98,8 @@ class StagedPartition:
         partition: ArchivedPartition,
         build: Path,
     ) -> None:
-        self.client, self.layout, self.report, self.partition, self.build = (
-            client,
-            layout,
-            report,
-            partition,
-            build,
-        )
+        self.client, self.layout, self.report = client, layout, report
+        self.partition, self.build = partition, build
         self.staged = {f.path: build / f.name for f in partition.files}
         self.published = False
 
