@@ -106,7 +106,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="run only these warehouse paths (default: all)",
     )
     parser.add_argument(
-        "--baseline", metavar="REV", help="also run landing and the CLI as of this git revision"
+        "--baseline", metavar="REV", help="also run landing, the e2e run and the CLI as of this git revision"
     )
     parser.add_argument("--json", type=Path, help="also write the measurements as JSON here")
     parser.add_argument(
@@ -180,6 +180,10 @@ def end_to_end(args: argparse.Namespace, measured: list[Measurement]) -> list[Me
             **_privacy(),
         }
         out.append(measure("e2e", report.E2E, size, "e2e", payload))
+        if args.baseline:  # the same run with the code of an earlier revision: before/after
+            tree = baseline_tree(args.baseline, args.workdir)
+            before = f"before: e2e @ {args.baseline}"
+            out.append(measure("e2e", before, size, "e2e", payload, source=tree))
     return out
 
 

@@ -40,7 +40,7 @@ from pipeline.clients.http import (
     url_path,
 )
 from pipeline.clients.session import ApiSession, AuthError, TokenRejected
-from pipeline.clients.sink import DownloadTooLarge, GzipCheck, Job, Sink, settle
+from pipeline.clients.sink import DownloadTooLarge, GzipCheck, Job, Sink, check_file, settle
 from pipeline.layout import safe_name
 from pipeline.reports import ReportSpec
 
@@ -211,9 +211,12 @@ class BulkApiClient(ApiSession):
         ]
         return sorted(files, key=lambda f: f.country or "")
 
-    async def download(self, file: RemoteFile, dest: Path) -> DownloadedFile:
+    async def download(self, file: RemoteFile, dest: Path, *, check_gzip: bool = True) -> DownloadedFile:
         """Stream `file` into the directory `dest`, verifying gzip integrity; retried from scratch.
 
+        `check_gzip=False` defers the proof that the gzip is whole to the file's next reader (it is
+        then inflated only to its first 4 MB of data, to tell an empty file); the caller must prove
+        it (`sink.check_file`, or a full inflate of its own) before the file is archived.
         A redirect is followed here, not by httpx: to a signed URL, without our token, asking the
         API again (at most `url_renewals` times) when the storage host refuses it.
         """
@@ -228,7 +231,7 @@ class BulkApiClient(ApiSession):
                 raise RetryableError("status 404 Not Found (a file named in its listing)", status=404)
             _raise_for_status(response, "GET", url, file.uri, f"file {file.uri}")
             name = _file_name(response.headers.get("content-disposition"), file.name, url)
-            return await self._write(response, file, dest, name, url)
+            return await self._write(response, file, dest, name, url, check_gzip)
 
         while True:
             got = await self.http.stream(
@@ -237,7 +240,7 @@ class BulkApiClient(ApiSession):
             if isinstance(got, DownloadedFile):
                 return got
             try:
-                return await self._from_storage(got, file, dest, url)
+                return await self._from_storage(got, file, dest, url, check_gzip)
             except _StorageRefused as exc:
                 refusals.append(exc.status)
             if len(refusals) > self.url_renewals:
@@ -253,7 +256,7 @@ class BulkApiClient(ApiSession):
             )
 
     async def _from_storage(
-        self, signed: _SignedUrl, file: RemoteFile, dest: Path, api_url: str
+        self, signed: _SignedUrl, file: RemoteFile, dest: Path, api_url: str, check_gzip: bool
     ) -> DownloadedFile:
         """Download a signed URL: anonymous (the signature is the credential), storage 5xx retried."""
 
@@ -264,7 +267,7 @@ class BulkApiClient(ApiSession):
             if status != 200:
                 raise ApiStatusError("GET", api_url, status)
             name = _file_name(response.headers.get("content-disposition"), file.name, api_url)
-            return await self._write(response, file, dest, name, api_url)
+            return await self._write(response, file, dest, name, api_url, check_gzip)
 
         return await self.http.stream(
             "GET",
@@ -277,10 +280,10 @@ class BulkApiClient(ApiSession):
         )
 
     async def _write(
-        self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str
+        self, response: httpx.Response, file: RemoteFile, dest: Path, name: str, url: str, check_gzip: bool
     ) -> DownloadedFile:
         tmp = dest / f".{uuid.uuid4().hex}.part"
-        sink = Sink(tmp, GzipCheck("GET", url, self.max_decompressed_bytes))
+        sink = Sink(tmp, self.gzip_check(url, whole=check_gzip))
         job: Job | None = None  # at most one in flight: the sink sees the bytes in order
         try:
             batch: list[bytes] = []
@@ -313,6 +316,15 @@ class BulkApiClient(ApiSession):
             sha256=sink.digest.hexdigest(),
             empty=empty,
         )
+
+    def gzip_check(self, url: str, *, whole: bool = True) -> GzipCheck:
+        """The integrity check of a download from `url`, bounded by this client's cap."""
+        return GzipCheck("GET", url, self.max_decompressed_bytes, whole=whole)
+
+    def check_downloaded(self, file: RemoteFile, path: Path) -> None:
+        """The deferred check of `file`, downloaded to `path` with `check_gzip=False`: raises what the
+        download's own check would have (RetryableError: corrupt or truncated; DownloadTooLarge)."""
+        check_file(path, self.gzip_check(self._url(file.uri)))
 
     async def _then(self, job: Job | None, work: Callable[..., None], *args: Any) -> Job:
         """Wait for `job` (raising its error), then start `work(*args)` on a worker thread."""

@@ -1,5 +1,10 @@
 """One download's bytes on their way to a temporary file: written, hashed and proven a complete,
-bounded gzip, on a worker thread, so the event loop only moves bytes off the socket."""
+bounded gzip, on a worker thread, so the event loop only moves bytes off the socket.
+
+The proof can be deferred (`GzipCheck(whole=False)`): the download then inflates only its first
+output step (enough to tell a file with data from an empty one), and whoever reads the
+file next proves it whole before it is archived (`pipeline/ingest/load.py`: landing's own inflate),
+or `check_file` does, so a day's bytes are inflated once instead of twice."""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from pipeline.storage.gzip_stream import GZIP_OR_ZLIB, CorruptGzip, GzipStream, 
 # Decompressed bytes produced per step, so a bomb never fills memory. Each step drops the GIL a
 # few times (its output buffer grows from 16 KiB), so few large steps contend least with the loop.
 _INFLATE_STEP = 4 << 20
+_READ_CHUNK = 1 << 20  # a file checked from disk is fed as a download is: ~1 MB at a time
 
 
 class DownloadTooLarge(ApiError):
@@ -22,17 +28,30 @@ class DownloadTooLarge(ApiError):
 
 
 class GzipCheck:
-    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded."""
+    """Inflates a gzip stream chunk by chunk, discarding output, to prove it is complete and bounded.
 
-    def __init__(self, method: str, url: str, cap: int) -> None:
-        self.method, self.url, self.cap = method, url, cap
+    With `whole=False` it stops after the first step that produced data: `decompressed == 0` after `finish`
+    still means "no data" exactly (a stream is only cut short once it has produced something).
+    """
+
+    def __init__(self, method: str, url: str, cap: int, *, whole: bool = True) -> None:
+        self.method, self.url, self.cap, self.whole = method, url, cap, whole
         self.decompressed = 0
         self._stream = GzipStream(wbits=GZIP_OR_ZLIB, step=_INFLATE_STEP)
 
+    @property
+    def done(self) -> bool:
+        """Nothing more to check: a deferred check has seen data."""
+        return not self.whole and self.decompressed > 0
+
     def feed(self, data: bytes) -> None:
+        if self.done:
+            return
         try:
             for out in self._stream.feed(data):
                 self._count(out)
+                if self.done:
+                    return
         except CorruptGzip as exc:
             raise RetryableError(f"corrupt gzip stream ({exc})") from None
 
@@ -45,6 +64,8 @@ class GzipCheck:
             )
 
     def finish(self) -> None:
+        if self.done:
+            return
         try:
             self._count(self._stream.finish())
         except CorruptGzip as exc:
@@ -86,6 +107,14 @@ class Sink:
     def discard(self) -> None:
         self._fh.close()
         self.path.unlink(missing_ok=True)
+
+
+def check_file(path: Path, check: GzipCheck) -> None:
+    """Prove a file on disk a complete, bounded gzip (`check`'s errors): the deferred check."""
+    with open(path, "rb") as fh:
+        while data := fh.read(_READ_CHUNK):
+            check.feed(data)
+    check.finish()
 
 
 Job = concurrent.futures.Future[None]

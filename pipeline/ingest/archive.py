@@ -7,9 +7,10 @@ A partition is downloaded into a staging directory and published with one atomic
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -76,10 +77,69 @@ async def fetch_partition(
     Raises `NotAvailable` (nothing touched) when the day is not published; any failed file leaves the
     previous partition as it was. An empty day publishes a partition holding only the manifest.
     """
+    async with stage_partition(client, layout, report, licensor, day, on_progress=on_progress) as staged:
+        staged.publish()
+    return staged.partition
+
+
+class StagedPartition:
+    """A report-day's files downloaded into a private staging directory, not yet archived.
+
+    `partition` describes them as they will be once published (their archive paths); `staged` maps
+    each archive path to where the file is until then. Downloaded with the gzip check deferred, the
+    files must be proven whole (read to their end by a full inflate, or `check`) before `publish`.
+    """
+
+    def __init__(
+        self,
+        client: BulkApiClient,
+        layout: Layout,
+        report: ReportSpec,
+        partition: ArchivedPartition,
+        build: Path,
+    ) -> None:
+        self.client, self.layout, self.report = client, layout, report
+        self.partition, self.build = partition, build
+        self.staged = {f.path: build / f.name for f in partition.files}
+        self.published = False
+
+    def check(self) -> None:
+        """The download's own gzip check of every staged file (a deferred check that was not done)."""
+        for f in self.partition.files:
+            remote = RemoteFile(f.uri, f.country, f.name)
+            self.client.check_downloaded(remote, self.staged[f.path])
+
+    def publish(self) -> None:
+        """Write the manifest and swap the partition in atomically (once)."""
+        if self.published:
+            return
+        partition = self.partition
+        atomic_write_bytes(self.build / MANIFEST_NAME, _manifest_json(partition, self.report).encode())
+        # No await while the lock is held: the swap is quick and never interleaves with a download.
+        with exclusive_lock(
+            self.layout.lock_path(f"archive-{partition.report}", partition.licensor, partition.day)
+        ):
+            publish_dir(self.build, partition.directory, staging_root=self.layout.staging_root)
+        self.published = True
+
+
+@contextlib.asynccontextmanager
+async def stage_partition(
+    client: BulkApiClient,
+    layout: Layout,
+    report: ReportSpec,
+    licensor: str,
+    day: date,
+    *,
+    on_progress: Progress | None = None,
+    check_gzip: bool = True,
+) -> AsyncIterator[StagedPartition]:
+    """Download every file of the report-day into staging; the directory goes when the block ends,
+    unless `publish` moved it into the archive. `check_gzip=False`: see `StagedPartition`."""
     remote = await client.list_files(report, licensor, day)
     final = layout.archive_partition(report.name, licensor, day)
     with staging_dir(layout.staging_root) as build:
-        downloaded = await _download_all(client, remote, build, on_progress)
+        downloaded = await _download_all(client, remote, build, on_progress, check_gzip)
         files = tuple(
             sorted(
                 (
@@ -92,15 +152,15 @@ async def fetch_partition(
             )
         )
         partition = ArchivedPartition(report.name, licensor, day, final, files, datetime.now(UTC))
-        atomic_write_bytes(build / MANIFEST_NAME, _manifest_json(partition, report).encode())
-        # No await while the lock is held: the swap is quick and never interleaves with a download.
-        with exclusive_lock(layout.lock_path(f"archive-{report.name}", licensor, day)):
-            publish_dir(build, final, staging_root=layout.staging_root)
-    return partition
+        yield StagedPartition(client, layout, report, partition, build)
 
 
 async def _download_all(
-    client: BulkApiClient, remote: list[RemoteFile], build: Path, on_progress: Progress | None
+    client: BulkApiClient,
+    remote: list[RemoteFile],
+    build: Path,
+    on_progress: Progress | None,
+    check_gzip: bool,
 ) -> list[DownloadedFile]:
     """Download concurrently (at most `client.max_concurrency`); the first failure cancels the rest."""
     gate = asyncio.Semaphore(client.max_concurrency)
@@ -109,7 +169,7 @@ async def _download_all(
     async def one(file: RemoteFile) -> DownloadedFile:
         nonlocal done
         async with gate:
-            result = await client.download(file, build)
+            result = await client.download(file, build, check_gzip=check_gzip)
         done += 1
         if on_progress is not None:
             on_progress(done, len(remote), result.name)

@@ -5,9 +5,10 @@ Plain Python (no Dagster), so the CLI, the assets and the tests share one code p
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from pipeline.clients.bulk_api import (
@@ -20,9 +21,9 @@ from pipeline.clients.bulk_api import (
     UnknownLicensor,
     UnsafeFileName,
 )
-from pipeline.clients.http import ApiStatusError, WaitTooLong
+from pipeline.clients.http import ApiStatusError, RetryableError, WaitTooLong
 from pipeline.clients.session import AuthError
-from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition
+from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition, stage_partition
 from pipeline.ingest.landing import LandingError, LandingOptions, LandingResult, land_partition
 from pipeline.ingest.landing.names import load_field_map
 from pipeline.ingest.ledger import LoadRecord, now, write_record
@@ -119,33 +120,19 @@ async def load_report(
     """
     started = time.monotonic()
     say = progress or (lambda _msg: None)
-    chatter = throttled(say)
     opts = options or LandingOptions()
     try:
         opts.privacy.check()  # a missing key fails before any download
         load_field_map(opts.field_map)  # and so does a bad field map
         async with exclusive_lock_async(layout.lock_path(f"load-{report.name}", licensor, day)):
-            archive = await fetch_partition(
+            archive, landing = await _fetch_and_land(
                 client,
                 layout,
                 report,
                 licensor,
                 day,
-                on_progress=lambda done, total, name: chatter(f"downloaded {done}/{total} {name}"),
-            )
-            empty = archive.empty_files
-            say(
-                f"archived {len(archive.files)} file(s), {archive.total_bytes:,} bytes"
-                + (f"; {len(empty)} without data: {', '.join(empty)}" if empty else "")
-            )
-            landing = land_partition(
-                layout,
-                report,
-                licensor,
-                day,
-                [f.path for f in archive.files],
                 max_reject_share=max_reject_share,
-                on_progress=chatter,
+                progress=say,
                 options=opts,
             )
     except NotAvailable as exc:
@@ -162,3 +149,73 @@ async def load_report(
         ),
     )
     return LoadOutcome(report, licensor, day, archive, landing, time.monotonic() - started)
+
+
+async def _fetch_and_land(
+    client: BulkApiClient,
+    layout: Layout,
+    report: ReportSpec,
+    licensor: str,
+    day: date,
+    *,
+    max_reject_share: float,
+    progress: Progress,
+    options: LandingOptions,
+) -> tuple[ArchivedPartition, LandingResult]:
+    """Download the day into staging, land it from there, and archive it once landing has read it.
+
+    Every file is inflated once, by the landing: the download leaves the gzip check to it, and the
+    files are archived only after landing has read each to its end (every stream whole, every
+    trailer's CRC and length checked), before any reject or table is published, so the archive
+    still never holds a truncated or corrupt download. If landing fails before that point, the
+    download's own check runs on the staged files: a bad file is downloaded again, checked (with
+    the download's retries), and the day landed from the archive as before; otherwise the files
+    are archived anyway and the landing's error raised, as when they were archived first.
+    """
+    chatter = throttled(progress)  # per-file messages, for downloads and landing alike
+
+    def downloaded(done: int, total: int, name: str) -> None:
+        chatter(f"downloaded {done}/{total} {name}")
+
+    # The download's cap on decompressed bytes, enforced by the inflate that now checks the files.
+    cap = min(options.max_decompressed_bytes, client.max_decompressed_bytes)
+    opts = replace(options, max_decompressed_bytes=cap)
+    land = functools.partial(
+        land_partition, layout, report, licensor, day, max_reject_share=max_reject_share, on_progress=chatter
+    )
+    async with stage_partition(
+        client, layout, report, licensor, day, on_progress=downloaded, check_gzip=False
+    ) as staged:
+
+        def archive() -> None:
+            staged.publish()
+            _say_archived(progress, staged.partition)
+
+        partition = staged.partition
+        progress(
+            f"staged {len(partition.files)} file(s), {partition.total_bytes:,} bytes; landing, then archiving"
+        )
+        try:
+            paths = [f.path for f in partition.files]
+            return partition, land(paths, options=opts, read_from=staged.staged, after_reading=archive)
+        except Exception:
+            if staged.published:
+                raise
+            try:
+                staged.check()
+            except RetryableError as exc:
+                progress(f"a downloaded file failed its gzip check ({exc}); downloading the day again")
+            else:
+                archive()
+                raise
+    partition = await fetch_partition(client, layout, report, licensor, day, on_progress=downloaded)
+    _say_archived(progress, partition)
+    return partition, land([f.path for f in partition.files], options=options)
+
+
+def _say_archived(progress: Progress, partition: ArchivedPartition) -> None:
+    empty = partition.empty_files
+    progress(
+        f"archived {len(partition.files)} file(s), {partition.total_bytes:,} bytes"
+        + (f"; {len(empty)} without data: {', '.join(empty)}" if empty else "")
+    )

@@ -139,6 +139,23 @@ def test_file_shape_schema_zstd_and_statistics(layout, archive):
     ]
 
 
+def test_streams_delta_encode_user_ids_and_timestamps_and_keep_every_statistic(layout, archive):
+    """A dictionary over columns with about a value per row is built, then dropped (RESULTS.md,
+    issue 24 round 4): those two are delta-encoded, the others keep their dictionaries, and every
+    column keeps its min/max statistics, so filters on any of them still skip row groups."""
+    result = _land(layout, "streams", [archive("streams", "US.gz", stream_records(500))])
+    path = result.tables[0].path
+    meta = pq.ParquetFile(path).metadata.row_group(0)
+    columns = {meta.column(i).path_in_schema: meta.column(i) for i in range(meta.num_columns)}
+    assert "DELTA_BINARY_PACKED" in columns["timestamp"].encodings
+    assert "DELTA_LENGTH_BYTE_ARRAY" in columns["user_id"].encodings
+    for name in ("track_id", "country", "source", "_source_file", "_loaded_at"):
+        assert "RLE_DICTIONARY" in columns[name].encodings, name
+    for name in ("timestamp", "user_id", "track_id", "country", "source", "stream_length"):
+        assert columns[name].statistics.has_min_max, name
+    assert pq.read_table(path).num_rows == 500
+
+
 def test_rerun_replaces_partition(layout, archive):
     path = archive("streams", "US.gz", stream_records(50))
     first = _land(layout, "streams", [path])

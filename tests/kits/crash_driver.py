@@ -47,7 +47,7 @@ async def _load(layout: Layout, licensor: str, day: date, mark: Mark) -> None:
             mark(f"download-{report.name}")
 
             def progress(message: str, name: str = report.name) -> None:
-                if message.startswith("archived"):
+                if message.startswith("staged"):  # downloaded; landing reads them, then archives
                     mark(f"landing-{name}")
 
             await load_report(client, layout, report, licensor, day, progress=progress, options=options)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -79,8 +79,15 @@ def land_partition(
     loaded_at: datetime | None = None,
     on_progress: Callable[[str], None] | None = None,
     options: LandingOptions | None = None,
+    read_from: Mapping[Path, Path] | None = None,
+    after_reading: Callable[[], None] | None = None,
 ) -> LandingResult:
     """Parse, type, sort and publish `files` as the report's lake partitions for `licensor`/`day`.
+
+    `read_from` maps an archive path (what `_source_file` names) to where the file is read from
+    while it is not archived yet; `after_reading` runs once every file has been read to its end
+    (each gzip stream inflated whole and its trailer checked), before any reject or table is
+    published: where the load archives the files whose download check was left to this inflate.
 
     Raises CorruptArchiveError (truncated/corrupt gzip), ArchiveTooLargeError (decompression cap),
     TooManyRejectsError (after writing the rejects file), PrivacyError (no key, or not the lake's),
@@ -121,9 +128,12 @@ def land_partition(
         rejects = RejectLog(work / REJECTS_FILE, quoting)
         try:
             parser = _parser(report, day, opts, field_map)
-            lines_total, warnings = _parse_files(parser, report, ordered, sources, sinks, rejects, opts, say)
+            located = [(read_from or {}).get(path, path) for path in ordered]
+            lines_total, warnings = _parse_files(parser, report, located, sources, sinks, rejects, opts, say)
         finally:
             rejects.close()
+        if after_reading is not None:
+            after_reading()
         if lines_total and rejects.count / lines_total > max_reject_share:
             with exclusive_lock(lock):
                 written = rejects.publish(rejects_final)

@@ -10,7 +10,9 @@ faults and 0.38-0.64 sys-s against 294-318 k and 0.83-1.17 on jemalloc with a 20
 (which purges freed pages and faults them in again for the next blocks; a 5 s decay: 0.54-0.83
 sys-s and ~90 MB more peak RSS), the same peak RSS. (Earlier: the system pool with a fixed 1 MB
 mmap threshold mapped every column and cost ~2.5 sys-s per 1.6 M rows.) bench/RESULTS.md,
-issue 24 round 3.
+issue 24 round 3. Round 4: the threshold fixed at its 32 MB ceiling and a 128 MB trim threshold
+(the dynamic one trimmed a heap's top past 8 MB, and the next block faulted it in again):
+~146-150 k faults instead of ~206-212 k on the 2 M single day, 0.07-0.10 sys/user.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import threading
 
 import pyarrow as pa
 
-_M_ARENA_MAX = -8  # glibc's mallopt parameter number
+# glibc's mallopt parameter numbers (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+# Blocks up to glibc's largest mmap threshold come from its heaps, and up to this much free memory
+# at a heap's top is kept for the next blocks instead of handed back and faulted in again (the
+# dynamic threshold trims the top past twice the largest block freed: 8 MB, under a 4 MB block and
+# a column or two). `trim` still hands everything free back where it is worth it.
+_MMAP_THRESHOLD = 32 << 20
+_TRIM_THRESHOLD = 128 << 20
 _done = threading.Lock()
 _applied = False
 _libc: ctypes.CDLL | None = None
@@ -41,6 +50,8 @@ def return_freed_memory() -> None:
         try:
             libc = ctypes.CDLL(name)
             libc.mallopt(_M_ARENA_MAX, 2)  # not one heap per short-lived inflate/parse thread
+            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+            libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
             _libc = libc
         except (OSError, AttributeError):  # not glibc (musl, macOS): their defaults apply
             pass

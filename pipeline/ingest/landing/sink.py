@@ -333,6 +333,7 @@ class TableSink:
 
     def _open_output(self) -> _RowGroupWriter:
         """The landed file: zstd, statistics, the sort order declared in its metadata."""
+        delta = _delta_encoded(self.spec, self.schema)
         return _RowGroupWriter(
             self.out_path,
             self.schema,
@@ -340,6 +341,8 @@ class TableSink:
             compression="zstd",
             compression_level=self.settings.zstd_level,
             sorting_columns=self._sorting_columns(),
+            use_dictionary=[name for name in self.schema.names if name not in delta],
+            column_encoding=delta,
         )
 
     def _sorting_columns(self) -> tuple[pq.SortingColumn, ...]:
@@ -348,3 +351,23 @@ class TableSink:
         return tuple(
             pq.SortingColumn(index[c], descending=False, nulls_first=False) for c in self.spec.sort_by
         )
+
+
+def _delta_encoded(spec: TableSpec, schema: pa.Schema) -> dict[str, str]:
+    """Columns with about as many values as rows, delta-encoded instead of dictionary-encoded.
+
+    A dictionary over them outgrows its page limit within a row group and falls back to plain
+    anyway, after the work of building it: user ids (a streams day has a third as many users as
+    rows) and timestamps. 2 M zipf day: 8 % less encode CPU, a 3 % smaller file (RESULTS.md,
+    issue 24 round 4); readers (DuckDB, Arrow, Iceberg) decode both encodings.
+    """
+    declared = {f.name for f in spec.fields}
+    delta = {}
+    for column in schema:
+        if column.name not in declared:
+            continue
+        if pa.types.is_timestamp(column.type):
+            delta[column.name] = "DELTA_BINARY_PACKED"
+        elif column.name in spec.personal and pa.types.is_string(column.type):
+            delta[column.name] = "DELTA_LENGTH_BYTE_ARRAY"
+    return delta
