@@ -8,6 +8,7 @@ the snapshots a build pinned.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,8 +30,11 @@ class WarehousePaths:
     layout: Layout
     tables: TableLake | None = field(default=None, compare=False)
 
-    @property
+    @functools.cached_property
     def lake(self) -> TableLake:
+        """The lake's tables, opened once for these paths (a build's): a lake on a configured
+        catalog is a new connection each time it is opened, and the marts' and accumulators'
+        siblings share what it remembers of snapshots only through one lake."""
         return self.tables if self.tables is not None else tables_for(self.layout.data_dir)
 
     @property

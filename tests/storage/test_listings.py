@@ -77,3 +77,14 @@ def test_a_build_finds_a_mart_it_did_not_write_without_asking_the_catalog_again(
     assert after[("acme", DAY)] != before[("acme", DAY)]
     # The partition the commit did not touch keeps its references: only what changed is converted.
     assert after[("acme", DAY + timedelta(days=1))] is before[("acme", DAY + timedelta(days=1))]
+
+
+def test_a_builds_paths_open_a_configured_lake_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A lake on a configured catalog (PostgreSQL, object storage) is not cached per process like
+    a data directory's own: a build's paths open it once, and its namespaces share one memory."""
+    monkeypatch.setenv("SPOTIFY_BULK_CATALOG_URI", f"sqlite:///{tmp_path / 'catalog.db'}")
+    paths = WarehousePaths(Layout(tmp_path / "data"))
+    lake = paths.lake
+    assert paths.lake is lake
+    assert paths.marts._remembered is lake._remembered
+    assert paths.accumulators._remembered is lake._remembered
