@@ -181,7 +181,14 @@ async def _fetch_and_land(
     cap = min(options.max_decompressed_bytes, client.max_decompressed_bytes)
     opts = replace(options, max_decompressed_bytes=cap)
     land = functools.partial(
-        land_partition, layout, report, licensor, day, max_reject_share=max_reject_share, on_progress=chatter
+        land_partition,
+        layout,
+        report,
+        licensor,
+        day,
+        max_reject_share=max_reject_share,
+        on_progress=chatter,
+        options=opts,
     )
     async with stage_partition(
         client, layout, report, licensor, day, on_progress=downloaded, check_gzip=False
@@ -197,7 +204,7 @@ async def _fetch_and_land(
         )
         try:
             paths = [f.path for f in partition.files]
-            return partition, land(paths, options=opts, read_from=staged.staged, after_reading=archive)
+            return partition, land(paths, read_from=staged.staged, after_reading=archive)
         except Exception:
             if staged.published:
                 raise
@@ -210,7 +217,7 @@ async def _fetch_and_land(
                 raise
     partition = await fetch_partition(client, layout, report, licensor, day, on_progress=downloaded)
     _say_archived(progress, partition)
-    return partition, land([f.path for f in partition.files], options=options)
+    return partition, land([f.path for f in partition.files])
 
 
 def _say_archived(progress: Progress, partition: ArchivedPartition) -> None:

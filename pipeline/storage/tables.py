@@ -515,26 +515,28 @@ class TableLake:
         """(licensor, date) -> the data files of that partition in the snapshot (current: None);
         the files of a table partitioned otherwise (or not at all) under `WHOLE`. Listed once per
         snapshot and remembered; a new snapshot reads only the manifests its predecessors lacked."""
-        remembered = self._remembered
-        if snapshot_id is not None and (known := remembered.listing((self.namespace, table, snapshot_id))):
-            return known
-        iceberg = self.load(table)
-        if iceberg is None:
-            return {}
+        iceberg = None
         if snapshot_id is None:
-            current = iceberg.current_snapshot()
+            iceberg = self.load(table)
+            current = iceberg.current_snapshot() if iceberg is not None else None
             if current is None:
                 return {}
             snapshot_id = current.snapshot_id
-            if known := remembered.listing((self.namespace, table, snapshot_id)):
-                return known
+        key = (self.namespace, table, snapshot_id)
+        known = self._remembered.listing(key)
+        if known is not None:
+            return known
+        if iceberg is None:
+            iceberg = self.load(table)
+        if iceberg is None:
+            return {}
         found: dict[Partition, list[str]] = {}
         snapshot = iceberg.snapshot_by_id(snapshot_id)
         for manifest in self._manifests_of(iceberg, snapshot) if snapshot is not None else ():
             for part, path in self._live_files(iceberg, manifest):
                 found.setdefault(part, []).append(path)
         listing = {part: sorted(paths) for part, paths in sorted(found.items())}
-        remembered.remember_listing((self.namespace, table, snapshot_id), listing)
+        self._remembered.remember_listing(key, listing)
         return listing
 
     def partition_stats(self, table: str) -> dict[Partition, tuple[int, int, datetime]]:
