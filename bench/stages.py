@@ -53,6 +53,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
+        self.hmacs = 0  # ids hashed into pseudonyms: the pseudonyms stage's cost is their number
         self._local = threading.local()
         self._lock = threading.Lock()
 
@@ -76,6 +77,10 @@ class Ledger:
         self._charge(stage, now - started)
         if stack:
             stack[-1][1] = now
+
+    def count_hmacs(self, ids: int) -> None:
+        with self._lock:  # the sink's threads and the main thread's rejects hash ids
+            self.hmacs += ids
 
     def _charge(self, stage: str, seconds: float) -> None:
         with self._lock:
@@ -115,12 +120,24 @@ def _patch(owner: Any, name: str, wrap: Callable[[Any], Any]) -> None:
     setattr(owner, name, wrap(getattr(owner, name)))
 
 
+def _counting(ledger: Ledger, digests: Callable[..., Any]) -> Callable[..., Any]:
+    """`Pseudonymizer.digests`, adding the number of ids it hashes to `ledger.hmacs`."""
+
+    @functools.wraps(digests)
+    def counted(self: Any, distinct: Any) -> Any:
+        ledger.count_hmacs(len(distinct))
+        return digests(self, distinct)
+
+    return counted
+
+
 def instrument(ledger: Ledger) -> None:
     """Wrap the landing's stage functions where the landing looks them up."""
     import pyarrow.parquet as pq
 
     from pipeline.ingest.landing import flat, land, merge, reader, sink
     from pipeline.ingest.landing.personal import PersonalData
+    from pipeline.ingest.landing.privacy import Pseudonymizer
     from pipeline.storage.tables import TableLake
 
     _patch(reader, "inflate", lambda f: ledger.generator("inflate", f))
@@ -132,6 +149,8 @@ def instrument(ledger: Ledger) -> None:
     _patch(flat.FlatParser, "parse", lambda f: ledger.call("validation", f))
     _patch(flat.FlatParser, "_slow", lambda f: ledger.call("slow path", f))
     _patch(PersonalData, "apply", lambda f: ledger.call("pseudonyms", f))
+    if hasattr(Pseudonymizer, "digests"):  # a baseline's landing code may not count them
+        _patch(Pseudonymizer, "digests", lambda f: _counting(ledger, f))
     _patch(sink.TableSink, "add", lambda f: ledger.call("hold", f))
     for module in (sink, merge):
         _patch(module, "sort_table", lambda f: ledger.call("sort", f))
@@ -182,6 +201,7 @@ def profile(files: list[Path], day: str, key: str, out_dir: Path) -> dict[str, A
         "seconds": wall,
         "rows": result.tables[0].rows,
         "peak_rss_mb": after.ru_maxrss / 1024,
+        "hmacs": ledger.hmacs or None,  # None: the landing code measured does not count them
     }
 
 
@@ -220,6 +240,8 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     lines.append("| wall s | " + " | ".join(f"{r['seconds']:.2f}" for r in results.values()) + " |")
     lines.append("| peak RSS MB | " + " | ".join(f"{r['peak_rss_mb']:.0f}" for r in results.values()) + " |")
     lines.append("| stream rows | " + " | ".join(f"{r['rows']:,}" for r in results.values()) + " |")
+    hmacs = [f"{r['hmacs']:,}" if r.get("hmacs") else "-" for r in results.values()]
+    lines.append("| HMACs (ids hashed into pseudonyms) | " + " | ".join(hmacs) + " |")
     return "\n".join(lines)
 
 

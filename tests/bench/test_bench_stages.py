@@ -32,4 +32,6 @@ def test_stage_profile_charges_the_landing_cpu_to_its_stages(tmp_path):
             assert stages.get(stage, 0) > 0, (stage, stages)
         assert sum(stages.values()) <= (profile["user"] + profile["sys"]) * 1.05 + 0.05  # nothing twice
         assert profile["rows"] > 1000
+        assert 0 < profile["hmacs"] <= profile["rows"]  # one per distinct user id per part, counted
     assert "| **total (user + sys)** |" in done.stdout
+    assert "| HMACs (ids hashed into pseudonyms) |" in done.stdout

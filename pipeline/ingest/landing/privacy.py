@@ -37,6 +37,8 @@ _HEX_CHARS = 64  # a SHA-256 digest in hex
 _KEY_ID_MESSAGE = b"spotify-bulk-etl pseudonym key id v1"
 _SHA256_BLOCK = 64
 _DIGESTS_AT_ONCE = 16_384
+_DIGEST_BYTES = 32
+_DIGEST = pa.binary(_DIGEST_BYTES)
 
 
 class PrivacyError(LandingError):
@@ -113,13 +115,28 @@ class Pseudonymizer:
         if pa.types.is_large_string(values.type):
             values = values.cast(pa.string())
         encoded = pc.dictionary_encode(values)
-        distinct = encoded.dictionary
+        digests = self.digests(encoded.dictionary)
+        count = len(digests)
+        raw = memoryview(digests.buffers()[1])[_DIGEST_BYTES * digests.offset :]
+        hexed = bytearray(_HEX_CHARS * count)
+        step = _DIGEST_BYTES * _DIGESTS_AT_ONCE
+        for first in range(0, _DIGEST_BYTES * count, step):  # in slices: no 10^7-byte temporaries
+            piece = raw[first : first + step]
+            hexed[2 * first : 2 * (first + len(piece))] = piece.hex().encode()
+        hex_offsets = np.arange(0, _HEX_CHARS * count + 1, _HEX_CHARS, dtype=np.int32)
+        buffers = [None, pa.py_buffer(hex_offsets), pa.py_buffer(hexed)]
+        return pa.Array.from_buffers(pa.string(), count, buffers).take(encoded.indices)
+
+    def digests(self, distinct: pa.Array) -> pa.Array:
+        """HMAC-SHA256 of each value of a string array without nulls, as 32-byte binary values:
+        one HMAC per value (`bench.stages` counts them: the pseudonyms stage's cost is their
+        number, ~0.6-0.75 µs each here)."""
         _validity, offsets_buffer, data_buffer = distinct.buffers()
         count = len(distinct)
         offsets = np.frombuffer(offsets_buffer, np.int32, count + 1, distinct.offset * 4).tolist()
         raw = memoryview(data_buffer) if data_buffer is not None else memoryview(b"")
         inner, outer = self._inner.copy, self._outer.copy
-        hexed = bytearray(_HEX_CHARS * count)
+        pieces = []
         for first in range(0, count, _DIGESTS_AT_ONCE):  # a file has ~10^5 distinct ids: bounded lists
             digests = []
             for start, end in itertools.pairwise(offsets[first : first + _DIGESTS_AT_ONCE + 1]):
@@ -128,10 +145,8 @@ class Pseudonymizer:
                 final = outer()
                 final.update(digest.digest())
                 digests.append(final.digest())
-            hexed[_HEX_CHARS * first : _HEX_CHARS * (first + len(digests))] = b"".join(digests).hex().encode()
-        hex_offsets = np.arange(0, _HEX_CHARS * count + 1, _HEX_CHARS, dtype=np.int32)
-        buffers = [None, pa.py_buffer(hex_offsets), pa.py_buffer(hexed)]
-        return pa.Array.from_buffers(pa.string(), count, buffers).take(encoded.indices)
+            pieces.append(b"".join(digests))
+        return pa.Array.from_buffers(_DIGEST, count, [None, pa.py_buffer(b"".join(pieces))])
 
 
 def _hmac_states(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
