@@ -211,6 +211,10 @@ def _warm_arrow_compute() -> None:
 
 def main() -> None:
     kind, args = sys.argv[1], json.loads(sys.argv[2])
+    if trace := os.environ.get("BENCH_MEMTRACE"):  # `python -m bench.memtrace`: when the peak comes
+        from bench.memtrace import start_sampler
+
+        start_sampler(trace)
     in_child = kind in ("bound", "command")  # the work happens in a process this one starts
     with tempfile.TemporaryDirectory(dir=args.get("tmp_root")) as out_dir:
         args["out_dir"] = out_dir

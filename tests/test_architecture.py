@@ -175,3 +175,18 @@ def test_the_command_list_imports_no_heavy_library():
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
     assert "load Bulk API reports" in done.stdout  # the listing still shows every command's help
+
+
+def test_a_load_step_imports_no_duckdb():
+    """A process that only loads days (the bulk report assets and their resources, as the e2e bench's
+    Dagster run does) never pays DuckDB's ~20 MB resident: the warehouse options load where a
+    warehouse step asks for them (`LakeResource.warehouse_options`)."""
+    code = (
+        "import sys\n"
+        "import assets.bulk_reports, pipeline.orchestration.resources, pipeline.ingest.load\n"
+        "print('duckdb' in sys.modules)\n"
+        "from pipeline.orchestration.resources import LakeResource\n"
+        "print(LakeResource(data_dir='x').warehouse_options().lookback_days > 0, 'duckdb' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr

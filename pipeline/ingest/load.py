@@ -25,6 +25,7 @@ from pipeline.clients.http import ApiStatusError, RetryableError, WaitTooLong
 from pipeline.clients.session import AuthError
 from pipeline.ingest.archive import ArchivedPartition, ManifestError, fetch_partition, stage_partition
 from pipeline.ingest.landing import LandingError, LandingOptions, LandingResult, land_partition
+from pipeline.ingest.landing.memory import return_freed_memory
 from pipeline.ingest.landing.names import load_field_map
 from pipeline.ingest.ledger import LoadRecord, now, write_record
 from pipeline.layout import Layout, UnsafeName
@@ -121,6 +122,7 @@ async def load_report(
     started = time.monotonic()
     say = progress or (lambda _msg: None)
     opts = options or LandingOptions()
+    return_freed_memory()  # before the download's threads: they share landing's two heaps
     try:
         opts.privacy.check()  # a missing key fails before any download
         load_field_map(opts.field_map)  # and so does a bad field map

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
@@ -31,7 +32,9 @@ from pipeline.ingest.archive_store import mirror_partition
 from pipeline.ingest.landing import LandingOptions
 from pipeline.ingest.landing.privacy import Privacy
 from pipeline.layout import Layout
-from pipeline.warehouse.options import WarehouseOptions
+
+if TYPE_CHECKING:  # imported where a warehouse step asks: a load step never loads DuckDB (~20 MB)
+    from pipeline.warehouse.options import WarehouseOptions
 
 
 class ApiResource(dg.ConfigurableResource):
@@ -178,6 +181,8 @@ class LakeResource(dg.ConfigurableResource):
         )
 
     def warehouse_options(self) -> WarehouseOptions:
+        from pipeline.warehouse.options import WarehouseOptions
+
         return WarehouseOptions(
             lookback_days=self.lookback_days,
             memory_limit=self.duckdb_memory_limit,

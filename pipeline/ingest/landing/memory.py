@@ -12,7 +12,9 @@ sys-s and ~90 MB more peak RSS), the same peak RSS. (Earlier: the system pool wi
 mmap threshold mapped every column and cost ~2.5 sys-s per 1.6 M rows.) bench/RESULTS.md,
 issue 24 round 3. Round 4: the threshold fixed at its 32 MB ceiling and a 128 MB trim threshold
 (the dynamic one trimmed a heap's top past 8 MB, and the next block faulted it in again):
-~146-150 k faults instead of ~206-212 k on the 2 M single day, 0.07-0.10 sys/user.
+~146-150 k faults instead of ~206-212 k on the 2 M single day, 0.07-0.10 sys/user. Round 5: a load
+applies this before its download starts (`load.py`): arenas are capped for threads created after the
+call only, and the e2e process had five heaps at its peak, one left by the download 48 MB free.
 """
 
 from __future__ import annotations
