@@ -10,14 +10,12 @@ append.
 
 Only filters on identity-partition columns are replaced this way: such a filter selects whole files, so
 the files a scan plans under it are exactly the ones to drop. Any other filter (none today) keeps
-pyiceberg's delete, which rewrites the files it only partly selects. And an overwrite adds two
-manifests without merging (only pyiceberg's merge-append merges): an overwrite that would bring the
-table to its merge count goes the two-snapshot way, whose append merges them.
+pyiceberg's delete, which rewrites the files it only partly selects. And an overwrite adds a manifest
+without merging (only pyiceberg's merge-append merges): a commit that would bring the table to its
+merge threshold (`merge_due`) goes the two-snapshot way, whose append merges them.
 """
 
 from __future__ import annotations
-
-import warnings
 
 from pyiceberg.expressions import (
     AlwaysFalse,
@@ -65,44 +63,29 @@ def selects_whole_files(table: Table, where: BooleanExpression) -> bool:
     return True
 
 
-def merging(table: Table) -> tuple[bool, int]:
-    """Whether the table's appends merge manifests (`commit.manifest-merge.enabled`), and at how
-    many."""
+def merge_due(table: Table, manifests: int) -> bool:
+    """Whether the manifests a commit adds on top of the current snapshot's `manifests` reach the count at
+    which the table's merge-append merges them (never, where merging is off)."""
     properties = table.properties
-    enabled = properties.get(TableProperties.MANIFEST_MERGE_ENABLED, "false").lower() == "true"
-    count = properties.get(
-        TableProperties.MANIFEST_MIN_MERGE_COUNT, TableProperties.MANIFEST_MIN_MERGE_COUNT_DEFAULT
+    if properties.get(TableProperties.MANIFEST_MERGE_ENABLED, "false").lower() != "true":
+        return False
+    threshold = int(
+        properties.get(
+            TableProperties.MANIFEST_MIN_MERGE_COUNT, TableProperties.MANIFEST_MIN_MERGE_COUNT_DEFAULT
+        )
     )
-    return enabled, int(count)
+    return manifests + 2 >= threshold  # an overwrite adds two: its files and the dropped ones
 
 
 def replace_in(
-    tx: Transaction,
-    table: Table,
-    where: BooleanExpression,
-    files: list[str],
-    properties: dict[str, str],
-    *,
-    manifests: int,
+    tx: Transaction, table: Table, where: BooleanExpression, files: list[str], properties: dict[str, str]
 ) -> None:
-    """Stage in `tx` the replace of the data files of `table` `where` selects by `files` (a file both
-    held and listed stays, neither dropped nor read again); `properties` go into its summary.
-    `table` is the table `tx` was opened on, `manifests` its current snapshot's count; `where` must
-    select whole files (`selects_whole_files`).
-
-    One snapshot: an append when nothing is dropped (a merge-append where the table merges, as
-    `add_files`), else an overwrite; but an overwrite adds two manifests and cannot merge them, so
-    when that would reach the merge count it is pyiceberg's delete and then a merging append."""
+    """Stage in `tx` one snapshot that drops the data files of `table` `where` selects and adds
+    `files` (a file both held and listed stays, neither dropped nor read again); `properties` go into
+    its summary. `table` is the table `tx` was opened on; `where` must select whole files."""
     held = {task.file.file_path: task.file for task in table.scan(row_filter=where).plan_files()}
     listed = set(files)
     dropped = [data_file for path, data_file in held.items() if path not in listed]
-    merges, merge_count = merging(table)
-    if dropped and merges and manifests + 2 >= merge_count:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "Delete operation did not match any records")
-            tx.delete(where, snapshot_properties=properties)
-        tx.add_files(files, snapshot_properties=properties, check_duplicate_files=False)
-        return
     metadata = tx.table_metadata  # each read re-applies the staged updates: read it once
     if metadata.name_mapping() is None:  # as `add_files` does: readers map the files' columns by name
         tx.set_properties(
@@ -112,7 +95,7 @@ def replace_in(
     added = list(parquet_files_to_data_files(table.io, metadata, iter([f for f in files if f not in held])))
     update = tx.update_snapshot(snapshot_properties=properties)
     if not dropped:
-        with update.merge_append() if merges else update.fast_append() as append:
+        with update.fast_append() as append:
             for data_file in added:
                 append.append_data_file(data_file)
         return

@@ -61,7 +61,7 @@ from pipeline.storage.object_store import (
     fileio_properties,
     s3_filesystem,
 )
-from pipeline.storage.overwrite import replace_in, selects_whole_files
+from pipeline.storage.overwrite import merge_due, replace_in, selects_whole_files
 
 Partition = tuple[str, date]  # (licensor, date); unpartitioned tables use `WHOLE`
 WHOLE: Partition = ("", date.min)
@@ -461,11 +461,9 @@ class TableLake:
                     if not _same_columns(iceberg, schema):
                         with tx.update_schema() as evolve:
                             evolve.union_by_name(schema)
-                    if (files or properties) and selects_whole_files(iceberg, where):
+                    if (files or properties) and self._one_snapshot(iceberg, where):
                         # with properties, even no file makes a snapshot
-                        replace_in(
-                            tx, iceberg, where, files, properties or {}, manifests=self._manifests(iceberg)
-                        )
+                        replace_in(tx, iceberg, where, files, properties or {})
                     else:
                         with warnings.catch_warnings():  # a first write deletes nothing: expected
                             warnings.filterwarnings("ignore", "Delete operation did not match any records")
@@ -493,10 +491,12 @@ class TableLake:
             )
         raise AssertionError("unreachable")
 
-    def _manifests(self, table: Table) -> int:
-        """How many manifests the table's current snapshot has (its manifest list read once)."""
+    def _one_snapshot(self, table: Table, where: BooleanExpression) -> bool:
+        """Whether a replace of what `where` selects commits as one overwrite snapshot (`overwrite.py`):
+        it selects whole files, and no manifest merge is due (only the two-snapshot way merges)."""
         current = table.current_snapshot()
-        return len(self._manifests_of(table, current)) if current is not None else 0
+        manifests = len(self._manifests_of(table, current)) if current is not None else 0
+        return selects_whole_files(table, where) and not merge_due(table, manifests)
 
     def snapshot_ids(self) -> dict[str, int]:
         """Each table's current snapshot: what a warehouse build pins."""
