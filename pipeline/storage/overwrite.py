@@ -46,21 +46,18 @@ def columns_of(where: BooleanExpression) -> set[str] | None:
 
 
 def selects_whole_files(table: Table, where: BooleanExpression) -> bool:
-    """Whether `where` tests only columns every partition spec of `table` partitions by identity (so
-    every data file, whatever spec wrote it, is wholly in or wholly out of it)."""
+    """Whether `where` tests only identity-partition columns of `table` (so every data file is wholly
+    in or wholly out of it)."""
     tested = columns_of(where)
     if tested is None:
         return False
     schema = table.schema()
-    for spec in table.specs().values():
-        identity = {
-            schema.find_column_name(f.source_id)
-            for f in spec.fields
-            if isinstance(f.transform, IdentityTransform)
-        }
-        if not tested <= identity:
-            return False
-    return True
+    identity = {
+        schema.find_column_name(f.source_id)
+        for f in table.spec().fields
+        if isinstance(f.transform, IdentityTransform)
+    }
+    return tested <= identity
 
 
 def merge_due(table: Table, manifests: int) -> bool:
