@@ -61,7 +61,6 @@ from pipeline.storage.object_store import (
     fileio_properties,
     s3_filesystem,
 )
-from pipeline.storage.overwrite import merge_due, replace_in, selects_whole_files
 
 Partition = tuple[str, date]  # (licensor, date); unpartitioned tables use `WHOLE`
 WHOLE: Partition = ("", date.min)
@@ -461,17 +460,11 @@ class TableLake:
                     if not _same_columns(iceberg, schema):
                         with tx.update_schema() as evolve:
                             evolve.union_by_name(schema)
-                    if (files or properties) and self._one_snapshot(iceberg, where):
-                        # with properties, even no file makes a snapshot
-                        replace_in(tx, iceberg, where, files, properties or {})
-                    else:
-                        with warnings.catch_warnings():  # a first write deletes nothing: expected
-                            warnings.filterwarnings("ignore", "Delete operation did not match any records")
-                            tx.delete(where, snapshot_properties=properties or {})
-                        if files or properties:
-                            tx.add_files(
-                                files, snapshot_properties=properties or {}, check_duplicate_files=False
-                            )
+                    with warnings.catch_warnings():  # a first write deletes nothing: expected
+                        warnings.filterwarnings("ignore", "Delete operation did not match any records")
+                        tx.delete(where, snapshot_properties=properties or {})
+                    if files or properties:  # with properties, even no file makes a snapshot
+                        tx.add_files(files, snapshot_properties=properties or {}, check_duplicate_files=False)
             except CommitFailedException:
                 if attempt == MAX_COMMIT_ATTEMPTS or based_on is not None:
                     raise
@@ -490,13 +483,6 @@ class TableLake:
                 files=tuple(sorted(files)),
             )
         raise AssertionError("unreachable")
-
-    def _one_snapshot(self, table: Table, where: BooleanExpression) -> bool:
-        """Whether a replace of what `where` selects commits as one overwrite snapshot (`overwrite.py`):
-        it selects whole files, and no manifest merge is due (only the two-snapshot way merges)."""
-        current = table.current_snapshot()
-        manifests = len(self._manifests_of(table, current)) if current is not None else 0
-        return selects_whole_files(table, where) and not merge_due(table, manifests)
 
     def snapshot_ids(self) -> dict[str, int]:
         """Each table's current snapshot: what a warehouse build pins."""
