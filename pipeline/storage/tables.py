@@ -42,6 +42,7 @@ from pyiceberg.exceptions import (
     NoSuchNamespaceError,
     NoSuchTableError,
     TableAlreadyExistsError,
+    ValidationException,
 )
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, LessThan
 from pyiceberg.manifest import ManifestContent, ManifestFile
@@ -438,9 +439,10 @@ class TableLake:
         loaded it (its first attempt reads no metadata again; a retry reloads).
 
         Deleting whole partitions drops their files without rewriting any. A commit that loses a
-        race with another writer (of another partition) is retried on the fresh metadata; readers
-        see the old rows or the new ones, never a mix or an absence. `based_on`: the snapshot id
-        (0: none yet) `files` were derived from (a read-merge-write); if the table has moved on,
+        race with another writer is retried on the fresh metadata (of the same partition, the later
+        writer's version wins whole); readers see the old rows or the new ones, never a mix or an
+        absence. `based_on`: the snapshot id (0: none yet) `files` were derived from (a
+        read-merge-write); if the table has moved on,
         `CommitFailedException` is raised instead of a retry, for the caller to derive them again.
         """
         started = time.monotonic()
@@ -465,8 +467,12 @@ class TableLake:
                         tx.delete(where, snapshot_properties=properties or {})
                     if files or properties:  # with properties, even no file makes a snapshot
                         tx.add_files(files, snapshot_properties=properties or {}, check_duplicate_files=False)
-            except CommitFailedException:
+            except (CommitFailedException, ValidationException) as lost:
+                # ValidationException: pyiceberg's own retry found a concurrent commit to what `where`
+                # selects (its plan is stale); planned again on the fresh table, the replace applies.
                 if attempt == MAX_COMMIT_ATTEMPTS or based_on is not None:
+                    if isinstance(lost, ValidationException):
+                        raise CommitFailedException(f"{table} changed during the commit: {lost}") from lost
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
                 continue
