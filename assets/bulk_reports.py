@@ -6,7 +6,6 @@ only wire Dagster to `pipeline.ingest.load` and describe what was written.
 
 import asyncio
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 
 import dagster as dg
@@ -15,9 +14,8 @@ from assets.beta import beta_apis
 from assets.checks import blocking_description, monitor_result, monitor_spec
 from assets.metadata import partition_metadata
 from pipeline.clients.http import format_resume
-from pipeline.ingest.landing import LandingOptions, LandingResult, TableResult
+from pipeline.ingest.landing import LandingResult, TableResult
 from pipeline.ingest.landing.gate import SCHEMA_CHECK, UNIT_CHECK, BlockedByChecksError, GateOutcome
-from pipeline.ingest.landing.sink import IN_STEP_SPILL_BYTES
 from pipeline.ingest.load import LoadFailed, LoadOutcome, load_report
 from pipeline.orchestration.partitions import Partitions, partition_parts
 from pipeline.orchestration.resources import BulkApiResource, LakeResource
@@ -225,15 +223,8 @@ async def _load(
             day,
             max_reject_share=lake.max_reject_share,
             progress=log.info,
-            options=step_landing_options(lake),
+            options=lake.landing_options(),
         )
-
-
-def step_landing_options(lake: LakeResource) -> LandingOptions:
-    """The lake's landing options with the sort budget of a landing inside a step process, which
-    already holds Dagster and the download (`IN_STEP_SPILL_BYTES`)."""
-    options = lake.landing_options()
-    return replace(options, sink=replace(options.sink, spill_bytes=IN_STEP_SPILL_BYTES))
 
 
 def bulk_report_assets(partitions: Partitions, *, step_retries: int = 2) -> list[dg.AssetsDefinition]:

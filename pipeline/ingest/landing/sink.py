@@ -45,14 +45,6 @@ from pipeline.storage.tables import with_partition_columns
 _FILE = "__file"
 
 
-# A landing inside a Dagster step process, which holds ~250 MB before landing starts (Dagster, the
-# resources' libraries, the download), sorts a file in parts of a third of the default budget: the
-# 4 M zipf e2e process peaked at 476-493 MB with it, 505-534 MB with 24 MB and 567-601 MB with 48 MB
-# (issue 24 round 5, RESULTS.md). A bare landing (~100 MB before it starts) keeps 48 MB: fewer
-# spilled runs to write and merge.
-IN_STEP_SPILL_BYTES = 16 << 20
-
-
 @dataclass(frozen=True)
 class SinkSettings:
     """Memory and file-shape knobs shared by the tables of one landing."""
