@@ -23,6 +23,8 @@ from typing import Any
 
 from bench import data, report, risk, startup, warehouse
 from bench.measure import Measurement, baseline_tree, combine, measure
+from pipeline.emulator import EmulatorConfig
+from pipeline.emulator.running import RunningEmulator
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 SECTIONS = ("landing", "e2e", "startup", "warehouse", "query")
@@ -156,6 +158,21 @@ def landing(args: argparse.Namespace, rows_per_day: int, shape: str) -> list[Mea
     return out
 
 
+def e2e_payload(config: EmulatorConfig, emulator: RunningEmulator, workdir: Path) -> dict[str, Any]:
+    """What the e2e child needs: the emulator's addresses and credential, the day, the privacy."""
+    return {
+        "rows": 0,
+        "day": data.DAY.isoformat(),
+        "licensor": data.LICENSOR,
+        "client_id": config.client_id,
+        "client_secret": config.client_secret,
+        "bulk_api_url": emulator.bulk_api_url,
+        "accounts_url": emulator.accounts_url,
+        "tmp_root": str(workdir / "tmp"),
+        **_privacy(),
+    }
+
+
 def end_to_end(args: argparse.Namespace, measured: list[Measurement]) -> list[Measurement]:
     """One Dagster run of the streams report against the emulator (served from this process), and
     `gzip -dc` of the same files (its bound) unless the landing section measured it already."""
@@ -168,17 +185,7 @@ def end_to_end(args: argparse.Namespace, measured: list[Measurement]) -> list[Me
     config = data.emulator_config(args.e2e_rows, args.workdir, args.e2e_shape)
     with data.RunningEmulator(config) as emulator:
         emulator.warm([data.DAY])
-        payload = {
-            "rows": 0,
-            "day": data.DAY.isoformat(),
-            "licensor": data.LICENSOR,
-            "client_id": config.client_id,
-            "client_secret": config.client_secret,
-            "bulk_api_url": emulator.bulk_api_url,
-            "accounts_url": emulator.accounts_url,
-            "tmp_root": str(args.workdir / "tmp"),
-            **_privacy(),
-        }
+        payload = e2e_payload(config, emulator, args.workdir)
         out.append(measure("e2e", report.E2E, size, "e2e", payload))
         if args.baseline:  # the same run with the code of an earlier revision: before/after
             tree = baseline_tree(args.baseline, args.workdir)

@@ -139,7 +139,7 @@ def summarize(path: Path, around: int = 6) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     from bench import data
-    from bench.__main__ import _privacy
+    from bench.__main__ import _privacy, e2e_payload
     from bench.measure import run_child
 
     parser = argparse.ArgumentParser(description=__doc__)
@@ -157,27 +157,18 @@ def main(argv: list[str] | None = None) -> None:
     day = data.ensure_day(args.rows, args.workdir, args.shape)
     if not args.no_sampling:
         os.environ[TRACE_ENV] = str(args.out)
-    common: dict[str, Any] = {
-        "day": data.DAY.isoformat(),
-        "tmp_root": str(args.workdir / "tmp"),
-        **_privacy(),
-    }
     if args.kind == "land":
+        common: dict[str, Any] = {
+            "day": data.DAY.isoformat(),
+            "tmp_root": str(args.workdir / "tmp"),
+            **_privacy(),
+        }
         report = run_child("land", {**common, "files": [str(f) for f in day.files], "rows": day.streams})
     else:
         config = data.emulator_config(args.rows, args.workdir, args.shape)
         with data.RunningEmulator(config) as emulator:
             emulator.warm([data.DAY])
-            payload = {
-                **common,
-                "rows": 0,
-                "licensor": data.LICENSOR,
-                "client_id": config.client_id,
-                "client_secret": config.client_secret,
-                "bulk_api_url": emulator.bulk_api_url,
-                "accounts_url": emulator.accounts_url,
-            }
-            report = run_child("e2e", payload)
+            report = run_child("e2e", e2e_payload(config, emulator, args.workdir))
     print(json.dumps(report))
     if not args.no_sampling:
         print(summarize(args.out))
