@@ -281,7 +281,6 @@ def main(argv: list[str] | None = None) -> None:
         sections.discard(RISK)
         if not sections:
             return None
-    (args.workdir / "tmp").mkdir(parents=True, exist_ok=True)
     rows: list[Measurement] = []
     if not args.from_json:
         for rows_per_day in args.rows if "landing" in sections else ():

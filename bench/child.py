@@ -216,7 +216,9 @@ def main() -> None:
 
         start_sampler(trace)
     in_child = kind in ("bound", "command")  # the work happens in a process this one starts
-    with tempfile.TemporaryDirectory(dir=args.get("tmp_root")) as out_dir:
+    if tmp_root := args.get("tmp_root"):  # every caller's workdir may be fresh
+        Path(tmp_root).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tmp_root) as out_dir:
         args["out_dir"] = out_dir
         for module in IMPORTS.get(kind, ()):  # imports are not the measured path's work
             importlib.import_module(module)

@@ -178,6 +178,7 @@ class LakeResource(dg.ConfigurableResource):
             privacy=privacy,
             field_map=Path(self.field_map) if self.field_map else None,
             table_lake=open_table_lake(tables) if tables else None,
+            reader_grace_seconds=self.reader_grace_seconds,
         )
 
     def warehouse_options(self) -> WarehouseOptions:

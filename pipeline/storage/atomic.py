@@ -153,10 +153,25 @@ async def exclusive_lock_async(lock_path: Path, *, poll_seconds: float = 0.05) -
 @contextlib.contextmanager
 def exclusive_lock(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock so two writers of one partition take turns, never interleave."""
+    with file_lock(lock_path):
+        yield
+
+
+@contextlib.contextmanager
+def file_lock(lock_path: Path, *, shared: bool = False, wait: bool = True) -> Iterator[bool]:
+    """An advisory lock on `lock_path`, shared (many holders) or exclusive; whether it is held.
+    With `wait=False` it is not waited for: the body runs either way and is told `False`."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+b") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        mode = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
         try:
-            yield
+            fcntl.flock(fh.fileno(), mode)
+        except BlockingIOError:
+            held = False
+        else:
+            held = True
+        try:
+            yield held
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            if held:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

@@ -572,19 +572,33 @@ class TableLake:
             if iceberg is not None and name not in iceberg.metadata.refs:
                 iceberg.manage_snapshots().create_tag(snapshot_id, name).commit()
 
-    def expire(self, older_than: datetime, *, keep_tags: Iterable[str] = ()) -> int:
-        """Expire what no reader can still hold; how many snapshots went.
+    def expire(
+        self,
+        older_than: datetime,
+        *,
+        keep_tags: Iterable[str] = (),
+        tables: Iterable[str] | None = None,
+        contained: bool = False,
+    ) -> int:
+        """Expire what no reader can still hold (in every table, or in `tables`); how many
+        snapshots went.
 
         A snapshot goes once it was superseded before `older_than` (a reader's grace period runs
         from the moment a snapshot stopped being current, not from its creation) and no tag keeps
         it. A `published-<ns>` tag (a published catalog's snapshot) goes once a later publish
         replaced that catalog before `older_than`, unless it is in `keep_tags`. The data files
         only expired snapshots referenced are deleted after the expiry commit.
+
+        `contained`: also expire at once the untagged, superseded snapshots whose every data file
+        the current snapshot still holds (a new day's append supersedes its predecessor so, as
+        does the delete half of a replace): a reader of one reads files that stay, so no grace is
+        owed to it. Their manifest lists and manifests are left to the orphan sweep, which only
+        takes files old enough not to be mid-read.
         """
         cutoff_ms = older_than.timestamp() * 1000
         kept_tags = set(keep_tags)
         expired = 0
-        for name in self.table_names():
+        for name in self.table_names() if tables is None else tables:
             table = self.load(name)
             if table is None:
                 continue
@@ -596,25 +610,35 @@ class TableLake:
                 table = self.catalog.load_table(self.identifier(name))
             protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
             ordered = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
-            old = [
-                s.snapshot_id
+            superseded = [
+                (s.snapshot_id, after.timestamp_ms < cutoff_ms)
                 for s, after in itertools.pairwise(ordered)
-                if after.timestamp_ms < cutoff_ms and s.snapshot_id not in protected
+                if s.snapshot_id not in protected
             ]
-            if not old:
+            old = [sid for sid, before_cutoff in superseded if before_cutoff]
+            young = [sid for sid, before_cutoff in superseded if not before_cutoff]
+            held = self._contained(table, young) if contained and young else []
+            if not old and not held:
                 continue
-            self._expire(table, old)
-            expired += len(old)
+            self._expire(table, old, contained=held)
+            expired += len(old) + len(held)
         return expired
 
-    def _expire(self, table: Table, doomed: list[int]) -> None:
+    def _contained(self, table: Table, snapshot_ids: list[int]) -> list[int]:
+        """The snapshots among `snapshot_ids` whose data files the current snapshot all holds."""
+        live = self._data_files(table, _current(table))
+        return [sid for sid in snapshot_ids if self._data_files(table, [sid]) <= live]
+
+    def _expire(self, table: Table, doomed: list[int], *, contained: Iterable[int] = ()) -> None:
         """Expire the `doomed` snapshots, then delete every file only they referenced: data files,
         manifests and their manifest lists (pyiceberg's expiry only edits the metadata, so without
-        this each commit's manifest list and manifests stayed on disk for good)."""
-        kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in doomed]
+        this each commit's manifest list and manifests stayed on disk for good). `contained`
+        snapshots are expired too, their files left to the orphan sweep."""
+        spared = set(contained)
+        kept = [s.snapshot_id for s in table.snapshots() if s.snapshot_id not in doomed]  # spared too
         files = self._data_files(table, doomed) - self._data_files(table, kept)
         files |= self._metadata_files(table, doomed) - self._metadata_files(table, kept)
-        table.maintenance.expire_snapshots().by_ids(doomed).commit()
+        table.maintenance.expire_snapshots().by_ids([*doomed, *spared]).commit()
         for path in sorted(files):
             table.io.delete(path)
 

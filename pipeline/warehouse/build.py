@@ -22,6 +22,7 @@ from pipeline.ingest.tally import RejectTally, read_tallies
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.atomic import exclusive_lock
+from pipeline.storage.catalog_lock import build_reading
 from pipeline.storage.migrate import refuse_legacy
 from pipeline.storage.tables import TableLake
 from pipeline.warehouse.accumulate import AccumulatorBuild, prepare
@@ -217,7 +218,7 @@ def build_warehouse(
     rejects = ""
     prepared: list[AccumulatorBuild] = []
     say = log or (lambda _msg: None)
-    with exclusive_lock(paths.lock_path):
+    with exclusive_lock(paths.lock_path), build_reading(paths.lake.catalog_uri):  # no load expires a pin
         mark = time.monotonic()
         pinned = Pinned.now(paths)
         timings["snapshot"] = time.monotonic() - mark
@@ -281,6 +282,7 @@ def republish(
     models, accumulators = discover(sql_root)
     with (
         exclusive_lock(paths.lock_path),
+        build_reading(paths.lake.catalog_uri),
         Session(paths, models, Pinned.now(paths), sql_root, accumulators=accumulators) as session,
     ):
         return publish(session, None)

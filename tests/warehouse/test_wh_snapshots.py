@@ -189,11 +189,12 @@ def test_catalog_snapshots_expire_like_the_lakes_and_retention_leaves_the_catalo
         con.close()
 
 
-def test_the_grace_period_is_a_setting_that_reaches_the_warehouse_steps():
+def test_the_grace_period_is_a_setting_that_reaches_the_warehouse_steps_and_the_loads():
     assert settings_from({}).reader_grace_seconds == 3600.0
     settings = settings_from({"SPOTIFY_BULK_READER_GRACE_SECONDS": "28800"})  # a working day
     assert WarehouseOptions.from_settings(settings).reader_grace_seconds == 28800.0
     assert lake_resource(settings).warehouse_options().reader_grace_seconds == 28800.0
+    assert lake_resource(settings).landing_options().reader_grace_seconds == 28800.0  # load expiry
     with pytest.raises(UsageError, match="SPOTIFY_BULK_READER_GRACE_SECONDS"):
         settings_from({"SPOTIFY_BULK_READER_GRACE_SECONDS": "-1"})
     with pytest.raises(UsageError, match="SPOTIFY_BULK_READER_GRACE_SECONDS"):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipeline.config import tables_for
+from pipeline.config import DEFAULT_READER_GRACE_SECONDS, tables_for
 from pipeline.ingest.landing.aggregated import AggregatedParser
 from pipeline.ingest.landing.errors import TooManyRejectsError
 from pipeline.ingest.landing.fieldcheck import check_file, summarize_warnings
@@ -46,6 +46,7 @@ from pipeline.layout import Layout
 from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, staging_dir
 from pipeline.storage.catalog_lock import lake_commit_lock
+from pipeline.storage.expiry import expire_superseded
 from pipeline.storage.migrate import refuse_legacy
 from pipeline.storage.tables import TableLake, local_path, without_partition_columns
 
@@ -66,6 +67,9 @@ class LandingOptions:
     # The Iceberg tables partitions are committed to (one atomic commit per table); None: the data
     # directory's own (`catalog.db`, `lake/`). Object storage is the same code with another catalog.
     table_lake: TableLake | None = None
+    # After its commits a load expires the snapshots of its tables superseded for longer than this
+    # (what readers and scans may still hold), unless a build is reading the lake (expiry.py).
+    reader_grace_seconds: float = DEFAULT_READER_GRACE_SECONDS
 
 
 def land_partition(
@@ -172,6 +176,9 @@ def land_partition(
                         name, result.rows, path, size, schema, result.null_counts, checked[name], location
                     )
                 )
+        expiry = expire_superseded(lake, [t.table for t in tables], opts.reader_grace_seconds)
+        if expiry.expired or expiry.left_to:
+            say(str(expiry))
     say(f"landed {report.name} {licensor} {day:%Y-%m-%d}: {lines_total:,} lines, {rejects.count:,} rejected")
     return LandingResult(
         report=report.name,
