@@ -2,7 +2,9 @@
 
 `--licensor-day`: instead, the landing's commit cost for one licensor-day (the eight lake tables,
 each a staged Parquet file streamed into its table and committed: what `land_partition` does),
-with the data directory's own SQLite catalog.
+with the data directory's own SQLite catalog. `--backfill DAYS`: that commit for DAYS new days in a
+row, with and without the load's expiry of the snapshots it superseded (storage/expiry.py), in
+quarters: without it, every commit copies one more snapshot per day.
 
 Replaces one licensor-day partition of a streams-shaped table N times per configuration and prints
 the median seconds of: the local lake's publish (write Parquet + directory swap), and the Iceberg
@@ -19,7 +21,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -111,24 +113,51 @@ def _s3(data_dir: Path, store: ObjectStoreSettings, bucket: str) -> Settings:
     return Settings(data_dir=data_dir, lake_url=f"s3://bench-{bucket}/lake", object_store=store)
 
 
-def licensor_day(root: Path, rows: int) -> Callable[[], None]:
-    """Commit a licensor-day's eight lake tables from staged files, as landing does."""
+def licensor_day(root: Path, rows: int, *, expire: bool = False) -> Callable[[date], None]:
+    """Commit a licensor-day's eight lake tables from staged files, as landing does (`expire`: then
+    expire what the load superseded, as landing does with the default grace period)."""
+    from pipeline.config import DEFAULT_READER_GRACE_SECONDS
     from pipeline.reports import TABLES_BY_NAME
+    from pipeline.storage.expiry import expire_superseded
     from pipeline.storage.tables import TableLake
 
     lake = TableLake.local(root / "data")
     staged = {}
+    root.mkdir(parents=True, exist_ok=True)
     for name, spec in TABLES_BY_NAME.items():
         path = root / f"{name}.parquet"
         row = {f.name: None for f in spec.schema}
         pq.write_table(pa.Table.from_pylist([row] * rows, schema=spec.schema), path, compression="zstd")
         staged[name] = path
 
-    def run() -> None:
+    def run(day: date = DAY) -> None:
         for name, path in staged.items():
-            lake.replace_partition_file(name, "acme", DAY, path)
+            lake.replace_partition_file(name, "acme", day, path)
+        if expire:
+            expire_superseded(lake, list(staged), DEFAULT_READER_GRACE_SECONDS)
 
     return run
+
+
+def backfill(root: Path, rows: int, days: int) -> None:
+    """Seconds per licensor-day over `days` new days, in quarters, without and with load expiry."""
+    quarter = max(1, days // 4)
+    print(
+        f"| backfill of {days} new days, 8 tables, {rows:,} rows each | "
+        + " | ".join(f"days {q * quarter + 1}-{(q + 1) * quarter}" for q in range(days // quarter))
+        + " |"
+    )
+    print("|---|" + "---:|" * (days // quarter))
+    for expire in (False, True):
+        commit = licensor_day(root / f"expire-{expire}", rows, expire=expire)
+        cells, started = [], time.perf_counter()
+        for n in range(quarter * (days // quarter)):
+            commit(DAY + timedelta(days=n))
+            if (n + 1) % quarter == 0:
+                cells.append(f"{(time.perf_counter() - started) / quarter:.3f} s")
+                started = time.perf_counter()
+        name = "with the load's expiry" if expire else "without expiry (snapshots kept until a build)"
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 def main() -> None:
@@ -136,7 +165,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="rows per partition (repeatable)")
     parser.add_argument("--times", type=int, default=5)
     parser.add_argument("--licensor-day", action="store_true", help="the eight tables of a licensor-day")
+    parser.add_argument("--backfill", type=int, metavar="DAYS", help="licensor-days of new dates in a row")
     args = parser.parse_args()
+    if args.backfill:
+        with tempfile.TemporaryDirectory() as tmp:
+            backfill(Path(tmp), (args.rows or [1_000])[0], args.backfill)
+        return
     if args.licensor_day:
         with tempfile.TemporaryDirectory() as tmp:
             for size in args.rows or [1_000]:
