@@ -190,3 +190,16 @@ def test_a_load_step_imports_no_duckdb():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.stdout.split() == ["False", "True", "True"], done.stdout + done.stderr
+
+
+def test_landing_imports_the_table_format_only_to_commit():
+    """A load's parse and sort run without pyiceberg and SQLAlchemy imported (~30 MB resident at
+    landing's peak): landing needs only the partition columns (`storage/partition_columns.py`), and
+    `land_partition` imports the tables when it commits."""
+    code = (
+        "import sys\n"
+        "import assets.bulk_reports, pipeline.orchestration.resources, pipeline.ingest.load\n"
+        "print(sorted(m for m in ('pyiceberg', 'sqlalchemy') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

@@ -17,7 +17,8 @@ import duckdb
 
 from pipeline.enrichment.tables import CATALOG_ALBUMS, CATALOG_TRACKS
 from pipeline.storage.object_store import duckdb_s3
-from pipeline.storage.tables import TableLake, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import TableLake
 
 _ID = "[0-9A-Za-z]{22}"
 _STREAM_TABLES = ("streams", "sub30_streams")

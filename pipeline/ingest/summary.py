@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pipeline.config import tables_for
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.tables import TableLake
+
+if TYPE_CHECKING:
+    from pipeline.storage.tables import TableLake
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from pipeline.layout import Layout, partition_dirs
 from pipeline.reports import REPORTS
 from pipeline.risk.personal import PERSONAL_MARTS
 from pipeline.storage.atomic import exclusive_lock, remove_dir
-from pipeline.storage.tables import TableLake, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import TableLake
 from pipeline.warehouse.accumulate import retire_before
 from pipeline.warehouse.build import republish
 from pipeline.warehouse.paths import MARTS, WarehousePaths

@@ -15,11 +15,14 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import UsageError
 from pipeline.layout import Layout, partition_dirs
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.tables import TableLake
+
+if TYPE_CHECKING:
+    from pipeline.storage.tables import TableLake
 
 LEGACY_FILE = "part-0.parquet"
 # What the previous version kept beside the lake; all of it derived or bookkeeping.

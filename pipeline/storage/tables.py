@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -62,13 +61,19 @@ from pipeline.storage.object_store import (
     fileio_properties,
     s3_filesystem,
 )
+from pipeline.storage.partition_columns import (
+    PARTITION_COLUMNS,
+    holds_only_partition,
+    local_path,
+    nullable,
+    with_partition_columns,
+)
 
 Partition = tuple[str, date]  # (licensor, date); unpartitioned tables use `WHOLE`
 WHOLE: Partition = ("", date.min)
 
 NAMESPACE = "lake"
 CATALOG_NAME = "spotify_bulk"
-PARTITION_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (("licensor", pa.string()), ("date", pa.date32()))
 MAX_COMMIT_ATTEMPTS = 20
 _COPY_CHUNK = 4 << 20  # bytes per write when a staged file is copied as it is
 CATALOG_INIT_ATTEMPTS = 3
@@ -163,56 +168,6 @@ def open_catalog(uri: str, location: str, store: ObjectStoreSettings) -> Catalog
             # SQLite with "table iceberg_tables already exists". Opened again, the tables are there.
             time.sleep(0.05 * attempt * random.random())
     return SqlCatalog(CATALOG_NAME, **props)  # the last attempt: its error is the caller's
-
-
-def with_partition_columns(data: pa.Table, licensor: str, day: date) -> pa.Table:
-    """`data` with the partition's licensor and date as columns (the Hive keys, now in the files)."""
-    for name, kind in PARTITION_COLUMNS:
-        value = licensor if name == "licensor" else day
-        if name in data.column_names:
-            data = data.drop_columns([name])
-        data = data.append_column(pa.field(name, kind), pa.repeat(pa.scalar(value, kind), data.num_rows))
-    return _nullable(data)
-
-
-def holds_only_partition(metadata: pq.FileMetaData, licensor: str, day: date) -> bool:
-    """Whether every row group's statistics say its partition columns hold only this partition's
-    values (so the file can be committed as it is)."""
-    schema = metadata.schema.to_arrow_schema()
-    for name, _kind in PARTITION_COLUMNS:
-        expected = licensor if name == "licensor" else day
-        index = schema.get_field_index(name)
-        if index < 0:
-            return False
-        for group in range(metadata.num_row_groups):
-            stats = metadata.row_group(group).column(index).statistics
-            if stats is None or not stats.has_min_max or stats.null_count:
-                return False
-            if stats.min != expected or stats.max != expected:
-                return False
-    return True
-
-
-def without_partition_columns(schema: pa.Schema) -> pa.Schema:
-    """`schema` less the partition columns (a landed file's declared schema)."""
-    names = {name for name, _ in PARTITION_COLUMNS}
-    return pa.schema([f for f in schema if f.name not in names], metadata=schema.metadata)
-
-
-def _nullable(data: pa.Table) -> pa.Table:
-    """Every field optional, as the tables declare them: so any landed day fits the table's schema."""
-    schema = pa.schema([f.with_nullable(True) for f in data.schema], metadata=data.schema.metadata)
-    return data.cast(schema)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def local_path(uri: str) -> Path | None:
-    """The local path of a `file://` URI (or a plain path); None for an object-store URI.
-    Remembered per URI: a publish names every data file of the history, build after build."""
-    if "://" not in uri:
-        return Path(uri)
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 def partition_filter(licensor: str, day: date) -> BooleanExpression:
@@ -368,7 +323,7 @@ class TableLake:
         value of each, so its file lies in one partition); none: unpartitioned. `based_on`: as for
         `replace_files` (a read-merge-write that must not overwrite a concurrent commit).
         """
-        rows = _nullable(data)
+        rows = nullable(data)
         iceberg = self.table_for(table, rows.schema, partition_by=partition_by)
         files = [_write_file(iceberg, rows, self.data_path(iceberg))] if rows.num_rows else []
         return self.replace_files(

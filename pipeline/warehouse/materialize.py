@@ -22,7 +22,8 @@ from pyiceberg.expressions import AlwaysTrue, And, GreaterThanOrEqual, LessThanO
 from pyiceberg.table import Table
 
 from pipeline.dates import DateWindow
-from pipeline.storage.tables import TableLake, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import TableLake
 from pipeline.warehouse.models import Model, ModelError
 from pipeline.warehouse.quoting import quote_columns
 from pipeline.warehouse.session import Session

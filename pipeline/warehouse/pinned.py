@@ -16,7 +16,8 @@ from pathlib import Path
 from pipeline.enrichment.tables import CATALOG_TABLES
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage.catalog_lock import lake_commit_lock
-from pipeline.storage.tables import Partition, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import Partition
 from pipeline.warehouse.paths import WarehousePaths
 
 FileRef = Path | str  # a local data file, or an object-store URI

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.ingest.landing import LandingOptions
-from pipeline.storage.tables import local_path
+from pipeline.storage.partition_columns import local_path
 from tests.ingest.test_aggregated import T1, T2, _land, _record
 from tests.kits.fake_lake import lake_tables
 

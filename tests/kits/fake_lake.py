@@ -19,7 +19,8 @@ from pyiceberg.table import Table
 
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
-from pipeline.storage.tables import TableLake, partition_filter, with_partition_columns
+from pipeline.storage.partition_columns import with_partition_columns
+from pipeline.storage.tables import TableLake, partition_filter
 
 LICENSORS = ("acme", "globex")
 FIRST_DAY = date(2026, 6, 1)

@@ -12,7 +12,8 @@ import pytest
 
 from pipeline.storage.catalog_lock import build_reading, no_build_reading
 from pipeline.storage.expiry import expire_superseded
-from pipeline.storage.tables import TableLake, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import TableLake
 
 DAY = date(2025, 3, 1)
 HOUR = 3600.0

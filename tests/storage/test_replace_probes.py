@@ -20,7 +20,8 @@ from pyiceberg.table.snapshots import Operation
 
 from pipeline.config import open_table_lake
 from pipeline.storage import tables as tables_module
-from pipeline.storage.tables import TableLake, partition_filter, with_partition_columns
+from pipeline.storage.partition_columns import with_partition_columns
+from pipeline.storage.tables import TableLake, partition_filter
 from tests.kits.commit_driver import rows
 from tests.storage.test_tables import _objects, _settings
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pyiceberg.table import Table
 
-from pipeline.storage.tables import METADATA_BOUND, METADATA_VERSIONS, TableLake, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import METADATA_BOUND, METADATA_VERSIONS, TableLake
 from tests.kits.commit_driver import rows
 from tests.kits.fake_lake import named_files
 

@@ -13,7 +13,8 @@ import pytest
 
 from pipeline.config import ObjectStoreSettings, Settings, open_table_lake
 from pipeline.storage.object_store import StoreUrl, s3_filesystem
-from pipeline.storage.tables import TableLake, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import TableLake
 from tests.kits.commit_driver import rows
 from tests.kits.fake_lake import named_files
 
@@ -276,7 +277,7 @@ def test_a_catalog_whose_tables_a_concurrent_worker_created_meanwhile_is_opened_
 def _staged(path: Path, licensor: str, day: date) -> Path:
     import pyarrow.parquet as pq
 
-    from pipeline.storage.tables import with_partition_columns
+    from pipeline.storage.partition_columns import with_partition_columns
 
     pq.write_table(with_partition_columns(rows(4, 7), licensor, day), path, compression="zstd")
     return path

@@ -22,7 +22,8 @@ from pyiceberg.table.snapshots import Summary
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 from pipeline.orchestration.retention import apply_retention
-from pipeline.storage.tables import WHOLE, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import WHOLE
 from pipeline.warehouse import accumulate
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog

@@ -20,7 +20,8 @@ from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.orchestration.resources import lake_resource
 from pipeline.orchestration.retention import apply_retention
-from pipeline.storage.tables import PUBLISHED_TAG, WHOLE, local_path
+from pipeline.storage.partition_columns import local_path
+from pipeline.storage.tables import PUBLISHED_TAG, WHOLE
 from pipeline.warehouse.build import BuildResult, build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from pipeline.warehouse.options import WarehouseOptions

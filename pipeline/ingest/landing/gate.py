@@ -22,8 +22,8 @@ from pipeline.ingest.landing.errors import LandingError
 from pipeline.ingest.landing.personal import shown_columns
 from pipeline.ingest.landing.rejects import rejects_root
 from pipeline.reports import TableSpec
+from pipeline.storage.partition_columns import without_partition_columns
 from pipeline.storage.private_files import write_private
-from pipeline.storage.tables import without_partition_columns
 
 SCHEMA_CHECK = "schema_as_declared"
 UNIT_CHECK = "stream_length_in_ms"

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
@@ -45,10 +46,11 @@ from pipeline.ingest.tally import tally_rejects, write_tally
 from pipeline.layout import Layout
 from pipeline.reports import PERSONAL_TABLES, TABLES_BY_NAME, ReportSpec
 from pipeline.storage.atomic import exclusive_lock, staging_dir
-from pipeline.storage.catalog_lock import lake_commit_lock
-from pipeline.storage.expiry import expire_superseded
 from pipeline.storage.migrate import refuse_legacy
-from pipeline.storage.tables import TableLake, local_path, without_partition_columns
+from pipeline.storage.partition_columns import local_path, without_partition_columns
+
+if TYPE_CHECKING:
+    from pipeline.storage.tables import TableLake
 
 PART_FILE = "part-0.parquet"
 
@@ -159,6 +161,11 @@ def land_partition(
         checked = _gate(layout, report, licensor, day, built, lock)
         tally = tally_rejects(report.name, licensor, day, lines_total, rejects.spool)
         tables = []
+        # The table format (pyiceberg, SQLAlchemy: ~30 MB) is imported only now, when the parse and
+        # sort are done, so it adds nothing to landing's peak memory (partition_columns.py).
+        from pipeline.storage.catalog_lock import lake_commit_lock
+        from pipeline.storage.expiry import expire_superseded
+
         lake = opts.table_lake or tables_for(layout.data_dir)
         with exclusive_lock(lock), lake_commit_lock(lake.catalog_uri):
             rejects_path = rejects.publish(rejects_final)

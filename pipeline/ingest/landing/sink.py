@@ -40,7 +40,7 @@ from pipeline.ingest.landing.merge import (
     write_run,
 )
 from pipeline.reports import TableSpec
-from pipeline.storage.tables import with_partition_columns
+from pipeline.storage.partition_columns import with_partition_columns
 
 _FILE = "__file"
 
