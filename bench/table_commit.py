@@ -1,8 +1,8 @@
 """The cost of the table-format commit per partition: `uv run python -m bench.table_commit`.
 
 `--licensor-day`: instead, the landing's commit cost for one licensor-day (the eight lake tables,
-each a staged Parquet file streamed into its table and committed: what `land_partition` does),
-with the data directory's own SQLite catalog. `--backfill DAYS`: that commit for DAYS new days in a
+each a staged Parquet file streamed into its table and committed, then the load's expiry: what
+`land_partition` does), with the data directory's own SQLite catalog. `--backfill DAYS`: that commit for DAYS new days in a
 row, with and without the load's expiry of the snapshots it superseded (storage/expiry.py), in
 quarters: without it, every commit copies one more snapshot per day.
 
@@ -174,7 +174,7 @@ def main() -> None:
     if args.licensor_day:
         with tempfile.TemporaryDirectory() as tmp:
             for size in args.rows or [1_000]:
-                seconds = _median(licensor_day(Path(tmp) / str(size), size), args.times)
+                seconds = _median(licensor_day(Path(tmp) / str(size), size, expire=True), args.times)
                 print(f"licensor-day, 8 tables, {size:,} rows each, local SQLite catalog: {seconds:.3f} s")
         return
     sizes = args.rows or [1, 3_000, 200_000]

@@ -19,6 +19,7 @@ from pipeline.errors import UsageError
 from pipeline.layout import Layout
 from pipeline.reports import TABLES_BY_NAME
 from pipeline.storage import migrate as migration
+from pipeline.storage.tables import TableLake
 from pipeline.warehouse.build import build_warehouse
 from pipeline.warehouse.catalog import open_catalog
 from tests.kits.fake_lake import LOADED_AT, day_tables, lake_tables, read_lake
@@ -79,7 +80,7 @@ def test_an_old_data_directory_is_refused_then_migrated(tmp_path, monkeypatch, c
 def test_a_failed_migration_removes_nothing(tmp_path, monkeypatch):
     layout = Layout(tmp_path / "data")
     _old_lake(layout)
-    real = migration.TableLake.replace_partition_file
+    real = TableLake.replace_partition_file
     calls = []
 
     def fail_on_the_fifth(self, *args, **kwargs):
@@ -88,12 +89,12 @@ def test_a_failed_migration_removes_nothing(tmp_path, monkeypatch):
             raise OSError("disk full")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(migration.TableLake, "replace_partition_file", fail_on_the_fifth)
+    monkeypatch.setattr(TableLake, "replace_partition_file", fail_on_the_fifth)
     with pytest.raises(OSError, match="disk full"):
         migration.migrate(layout, lake_tables(layout))
     assert len(migration.legacy_partitions(layout)) == 16  # every old partition still there
     assert (layout.data_dir / ".warehouse" / "snapshots").is_dir()
-    monkeypatch.setattr(migration.TableLake, "replace_partition_file", real)
+    monkeypatch.setattr(TableLake, "replace_partition_file", real)
     assert migration.migrate(layout, lake_tables(layout)).partitions == 16  # the re-run completes
     assert not migration.is_legacy(layout)
 
