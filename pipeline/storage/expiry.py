@@ -20,6 +20,11 @@ from pyiceberg.exceptions import CommitFailedException, ValidationException
 from pipeline.storage.catalog_lock import no_build_reading
 from pipeline.storage.tables import TableLake
 
+# A load expires a table's snapshots once it holds this many superseded ones: each commit then
+# copies a few more snapshots at most, and one expiry commit serves several loads (expiring after
+# every load cost a re-landed licensor-day ~0.1-0.2 s more on eight tables; bench/RESULTS.md).
+AT_LEAST = 8
+
 
 @dataclass(frozen=True)
 class Expiry:
@@ -34,15 +39,18 @@ class Expiry:
         return f"expired {self.expired} superseded snapshot(s)"
 
 
-def expire_superseded(lake: TableLake, tables: Iterable[str], grace_seconds: float) -> Expiry:
+def expire_superseded(
+    lake: TableLake, tables: Iterable[str], grace_seconds: float, *, at_least: int = AT_LEAST
+) -> Expiry:
     """Expire `tables`' snapshots superseded for longer than `grace_seconds` (and files only they
-    held), unless a build is reading the lake. A concurrent commit to one of the tables wins the
-    race: its snapshots are left to the next load or build (the load's data is committed either way)."""
+    held), in each table holding `at_least` superseded ones, unless a build is reading the lake.
+    A concurrent commit to one of the tables wins the race: its snapshots are left to the next load
+    or build (the load's data is committed either way)."""
     with no_build_reading(lake.catalog_uri) as free:
         if not free:
             return Expiry(left_to="the running build")
         cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
         try:
-            return Expiry(lake.expire(cutoff, tables=list(tables), contained=True))
+            return Expiry(lake.expire(cutoff, tables=list(tables), contained=True, at_least=at_least))
         except (CommitFailedException, ValidationException):
             return Expiry(left_to="the next load or build (a concurrent commit came first)")

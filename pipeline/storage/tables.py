@@ -534,6 +534,7 @@ class TableLake:
         keep_tags: Iterable[str] = (),
         tables: Iterable[str] | None = None,
         contained: bool = False,
+        at_least: int = 1,
     ) -> int:
         """Expire what no reader can still hold (in every table, or in `tables`); how many
         snapshots went.
@@ -548,7 +549,8 @@ class TableLake:
         the current snapshot still holds (a new day's append supersedes its predecessor so, as
         does the delete half of a replace): a reader of one reads files that stay, so no grace is
         owed to it. Their manifest lists and manifests are left to the orphan sweep, which only
-        takes files old enough not to be mid-read.
+        takes files old enough not to be mid-read. `at_least`: leave a table alone until it holds
+        this many superseded, untagged snapshots (one expiry commit serves several loads).
         """
         cutoff_ms = older_than.timestamp() * 1000
         kept_tags = set(keep_tags)
@@ -570,6 +572,8 @@ class TableLake:
                 for s, after in itertools.pairwise(ordered)
                 if s.snapshot_id not in protected
             ]
+            if len(superseded) < at_least:
+                continue
             old = [sid for sid, before_cutoff in superseded if before_cutoff]
             young = [sid for sid, before_cutoff in superseded if not before_cutoff]
             held = self._contained(table, young) if contained and young else []

@@ -24,21 +24,23 @@ def _snapshots(layout, table: str) -> int:
     return len(iceberg.snapshots())
 
 
-def test_a_relanded_day_expires_what_it_superseded(layout, archive):
+def test_relanded_days_expire_what_they_superseded(layout, archive):
     said: list[str] = []
     _land(layout, [archive("aggregated_streams", "day.gz", [_record(T1, [1] * 8, [2] * 8, [3] * 8)])])
     first = {table: _files(layout, table) for table in AGGREGATED}
     record = _record(T2, [5] * 8, [6] * 8, [7] * 8)
-    _land(layout, [archive("aggregated_streams", "day.gz", [record])], on_progress=said.append)
-    # the delete half of each replace went at once; the first landing stays a reader's for the grace
-    assert {table: _snapshots(layout, table) for table in AGGREGATED} == dict.fromkeys(AGGREGATED, 2)
-    assert "expired 4 superseded snapshot(s)" in said
+    for _ in range(4):  # each re-landing: a delete, then an add; the 4th leaves 8 superseded
+        _land(layout, [archive("aggregated_streams", "day.gz", [record])], on_progress=said.append)
+    # the delete halves went at once; each replaced landing stays a reader's for the grace period
+    assert {table: _snapshots(layout, table) for table in AGGREGATED} == dict.fromkeys(AGGREGATED, 5)
+    assert "expired 16 superseded snapshot(s)" in said  # four per table, the four tables together
     assert all(p.exists() for files in first.values() for p in files)
 
-    _land(
-        layout,
-        [archive("aggregated_streams", "day.gz", [record])],
-        options=LandingOptions(reader_grace_seconds=0),
-    )
+    for _ in range(2):  # past the grace: 6, then 8 superseded, all expired with their files
+        _land(
+            layout,
+            [archive("aggregated_streams", "day.gz", [record])],
+            options=LandingOptions(reader_grace_seconds=0),
+        )
     assert {table: _snapshots(layout, table) for table in AGGREGATED} == dict.fromkeys(AGGREGATED, 1)
-    assert not any(p.exists() for files in first.values() for p in files)  # past the grace: gone
+    assert not any(p.exists() for files in first.values() for p in files)

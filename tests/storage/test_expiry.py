@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from pipeline.storage.catalog_lock import build_reading, no_build_reading
-from pipeline.storage.expiry import expire_superseded
+from pipeline.storage.expiry import AT_LEAST, expire_superseded
 from pipeline.storage.partition_columns import local_path
 from pipeline.storage.tables import TableLake
 
@@ -42,7 +42,7 @@ def lake(tmp_path: Path) -> TableLake:
 def test_a_backfill_of_new_days_keeps_one_snapshot(lake):
     for n in range(12):
         lake.replace_partition("streams", "acme", DAY + timedelta(days=n), _rows(3))
-        expiry = expire_superseded(lake, ["streams"], HOUR)
+        expiry = expire_superseded(lake, ["streams"], HOUR, at_least=1)
         assert not expiry.left_to
         assert expiry.expired == (1 if n else 0)  # its predecessor: every file of it still live
     assert len(_snapshots(lake)) == 1
@@ -52,18 +52,28 @@ def test_a_backfill_of_new_days_keeps_one_snapshot(lake):
     assert lake.read("streams").num_rows == 36
 
 
+def test_a_backfill_expires_once_every_few_loads(lake):
+    counts = []
+    for n in range(20):
+        lake.replace_partition("streams", "acme", DAY + timedelta(days=n), _rows(3))
+        expire_superseded(lake, ["streams"], HOUR)  # the loads' default: every AT_LEAST superseded
+        counts.append(len(_snapshots(lake)))
+    assert max(counts) == AT_LEAST and counts.count(1) == 3  # the first day, then the 9th and the 17th
+    assert lake.read("streams").num_rows == 60
+
+
 def test_a_replaced_partition_keeps_its_files_for_the_grace_period(lake):
     lake.replace_partition("streams", "acme", DAY, _rows(3))
     (first,) = _snapshots(lake)
     replaced = _files(lake, first)
     lake.replace_partition("streams", "acme", DAY, _rows(5))  # a late re-publication: delete, then add
-    expiry = expire_superseded(lake, ["streams"], HOUR)
+    expiry = expire_superseded(lake, ["streams"], HOUR, at_least=1)
     assert expiry.expired == 1  # the delete's snapshot: what it holds, the current one holds too
     assert first in _snapshots(lake) and len(_snapshots(lake)) == 2  # a reader may still hold it
     assert all(p.exists() for p in replaced)
     assert lake.read("streams", snapshot_id=first).num_rows == 3  # time travel within the grace
 
-    assert expire_superseded(lake, ["streams"], 0).expired == 1  # past the grace: it goes
+    assert expire_superseded(lake, ["streams"], 0, at_least=1).expired == 1  # past the grace: it goes
     assert first not in _snapshots(lake)
     assert not any(p.exists() for p in replaced)  # with the files only it held
     assert lake.read("streams").num_rows == 5
@@ -75,7 +85,7 @@ def test_a_tagged_snapshot_is_never_expired_by_a_load(lake):
     lake.tag({"streams": published}, "published-1")
     lake.replace_partition("streams", "acme", DAY + timedelta(days=1), _rows(3))
     lake.replace_partition("streams", "acme", DAY, _rows(4))
-    expire_superseded(lake, ["streams"], 0)
+    expire_superseded(lake, ["streams"], 0, at_least=1)
     assert published in _snapshots(lake)
     assert all(p.exists() for p in _files(lake, published))
 
@@ -106,9 +116,9 @@ def test_a_load_never_expires_a_snapshot_a_running_build_pinned(lake):
     with build_reading(lake.catalog_uri):
         (pinned,) = _snapshots(lake)  # the build pins the current snapshot, then reads it for long
         lake.replace_partition("streams", "acme", DAY, _rows(6))
-        expiry = expire_superseded(lake, ["streams"], 0)
+        expiry = expire_superseded(lake, ["streams"], 0, at_least=1)
         assert expiry.left_to == "the running build" and expiry.expired == 0
         assert pinned in _snapshots(lake)
         assert lake.read("streams", snapshot_id=pinned).num_rows == 3
-    assert expire_superseded(lake, ["streams"], 0).expired == 2  # the build is done: now they go
+    assert expire_superseded(lake, ["streams"], 0, at_least=1).expired == 2  # the build is done: now they go
     assert pinned not in _snapshots(lake)
