@@ -2,9 +2,9 @@
 
 `--licensor-day`: instead, the landing's commit cost for one licensor-day (the eight lake tables,
 each a staged Parquet file streamed into its table and committed, then the load's expiry: what
-`land_partition` does), with the data directory's own SQLite catalog. `--backfill DAYS`: that commit for DAYS new days in a
-row, with and without the load's expiry of the snapshots it superseded (storage/expiry.py), in
-quarters: without it, every commit copies one more snapshot per day.
+`land_partition` does), with the data directory's own SQLite catalog. `--backfill DAYS`: that
+commit for DAYS new days in a row, with and without the load's expiry of the snapshots it
+superseded (storage/expiry.py), in quarters: without it, every commit copies one more snapshot.
 
 Replaces one licensor-day partition of a streams-shaped table N times per configuration and prints
 the median seconds of: the local lake's publish (write Parquet + directory swap), and the Iceberg
@@ -131,10 +131,9 @@ def licensor_day(root: Path, rows: int, *, expire: bool = False) -> Callable[[da
         staged[name] = path
 
     def run(day: date = DAY) -> None:
-        for name, path in staged.items():
-            lake.replace_partition_file(name, "acme", day, path)
+        commits = [lake.replace_partition_file(name, "acme", day, path) for name, path in staged.items()]
         if expire:
-            expire_superseded(lake, list(staged), DEFAULT_READER_GRACE_SECONDS)
+            expire_superseded(lake, commits, DEFAULT_READER_GRACE_SECONDS)
 
     return run
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pyiceberg.exceptions import CommitFailedException, ValidationException
 
 from pipeline.storage.catalog_lock import no_build_reading
-from pipeline.storage.tables import TableLake
+from pipeline.storage.tables import Commit, TableLake
 
 # A load expires a table's snapshots once it holds this many superseded ones: each commit then
 # copies a few more snapshots at most, and one expiry commit serves several loads (expiring after
@@ -40,17 +40,21 @@ class Expiry:
 
 
 def expire_superseded(
-    lake: TableLake, tables: Iterable[str], grace_seconds: float, *, at_least: int = AT_LEAST
+    lake: TableLake, commits: Iterable[Commit], grace_seconds: float, *, at_least: int = AT_LEAST
 ) -> Expiry:
-    """Expire `tables`' snapshots superseded for longer than `grace_seconds` (and files only they
-    held), in each table holding `at_least` superseded ones, unless a build is reading the lake.
-    A concurrent commit to one of the tables wins the race: its snapshots are left to the next load
-    or build (the load's data is committed either way)."""
+    """After a load's `commits`: expire the snapshots superseded for longer than `grace_seconds`
+    (and files only they held), in each committed table holding `at_least` superseded ones, unless
+    a build is reading the lake. The commits say how many snapshots each table holds, so a load
+    with nothing due reads nothing more. A concurrent commit to one of the tables wins the race:
+    its snapshots are left to the next load or build (the load's data is committed either way)."""
+    due = [commit.table for commit in commits if commit.snapshots > at_least]  # all but the current
+    if not due:
+        return Expiry()
     with no_build_reading(lake.catalog_uri) as free:
         if not free:
             return Expiry(left_to="the running build")
         cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
         try:
-            return Expiry(lake.expire(cutoff, tables=list(tables), contained=True, at_least=at_least))
+            return Expiry(lake.expire(cutoff, tables=due, contained=True, at_least=at_least))
         except (CommitFailedException, ValidationException):
             return Expiry(left_to="the next load or build (a concurrent commit came first)")

@@ -150,6 +150,7 @@ class Commit:
     seconds: float
     attempts: int
     files: tuple[str, ...] = ()  # the partition's data files in the table after the commit
+    snapshots: int = 0  # the table's snapshots after the commit (what a load's expiry looks at)
 
 
 def open_catalog(uri: str, location: str, store: ObjectStoreSettings) -> Catalog:
@@ -442,6 +443,7 @@ class TableLake:
                 seconds=time.monotonic() - started,
                 attempts=attempt,
                 files=tuple(sorted(files)),
+                snapshots=len(iceberg.metadata.snapshots),
             )
         raise AssertionError("unreachable")
 

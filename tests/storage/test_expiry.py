@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from pipeline.storage.catalog_lock import build_reading, no_build_reading
-from pipeline.storage.expiry import AT_LEAST, expire_superseded
+from pipeline.storage.expiry import AT_LEAST, Expiry, expire_superseded
 from pipeline.storage.partition_columns import local_path
 from pipeline.storage.tables import TableLake
 
@@ -41,8 +41,8 @@ def lake(tmp_path: Path) -> TableLake:
 
 def test_a_backfill_of_new_days_keeps_one_snapshot(lake):
     for n in range(12):
-        lake.replace_partition("streams", "acme", DAY + timedelta(days=n), _rows(3))
-        expiry = expire_superseded(lake, ["streams"], HOUR, at_least=1)
+        last = lake.replace_partition("streams", "acme", DAY + timedelta(days=n), _rows(3))
+        expiry = expire_superseded(lake, [last], HOUR, at_least=1)
         assert not expiry.left_to
         assert expiry.expired == (1 if n else 0)  # its predecessor: every file of it still live
     assert len(_snapshots(lake)) == 1
@@ -55,37 +55,37 @@ def test_a_backfill_of_new_days_keeps_one_snapshot(lake):
 def test_a_backfill_expires_once_every_few_loads(lake):
     counts = []
     for n in range(20):
-        lake.replace_partition("streams", "acme", DAY + timedelta(days=n), _rows(3))
-        expire_superseded(lake, ["streams"], HOUR)  # the loads' default: every AT_LEAST superseded
+        last = lake.replace_partition("streams", "acme", DAY + timedelta(days=n), _rows(3))
+        expire_superseded(lake, [last], HOUR)  # the loads' default: every AT_LEAST superseded
         counts.append(len(_snapshots(lake)))
     assert max(counts) == AT_LEAST and counts.count(1) == 3  # the first day, then the 9th and the 17th
     assert lake.read("streams").num_rows == 60
 
 
 def test_a_replaced_partition_keeps_its_files_for_the_grace_period(lake):
-    lake.replace_partition("streams", "acme", DAY, _rows(3))
+    last = lake.replace_partition("streams", "acme", DAY, _rows(3))
     (first,) = _snapshots(lake)
     replaced = _files(lake, first)
-    lake.replace_partition("streams", "acme", DAY, _rows(5))  # a late re-publication: delete, then add
-    expiry = expire_superseded(lake, ["streams"], HOUR, at_least=1)
+    last = lake.replace_partition("streams", "acme", DAY, _rows(5))  # a late re-publication: delete, then add
+    expiry = expire_superseded(lake, [last], HOUR, at_least=1)
     assert expiry.expired == 1  # the delete's snapshot: what it holds, the current one holds too
     assert first in _snapshots(lake) and len(_snapshots(lake)) == 2  # a reader may still hold it
     assert all(p.exists() for p in replaced)
     assert lake.read("streams", snapshot_id=first).num_rows == 3  # time travel within the grace
 
-    assert expire_superseded(lake, ["streams"], 0, at_least=1).expired == 1  # past the grace: it goes
+    assert expire_superseded(lake, [last], 0, at_least=1).expired == 1  # past the grace: it goes
     assert first not in _snapshots(lake)
     assert not any(p.exists() for p in replaced)  # with the files only it held
     assert lake.read("streams").num_rows == 5
 
 
 def test_a_tagged_snapshot_is_never_expired_by_a_load(lake):
-    lake.replace_partition("streams", "acme", DAY, _rows(3))
+    last = lake.replace_partition("streams", "acme", DAY, _rows(3))
     (published,) = _snapshots(lake)
     lake.tag({"streams": published}, "published-1")
-    lake.replace_partition("streams", "acme", DAY + timedelta(days=1), _rows(3))
-    lake.replace_partition("streams", "acme", DAY, _rows(4))
-    expire_superseded(lake, ["streams"], 0, at_least=1)
+    last = lake.replace_partition("streams", "acme", DAY + timedelta(days=1), _rows(3))
+    last = lake.replace_partition("streams", "acme", DAY, _rows(4))
+    expire_superseded(lake, [last], 0, at_least=1)
     assert published in _snapshots(lake)
     assert all(p.exists() for p in _files(lake, published))
 
@@ -112,13 +112,22 @@ def test_builds_share_the_reading_lock_and_loads_see_it_without_waiting(catalog_
 
 
 def test_a_load_never_expires_a_snapshot_a_running_build_pinned(lake):
-    lake.replace_partition("streams", "acme", DAY, _rows(3))
+    last = lake.replace_partition("streams", "acme", DAY, _rows(3))
     with build_reading(lake.catalog_uri):
         (pinned,) = _snapshots(lake)  # the build pins the current snapshot, then reads it for long
-        lake.replace_partition("streams", "acme", DAY, _rows(6))
-        expiry = expire_superseded(lake, ["streams"], 0, at_least=1)
+        last = lake.replace_partition("streams", "acme", DAY, _rows(6))
+        expiry = expire_superseded(lake, [last], 0, at_least=1)
         assert expiry.left_to == "the running build" and expiry.expired == 0
         assert pinned in _snapshots(lake)
         assert lake.read("streams", snapshot_id=pinned).num_rows == 3
-    assert expire_superseded(lake, ["streams"], 0, at_least=1).expired == 2  # the build is done: now they go
+    assert expire_superseded(lake, [last], 0, at_least=1).expired == 2  # the build is done: now they go
     assert pinned not in _snapshots(lake)
+
+
+def test_a_load_with_nothing_due_asks_nothing(lake):
+    last = lake.replace_partition("streams", "acme", DAY, _rows(3))
+    last = lake.replace_partition("streams", "acme", DAY, _rows(4))
+    assert last.snapshots == 3
+    with build_reading(lake.catalog_uri):  # not even the lock is asked for: the commits said enough
+        assert expire_superseded(lake, [last], HOUR) == Expiry()
+        assert expire_superseded(lake, [last], HOUR, at_least=2).left_to == "the running build"

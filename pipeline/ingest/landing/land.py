@@ -160,7 +160,7 @@ def land_partition(
             built[name] = (sink.out_path.parent, result)
         checked = _gate(layout, report, licensor, day, built, lock)
         tally = tally_rejects(report.name, licensor, day, lines_total, rejects.spool)
-        tables = []
+        tables, commits = [], []
         # The table format (pyiceberg, SQLAlchemy: ~30 MB) is imported only now, when the parse and
         # sort are done, so it adds nothing to landing's peak memory (partition_columns.py).
         from pipeline.storage.catalog_lock import lake_commit_lock
@@ -175,6 +175,7 @@ def land_partition(
                 staged = out_dir / PART_FILE
                 size, schema = staged.stat().st_size, without_partition_columns(pq.read_schema(staged))
                 commit = lake.replace_partition_file(name, licensor, day, staged)
+                commits.append(commit)
                 say(f"committed {name} to {lake.location} in {commit.seconds:.2f} s")
                 location = commit.files[0] if commit.files else ""
                 path = local_path(location) if location else None
@@ -183,7 +184,7 @@ def land_partition(
                         name, result.rows, path, size, schema, result.null_counts, checked[name], location
                     )
                 )
-        expiry = expire_superseded(lake, [t.table for t in tables], opts.reader_grace_seconds)
+        expiry = expire_superseded(lake, commits, opts.reader_grace_seconds)
         if expiry.expired or expiry.left_to:
             say(str(expiry))
     say(f"landed {report.name} {licensor} {day:%Y-%m-%d}: {lines_total:,} lines, {rejects.count:,} rejected")
