@@ -523,11 +523,21 @@ class TableLake:
         return self.files(table, snapshot_id)
 
     def tag(self, pins: dict[str, int], name: str) -> None:
-        """Tag each table's pinned snapshot `name`: expiry keeps tagged snapshots (and their files)."""
+        """Tag each table's pinned snapshot `name`: expiry keeps tagged snapshots (and their files).
+        A load may commit to the table meanwhile (a build tags while loads go on): the tag is then
+        added again on the fresh metadata, as often as a replace would try."""
         for table, snapshot_id in pins.items():
-            iceberg = self.load(table)
-            if iceberg is not None and name not in iceberg.metadata.refs:
-                iceberg.manage_snapshots().create_tag(snapshot_id, name).commit()
+            for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+                iceberg = self.load(table)
+                if iceberg is None or name in iceberg.metadata.refs:
+                    break
+                try:
+                    iceberg.manage_snapshots().create_tag(snapshot_id, name).commit()
+                    break
+                except CommitFailedException:
+                    if attempt == MAX_COMMIT_ATTEMPTS:
+                        raise
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
 
     def expire(
         self,
@@ -558,32 +568,41 @@ class TableLake:
         kept_tags = set(keep_tags)
         expired = 0
         for name in self.table_names() if tables is None else tables:
-            table = self.load(name)
-            if table is None:
+            try:
+                expired += self._expire_table(name, cutoff_ms, kept_tags, contained, at_least)
+            except CommitFailedException:  # a load committed meanwhile: the next expiry's, then
                 continue
-            stale_tags = _replaced_tags(table.metadata.refs, cutoff_ms) - kept_tags
-            if stale_tags:
-                with table.manage_snapshots() as manage:
-                    for ref in sorted(stale_tags):
-                        manage.remove_tag(ref)
-                table = self.catalog.load_table(self.identifier(name))
-            protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
-            ordered = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
-            superseded = [
-                (s.snapshot_id, after.timestamp_ms < cutoff_ms)
-                for s, after in itertools.pairwise(ordered)
-                if s.snapshot_id not in protected
-            ]
-            if len(superseded) < at_least:
-                continue
-            old = [sid for sid, before_cutoff in superseded if before_cutoff]
-            young = [sid for sid, before_cutoff in superseded if not before_cutoff]
-            held = self._contained(table, young) if contained and young else []
-            if not old and not held:
-                continue
-            self._expire(table, old, contained=held)
-            expired += len(old) + len(held)
         return expired
+
+    def _expire_table(
+        self, name: str, cutoff_ms: float, kept_tags: set[str], contained: bool, at_least: int
+    ) -> int:
+        """`expire` for one table; how many snapshots went."""
+        table = self.load(name)
+        if table is None:
+            return 0
+        stale_tags = _replaced_tags(table.metadata.refs, cutoff_ms) - kept_tags
+        if stale_tags:
+            with table.manage_snapshots() as manage:
+                for ref in sorted(stale_tags):
+                    manage.remove_tag(ref)
+            table = self.catalog.load_table(self.identifier(name))
+        protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
+        ordered = sorted(table.snapshots(), key=lambda s: s.timestamp_ms)
+        superseded = [
+            (s.snapshot_id, after.timestamp_ms < cutoff_ms)
+            for s, after in itertools.pairwise(ordered)
+            if s.snapshot_id not in protected
+        ]
+        if len(superseded) < at_least:
+            return 0
+        old = [sid for sid, before_cutoff in superseded if before_cutoff]
+        young = [sid for sid, before_cutoff in superseded if not before_cutoff]
+        held = self._contained(table, young) if contained and young else []
+        if not old and not held:
+            return 0
+        self._expire(table, old, contained=held)
+        return len(old) + len(held)
 
     def _contained(self, table: Table, snapshot_ids: list[int]) -> list[int]:
         """The snapshots among `snapshot_ids` whose data files the current snapshot all holds."""

@@ -4,11 +4,12 @@ goes at all."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from pyiceberg.exceptions import CommitFailedException
 
 from pipeline.storage.catalog_lock import build_reading, no_build_reading
 from pipeline.storage.expiry import AT_LEAST, Expiry, expire_superseded
@@ -131,3 +132,36 @@ def test_a_load_with_nothing_due_asks_nothing(lake):
     with build_reading(lake.catalog_uri):  # not even the lock is asked for: the commits said enough
         assert expire_superseded(lake, [last], HOUR) == Expiry()
         assert expire_superseded(lake, [last], HOUR, at_least=2).left_to == "the running build"
+
+
+def _loses_once(lake: TableLake, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The catalog's next commit loses its race to a load (pyiceberg's SQL catalog found the table's
+    metadata changed between reading and swapping it): once, then commits go through."""
+    real, lost = type(lake.catalog).commit_table, []
+
+    def lose_the_first(self, table, requirements, updates):
+        if not lost:
+            lost.append(table.name())
+            raise CommitFailedException("Table has been updated by another process")
+        return real(self, table, requirements, updates)
+
+    monkeypatch.setattr(type(lake.catalog), "commit_table", lose_the_first)
+    return lost
+
+
+def test_a_build_tags_its_pins_while_loads_commit(lake, monkeypatch):
+    lake.replace_partition("streams", "acme", DAY, _rows(3))
+    (pinned,) = _snapshots(lake)
+    lost = _loses_once(lake, monkeypatch)
+    lake.tag({"streams": pinned}, "published-1")  # its first try loses, the next one tags
+    assert lost
+    assert lake.load("streams").metadata.refs["published-1"].snapshot_id == pinned
+
+
+def test_an_expiry_that_loses_to_a_load_leaves_the_table_for_the_next(lake, monkeypatch):
+    for n in range(3):
+        lake.replace_partition("streams", "acme", DAY + timedelta(days=n), _rows(3))
+    lost = _loses_once(lake, monkeypatch)
+    assert lake.expire(datetime.now(UTC), contained=True) == 0  # no error: a build's publish goes on
+    assert lost and len(_snapshots(lake)) == 3
+    assert lake.expire(datetime.now(UTC), contained=True) == 2
