@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from pyiceberg.exceptions import CommitFailedException, ValidationException
-
 from pipeline.storage.catalog_lock import no_build_reading
 from pipeline.storage.tables import Commit, TableLake
 
@@ -31,7 +29,7 @@ class Expiry:
     """What a load's expiry did: how many snapshots went, or who is left to expire them."""
 
     expired: int = 0
-    left_to: str = ""  # "": done; else "the running build", "the next load or build"
+    left_to: str = ""  # "": done; else "the running build"
 
     def __str__(self) -> str:
         if self.left_to:
@@ -45,8 +43,9 @@ def expire_superseded(
     """After a load's `commits`: expire the snapshots superseded for longer than `grace_seconds`
     (and files only they held), in each committed table holding `at_least` superseded ones, unless
     a build is reading the lake. The commits say how many snapshots each table holds, so a load
-    with nothing due reads nothing more. A concurrent commit to one of the tables wins the race:
-    its snapshots are left to the next load or build (the load's data is committed either way)."""
+    with nothing due reads nothing more. A concurrent commit to one of the tables wins the race
+    (`TableLake.expire` skips it): its snapshots are left to the next load or build, and the load's
+    data is committed either way."""
     due = [commit.table for commit in commits if commit.snapshots > at_least]  # all but the current
     if not due:
         return Expiry()
@@ -54,7 +53,4 @@ def expire_superseded(
         if not free:
             return Expiry(left_to="the running build")
         cutoff = datetime.now(UTC) - timedelta(seconds=grace_seconds)
-        try:
-            return Expiry(lake.expire(cutoff, tables=due, contained=True, at_least=at_least))
-        except (CommitFailedException, ValidationException):
-            return Expiry(left_to="the next load or build (a concurrent commit came first)")
+        return Expiry(lake.expire(cutoff, tables=due, contained=True, at_least=at_least))

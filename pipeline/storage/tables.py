@@ -171,6 +171,11 @@ def open_catalog(uri: str, location: str, store: ObjectStoreSettings) -> Catalog
     return SqlCatalog(CATALOG_NAME, **props)  # the last attempt: its error is the caller's
 
 
+def _pause_before_retry(attempt: int) -> None:
+    """A commit that lost its race waits a little longer each time, jittered so racers part."""
+    time.sleep(random.uniform(0.01, 0.05) * attempt)
+
+
 def partition_filter(licensor: str, day: date) -> BooleanExpression:
     return And(EqualTo("licensor", licensor), EqualTo("date", day.isoformat()))
 
@@ -430,7 +435,7 @@ class TableLake:
                     if isinstance(lost, ValidationException):
                         raise CommitFailedException(f"{table} changed during the commit: {lost}") from lost
                     raise
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
+                _pause_before_retry(attempt)
                 continue
             snapshot = iceberg.current_snapshot()  # the commit updated `iceberg` to its new metadata
             licensor, day = partition if partition is not None else WHOLE
@@ -537,7 +542,7 @@ class TableLake:
                 except CommitFailedException:
                     if attempt == MAX_COMMIT_ATTEMPTS:
                         raise
-                    time.sleep(random.uniform(0.01, 0.05) * attempt)
+                    _pause_before_retry(attempt)
 
     def expire(
         self,
@@ -570,8 +575,8 @@ class TableLake:
         for name in self.table_names() if tables is None else tables:
             try:
                 expired += self._expire_table(name, cutoff_ms, kept_tags, contained, at_least)
-            except CommitFailedException:  # a load committed meanwhile: the next expiry's, then
-                continue
+            except (CommitFailedException, ValidationException):  # a load committed meanwhile:
+                continue  # that table is the next expiry's
         return expired
 
     def _expire_table(
