@@ -30,6 +30,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow  # ~2 min: every bench path, the demo and two warehouse spans, each in a child process
 def test_quick_bench_produces_every_row_with_sane_numbers(tmp_path):
     out = tmp_path / "results.json"
     done = subprocess.run(
