@@ -21,6 +21,8 @@ from pipeline.orchestration.servers import (
 from tests.kits.object_store import moto_s3, seaweedfs_s3
 from tests.kits.servers import require
 
+pytest_plugins = ["tests.kits.figures"]  # the reliability figures, gathered from every worker
+
 # The emulator's fixed "today": tests never depend on the real clock.
 EMULATOR_TODAY = date(2026, 6, 15)
 LOADED_DAY = date(2026, 6, 12)

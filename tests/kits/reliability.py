@@ -28,17 +28,12 @@ from pipeline.ingest.tally import TALLY_FILE
 from pipeline.layout import Layout, partition_dirs
 from pipeline.reports import REPORTS, TABLES_BY_NAME, ReportSpec
 from tests.kits.fake_lake import lake_tables, partition_rows
+from tests.kits.figures import record as record  # the suites record their cases through this kit
 from tests.kits.settings import emulator_connection
 
 # Quick retries so the suite stays fast; Retry-After is honoured up to 1 s (the emulator's minimum).
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.05, max_delay=0.2, max_retry_after=1.0)
 LINEAGE_TIME = "_loaded_at"
-OUTCOMES: list[tuple[str, str, str]] = []  # (suite, case, outcome): printed at the end of the run
-
-
-def record(suite: str, case: str, outcome: str) -> None:
-    """Note one injected fault / crash trial / hostile input and what came of it (for the summary)."""
-    OUTCOMES.append((suite, case, outcome))
 
 
 @dataclass

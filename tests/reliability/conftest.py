@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +9,7 @@ import pytest
 
 from pipeline.emulator import EmulatorConfig, FaultPlan, RunningEmulator, start_emulator
 from tests.conftest import EMULATOR_TODAY, LOADED_DAY
-from tests.kits.reliability import OUTCOMES, assert_no_partial_state, lake_state, load_day
+from tests.kits.reliability import assert_no_partial_state, lake_state, load_day
 
 LICENSOR = "acme"
 
@@ -53,17 +52,3 @@ def clean(fault_emulator: RunningEmulator, tmp_path_factory: pytest.TempPathFact
 
 def data_dir_of(tmp_path: Path) -> Path:
     return tmp_path / "data"
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The figures of the closing note: every fault, crash trial and hostile input, and its outcome."""
-    if not OUTCOMES:
-        return
-    grouped: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for suite, case, outcome in OUTCOMES:
-        grouped[suite].append((case, outcome))
-    terminalreporter.section("reliability figures")
-    for suite, cases in grouped.items():
-        terminalreporter.write_line(f"{suite}: {len(cases)}")
-        for case, outcome in cases:
-            terminalreporter.write_line(f"  {case}: {outcome}")
