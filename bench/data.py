@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.emulator import EmulatorConfig
+from pipeline.emulator.cache import MANIFEST, warm_in_processes
 from pipeline.emulator.config import MODE_CHOICES
 from pipeline.emulator.running import RunningEmulator
 
@@ -57,15 +58,22 @@ def emulator_config(
 
 
 def ensure_day(rows_per_day: int, workdir: Path, shape: str) -> BenchDay:
-    """Generate the day through the emulator's cache (once) and list its streams files."""
+    """Generate the day through the emulator's cache (once) and list its streams files.
+
+    The day is generated in a fresh interpreter, never in this process: Linux keeps a process's
+    peak RSS across fork and exec, so every child started after a day was generated here reported
+    this process's peak as its own (790-1,193 MB for every path of a run that generated its days,
+    the ISA-L bound's 147 MB included)."""
     with RunningEmulator(emulator_config(rows_per_day, workdir, shape)) as emulator:
         spec, faults = emulator.bulk.spec(LICENSOR, DAY)
-        started = time.perf_counter()
-        cached = emulator.cache.get(spec, faults)
+        started, wall = time.time(), time.perf_counter()
+        warm_in_processes(emulator.cache.root, [(spec, faults)], processes=1)
+        wall = time.perf_counter() - wall
+        cached = emulator.cache.get(spec, faults)  # on disk now: read, not generated
         timings_file = workdir / GENERATED
         timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
-        if emulator.cache.generated:
-            timings[spec.key] = round(time.perf_counter() - started, 1)
+        if (cached.path / MANIFEST).stat().st_mtime > started:  # generated just now
+            timings[spec.key] = round(wall, 1)
             timings_file.write_text(json.dumps(timings, indent=1, sort_keys=True))
         files = tuple(cached.file("streams", c) for c in sorted(cached.countries("streams")))
         return BenchDay(rows_per_day, shape, files, cached.expected["streams"], timings.get(spec.key))

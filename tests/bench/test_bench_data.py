@@ -1,0 +1,25 @@
+"""The bench generates its days in another process, so no measured child inherits that peak RSS."""
+
+from __future__ import annotations
+
+import json
+
+import pipeline.emulator.cache as emulator_cache
+from bench import data
+
+
+def test_a_day_is_generated_in_another_process_then_read_from_the_cache(tmp_path, monkeypatch):
+    def not_here(*args, **kwargs):
+        raise AssertionError("generated in the bench's own process")
+
+    monkeypatch.setattr(emulator_cache, "generate_day", not_here)
+    day = data.ensure_day(2000, tmp_path, "zipf")
+    assert day.files and all(f.exists() for f in day.files)
+    assert day.streams > 0
+    assert day.generation_seconds is not None and day.generation_seconds > 0
+    timings = json.loads((tmp_path / data.GENERATED).read_text())
+    assert list(timings.values()) == [day.generation_seconds]
+
+    again = data.ensure_day(2000, tmp_path, "zipf")  # cached: the timing is not overwritten
+    assert again.files == day.files and again.generation_seconds == day.generation_seconds
+    assert json.loads((tmp_path / data.GENERATED).read_text()) == timings
