@@ -169,6 +169,7 @@ IMPORTS = {
         "pipeline.orchestration.resources",
         "pipeline.orchestration.partitions",
     ),
+    "wh_lake": ("tests.kits.bench_lakes",),
     "wh_full": ("pipeline.warehouse.build", "tests.kits.bench_lakes"),
     "wh_day": ("pipeline.warehouse.build", "tests.kits.bench_lakes"),
     "wh_retention": (
@@ -192,6 +193,7 @@ KINDS: dict[str, Callable[[dict[str, Any]], tuple[int, dict[str, Any]]]] = {
     "naive": _naive,
     "land": _land,
     "e2e": _e2e,
+    "wh_lake": warehouse.generate_lake,
     "wh_full": warehouse.full_rebuild,
     "wh_day": warehouse.one_day_build,
     "wh_retention": warehouse.retention_day_build,

@@ -34,8 +34,12 @@ def _kit() -> Any:
 
 
 def prepare_lakes(root: Path, rows: int, spans: list[int]) -> dict[int, Path]:
-    """A generated lake per span (once, cached): the same rows for the same days in every span."""
-    kit = _kit()
+    """A generated lake per span (once, cached): the same rows for the same days in every span.
+
+    Each is generated in a child process (`generate_lake`), not here: the children measured after it
+    would report this process's peak RSS as their own (Linux keeps it across fork and exec)."""
+    from bench.measure import run_child
+
     base = root / f"wh-r{rows}"
     dirs = {}
     for span in spans:
@@ -44,10 +48,16 @@ def prepare_lakes(root: Path, rows: int, spans: list[int]) -> dict[int, Path]:
             import shutil
 
             shutil.rmtree(target, ignore_errors=True)
-            kit.generate(Layout(target), span, rows)
+            run_child("wh_lake", {"data_dir": str(target), "span": span, "rows": rows})
             (target / DONE).touch()
         dirs[span] = target
     return dirs
+
+
+def generate_lake(args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The child that generates one span's lake for `prepare_lakes`."""
+    _kit().generate(Layout(Path(args["data_dir"])), args["span"], args["rows"])
+    return 0, {}
 
 
 def _options() -> Any:
