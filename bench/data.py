@@ -66,14 +66,14 @@ def ensure_day(rows_per_day: int, workdir: Path, shape: str) -> BenchDay:
     the ISA-L bound's 147 MB included)."""
     with RunningEmulator(emulator_config(rows_per_day, workdir, shape)) as emulator:
         spec, faults = emulator.bulk.spec(LICENSOR, DAY)
-        started, wall = time.time(), time.perf_counter()
+        started_at, started = time.time(), time.perf_counter()
         warm_in_processes(emulator.cache.root, [(spec, faults)], processes=1)
-        wall = time.perf_counter() - wall
+        seconds = time.perf_counter() - started
         cached = emulator.cache.get(spec, faults)  # on disk now: read, not generated
         timings_file = workdir / GENERATED
         timings = json.loads(timings_file.read_text()) if timings_file.exists() else {}
-        if (cached.path / MANIFEST).stat().st_mtime > started:  # generated just now
-            timings[spec.key] = round(wall, 1)
+        if (cached.path / MANIFEST).stat().st_mtime > started_at:  # generated just now
+            timings[spec.key] = round(seconds, 1)
             timings_file.write_text(json.dumps(timings, indent=1, sort_keys=True))
         files = tuple(cached.file("streams", c) for c in sorted(cached.countries("streams")))
         return BenchDay(rows_per_day, shape, files, cached.expected["streams"], timings.get(spec.key))

@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.measure import run_child
 from pipeline.dates import DateWindow
 from pipeline.layout import Layout
 
@@ -38,8 +39,6 @@ def prepare_lakes(root: Path, rows: int, spans: list[int]) -> dict[int, Path]:
 
     Each is generated in a child process (`generate_lake`), not here: the children measured after it
     would report this process's peak RSS as their own (Linux keeps it across fork and exec)."""
-    from bench.measure import run_child
-
     base = root / f"wh-r{rows}"
     dirs = {}
     for span in spans:

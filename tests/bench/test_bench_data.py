@@ -9,10 +9,11 @@ from bench import data
 from pipeline.layout import Layout
 
 
-def test_a_day_is_generated_in_another_process_then_read_from_the_cache(tmp_path, monkeypatch):
-    def not_here(*args, **kwargs):
-        raise AssertionError("generated in the bench's own process")
+def not_here(*args, **kwargs):
+    raise AssertionError("generated in the bench's own process")
 
+
+def test_a_day_is_generated_in_another_process_then_read_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(emulator_cache, "generate_day", not_here)
     day = data.ensure_day(2000, tmp_path, "zipf")
     assert day.files and all(f.exists() for f in day.files)
@@ -29,9 +30,6 @@ def test_a_day_is_generated_in_another_process_then_read_from_the_cache(tmp_path
 def test_a_lake_is_generated_in_another_process(tmp_path, monkeypatch):
     from bench import warehouse
     from tests.kits import bench_lakes
-
-    def not_here(*args, **kwargs):
-        raise AssertionError("generated in the bench's own process")
 
     monkeypatch.setattr(bench_lakes, "generate", not_here)
     dirs = warehouse.prepare_lakes(tmp_path, 200, [2])

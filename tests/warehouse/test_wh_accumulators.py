@@ -229,6 +229,16 @@ def test_a_day_build_leaves_old_days_unopened(layout: Layout, built, built_days:
     assert {b.model: b.partitions_written for b in result.models}["fct_daily_streams"] == 2
 
 
+def _build_in_one_pass(
+    layout: Layout, options: WarehouseOptions, *, changed: tuple[str, date] | None = None
+) -> None:
+    """Every day of every licensor landed (the `changed` one as re-published), then one full build."""
+    for day in DAYS:
+        for licensor in LICENSORS:
+            _write_day(layout, licensor, day, variant=3 if (licensor, day) == changed else 0)
+    assert build_warehouse(layout, options=options).passed
+
+
 def _grow(layout: Layout, days: list[date], options: WarehouseOptions) -> None:
     """Land and build `days` one at a time, the way the daily schedule does."""
     for day in days:
@@ -248,11 +258,8 @@ def test_retention_then_a_daily_build_folds_one_day_and_keeps_what_was_folded(
     result = apply_retention(daily, keep_days=4, today=DAYS[-1])
     assert result.cutoff == DAYS[2] and {e.day for e in result.expired if e.kind == "lake"} == set(DAYS[:2])
     assert not list(daily.lake_root.glob(f"*/licensor=*/date={DAYS[0]}"))
-    kept = Layout(tmp_path / "kept")  # every day, built in one pass (daily builds equal it: see above)
-    for day in DAYS:
-        for licensor in LICENSORS:
-            _write_day(kept, licensor, day)
-    assert build_warehouse(kept, options=daily_tail).passed
+    kept = Layout(tmp_path / "kept")  # daily builds equal one full build: see above
+    _build_in_one_pass(kept, daily_tail)
     for licensor in LICENSORS:
         _write_day(daily, licensor, DAYS[-1])
     built = build_warehouse(daily, DateWindow(DAYS[-1], DAYS[-1]), options=daily_tail)
@@ -290,9 +297,6 @@ def test_a_late_republication_refolds_from_the_checkpoint_before_it(
         assert table.snapshot_by_id(ref.snapshot_id).summary[accumulate.THROUGH] == day  # type: ignore[union-attr]
 
     whole = Layout(tmp_path / "whole")
-    for day in DAYS:
-        for licensor in LICENSORS:
-            _write_day(whole, licensor, day, variant=3 if (licensor, day) == ("acme", changed) else 0)
-    assert build_warehouse(whole, options=daily_tail).passed
+    _build_in_one_pass(whole, daily_tail, changed=("acme", changed))
     assert _dims_and_marts(daily) == _dims_and_marts(whole)
     assert _query(daily, BUILT) == _query(daily, REFERENCE)
